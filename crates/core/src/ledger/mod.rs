@@ -1,0 +1,346 @@
+//! The ledger state machine: `apply(state, event) -> Result<(), Violation>`.
+//!
+//! It holds every domain rule (DESIGN.md section 2) and every authorisation
+//! rule, and it is the only place they live: the writer applies events with
+//! it before anything is appended, and the verifier replays history with it.
+//!
+//! Each event is handled in two steps. `decide` reads the state, checks every
+//! rule and computes the new values of the entities the event touches, as a
+//! [`Change`]; `evolve` stores them and cannot fail. So a refused event leaves
+//! the state exactly as it was, and an accepted one is applied whole.
+//!
+//! State grows with keys, funds, sub-funds, investments, schemes, enterprises
+//! and grants, never with the number of events.
+
+mod access;
+mod fund;
+mod grant;
+mod violation;
+
+use std::collections::BTreeMap;
+
+use crate::crypto::KeyId;
+use crate::event::{Event, EventBody, FundEstablished, Role, SchemeEstablished, Scope, SubFundAdmitted, Text};
+use crate::id::{EnterpriseId, FundId, GrantId, InvestmentId, LedgerId, SchemeId, SubFundId};
+use crate::money::Money;
+use crate::record::VerifiedEvent;
+use crate::time::Date;
+
+pub use violation::{Rule, Violation};
+
+/// A registered key, its roles, and whether it was revoked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyState {
+    pub holder: Text,
+    pub revoked: bool,
+    pub roles: Vec<(Role, Scope)>,
+}
+
+/// A fund of funds.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Fund {
+    pub terms: FundEstablished,
+    /// Government commitments across all its sub-funds.
+    pub government_committed: Money,
+    pub subfund_count: u32,
+}
+
+/// A sub-fund, from the government's side as an LP, plus its portfolio.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SubFund {
+    pub terms: SubFundAdmitted,
+    pub market_committed: Money,
+    pub government_committed: Money,
+    /// Capital calls paid in by the government.
+    pub called: Money,
+    /// Management fees paid from the government's commitment.
+    pub fees: Money,
+    pub distributed: Money,
+    pub recallable_distributed: Money,
+    pub nav: Option<(Date, Money)>,
+    pub invested: Money,
+    pub invested_hk: Money,
+    pub written_off: Money,
+    pub production_spend: Money,
+    pub investment_count: u32,
+}
+
+impl SubFund {
+    /// Paid-in capital: contributions, i.e. calls and fees.
+    pub fn paid_in(&self) -> Money {
+        Money::from_cents(self.called.cents() + self.fees.cents()).unwrap_or(Money::MAX)
+    }
+    /// What the government can still be called for: commitment, plus
+    /// recallable distributions, minus what it paid in.
+    pub fn uncalled(&self) -> Money {
+        Money::from_cents((self.government_committed.cents() + self.recallable_distributed.cents()).saturating_sub(self.paid_in().cents()))
+            .unwrap_or(Money::MAX)
+    }
+    /// Committed size: market plus government commitments.
+    pub fn committed_size(&self) -> Money {
+        Money::from_cents(self.market_committed.cents() + self.government_committed.cents()).unwrap_or(Money::MAX)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Investment {
+    pub subfund: SubFundId,
+    pub investee: Text,
+    pub cost: Money,
+    pub written_off: Money,
+    pub hk_enterprise: bool,
+    pub production_spend: Money,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Scheme {
+    pub terms: SchemeEstablished,
+    /// Approved amounts of open grants plus net disbursements of closed ones.
+    pub committed: Money,
+    /// Disbursed, net of clawbacks.
+    pub disbursed: Money,
+    pub grant_count: u32,
+    pub enterprise_count: u32,
+}
+
+/// One enterprise's standing in one scheme.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EnterpriseStanding {
+    pub projects: u32,
+    pub open_projects: u32,
+    pub committed: Money,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GrantStatus {
+    Open,
+    Completed,
+    Closed,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Grant {
+    pub scheme: SchemeId,
+    pub enterprise: EnterpriseId,
+    pub project: Text,
+    pub approved_cost: Money,
+    pub amount: Money,
+    pub verified_spend: Money,
+    pub disbursed: Money,
+    pub clawed_back: Money,
+    pub status: GrantStatus,
+}
+
+impl Grant {
+    /// Disbursed and not clawed back.
+    pub fn net_disbursed(&self) -> Money {
+        self.disbursed.saturating_sub(self.clawed_back)
+    }
+    /// What this grant holds of its scheme's budget and its enterprise's cap.
+    pub fn committed(&self) -> Money {
+        match self.status {
+            GrantStatus::Closed => self.net_disbursed(),
+            GrantStatus::Open | GrantStatus::Completed => self.amount,
+        }
+    }
+}
+
+/// The whole state of one ledger.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Ledger {
+    id: Option<LedgerId>,
+    operator: Option<KeyId>,
+    keys: BTreeMap<KeyId, KeyState>,
+    admin_count: u32,
+    funds: BTreeMap<FundId, Fund>,
+    subfunds: BTreeMap<SubFundId, SubFund>,
+    investments: BTreeMap<InvestmentId, Investment>,
+    schemes: BTreeMap<SchemeId, Scheme>,
+    enterprises: BTreeMap<(SchemeId, EnterpriseId), EnterpriseStanding>,
+    grants: BTreeMap<GrantId, Grant>,
+    events_applied: u64,
+}
+
+/// The new values of everything one event touches; storing them cannot fail.
+#[derive(Default)]
+struct Change {
+    genesis: Option<(LedgerId, KeyId)>,
+    key: Option<(KeyId, KeyState)>,
+    admin_count: Option<u32>,
+    fund: Option<(FundId, Fund)>,
+    subfund: Option<(SubFundId, SubFund)>,
+    investment: Option<(InvestmentId, Investment)>,
+    scheme: Option<(SchemeId, Scheme)>,
+    enterprise: Option<((SchemeId, EnterpriseId), EnterpriseStanding)>,
+    grant: Option<(GrantId, Grant)>,
+}
+
+/// Where an event belongs in the subject taxonomy: the ledger, a fund or a scheme.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EventScope {
+    Ledger,
+    Fund(FundId),
+    Scheme(SchemeId),
+}
+
+/// Adds two amounts or names the overflow.
+fn add(a: Money, b: Money, what: &str) -> Result<Money, Violation> {
+    a.checked_add(b).map_err(|_| Violation::new(Rule::AmountOverflow, format!("{what}: {a} + {b} exceeds the largest amount")))
+}
+
+fn positive(amount: Money, what: &str) -> Result<(), Violation> {
+    if amount.is_zero() {
+        return Err(Violation::new(Rule::AmountPositive, format!("{what} must be positive, got {amount}")));
+    }
+    Ok(())
+}
+
+fn not_found(kind: &str, id: &dyn std::fmt::Display) -> Violation {
+    Violation::new(Rule::NotFound, format!("{kind} {id} does not exist"))
+}
+
+impl Ledger {
+    pub fn new() -> Ledger {
+        Ledger::default()
+    }
+
+    /// Applies one verified event, or refuses it and changes nothing.
+    pub fn apply(&mut self, event: &VerifiedEvent) -> Result<(), Violation> {
+        let change = self.decide(event.body())?;
+        self.evolve(change);
+        Ok(())
+    }
+
+    /// Checks an event against the state without applying it.
+    pub fn check(&self, event: &VerifiedEvent) -> Result<(), Violation> {
+        self.decide(event.body()).map(|_| ())
+    }
+
+    fn decide(&self, body: &EventBody) -> Result<Change, Violation> {
+        match (&self.id, &body.event) {
+            (None, Event::LedgerGenesis(genesis)) => return access::genesis(body, genesis),
+            (None, other) => {
+                return Err(Violation::new(
+                    Rule::GenesisFirst,
+                    format!("the first event of a ledger must be ledger.genesis, got {}", other.type_name()),
+                ))
+            }
+            (Some(id), Event::LedgerGenesis(_)) => {
+                return Err(Violation::new(Rule::GenesisOnce, format!("ledger {id} already has its genesis")))
+            }
+            (Some(id), _) if *id != body.ledger => {
+                return Err(Violation::new(
+                    Rule::LedgerMismatch,
+                    format!("event is for ledger {} but this is ledger {id}", body.ledger),
+                ))
+            }
+            (Some(_), _) => {}
+        }
+        let (role, scope) = self.required_role(&body.event)?;
+        self.authorise(body, role, &scope)?;
+        match &body.event {
+            Event::LedgerGenesis(_) => unreachable!("handled above"),
+            Event::KeyRegistered(data) => self.decide_key_registered(data),
+            Event::KeyRevoked(data) => self.decide_key_revoked(data),
+            Event::RoleGranted(data) => self.decide_role_granted(data),
+            Event::RoleRevoked(data) => self.decide_role_revoked(data),
+            Event::FundEstablished(data) => self.decide_fund_established(data),
+            Event::SubFundAdmitted(data) => self.decide_subfund_admitted(data),
+            Event::MarketCommitted(data) => self.decide_market_committed(data),
+            Event::GovernmentCommitted(data) => self.decide_government_committed(data),
+            Event::CapitalCalled(data) => self.decide_contribution(&data.subfund, data.amount_cents, false, body),
+            Event::FeeCharged(data) => self.decide_contribution(&data.subfund, data.amount_cents, true, body),
+            Event::Distributed(data) => self.decide_distributed(data),
+            Event::NavReported(data) => self.decide_nav_reported(data),
+            Event::Invested(data) => self.decide_invested(data),
+            Event::WrittenOff(data) => self.decide_written_off(data),
+            Event::ProductionSpendReported(data) => self.decide_production_spend(data),
+            Event::SchemeEstablished(data) => self.decide_scheme_established(data),
+            Event::GrantApproved(data) => self.decide_grant_approved(data),
+            Event::SpendVerified(data) => self.decide_spend_verified(data),
+            Event::GrantCompleted(data) => self.decide_grant_completed(data),
+            Event::GrantDisbursed(data) => self.decide_grant_disbursed(data, body),
+            Event::GrantClawedBack(data) => self.decide_grant_clawed_back(data),
+            Event::GrantClosed(data) => self.decide_grant_closed(data),
+        }
+    }
+
+    fn evolve(&mut self, change: Change) {
+        if let Some((id, operator)) = change.genesis {
+            self.id = Some(id);
+            self.operator = Some(operator);
+        }
+        if let Some((key, state)) = change.key {
+            self.keys.insert(key, state);
+        }
+        if let Some(count) = change.admin_count {
+            self.admin_count = count;
+        }
+        if let Some((id, fund)) = change.fund {
+            self.funds.insert(id, fund);
+        }
+        if let Some((id, subfund)) = change.subfund {
+            self.subfunds.insert(id, subfund);
+        }
+        if let Some((id, investment)) = change.investment {
+            self.investments.insert(id, investment);
+        }
+        if let Some((id, scheme)) = change.scheme {
+            self.schemes.insert(id, scheme);
+        }
+        if let Some((id, standing)) = change.enterprise {
+            self.enterprises.insert(id, standing);
+        }
+        if let Some((id, grant)) = change.grant {
+            self.grants.insert(id, grant);
+        }
+        self.events_applied += 1;
+        debug_assert!(self.id.is_some() && self.admin_count >= 1, "a ledger past genesis always has an admin");
+    }
+
+    /// The fund or scheme an event belongs to, for the subject taxonomy.
+    /// Events about unknown sub-funds or grants fall back to the ledger scope
+    /// (they are refused by `apply` anyway).
+    pub fn event_scope(&self, event: &Event) -> EventScope {
+        match self.required_role(event) {
+            Ok((_, Scope::Fund(fund))) => EventScope::Fund(fund),
+            Ok((_, Scope::Scheme(scheme))) => EventScope::Scheme(scheme),
+            _ => EventScope::Ledger,
+        }
+    }
+
+    pub fn id(&self) -> Option<&LedgerId> {
+        self.id.as_ref()
+    }
+    /// The operator's key, named at genesis; it signs checkpoints.
+    pub fn operator(&self) -> Option<&KeyId> {
+        self.operator.as_ref()
+    }
+    pub fn events_applied(&self) -> u64 {
+        self.events_applied
+    }
+    pub fn keys(&self) -> &BTreeMap<KeyId, KeyState> {
+        &self.keys
+    }
+    pub fn funds(&self) -> &BTreeMap<FundId, Fund> {
+        &self.funds
+    }
+    pub fn subfunds(&self) -> &BTreeMap<SubFundId, SubFund> {
+        &self.subfunds
+    }
+    pub fn investments(&self) -> &BTreeMap<InvestmentId, Investment> {
+        &self.investments
+    }
+    pub fn schemes(&self) -> &BTreeMap<SchemeId, Scheme> {
+        &self.schemes
+    }
+    pub fn enterprises(&self) -> &BTreeMap<(SchemeId, EnterpriseId), EnterpriseStanding> {
+        &self.enterprises
+    }
+    pub fn grants(&self) -> &BTreeMap<GrantId, Grant> {
+        &self.grants
+    }
+}
+
+#[cfg(test)]
+mod tests;

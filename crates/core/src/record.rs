@@ -1,0 +1,399 @@
+//! Signed events and records: the bytes that are signed, hashed and chained.
+//!
+//! * `event_hash  = SHA-256("fundledger/v1/event\0" || JCS(body))`
+//! * signature i  = Ed25519(signer i, `"fundledger/v1/event-signature\0" || event_hash`)
+//! * `record_hash = SHA-256("fundledger/v1/record\0" || u64be(seq) || prev
+//!   || u16be(len ledger) || ledger || u16be(len recorded_at) || recorded_at
+//!   || event_hash || u16be(signature count) || signatures)`
+//!
+//! docs/FORMAT.md is the normative text; the test vectors there are produced
+//! by this module. A stored record carries its body in canonical form byte
+//! for byte, so verifiers hash exactly what they read, and a body that is not
+//! canonical is itself evidence of tampering.
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use thiserror::Error;
+
+use crate::canonical::{canonicalize, CanonicalError};
+use crate::crypto::{self, domain, sha256, CryptoError, Hash, KeyId, SecretKey, Signature};
+use crate::event::{Event, EventBody, EventError};
+use crate::id::EventId;
+use crate::id::LedgerId;
+use crate::time::Timestamp;
+
+/// The version of the record envelope format.
+pub const RECORD_FORMAT_VERSION: u32 = 1;
+/// The largest event body accepted, in canonical bytes.
+pub const BODY_BYTES_MAX: usize = 64 * 1024;
+/// The chain's starting point: the `prev` of record 1.
+pub const GENESIS_PREV: Hash = [0u8; 32];
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum SubmissionError {
+    #[error("submission is not valid JSON of the form {{\"body\": {{...}}, \"signatures\": [...]}}: {0}")]
+    Json(String),
+    #[error("event body is {0} bytes; at most {BODY_BYTES_MAX} are accepted")]
+    TooLarge(usize),
+    #[error(transparent)]
+    Canonical(#[from] CanonicalError),
+    #[error(transparent)]
+    Event(#[from] EventError),
+    #[error("event lists {signers} signers but carries {signatures} signatures")]
+    SignatureCount { signers: usize, signatures: usize },
+    #[error("signature {index} (by key {key}) does not verify over the event")]
+    BadSignature { index: usize, key: KeyId },
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
+    #[error("the keys given do not match the event's signers")]
+    SignerKeys,
+}
+
+/// An event body with its canonical bytes, hash and signatures; not yet verified.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SignedEvent {
+    body: EventBody,
+    canonical: Vec<u8>,
+    event_hash: Hash,
+    signatures: Vec<Signature>,
+}
+
+/// A signed event whose every signature verified. Only verification makes one,
+/// and the state machine accepts nothing else.
+#[derive(Clone, Debug, PartialEq)]
+pub struct VerifiedEvent(SignedEvent);
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSubmission<'a> {
+    #[serde(borrow)]
+    body: &'a RawValue,
+    signatures: Vec<Signature>,
+}
+
+/// `SHA-256("fundledger/v1/event\0" || canonical body)`.
+pub fn event_hash(canonical_body: &[u8]) -> Hash {
+    sha256(&[domain::EVENT, canonical_body])
+}
+
+impl SignedEvent {
+    /// Signs a body with the keys of its `signers`, in order.
+    pub fn sign(body: EventBody, keys: &[&SecretKey]) -> Result<SignedEvent, SubmissionError> {
+        let key_ids: Vec<KeyId> = keys.iter().map(|key| key.key_id()).collect();
+        if key_ids != body.signers {
+            return Err(SubmissionError::SignerKeys);
+        }
+        let canonical = crate::canonical::to_canonical_bytes(&body)?;
+        let event_hash = event_hash(&canonical);
+        let signatures = keys.iter().map(|key| key.sign(domain::EVENT_SIGNATURE, &event_hash)).collect();
+        Ok(SignedEvent { body, canonical, event_hash, signatures })
+    }
+
+    /// Builds the body of an event for `ledger` and signs it with `signers`, in order.
+    pub fn author(
+        ledger: &LedgerId,
+        id: EventId,
+        occurred_at: Timestamp,
+        event: Event,
+        signers: &[&SecretKey],
+    ) -> Result<SignedEvent, SubmissionError> {
+        let body = EventBody {
+            v: crate::event::EVENT_FORMAT_VERSION,
+            id,
+            ledger: ledger.clone(),
+            occurred_at,
+            signers: signers.iter().map(|key| key.key_id()).collect(),
+            event,
+        };
+        Self::sign(body, signers)
+    }
+
+    /// Parses a submission `{"body": {...}, "signatures": ["hex", ...]}`.
+    /// The body may arrive in any JSON layout; what is signed is its canonical form.
+    pub fn from_submission_json(json: &str) -> Result<SignedEvent, SubmissionError> {
+        let raw: RawSubmission = serde_json::from_str(json).map_err(|error| SubmissionError::Json(error.to_string()))?;
+        let value: serde_json::Value =
+            serde_json::from_str(raw.body.get()).map_err(|error| SubmissionError::Json(error.to_string()))?;
+        let canonical = canonicalize(&value)?;
+        Self::from_canonical(canonical, raw.signatures)
+    }
+
+    /// Builds from body bytes known to be canonical and the signatures.
+    pub fn from_canonical(canonical: Vec<u8>, signatures: Vec<Signature>) -> Result<SignedEvent, SubmissionError> {
+        if canonical.len() > BODY_BYTES_MAX {
+            return Err(SubmissionError::TooLarge(canonical.len()));
+        }
+        let text = std::str::from_utf8(&canonical).map_err(|error| SubmissionError::Json(error.to_string()))?;
+        let body = EventBody::from_json(text)?;
+        if body.signers.len() != signatures.len() {
+            return Err(SubmissionError::SignatureCount { signers: body.signers.len(), signatures: signatures.len() });
+        }
+        let event_hash = event_hash(&canonical);
+        Ok(SignedEvent { body, canonical, event_hash, signatures })
+    }
+
+    pub fn body(&self) -> &EventBody {
+        &self.body
+    }
+    pub fn canonical_bytes(&self) -> &[u8] {
+        &self.canonical
+    }
+    pub fn event_hash(&self) -> &Hash {
+        &self.event_hash
+    }
+    pub fn signatures(&self) -> &[Signature] {
+        &self.signatures
+    }
+
+    /// The message signer i signed: `"fundledger/v1/event-signature\0" || event_hash`.
+    pub fn signed_message(&self) -> Vec<u8> {
+        [domain::EVENT_SIGNATURE, &self.event_hash[..]].concat()
+    }
+
+    /// The submission JSON (`{"body":..., "signatures":[...]}`) with the body canonical.
+    pub fn to_submission_json(&self) -> String {
+        let mut out = String::with_capacity(self.canonical.len() + 160 * self.signatures.len() + 32);
+        out.push_str("{\"body\":");
+        out.push_str(std::str::from_utf8(&self.canonical).unwrap_or("null"));
+        out.push_str(",\"signatures\":[");
+        push_hex_list(&mut out, &self.signatures);
+        out.push_str("]}");
+        out
+    }
+
+    /// Verifies every signature one by one.
+    pub fn verify(self) -> Result<VerifiedEvent, SubmissionError> {
+        for (index, (key, signature)) in self.body.signers.iter().zip(&self.signatures).enumerate() {
+            crypto::verify(key, domain::EVENT_SIGNATURE, &self.event_hash, signature)
+                .map_err(|_| SubmissionError::BadSignature { index, key: *key })?;
+        }
+        Ok(VerifiedEvent(self))
+    }
+}
+
+fn push_hex_list(out: &mut String, signatures: &[Signature]) {
+    for (index, signature) in signatures.iter().enumerate() {
+        if index > 0 {
+            out.push(',');
+        }
+        out.push('"');
+        out.push_str(&hex::encode(signature.0));
+        out.push('"');
+    }
+}
+
+/// Verifies the signatures of many events in one batch; when the batch fails
+/// it falls back to one by one, so each event gets its own precise answer.
+pub fn verify_events(events: Vec<SignedEvent>) -> Vec<Result<VerifiedEvent, SubmissionError>> {
+    let messages: Vec<Vec<u8>> = events.iter().map(SignedEvent::signed_message).collect();
+    let items: Vec<crypto::BatchItem> = events
+        .iter()
+        .zip(&messages)
+        .flat_map(|(event, message)| {
+            event.body.signers.iter().zip(&event.signatures).map(move |(key, signature)| crypto::BatchItem {
+                key,
+                message,
+                signature,
+            })
+        })
+        .collect();
+    if crypto::verify_batch(&items).is_ok() {
+        return events.into_iter().map(|event| Ok(VerifiedEvent(event))).collect();
+    }
+    events.into_iter().map(SignedEvent::verify).collect()
+}
+
+impl VerifiedEvent {
+    pub fn body(&self) -> &EventBody {
+        &self.0.body
+    }
+    pub fn signed(&self) -> &SignedEvent {
+        &self.0
+    }
+    pub fn into_signed(self) -> SignedEvent {
+        self.0
+    }
+    /// The keys whose signatures verified (the body's signers).
+    pub fn signers(&self) -> &[KeyId] {
+        &self.0.body.signers
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum RecordError {
+    #[error("record is not valid JSON: {0}")]
+    Json(String),
+    #[error("record format version {0} is not supported")]
+    Version(u32),
+    #[error("record body is not in canonical (RFC 8785) form")]
+    NotCanonical,
+    #[error("record body is not valid: {0}")]
+    Body(#[from] SubmissionError),
+    #[error("record states hash {stated} but its contents hash to {computed}")]
+    HashMismatch { stated: String, computed: String },
+    #[error("record is for ledger {record} but the body is for ledger {body}")]
+    LedgerMismatch { record: String, body: String },
+}
+
+/// One entry of the chain: the signed event and the writer's envelope.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Record {
+    pub ledger: LedgerId,
+    pub seq: u64,
+    pub prev: Hash,
+    pub recorded_at: Timestamp,
+    pub event: SignedEvent,
+    pub hash: Hash,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRecord<'a> {
+    v: u32,
+    ledger: LedgerId,
+    seq: u64,
+    prev: std::borrow::Cow<'a, str>,
+    recorded_at: Timestamp,
+    #[serde(borrow)]
+    body: &'a RawValue,
+    signatures: Vec<Signature>,
+    hash: std::borrow::Cow<'a, str>,
+}
+
+/// The record hash of an envelope (see the module doc for the layout).
+pub fn record_hash(ledger: &LedgerId, seq: u64, prev: &Hash, recorded_at: &Timestamp, event_hash: &Hash, signatures: &[Signature]) -> Hash {
+    let ledger = ledger.as_str().as_bytes();
+    let recorded_at = recorded_at.as_str().as_bytes();
+    debug_assert!(ledger.len() <= u16::MAX as usize && recorded_at.len() <= u16::MAX as usize);
+    let mut bytes = Vec::with_capacity(domain::RECORD.len() + 8 + 32 + 4 + ledger.len() + recorded_at.len() + 32 + 2 + 64 * signatures.len());
+    bytes.extend_from_slice(domain::RECORD);
+    bytes.extend_from_slice(&seq.to_be_bytes());
+    bytes.extend_from_slice(prev);
+    bytes.extend_from_slice(&(ledger.len() as u16).to_be_bytes());
+    bytes.extend_from_slice(ledger);
+    bytes.extend_from_slice(&(recorded_at.len() as u16).to_be_bytes());
+    bytes.extend_from_slice(recorded_at);
+    bytes.extend_from_slice(event_hash);
+    bytes.extend_from_slice(&(signatures.len() as u16).to_be_bytes());
+    for signature in signatures {
+        bytes.extend_from_slice(&signature.0);
+    }
+    sha256(&[&bytes])
+}
+
+impl Record {
+    /// Seals a signed event as record `seq` after `prev`.
+    pub fn seal(ledger: LedgerId, seq: u64, prev: Hash, recorded_at: Timestamp, event: SignedEvent) -> Record {
+        let hash = record_hash(&ledger, seq, &prev, &recorded_at, &event.event_hash, &event.signatures);
+        Record { ledger, seq, prev, recorded_at, event, hash }
+    }
+
+    /// Parses a stored record and checks what it can alone: canonical body,
+    /// body for the same ledger, and the stated hash. Signatures, the chain
+    /// link and the rules are checked by their owners.
+    pub fn from_json(json: &[u8]) -> Result<Record, RecordError> {
+        let raw: RawRecord = serde_json::from_slice(json).map_err(|error| RecordError::Json(error.to_string()))?;
+        if raw.v != RECORD_FORMAT_VERSION {
+            return Err(RecordError::Version(raw.v));
+        }
+        let body_bytes = raw.body.get().as_bytes();
+        let value: serde_json::Value = serde_json::from_slice(body_bytes).map_err(|error| RecordError::Json(error.to_string()))?;
+        let canonical = canonicalize(&value).map_err(SubmissionError::from)?;
+        if canonical != body_bytes {
+            return Err(RecordError::NotCanonical);
+        }
+        let event = SignedEvent::from_canonical(canonical, raw.signatures)?;
+        if event.body.ledger != raw.ledger {
+            return Err(RecordError::LedgerMismatch { record: raw.ledger.to_string(), body: event.body.ledger.to_string() });
+        }
+        let prev = crypto::hash_from_hex("prev", &raw.prev).map_err(|error| RecordError::Json(error.to_string()))?;
+        let stated = crypto::hash_from_hex("hash", &raw.hash).map_err(|error| RecordError::Json(error.to_string()))?;
+        let record = Record::seal(raw.ledger, raw.seq, prev, raw.recorded_at, event);
+        if record.hash != stated {
+            return Err(RecordError::HashMismatch { stated: hex::encode(stated), computed: hex::encode(record.hash) });
+        }
+        Ok(record)
+    }
+
+    /// The stored JSON form; the body is written in its canonical bytes.
+    pub fn to_json(&self) -> Vec<u8> {
+        let body = std::str::from_utf8(&self.event.canonical).unwrap_or("null");
+        let mut out = String::with_capacity(body.len() + 300 + 132 * self.event.signatures.len());
+        out.push_str("{\"v\":1,\"ledger\":\"");
+        out.push_str(self.ledger.as_str());
+        out.push_str("\",\"seq\":");
+        out.push_str(&self.seq.to_string());
+        out.push_str(",\"prev\":\"");
+        out.push_str(&hex::encode(self.prev));
+        out.push_str("\",\"recorded_at\":\"");
+        out.push_str(self.recorded_at.as_str());
+        out.push_str("\",\"body\":");
+        out.push_str(body);
+        out.push_str(",\"signatures\":[");
+        push_hex_list(&mut out, &self.event.signatures);
+        out.push_str("],\"hash\":\"");
+        out.push_str(&hex::encode(self.hash));
+        out.push_str("\"}");
+        out.into_bytes()
+    }
+
+    pub fn body(&self) -> &EventBody {
+        self.event.body()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Event, GrantCompleted};
+    use crate::id::{EventId, GrantId};
+
+    fn body(key: &SecretKey) -> EventBody {
+        EventBody {
+            v: 1,
+            id: EventId::parse("e1").unwrap(),
+            ledger: LedgerId::parse("hk").unwrap(),
+            occurred_at: Timestamp::parse("2026-01-01T00:00:00Z").unwrap(),
+            signers: vec![key.key_id()],
+            event: Event::GrantCompleted(GrantCompleted { grant: GrantId::parse("g1").unwrap() }),
+        }
+    }
+
+    #[test]
+    fn submissions_round_trip_and_verify() {
+        let key = SecretKey::from_seed_label("alice");
+        let signed = SignedEvent::sign(body(&key), &[&key]).unwrap();
+        let parsed = SignedEvent::from_submission_json(&signed.to_submission_json()).unwrap();
+        assert_eq!(parsed, signed);
+        assert!(parsed.verify().is_ok());
+        // Layout does not matter for a submission: the canonical form is signed.
+        let spaced = signed.to_submission_json().replace(",\"", ", \"");
+        assert!(SignedEvent::from_submission_json(&spaced).unwrap().verify().is_ok());
+    }
+
+    #[test]
+    fn a_wrong_signature_is_named() {
+        let key = SecretKey::from_seed_label("alice");
+        let other = SecretKey::from_seed_label("mallory");
+        let mut signed = SignedEvent::sign(body(&key), &[&key]).unwrap();
+        signed.signatures[0] = other.sign(domain::EVENT_SIGNATURE, &signed.event_hash);
+        assert!(matches!(signed.clone().verify(), Err(SubmissionError::BadSignature { index: 0, .. })));
+        let results = verify_events(vec![SignedEvent::sign(body(&key), &[&key]).unwrap(), signed]);
+        assert!(results[0].is_ok());
+        assert!(results[1].is_err());
+    }
+
+    #[test]
+    fn records_round_trip_and_detect_changes() {
+        let key = SecretKey::from_seed_label("alice");
+        let signed = SignedEvent::sign(body(&key), &[&key]).unwrap();
+        let record = Record::seal(LedgerId::parse("hk").unwrap(), 1, GENESIS_PREV, Timestamp::parse("2026-01-01T00:00:01Z").unwrap(), signed);
+        let json = record.to_json();
+        assert_eq!(Record::from_json(&json).unwrap(), record);
+        let text = String::from_utf8(json).unwrap();
+        let spaced = text.replace("{\"grant\"", "{ \"grant\"");
+        assert_eq!(Record::from_json(spaced.as_bytes()), Err(RecordError::NotCanonical));
+        let reseq = text.replace("\"seq\":1", "\"seq\":2");
+        assert!(matches!(Record::from_json(reseq.as_bytes()), Err(RecordError::HashMismatch { .. })));
+    }
+}

@@ -1,0 +1,751 @@
+//! The single writer's fenced, pipelined appends.
+//!
+//! Why fenced: the ledger is hash-chained, so record `n` is only valid at
+//! stream sequence `n`. Each message therefore carries the sequence the stream
+//! must end at before it is stored (`Nats-Expected-Last-Sequence`); if another
+//! writer appended first, the server refuses the message and the writer learns
+//! it lost the race instead of forking the chain.
+//!
+//! Why also `Nats-Expected-Last-Msg-Id`: messages are pipelined (thousands in
+//! flight), and the sequence check alone cannot stop a hole. If a rival writer
+//! slips one message in while ours are in flight, our message `i` is refused
+//! but message `i + 1` — which expects exactly the sequence the rival's message
+//! now occupies — would be stored, leaving our record `i` missing from the
+//! chain. Requiring every message after the first to follow its predecessor's
+//! message id closes that gap, so what lands of a batch is always a contiguous
+//! prefix of it at the expected sequences. (nats-server 2.9 verified: the
+//! sequence check also applies to an expected last sequence of 0, and
+//! de-duplication is checked before both expectations.)
+//!
+//! Why `acknowledged` on every error: the caller must know exactly which prefix
+//! of the batch is in the stream to continue the chain correctly.
+
+use std::time::Duration;
+
+use async_nats::jetstream::{
+    self,
+    context::{PublishAckFuture, PublishErrorKind},
+    message::PublishMessage,
+    publish::PublishAck,
+};
+use bytes::Bytes;
+use futures::stream::{FuturesOrdered, StreamExt as _};
+
+use crate::error::NatsError;
+
+/// Default and largest number of publishes awaiting their acks at once.
+pub const IN_FLIGHT_MAX: usize = 4096;
+/// Longest message id accepted (the id is a header value).
+pub const MESSAGE_ID_LENGTH_MAX: usize = 256;
+/// Bound on a stream-info request made by [`Appender::last_sequence`].
+pub const STREAM_INFO_TIMEOUT_MS: u64 = 10_000;
+
+/// One record to append.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutgoingMessage {
+    /// The subject, normally built by [`crate::subjects::event_subject`].
+    pub subject: String,
+    /// Sent as `Nats-Msg-Id`; the server de-duplicates on it within the
+    /// stream's duplicate window. Must be non-empty, printable ASCII without
+    /// spaces, at most [`MESSAGE_ID_LENGTH_MAX`] bytes.
+    pub message_id: String,
+    /// The record's bytes.
+    pub payload: Bytes,
+}
+
+/// The server's acknowledgement of one stored message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PublishReceipt {
+    /// The stream sequence the message is stored at.
+    pub sequence: u64,
+    /// True when the server already had this message id stored at exactly
+    /// this sequence (an idempotent retry of a batch that had landed). The
+    /// message was not stored again.
+    pub duplicate: bool,
+}
+
+/// Why an append did not fully succeed.
+///
+/// Every variant says how many leading messages of the batch are known to be
+/// stored (`acknowledged`), at sequences `first_sequence ..
+/// first_sequence + acknowledged`. Because each message is fenced on its
+/// predecessor, whatever landed is a contiguous prefix of the batch at the
+/// expected sequences: for [`AppendError::Fenced`], [`AppendError::Duplicate`]
+/// and [`AppendError::InvalidBatch`] nothing after `acknowledged` was stored;
+/// for [`AppendError::Timeout`] and [`AppendError::Broker`] the message at
+/// `acknowledged` and some after it may have been stored — re-read the tail
+/// with [`Appender::last_sequence`].
+#[derive(Debug, thiserror::Error)]
+pub enum AppendError {
+    /// The stream did not end where the writer expected: another writer has
+    /// appended (JetStream error 10071 "wrong last sequence", or 10070 "wrong
+    /// last msg ID" for a message after the first). The caller must re-read
+    /// the tail and rebuild its state; it is no longer the only writer.
+    #[error(
+        "append fenced at message {index}: the stream no longer ends at sequence \
+         {expected_last_sequence} (another writer appended; re-read the tail); \
+         {acknowledged} earlier messages of the batch were stored; server said: {detail}"
+    )]
+    Fenced {
+        /// Index in the batch of the refused message.
+        index: usize,
+        /// The last sequence that message expected the stream to have.
+        expected_last_sequence: u64,
+        /// Leading messages of the batch that were stored.
+        acknowledged: usize,
+        /// The server's description.
+        detail: String,
+    },
+
+    /// The message id is already in the stream's duplicate window, at another
+    /// sequence than the one this message was meant for; it was not stored.
+    #[error(
+        "message {index} (id {message_id:?}) duplicates the message stored at sequence {sequence}, \
+         not at the expected sequence {expected_sequence}; it was not stored; \
+         {acknowledged} earlier messages of the batch were stored"
+    )]
+    Duplicate {
+        /// Index in the batch.
+        index: usize,
+        /// The message id.
+        message_id: String,
+        /// Where the server has the earlier message with this id.
+        sequence: u64,
+        /// Where this message should have gone.
+        expected_sequence: u64,
+        /// Leading messages of the batch that were stored.
+        acknowledged: usize,
+    },
+
+    /// The server stored a message somewhere other than expected. The fencing
+    /// headers should make this impossible; treat the stream as suspect.
+    #[error(
+        "message {index} was stored at sequence {actual_sequence} of stream {actual_stream:?}, \
+         expected sequence {expected_sequence} of {expected_stream:?}; \
+         {acknowledged} earlier messages of the batch were stored"
+    )]
+    SequenceMismatch {
+        /// Index in the batch.
+        index: usize,
+        /// Where it should have gone.
+        expected_sequence: u64,
+        /// Where the server says it went.
+        actual_sequence: u64,
+        /// The stream the appender writes to.
+        expected_stream: String,
+        /// The stream the server named.
+        actual_stream: String,
+        /// Leading messages of the batch that were stored.
+        acknowledged: usize,
+    },
+
+    /// A message was stored after an earlier one of the same batch was refused:
+    /// the server did not enforce the fencing headers. The stream has a hole.
+    #[error(
+        "message {stored_index} was stored at sequence {sequence} although message \
+         {refused_index} of the same batch was refused; the stream's fencing did not hold"
+    )]
+    FencingViolated {
+        /// The refused message.
+        refused_index: usize,
+        /// The later message that was stored.
+        stored_index: usize,
+        /// Where it was stored.
+        sequence: u64,
+        /// Leading messages of the batch that were stored (up to `stored_index`).
+        acknowledged: usize,
+    },
+
+    /// No acknowledgement arrived within the JetStream context's timeout. The
+    /// message may or may not be stored; re-read the tail.
+    #[error(
+        "no acknowledgement for message {index} in time; it and later messages may or may not be \
+         stored (re-read the tail); {acknowledged} earlier messages of the batch were stored"
+    )]
+    Timeout {
+        /// Index in the batch.
+        index: usize,
+        /// Leading messages of the batch known to be stored.
+        acknowledged: usize,
+    },
+
+    /// Any other client or server failure (no stream for the subject, a broken
+    /// connection, a payload over the server's limit, ...). Messages from
+    /// `acknowledged` on may or may not be stored; re-read the tail.
+    #[error(
+        "publishing message {index} failed: {source}; {acknowledged} earlier messages of the batch \
+         were stored (later ones may or may not be; re-read the tail)"
+    )]
+    Broker {
+        /// Index in the batch.
+        index: usize,
+        /// Leading messages of the batch known to be stored.
+        acknowledged: usize,
+        /// The client's error.
+        #[source]
+        source: jetstream::context::PublishError,
+    },
+
+    /// The batch was refused before anything was sent.
+    #[error("invalid batch: {reason}")]
+    InvalidBatch {
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+impl AppendError {
+    /// How many leading messages of the batch are known to be stored.
+    pub fn acknowledged(&self) -> usize {
+        match self {
+            AppendError::Fenced { acknowledged, .. }
+            | AppendError::Duplicate { acknowledged, .. }
+            | AppendError::SequenceMismatch { acknowledged, .. }
+            | AppendError::FencingViolated { acknowledged, .. }
+            | AppendError::Timeout { acknowledged, .. }
+            | AppendError::Broker { acknowledged, .. } => *acknowledged,
+            AppendError::InvalidBatch { .. } => 0,
+        }
+    }
+
+    /// True if another writer appended (the caller is no longer the writer).
+    pub fn is_fenced(&self) -> bool {
+        matches!(self, AppendError::Fenced { .. })
+    }
+
+    /// True if messages from [`AppendError::acknowledged`] on may have been
+    /// stored regardless: the caller must re-read the tail to know.
+    pub fn outcome_unknown(&self) -> bool {
+        matches!(self, AppendError::Timeout { .. } | AppendError::Broker { .. })
+    }
+}
+
+/// Appends batches of messages to one stream with sequence fencing.
+#[derive(Debug, Clone)]
+pub struct Appender {
+    js: jetstream::Context,
+    stream_name: String,
+    in_flight_max: usize,
+}
+
+impl Appender {
+    /// An appender for `stream_name` (the stream must already exist). Acks are
+    /// awaited for at most the context's timeout (async-nats default 5 s).
+    pub fn new(js: jetstream::Context, stream_name: impl Into<String>) -> Appender {
+        Appender {
+            js,
+            stream_name: stream_name.into(),
+            in_flight_max: IN_FLIGHT_MAX,
+        }
+    }
+
+    /// Limits the publishes awaiting acks at once to `in_flight_max`, clamped
+    /// to `1..=IN_FLIGHT_MAX`.
+    pub fn with_in_flight_max(mut self, in_flight_max: usize) -> Appender {
+        self.in_flight_max = in_flight_max.clamp(1, IN_FLIGHT_MAX);
+        self
+    }
+
+    /// The stream this appender writes to.
+    pub fn stream_name(&self) -> &str {
+        &self.stream_name
+    }
+
+    /// The stream's last sequence (0 when empty), as the server reports it now.
+    pub async fn last_sequence(&self) -> Result<u64, NatsError> {
+        last_sequence(&self.js, &self.stream_name).await
+    }
+
+    /// Appends `messages` so that message `i` is stored at stream sequence
+    /// `first_sequence + i`, or not at all.
+    ///
+    /// Message `i` is published with `Nats-Msg-Id: message_id`,
+    /// `Nats-Expected-Stream: <stream>`, `Nats-Expected-Last-Sequence:
+    /// first_sequence - 1 + i` and, for `i > 0`, `Nats-Expected-Last-Msg-Id:
+    /// <message_id of message i - 1>`. Up to the in-flight limit are pipelined
+    /// on the context's connection. Each ack is checked for the stream name,
+    /// the sequence and the duplicate flag.
+    ///
+    /// After the first failure no further messages are sent; those already in
+    /// flight are awaited so that [`AppendError::acknowledged`] is exact.
+    pub async fn append_batch(
+        &self,
+        first_sequence: u64,
+        messages: &[OutgoingMessage],
+    ) -> Result<Vec<PublishReceipt>, AppendError> {
+        validate_batch(first_sequence, messages)?;
+        let mut outcomes: Vec<Option<Outcome>> = Vec::with_capacity(messages.len());
+        outcomes.resize_with(messages.len(), || None);
+        pipeline(
+            messages.len(),
+            self.in_flight_max,
+            |index| self.send(first_sequence, messages, index),
+            |index, delivery| {
+                let outcome = match delivery {
+                    Delivery::NotSent(err) => Outcome::NotSent(err),
+                    Delivery::Acked(result) => {
+                        classify(&self.stream_name, first_sequence + index as u64, result)
+                    }
+                };
+                let keep_going = matches!(outcome, Outcome::Stored(_));
+                outcomes[index] = Some(outcome);
+                keep_going
+            },
+        )
+        .await;
+        settle(&self.stream_name, first_sequence, messages, outcomes)
+    }
+
+    async fn send(
+        &self,
+        first_sequence: u64,
+        messages: &[OutgoingMessage],
+        index: usize,
+    ) -> Result<PublishAckFuture, jetstream::context::PublishError> {
+        let message = &messages[index];
+        let mut publish = PublishMessage::build()
+            .payload(message.payload.clone())
+            .message_id(&message.message_id)
+            .expected_stream(&self.stream_name)
+            .expected_last_sequence(first_sequence - 1 + index as u64);
+        if let Some(previous) = index.checked_sub(1).and_then(|p| messages.get(p)) {
+            publish = publish.expected_last_message_id(&previous.message_id);
+        }
+        self.js.send_publish(message.subject.clone(), publish).await
+    }
+}
+
+/// The stream's last sequence (0 when empty), as the server reports it now.
+pub async fn last_sequence(js: &jetstream::Context, stream_name: &str) -> Result<u64, NatsError> {
+    let operation = || format!("stream info for {stream_name}");
+    let request = js.get_stream(stream_name);
+    let stream = tokio::time::timeout(Duration::from_millis(STREAM_INFO_TIMEOUT_MS), request)
+        .await
+        .map_err(|elapsed| NatsError::jetstream(operation(), elapsed))?
+        .map_err(|err| NatsError::jetstream(operation(), err))?;
+    Ok(stream.cached_info().state.last_sequence)
+}
+
+/// Publishes `payloads` to `subject` with the same pipelining as
+/// [`Appender::append_batch`] but without any headers or checks beyond the
+/// ack itself: the baseline the fenced append is measured against.
+pub async fn raw_publish_batch(
+    js: &jetstream::Context,
+    subject: &str,
+    payloads: &[Bytes],
+) -> Result<Vec<PublishReceipt>, NatsError> {
+    let mut receipts = Vec::with_capacity(payloads.len());
+    let mut failure = None;
+    pipeline(
+        payloads.len(),
+        IN_FLIGHT_MAX,
+        |index| {
+            js.send_publish(
+                subject.to_string(),
+                PublishMessage::build().payload(payloads[index].clone()),
+            )
+        },
+        |_, delivery| match delivery {
+            Delivery::Acked(Ok(ack)) => {
+                receipts.push(PublishReceipt {
+                    sequence: ack.sequence,
+                    duplicate: ack.duplicate,
+                });
+                true
+            }
+            Delivery::Acked(Err(err)) | Delivery::NotSent(err) => {
+                failure.get_or_insert(err);
+                false
+            }
+        },
+    )
+    .await;
+    match failure {
+        Some(err) => Err(NatsError::jetstream(format!("publish to {subject}"), err)),
+        None => Ok(receipts),
+    }
+}
+
+type AckResult = Result<PublishAck, jetstream::context::PublishError>;
+
+/// What happened to one message of a pipelined batch.
+enum Delivery {
+    /// The server answered (or the ack timed out).
+    Acked(AckResult),
+    /// Publishing failed before the message reached the connection.
+    NotSent(jetstream::context::PublishError),
+}
+
+/// Publishes messages `0..count` in order with up to `in_flight_max` awaiting
+/// acks, and reports each message's delivery, in order, to `on_delivery`.
+/// Once `on_delivery` returns false no further messages are sent; those in
+/// flight are still awaited and reported. While a send waits (the context's
+/// own ack limit may be smaller than ours), acks keep being collected, so the
+/// two limits cannot deadlock.
+async fn pipeline<S, SendFut>(
+    count: usize,
+    in_flight_max: usize,
+    mut send: S,
+    mut on_delivery: impl FnMut(usize, Delivery) -> bool,
+) where
+    S: FnMut(usize) -> SendFut,
+    SendFut: std::future::Future<Output = Result<PublishAckFuture, jetstream::context::PublishError>>,
+{
+    let mut in_flight = FuturesOrdered::new();
+    let mut next = 0usize;
+    let mut stop = false;
+    loop {
+        if !stop && next < count && in_flight.len() < in_flight_max {
+            let index = next;
+            next += 1;
+            let sending = send(index);
+            tokio::pin!(sending);
+            let sent = loop {
+                tokio::select! {
+                    biased;
+                    sent = &mut sending => break sent,
+                    Some((acked, result)) = in_flight.next(), if !in_flight.is_empty() => {
+                        if !on_delivery(acked, Delivery::Acked(result)) {
+                            stop = true;
+                        }
+                    }
+                }
+            };
+            match sent {
+                Ok(ack) => in_flight.push_back(ack_future(index, ack)),
+                Err(err) => {
+                    stop = true;
+                    // Report after the earlier messages: deliveries stay in order.
+                    while let Some((acked, result)) = in_flight.next().await {
+                        on_delivery(acked, Delivery::Acked(result));
+                    }
+                    on_delivery(index, Delivery::NotSent(err));
+                }
+            }
+            continue;
+        }
+        match in_flight.next().await {
+            Some((acked, result)) => {
+                if !on_delivery(acked, Delivery::Acked(result)) {
+                    stop = true;
+                }
+            }
+            None => break,
+        }
+    }
+}
+
+async fn ack_future(index: usize, ack: PublishAckFuture) -> (usize, AckResult) {
+    (index, ack.await)
+}
+
+/// What became of one message.
+#[derive(Debug)]
+enum Outcome {
+    Stored(PublishReceipt),
+    /// Refused with wrong last sequence / wrong last msg id.
+    Fenced(String),
+    /// Duplicate id stored elsewhere.
+    Duplicate(u64),
+    /// Stored at the wrong place.
+    Misplaced { stream: String, sequence: u64 },
+    /// Refused by the server for another reason (e.g. no stream for the subject).
+    Refused(jetstream::context::PublishError),
+    /// No ack in time: unknown.
+    TimedOut,
+    /// Connection or parse failure: unknown.
+    Unknown(jetstream::context::PublishError),
+    /// Never sent.
+    NotSent(jetstream::context::PublishError),
+}
+
+impl Outcome {
+    /// True if the message is known not to be stored because the server said so.
+    fn is_refusal(&self) -> bool {
+        matches!(
+            self,
+            Outcome::Fenced(_) | Outcome::Duplicate(_) | Outcome::Refused(_) | Outcome::NotSent(_)
+        )
+    }
+}
+
+fn classify(stream_name: &str, expected_sequence: u64, result: AckResult) -> Outcome {
+    match result {
+        Ok(ack) if ack.stream != stream_name => Outcome::Misplaced {
+            stream: ack.stream,
+            sequence: ack.sequence,
+        },
+        Ok(ack) if ack.duplicate && ack.sequence == expected_sequence => {
+            Outcome::Stored(PublishReceipt {
+                sequence: ack.sequence,
+                duplicate: true,
+            })
+        }
+        Ok(ack) if ack.duplicate => Outcome::Duplicate(ack.sequence),
+        Ok(ack) if ack.sequence != expected_sequence => Outcome::Misplaced {
+            stream: ack.stream,
+            sequence: ack.sequence,
+        },
+        Ok(ack) => Outcome::Stored(PublishReceipt {
+            sequence: ack.sequence,
+            duplicate: false,
+        }),
+        Err(err) => match err.kind() {
+            PublishErrorKind::WrongLastSequence | PublishErrorKind::WrongLastMessageId => {
+                let detail = std::error::Error::source(&err)
+                    .map_or_else(|| err.to_string(), ToString::to_string);
+                Outcome::Fenced(detail)
+            }
+            PublishErrorKind::TimedOut => Outcome::TimedOut,
+            PublishErrorKind::StreamNotFound
+            | PublishErrorKind::MaxPayloadExceeded
+            | PublishErrorKind::MaxAckPending => Outcome::Refused(err),
+            PublishErrorKind::BrokenPipe | PublishErrorKind::Other => Outcome::Unknown(err),
+        },
+    }
+}
+
+/// Turns the per-message outcomes into the batch's result.
+fn settle(
+    stream_name: &str,
+    first_sequence: u64,
+    messages: &[OutgoingMessage],
+    outcomes: Vec<Option<Outcome>>,
+) -> Result<Vec<PublishReceipt>, AppendError> {
+    // A stored message proves all before it are stored (each was fenced on
+    // its predecessor), even those whose ack was lost.
+    let acknowledged = outcomes
+        .iter()
+        .rposition(|o| matches!(o, Some(Outcome::Stored(_))))
+        .map_or(0, |last| last + 1);
+    let expected = |index: usize| first_sequence + index as u64;
+    let mut receipts = Vec::with_capacity(messages.len());
+    for (index, outcome) in outcomes.into_iter().enumerate() {
+        match outcome {
+            Some(Outcome::Stored(receipt)) => receipts.push(receipt),
+            Some(Outcome::Misplaced { stream, sequence }) => {
+                return Err(AppendError::SequenceMismatch {
+                    index,
+                    expected_sequence: expected(index),
+                    actual_sequence: sequence,
+                    expected_stream: stream_name.to_string(),
+                    actual_stream: stream,
+                    acknowledged: index,
+                })
+            }
+            Some(ref refused) if index < acknowledged && refused.is_refusal() => {
+                return Err(AppendError::FencingViolated {
+                    refused_index: index,
+                    stored_index: acknowledged - 1,
+                    sequence: expected(acknowledged - 1),
+                    acknowledged,
+                })
+            }
+            None if index < acknowledged => {
+                return Err(AppendError::FencingViolated {
+                    refused_index: index,
+                    stored_index: acknowledged - 1,
+                    sequence: expected(acknowledged - 1),
+                    acknowledged,
+                })
+            }
+            // Ack lost but a later message's ack proves it stored.
+            Some(Outcome::TimedOut | Outcome::Unknown(_)) if index < acknowledged => {
+                tracing::debug!(index, "ack lost, storage proven by a later ack");
+                receipts.push(PublishReceipt {
+                    sequence: expected(index),
+                    duplicate: false,
+                });
+            }
+            Some(Outcome::Fenced(detail)) => {
+                return Err(AppendError::Fenced {
+                    index,
+                    expected_last_sequence: expected(index) - 1,
+                    acknowledged,
+                    detail,
+                })
+            }
+            Some(Outcome::Duplicate(sequence)) => {
+                return Err(AppendError::Duplicate {
+                    index,
+                    message_id: messages[index].message_id.clone(),
+                    sequence,
+                    expected_sequence: expected(index),
+                    acknowledged,
+                })
+            }
+            Some(Outcome::TimedOut) => {
+                return Err(AppendError::Timeout {
+                    index,
+                    acknowledged,
+                })
+            }
+            Some(Outcome::Refused(source) | Outcome::Unknown(source) | Outcome::NotSent(source)) => {
+                return Err(AppendError::Broker {
+                    index,
+                    acknowledged,
+                    source,
+                })
+            }
+            // Unsent because an earlier failure stopped sending; that failure
+            // was reported above.
+            None => break,
+        }
+    }
+    Ok(receipts)
+}
+
+fn validate_batch(first_sequence: u64, messages: &[OutgoingMessage]) -> Result<(), AppendError> {
+    if first_sequence == 0 {
+        return Err(AppendError::InvalidBatch {
+            reason: "first_sequence must be at least 1 (stream sequences start at 1)".to_string(),
+        });
+    }
+    if first_sequence.checked_add(messages.len() as u64).is_none() {
+        return Err(AppendError::InvalidBatch {
+            reason: format!("first_sequence {first_sequence} + batch length overflows u64"),
+        });
+    }
+    for (index, message) in messages.iter().enumerate() {
+        let id = &message.message_id;
+        if id.is_empty()
+            || id.len() > MESSAGE_ID_LENGTH_MAX
+            || !id.bytes().all(|b| b.is_ascii_graphic())
+        {
+            return Err(AppendError::InvalidBatch {
+                reason: format!(
+                    "message {index} has message id {id:?}: it must be 1..={MESSAGE_ID_LENGTH_MAX} \
+                     printable ASCII characters without spaces"
+                ),
+            });
+        }
+        if index > 0 && messages[index - 1].message_id == *id {
+            return Err(AppendError::InvalidBatch {
+                reason: format!("messages {} and {index} share the message id {id:?}", index - 1),
+            });
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(id: &str) -> OutgoingMessage {
+        OutgoingMessage {
+            subject: "fl.hk.ev.ledger.hk.ledger.opened".into(),
+            message_id: id.into(),
+            payload: Bytes::from_static(b"x"),
+        }
+    }
+
+    fn ack(stream: &str, sequence: u64, duplicate: bool) -> AckResult {
+        serde_json::from_value(serde_json::json!({
+            "stream": stream, "seq": sequence, "duplicate": duplicate
+        }))
+        .map_err(|err| {
+            jetstream::context::PublishError::with_source(PublishErrorKind::Other, err)
+        })
+    }
+
+    fn err(kind: PublishErrorKind) -> AckResult {
+        Err(jetstream::context::PublishError::new(kind))
+    }
+
+    fn run(first: u64, results: Vec<AckResult>) -> Result<Vec<PublishReceipt>, AppendError> {
+        let messages: Vec<_> = (0..results.len()).map(|i| message(&format!("m{i}"))).collect();
+        let outcomes = results
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| Some(classify("S", first + i as u64, r)))
+            .collect();
+        settle("S", first, &messages, outcomes)
+    }
+
+    #[test]
+    fn batches_are_validated() {
+        assert!(matches!(
+            validate_batch(0, &[message("a")]),
+            Err(AppendError::InvalidBatch { .. })
+        ));
+        assert!(validate_batch(u64::MAX, &[message("a")]).is_err());
+        assert!(validate_batch(1, &[message("")]).is_err());
+        assert!(validate_batch(1, &[message("a b")]).is_err());
+        assert!(validate_batch(1, &[message(&"a".repeat(257))]).is_err());
+        assert!(validate_batch(1, &[message("a"), message("a")]).is_err());
+        assert!(validate_batch(1, &[message("a"), message("b")]).is_ok());
+        assert!(validate_batch(1, &[]).is_ok());
+    }
+
+    #[test]
+    fn all_acked_gives_receipts() {
+        let receipts = run(5, vec![ack("S", 5, false), ack("S", 6, false)]);
+        assert_eq!(
+            receipts.ok(),
+            Some(vec![
+                PublishReceipt { sequence: 5, duplicate: false },
+                PublishReceipt { sequence: 6, duplicate: false }
+            ])
+        );
+    }
+
+    #[test]
+    fn fenced_reports_the_prefix() {
+        let result = run(
+            5,
+            vec![ack("S", 5, false), err(PublishErrorKind::WrongLastSequence), err(PublishErrorKind::WrongLastMessageId)],
+        );
+        match result {
+            Err(AppendError::Fenced { index, expected_last_sequence, acknowledged, .. }) => {
+                assert_eq!((index, expected_last_sequence, acknowledged), (1, 5, 1));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn duplicates_at_the_expected_sequence_are_idempotent_retries() {
+        let result = run(5, vec![ack("S", 5, true), ack("S", 6, false)]);
+        assert_eq!(
+            result.ok().map(|r| r.iter().map(|x| x.duplicate).collect::<Vec<_>>()),
+            Some(vec![true, false])
+        );
+        let result = run(5, vec![ack("S", 5, false), ack("S", 2, true)]);
+        assert!(matches!(
+            result,
+            Err(AppendError::Duplicate { index: 1, sequence: 2, expected_sequence: 6, acknowledged: 1, .. })
+        ));
+    }
+
+    #[test]
+    fn misplaced_acks_are_mismatches() {
+        assert!(matches!(
+            run(5, vec![ack("S", 9, false)]),
+            Err(AppendError::SequenceMismatch { index: 0, actual_sequence: 9, acknowledged: 0, .. })
+        ));
+        assert!(matches!(
+            run(5, vec![ack("OTHER", 5, false)]),
+            Err(AppendError::SequenceMismatch { index: 0, .. })
+        ));
+    }
+
+    #[test]
+    fn a_lost_ack_is_inferred_from_a_later_one() {
+        let result = run(5, vec![err(PublishErrorKind::TimedOut), ack("S", 6, false)]);
+        assert_eq!(result.ok().map(|r| r[0].sequence), Some(5));
+        let result = run(5, vec![ack("S", 5, false), err(PublishErrorKind::TimedOut), err(PublishErrorKind::TimedOut)]);
+        assert!(matches!(result, Err(AppendError::Timeout { index: 1, acknowledged: 1 })));
+        let result = run(5, vec![err(PublishErrorKind::BrokenPipe)]);
+        assert!(matches!(result, Err(AppendError::Broker { index: 0, acknowledged: 0, .. })));
+    }
+
+    #[test]
+    fn a_store_after_a_refusal_is_a_fencing_violation() {
+        let result = run(5, vec![err(PublishErrorKind::WrongLastSequence), ack("S", 6, false)]);
+        assert!(matches!(
+            result,
+            Err(AppendError::FencingViolated { refused_index: 0, stored_index: 1, sequence: 6, acknowledged: 2 })
+        ));
+    }
+}

@@ -1,0 +1,30 @@
+//! fundledger's adapter to NATS JetStream.
+//!
+//! Why a crate of its own: everything the ledger needs from the broker — the
+//! embedded server, the subject taxonomy, the append-only stream settings, the
+//! fenced pipelined appends of the single writer and reading the log back —
+//! lives behind this small API, and the broker-specific failure modes
+//! (fencing, duplicates, timeouts) are classified in one place. `async_nats`
+//! is re-exported for the few types callers hold (clients, contexts).
+
+pub mod append;
+pub mod client;
+pub mod embedded;
+pub mod error;
+pub mod read;
+pub mod streams;
+pub mod subjects;
+
+pub use embedded::{EmbeddedCluster, EmbeddedNats, EmbeddedOptions};
+pub use error::NatsError;
+pub use streams::{ensure_ledger_streams, LedgerStreams, StreamSettings};
+pub use subjects::{
+    checkpoint_stream_name, checkpoint_subject, event_subject, ledger_events_filter,
+    request_subject, stream_name, witness_subject, ScopeKind,
+};
+pub use async_nats;
+pub use client::{connect, connect_jetstream, jetstream_context};
+pub use append::{
+    raw_publish_batch, AppendError, Appender, OutgoingMessage, PublishReceipt, IN_FLIGHT_MAX,
+};
+pub use read::{follow_from, get_message, read_from, MessageStream, StoredMessage};

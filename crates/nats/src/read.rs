@@ -1,0 +1,269 @@
+//! Reading the ledger stream back: replay, single messages and tailing.
+//!
+//! Why an ordered consumer: replay, rebuild and verification read the whole
+//! log front to back, once, and must see every message in sequence order. An
+//! ordered consumer is ephemeral, unacknowledged and flow-controlled by the
+//! client, which is the fastest way JetStream offers to stream a log, and it
+//! re-creates itself from the last sequence it delivered if it sees a gap.
+//!
+//! Why a replay ends at the tail "as of the call": a writer may be appending
+//! while a verifier replays; fixing the end point when the replay starts makes
+//! it terminate and makes its result well-defined.
+
+use std::time::{Duration, SystemTime};
+
+use async_nats::jetstream::{
+    self,
+    consumer::{pull::OrderedConfig, DeliverPolicy},
+    stream::RawMessageErrorKind,
+};
+use bytes::Bytes;
+use futures::stream::{self, BoxStream, StreamExt as _};
+
+use crate::error::NatsError;
+
+/// The header carrying a message's id.
+pub const MESSAGE_ID_HEADER: &str = "Nats-Msg-Id";
+/// A replay fails if no message arrives for this long while more are due.
+pub const REPLAY_IDLE_TIMEOUT_MS: u64 = 30_000;
+/// Bound on the requests that set up a read (stream info, consumer creation).
+pub const READ_SETUP_TIMEOUT_MS: u64 = 10_000;
+
+/// A message as stored in the stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredMessage {
+    /// Its stream sequence.
+    pub sequence: u64,
+    /// Its subject.
+    pub subject: String,
+    /// Its bytes.
+    pub payload: Bytes,
+    /// Its `Nats-Msg-Id` header, if it had one.
+    pub message_id: Option<String>,
+    /// When the server stored it.
+    pub published_at: SystemTime,
+}
+
+/// A stream of stored messages in sequence order.
+pub type MessageStream = BoxStream<'static, Result<StoredMessage, NatsError>>;
+
+/// Replays `stream_name` from `start_sequence` (1 = the beginning; 0 is taken
+/// as 1) up to the stream's last sequence as of this call, optionally only the
+/// messages matching `filter_subject`, then ends.
+///
+/// A stall of more than [`REPLAY_IDLE_TIMEOUT_MS`] or a consumer error ends
+/// the replay with an error item, so a replay never silently stops short.
+pub async fn read_from(
+    js: &jetstream::Context,
+    stream_name: &str,
+    filter_subject: Option<&str>,
+    start_sequence: u64,
+) -> Result<MessageStream, NatsError> {
+    let start_sequence = start_sequence.max(1);
+    let stream = get_stream(js, stream_name).await?;
+    let target = stream.cached_info().state.last_sequence;
+    if target < start_sequence {
+        return Ok(stream::empty().boxed());
+    }
+    let consumer = create_ordered(&stream, stream_name, filter_subject, start_sequence).await?;
+    if consumer.cached_info().num_pending == 0 {
+        return Ok(stream::empty().boxed());
+    }
+    let messages = consumer
+        .messages()
+        .await
+        .map_err(|err| NatsError::jetstream(format!("ordered consumer on {stream_name}"), err))?;
+    let state = Replay {
+        messages,
+        stream: stream_name.to_string(),
+        target,
+        reached: start_sequence - 1,
+        done: false,
+    };
+    Ok(stream::unfold(state, Replay::step).boxed())
+}
+
+/// Like [`read_from`] but never ends: after the current tail it keeps
+/// delivering messages as they are appended. Consumer errors are yielded as
+/// items and the stream continues (the ordered consumer re-creates itself).
+pub async fn follow_from(
+    js: &jetstream::Context,
+    stream_name: &str,
+    filter_subject: Option<&str>,
+    start_sequence: u64,
+) -> Result<MessageStream, NatsError> {
+    let start_sequence = start_sequence.max(1);
+    let stream = get_stream(js, stream_name).await?;
+    let consumer = create_ordered(&stream, stream_name, filter_subject, start_sequence).await?;
+    let messages = consumer
+        .messages()
+        .await
+        .map_err(|err| NatsError::jetstream(format!("ordered consumer on {stream_name}"), err))?;
+    let stream_name = stream_name.to_string();
+    Ok(messages
+        .map(move |item| match item {
+            Ok(message) => stored_message(&stream_name, &message),
+            Err(err) => Err(NatsError::jetstream(
+                format!("following {stream_name}"),
+                err,
+            )),
+        })
+        .boxed())
+}
+
+/// The message at `sequence`, or `None` if there is none (beyond the tail).
+pub async fn get_message(
+    js: &jetstream::Context,
+    stream_name: &str,
+    sequence: u64,
+) -> Result<Option<StoredMessage>, NatsError> {
+    let operation = || format!("get message {sequence} of {stream_name}");
+    let stream = js
+        .get_stream_no_info(stream_name)
+        .await
+        .map_err(|err| NatsError::jetstream(operation(), err))?;
+    let request = stream.get_raw_message(sequence);
+    let result = tokio::time::timeout(Duration::from_millis(READ_SETUP_TIMEOUT_MS), request)
+        .await
+        .map_err(|elapsed| NatsError::jetstream(operation(), elapsed))?;
+    match result {
+        Ok(message) => Ok(Some(StoredMessage {
+            sequence: message.sequence,
+            subject: message.subject.to_string(),
+            payload: message.payload,
+            message_id: message
+                .headers
+                .get(MESSAGE_ID_HEADER)
+                .map(|value| value.as_str().to_string()),
+            published_at: SystemTime::from(message.time),
+        })),
+        Err(err) if err.kind() == RawMessageErrorKind::NoMessageFound => Ok(None),
+        Err(err) => Err(NatsError::jetstream(operation(), err)),
+    }
+}
+
+async fn get_stream(
+    js: &jetstream::Context,
+    stream_name: &str,
+) -> Result<jetstream::stream::Stream, NatsError> {
+    let operation = || format!("stream info for {stream_name}");
+    tokio::time::timeout(
+        Duration::from_millis(READ_SETUP_TIMEOUT_MS),
+        js.get_stream(stream_name),
+    )
+    .await
+    .map_err(|elapsed| NatsError::jetstream(operation(), elapsed))?
+    .map_err(|err| NatsError::jetstream(operation(), err))
+}
+
+async fn create_ordered(
+    stream: &jetstream::stream::Stream,
+    stream_name: &str,
+    filter_subject: Option<&str>,
+    start_sequence: u64,
+) -> Result<jetstream::consumer::Consumer<OrderedConfig>, NatsError> {
+    let operation = || format!("create ordered consumer on {stream_name}");
+    let config = OrderedConfig {
+        filter_subject: filter_subject.unwrap_or_default().to_string(),
+        deliver_policy: DeliverPolicy::ByStartSequence { start_sequence },
+        ..OrderedConfig::default()
+    };
+    tokio::time::timeout(
+        Duration::from_millis(READ_SETUP_TIMEOUT_MS),
+        stream.create_consumer(config),
+    )
+    .await
+    .map_err(|elapsed| NatsError::jetstream(operation(), elapsed))?
+    .map_err(|err| NatsError::jetstream(operation(), err))
+}
+
+fn stored_message(
+    stream_name: &str,
+    message: &jetstream::Message,
+) -> Result<StoredMessage, NatsError> {
+    let info = message.info().map_err(|err| NatsError::MalformedMessage {
+        stream: stream_name.to_string(),
+        detail: err.to_string(),
+    })?;
+    Ok(StoredMessage {
+        sequence: info.stream_sequence,
+        subject: message.subject.to_string(),
+        payload: message.payload.clone(),
+        message_id: message
+            .headers
+            .as_ref()
+            .and_then(|headers| headers.get(MESSAGE_ID_HEADER))
+            .map(|value| value.as_str().to_string()),
+        published_at: SystemTime::from(info.published),
+    })
+}
+
+/// State of a terminating replay.
+struct Replay {
+    messages: jetstream::consumer::pull::Ordered,
+    stream: String,
+    /// The last sequence to deliver.
+    target: u64,
+    /// The last sequence delivered (or start - 1).
+    reached: u64,
+    done: bool,
+}
+
+impl Replay {
+    async fn step(mut self) -> Option<(Result<StoredMessage, NatsError>, Replay)> {
+        if self.done {
+            return None;
+        }
+        let next = tokio::time::timeout(
+            Duration::from_millis(REPLAY_IDLE_TIMEOUT_MS),
+            self.messages.next(),
+        )
+        .await;
+        let message = match next {
+            Ok(Some(Ok(message))) => message,
+            Ok(Some(Err(err))) => return Some(self.fail(err.to_string())),
+            Ok(None) => return Some(self.fail("the consumer ended".to_string())),
+            Err(_) => {
+                return Some(self.fail(format!("no message for {REPLAY_IDLE_TIMEOUT_MS} ms")))
+            }
+        };
+        let pending = match message.info() {
+            Ok(info) => info.pending,
+            Err(err) => {
+                self.done = true;
+                let error = NatsError::MalformedMessage {
+                    stream: self.stream.clone(),
+                    detail: err.to_string(),
+                };
+                return Some((Err(error), self));
+            }
+        };
+        let stored = match stored_message(&self.stream, &message) {
+            Ok(stored) => stored,
+            Err(err) => {
+                self.done = true;
+                return Some((Err(err), self));
+            }
+        };
+        if stored.sequence > self.target {
+            // The next matching message was appended after the replay began.
+            return None;
+        }
+        self.reached = stored.sequence;
+        // pending == 0: nothing more matches the filter right now, so nothing
+        // more matches up to the target either.
+        self.done = stored.sequence >= self.target || pending == 0;
+        Some((Ok(stored), self))
+    }
+
+    fn fail(mut self, detail: String) -> (Result<StoredMessage, NatsError>, Replay) {
+        self.done = true;
+        let error = NatsError::ReplayIncomplete {
+            stream: self.stream.clone(),
+            reached: self.reached,
+            target: self.target,
+            detail,
+        };
+        (Err(error), self)
+    }
+}

@@ -1,0 +1,1 @@
+//! System tests: real nats-server processes, the real writer and CLI.
