@@ -1,1 +1,6 @@
-//! System tests: real nats-server processes, the real writer and CLI.
+//! System tests: real nats-server processes on random loopback ports, real
+//! RocksDB directories, the real writer and the real `fundledger` binary.
+//! One test binary with modules (as ripgrep does) keeps link time down.
+
+mod cli;
+mod writer;

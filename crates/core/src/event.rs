@@ -564,7 +564,8 @@ impl EventBody {
         Ok(body)
     }
 
-    fn check_signers(&self) -> Result<(), EventError> {
+    /// One to [`SIGNERS_MAX`] signers, all distinct (dual control counts keys).
+    pub fn check_signers(&self) -> Result<(), EventError> {
         if self.signers.is_empty() || self.signers.len() > SIGNERS_MAX {
             return Err(EventError::SignerCount(self.signers.len()));
         }

@@ -22,6 +22,7 @@ pub mod ledger;
 pub mod money;
 pub mod presets;
 pub mod record;
+pub mod replay;
 pub mod time;
 
 pub use fundledger_merkle as merkle;

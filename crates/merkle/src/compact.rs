@@ -96,9 +96,11 @@ impl CompactRange {
         // Each trailing one bit of the old size is a peak of the same height as
         // the subtree being carried up; they merge like binary addition.
         while id.index & 1 == 1 {
-            let left = self.peaks.pop();
-            debug_assert!(left.is_some(), "peak count out of step with size");
-            let Some(left) = left else { break };
+            // `peaks.len() == size.count_ones()` (checked by every
+            // constructor), so there is a peak for every trailing one bit.
+            let Some(left) = self.peaks.pop() else {
+                unreachable!("compact range holds fewer peaks than its size has set bits")
+            };
             hash = node_hash(&left, &hash);
             id = NodeId::new(id.level + 1, id.index >> 1);
             on_node(id, &hash);

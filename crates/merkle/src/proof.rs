@@ -8,6 +8,7 @@ use crate::error::MerkleError;
 use crate::hash::{empty_root, node_hash, Hash};
 use crate::node::{right_edge_subtrees_right_to_left, NodeId};
 use crate::store::{read_node, NodeStore};
+use crate::verify::{consistency_proof_length, inclusion_proof_length};
 
 /// The RFC 6962 root (Merkle Tree Hash) of the first `size` leaves.
 pub fn root_at(store: &impl NodeStore, size: u64) -> Result<Hash, MerkleError> {
@@ -21,14 +22,11 @@ pub fn inclusion_proof(
     leaf_index: u64,
     tree_size: u64,
 ) -> Result<Vec<Hash>, MerkleError> {
-    if leaf_index >= tree_size {
-        return Err(MerkleError::LeafIndexOutOfRange {
-            leaf_index,
-            tree_size,
-        });
-    }
-    let mut proof = Vec::with_capacity(64);
+    // Also rejects leaf_index >= tree_size.
+    let length = inclusion_proof_length(leaf_index, tree_size)?;
+    let mut proof = Vec::with_capacity(length);
     push_path_to_root(store, NodeId::leaf(leaf_index), tree_size, &mut proof)?;
+    debug_assert_eq!(proof.len(), length);
     Ok(proof)
 }
 
@@ -39,8 +37,8 @@ pub fn consistency_proof(
     old_size: u64,
     new_size: u64,
 ) -> Result<Vec<Hash>, MerkleError> {
-    check_consistency_sizes(old_size, new_size)?;
-    let mut proof = Vec::new();
+    let length = consistency_proof_length(old_size, new_size)?;
+    let mut proof = Vec::with_capacity(length);
     if old_size == new_size {
         return Ok(proof);
     }
@@ -55,6 +53,7 @@ pub fn consistency_proof(
         proof.push(read_node(store, boundary)?);
     }
     push_path_to_root(store, boundary, new_size, &mut proof)?;
+    debug_assert_eq!(proof.len(), length);
     Ok(proof)
 }
 

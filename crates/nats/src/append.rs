@@ -72,9 +72,9 @@ pub struct PublishReceipt {
 /// predecessor, whatever landed is a contiguous prefix of the batch at the
 /// expected sequences: for [`AppendError::Fenced`], [`AppendError::Duplicate`]
 /// and [`AppendError::InvalidBatch`] nothing after `acknowledged` was stored;
-/// for [`AppendError::Timeout`] and [`AppendError::Broker`] the message at
-/// `acknowledged` and some after it may have been stored — re-read the tail
-/// with [`Appender::last_sequence`].
+/// for [`AppendError::Timeout`], [`AppendError::Broker`] and
+/// [`AppendError::Interrupted`] the message at `acknowledged` and some after it
+/// may have been stored — re-read the tail with [`Appender::last_sequence`].
 #[derive(Debug, thiserror::Error)]
 pub enum AppendError {
     /// The stream did not end where the writer expected: another writer has
@@ -186,6 +186,18 @@ pub enum AppendError {
         source: jetstream::context::PublishError,
     },
 
+    /// The batch stopped short without a failure of its own to report.
+    #[error(
+        "the batch stopped after {acknowledged} of {total} messages without a per-message error; \
+         re-read the tail"
+    )]
+    Interrupted {
+        /// Leading messages of the batch known to be stored.
+        acknowledged: usize,
+        /// The batch's length.
+        total: usize,
+    },
+
     /// The batch was refused before anything was sent.
     #[error("invalid batch: {reason}")]
     InvalidBatch {
@@ -203,7 +215,8 @@ impl AppendError {
             | AppendError::SequenceMismatch { acknowledged, .. }
             | AppendError::FencingViolated { acknowledged, .. }
             | AppendError::Timeout { acknowledged, .. }
-            | AppendError::Broker { acknowledged, .. } => *acknowledged,
+            | AppendError::Broker { acknowledged, .. }
+            | AppendError::Interrupted { acknowledged, .. } => *acknowledged,
             AppendError::InvalidBatch { .. } => 0,
         }
     }
@@ -216,7 +229,10 @@ impl AppendError {
     /// True if messages from [`AppendError::acknowledged`] on may have been
     /// stored regardless: the caller must re-read the tail to know.
     pub fn outcome_unknown(&self) -> bool {
-        matches!(self, AppendError::Timeout { .. } | AppendError::Broker { .. })
+        matches!(
+            self,
+            AppendError::Timeout { .. } | AppendError::Broker { .. }
+        )
     }
 }
 
@@ -266,8 +282,10 @@ impl Appender {
     /// on the context's connection. Each ack is checked for the stream name,
     /// the sequence and the duplicate flag.
     ///
-    /// After the first failure no further messages are sent; those already in
-    /// flight are awaited so that [`AppendError::acknowledged`] is exact.
+    /// After the first refusal no further messages are sent (a lost ack does
+    /// not stop sending: the message may have landed). Messages already in
+    /// flight are always awaited, so [`AppendError::acknowledged`] counts every
+    /// message whose storage is proven — by its own ack or a later one's.
     pub async fn append_batch(
         &self,
         first_sequence: u64,
@@ -287,7 +305,10 @@ impl Appender {
                         classify(&self.stream_name, first_sequence + index as u64, result)
                     }
                 };
-                let keep_going = matches!(outcome, Outcome::Stored(_));
+                // After a refusal the rest of the batch would be refused too;
+                // after a lost ack the message may have landed, so go on: the
+                // fencing decides, and later acks tell which.
+                let keep_going = !outcome.is_refusal();
                 outcomes[index] = Some(outcome);
                 keep_going
             },
@@ -389,7 +410,8 @@ async fn pipeline<S, SendFut>(
     mut on_delivery: impl FnMut(usize, Delivery) -> bool,
 ) where
     S: FnMut(usize) -> SendFut,
-    SendFut: std::future::Future<Output = Result<PublishAckFuture, jetstream::context::PublishError>>,
+    SendFut:
+        std::future::Future<Output = Result<PublishAckFuture, jetstream::context::PublishError>>,
 {
     let mut in_flight = FuturesOrdered::new();
     let mut next = 0usize;
@@ -448,7 +470,10 @@ enum Outcome {
     /// Duplicate id stored elsewhere.
     Duplicate(u64),
     /// Stored at the wrong place.
-    Misplaced { stream: String, sequence: u64 },
+    Misplaced {
+        stream: String,
+        sequence: u64,
+    },
     /// Refused by the server for another reason (e.g. no stream for the subject).
     Refused(jetstream::context::PublishError),
     /// No ack in time: unknown.
@@ -460,11 +485,16 @@ enum Outcome {
 }
 
 impl Outcome {
-    /// True if the message is known not to be stored because the server said so.
+    /// True if the message is known not to be stored where it belongs
+    /// (refused, never sent, or stored elsewhere).
     fn is_refusal(&self) -> bool {
         matches!(
             self,
-            Outcome::Fenced(_) | Outcome::Duplicate(_) | Outcome::Refused(_) | Outcome::NotSent(_)
+            Outcome::Fenced(_)
+                | Outcome::Duplicate(_)
+                | Outcome::Refused(_)
+                | Outcome::NotSent(_)
+                | Outcome::Misplaced { .. }
         )
     }
 }
@@ -580,16 +610,23 @@ fn settle(
                     acknowledged,
                 })
             }
-            Some(Outcome::Refused(source) | Outcome::Unknown(source) | Outcome::NotSent(source)) => {
+            Some(
+                Outcome::Refused(source) | Outcome::Unknown(source) | Outcome::NotSent(source),
+            ) => {
                 return Err(AppendError::Broker {
                     index,
                     acknowledged,
                     source,
                 })
             }
-            // Unsent because an earlier failure stopped sending; that failure
-            // was reported above.
-            None => break,
+            // Unsent although nothing before it failed: cannot happen, but a
+            // partial batch must never look like a complete one.
+            None => {
+                return Err(AppendError::Interrupted {
+                    acknowledged,
+                    total: messages.len(),
+                })
+            }
         }
     }
     Ok(receipts)
@@ -621,7 +658,10 @@ fn validate_batch(first_sequence: u64, messages: &[OutgoingMessage]) -> Result<(
         }
         if index > 0 && messages[index - 1].message_id == *id {
             return Err(AppendError::InvalidBatch {
-                reason: format!("messages {} and {index} share the message id {id:?}", index - 1),
+                reason: format!(
+                    "messages {} and {index} share the message id {id:?}",
+                    index - 1
+                ),
             });
         }
     }
@@ -644,9 +684,7 @@ mod tests {
         serde_json::from_value(serde_json::json!({
             "stream": stream, "seq": sequence, "duplicate": duplicate
         }))
-        .map_err(|err| {
-            jetstream::context::PublishError::with_source(PublishErrorKind::Other, err)
-        })
+        .map_err(|err| jetstream::context::PublishError::with_source(PublishErrorKind::Other, err))
     }
 
     fn err(kind: PublishErrorKind) -> AckResult {
@@ -654,7 +692,9 @@ mod tests {
     }
 
     fn run(first: u64, results: Vec<AckResult>) -> Result<Vec<PublishReceipt>, AppendError> {
-        let messages: Vec<_> = (0..results.len()).map(|i| message(&format!("m{i}"))).collect();
+        let messages: Vec<_> = (0..results.len())
+            .map(|i| message(&format!("m{i}")))
+            .collect();
         let outcomes = results
             .into_iter()
             .enumerate()
@@ -684,8 +724,14 @@ mod tests {
         assert_eq!(
             receipts.ok(),
             Some(vec![
-                PublishReceipt { sequence: 5, duplicate: false },
-                PublishReceipt { sequence: 6, duplicate: false }
+                PublishReceipt {
+                    sequence: 5,
+                    duplicate: false
+                },
+                PublishReceipt {
+                    sequence: 6,
+                    duplicate: false
+                }
             ])
         );
     }
@@ -694,10 +740,19 @@ mod tests {
     fn fenced_reports_the_prefix() {
         let result = run(
             5,
-            vec![ack("S", 5, false), err(PublishErrorKind::WrongLastSequence), err(PublishErrorKind::WrongLastMessageId)],
+            vec![
+                ack("S", 5, false),
+                err(PublishErrorKind::WrongLastSequence),
+                err(PublishErrorKind::WrongLastMessageId),
+            ],
         );
         match result {
-            Err(AppendError::Fenced { index, expected_last_sequence, acknowledged, .. }) => {
+            Err(AppendError::Fenced {
+                index,
+                expected_last_sequence,
+                acknowledged,
+                ..
+            }) => {
                 assert_eq!((index, expected_last_sequence, acknowledged), (1, 5, 1));
             }
             other => panic!("unexpected {other:?}"),
@@ -708,13 +763,21 @@ mod tests {
     fn duplicates_at_the_expected_sequence_are_idempotent_retries() {
         let result = run(5, vec![ack("S", 5, true), ack("S", 6, false)]);
         assert_eq!(
-            result.ok().map(|r| r.iter().map(|x| x.duplicate).collect::<Vec<_>>()),
+            result
+                .ok()
+                .map(|r| r.iter().map(|x| x.duplicate).collect::<Vec<_>>()),
             Some(vec![true, false])
         );
         let result = run(5, vec![ack("S", 5, false), ack("S", 2, true)]);
         assert!(matches!(
             result,
-            Err(AppendError::Duplicate { index: 1, sequence: 2, expected_sequence: 6, acknowledged: 1, .. })
+            Err(AppendError::Duplicate {
+                index: 1,
+                sequence: 2,
+                expected_sequence: 6,
+                acknowledged: 1,
+                ..
+            })
         ));
     }
 
@@ -722,7 +785,12 @@ mod tests {
     fn misplaced_acks_are_mismatches() {
         assert!(matches!(
             run(5, vec![ack("S", 9, false)]),
-            Err(AppendError::SequenceMismatch { index: 0, actual_sequence: 9, acknowledged: 0, .. })
+            Err(AppendError::SequenceMismatch {
+                index: 0,
+                actual_sequence: 9,
+                acknowledged: 0,
+                ..
+            })
         ));
         assert!(matches!(
             run(5, vec![ack("OTHER", 5, false)]),
@@ -734,18 +802,74 @@ mod tests {
     fn a_lost_ack_is_inferred_from_a_later_one() {
         let result = run(5, vec![err(PublishErrorKind::TimedOut), ack("S", 6, false)]);
         assert_eq!(result.ok().map(|r| r[0].sequence), Some(5));
-        let result = run(5, vec![ack("S", 5, false), err(PublishErrorKind::TimedOut), err(PublishErrorKind::TimedOut)]);
-        assert!(matches!(result, Err(AppendError::Timeout { index: 1, acknowledged: 1 })));
+        let result = run(
+            5,
+            vec![
+                ack("S", 5, false),
+                err(PublishErrorKind::TimedOut),
+                err(PublishErrorKind::TimedOut),
+            ],
+        );
+        assert!(matches!(
+            result,
+            Err(AppendError::Timeout {
+                index: 1,
+                acknowledged: 1
+            })
+        ));
+        let result = run(
+            5,
+            vec![
+                ack("S", 5, false),
+                err(PublishErrorKind::TimedOut),
+                ack("S", 7, false),
+                ack("S", 8, false),
+            ],
+        );
+        assert_eq!(
+            result
+                .ok()
+                .map(|r| r.iter().map(|x| x.sequence).collect::<Vec<_>>()),
+            Some(vec![5, 6, 7, 8])
+        );
         let result = run(5, vec![err(PublishErrorKind::BrokenPipe)]);
-        assert!(matches!(result, Err(AppendError::Broker { index: 0, acknowledged: 0, .. })));
+        assert!(matches!(
+            result,
+            Err(AppendError::Broker {
+                index: 0,
+                acknowledged: 0,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn a_partial_batch_is_never_ok() {
+        let messages: Vec<_> = (0..3).map(|i| message(&format!("m{i}"))).collect();
+        let outcomes = vec![Some(classify("S", 5, ack("S", 5, false))), None, None];
+        assert!(matches!(
+            settle("S", 5, &messages, outcomes),
+            Err(AppendError::Interrupted {
+                acknowledged: 1,
+                total: 3
+            })
+        ));
     }
 
     #[test]
     fn a_store_after_a_refusal_is_a_fencing_violation() {
-        let result = run(5, vec![err(PublishErrorKind::WrongLastSequence), ack("S", 6, false)]);
+        let result = run(
+            5,
+            vec![err(PublishErrorKind::WrongLastSequence), ack("S", 6, false)],
+        );
         assert!(matches!(
             result,
-            Err(AppendError::FencingViolated { refused_index: 0, stored_index: 1, sequence: 6, acknowledged: 2 })
+            Err(AppendError::FencingViolated {
+                refused_index: 0,
+                stored_index: 1,
+                sequence: 6,
+                acknowledged: 2
+            })
         ));
     }
 }

@@ -20,10 +20,28 @@ pub const ACK_TIMEOUT_MS: u64 = 10_000;
 /// Connects to `url` (a comma-separated list is allowed) with the crate's
 /// timeouts; the client reconnects on its own after a server restart.
 pub async fn connect(url: &str) -> Result<async_nats::Client, NatsError> {
+    let addresses = url
+        .split(',')
+        .map(str::trim)
+        .filter(|part| !part.is_empty())
+        .map(|part| {
+            part.parse::<async_nats::ServerAddr>()
+                .map_err(|source| NatsError::InvalidUrl {
+                    url: part.to_string(),
+                    source,
+                })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if addresses.is_empty() {
+        return Err(NatsError::InvalidUrl {
+            url: url.to_string(),
+            source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "no server address"),
+        });
+    }
     async_nats::ConnectOptions::new()
         .connection_timeout(Duration::from_millis(CONNECT_TIMEOUT_MS))
         .request_timeout(Some(Duration::from_millis(REQUEST_TIMEOUT_MS)))
-        .connect(url)
+        .connect(addresses)
         .await
         .map_err(|source| NatsError::Connect {
             url: url.to_string(),

@@ -48,10 +48,12 @@ const STOP_POLL_INTERVAL_MS: u64 = 20;
 const LOG_TAIL_LINES_MAX: usize = 40;
 /// Attempts to start on a freshly picked port (another process may grab it first).
 const START_ATTEMPTS_MAX: usize = 3;
+/// What nats-server logs when its port is taken.
+const ADDRESS_IN_USE: &str = "address already in use";
 /// Pause between probes for the cluster's meta leader.
 const CLUSTER_PROBE_INTERVAL_MS: u64 = 250;
 /// Bound on one cluster probe request.
-const CLUSTER_PROBE_REQUEST_TIMEOUT_MS: u64 = 5_000;
+const CLUSTER_PROBE_REQUEST_TIMEOUT_MS: u64 = 2_000;
 /// Name of the throw-away stream used to probe a cluster for a meta leader.
 const CLUSTER_PROBE_STREAM: &str = "FUNDLEDGER_CLUSTER_PROBE";
 
@@ -120,13 +122,8 @@ impl EmbeddedNats {
                 (temp.path().to_path_buf(), Some(temp))
             }
         };
-        let attempts = if options.port.is_some() {
-            1
-        } else {
-            START_ATTEMPTS_MAX
-        };
-        let mut last_error = None;
-        for _ in 0..attempts {
+        let mut attempt = 1;
+        loop {
             let port = match options.port {
                 Some(port) => port,
                 None => free_loopback_port()?,
@@ -146,13 +143,18 @@ impl EmbeddedNats {
                     server._temp_dir = temp_dir;
                     return Ok(server);
                 }
-                Err(err) => {
-                    tracing::warn!(port, error = %err, "embedded nats-server failed to start");
-                    last_error = Some(err);
+                // Another process took the port we picked: pick another.
+                Err(err)
+                    if options.port.is_none()
+                        && attempt < START_ATTEMPTS_MAX
+                        && err.to_string().contains(ADDRESS_IN_USE) =>
+                {
+                    tracing::warn!(port, error = %err, "picked port was taken; retrying");
+                    attempt += 1;
                 }
+                Err(err) => return Err(err),
             }
         }
-        Err(last_error.unwrap_or(NatsError::ServerNotRunning { port: 0 }))
     }
 
     /// `nats://127.0.0.1:<port>`.
@@ -300,7 +302,11 @@ impl EmbeddedNats {
                 source,
             })?;
         // A marker so that the log tail of a restart shows where it began.
-        let _ = writeln!(log, "--- fundledger-nats: starting {}", self.binary.display());
+        let _ = writeln!(
+            log,
+            "--- fundledger-nats: starting {}",
+            self.binary.display()
+        );
         let log_err = log.try_clone().map_err(|source| NatsError::Io {
             action: "duplicate the nats-server log handle",
             path: self.log_path.clone(),
@@ -376,7 +382,9 @@ impl Drop for EmbeddedNats {
 /// i.e. the server accepts clients (JetStream is enabled before that).
 async fn probe_info(port: u16) -> bool {
     let probe = async {
-        let stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.ok()?;
+        let stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .ok()?;
         let mut reader = tokio::io::BufReader::new(stream);
         let mut line = String::new();
         reader.read_line(&mut line).await.ok()?;
@@ -542,17 +550,10 @@ impl EmbeddedCluster {
     async fn wait_for_meta_leader(&self) -> Result<(), NatsError> {
         let url = self.url_list();
         let deadline = Instant::now() + Duration::from_millis(CLUSTER_READY_TIMEOUT_MS);
-        let client = async_nats::ConnectOptions::new()
-            .request_timeout(Some(Duration::from_millis(
-                CLUSTER_PROBE_REQUEST_TIMEOUT_MS,
-            )))
-            .connect(url.as_str())
-            .await
-            .map_err(|source| NatsError::Connect {
-                url: url.clone(),
-                source,
-            })?;
-        let js = async_nats::jetstream::new(client);
+        let client = crate::client::connect(&url).await?;
+        let js = async_nats::jetstream::ContextBuilder::new()
+            .timeout(Duration::from_millis(CLUSTER_PROBE_REQUEST_TIMEOUT_MS))
+            .build(client);
         let config = async_nats::jetstream::stream::Config {
             name: CLUSTER_PROBE_STREAM.to_string(),
             subjects: vec!["fundledger.cluster.probe".to_string()],

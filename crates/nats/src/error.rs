@@ -45,7 +45,9 @@ pub enum NatsError {
     },
 
     /// The nats-server process did not accept clients in time.
-    #[error("nats-server at {url} did not become ready within {timeout_ms} ms; log tail:\n{log_tail}")]
+    #[error(
+        "nats-server at {url} did not become ready within {timeout_ms} ms; log tail:\n{log_tail}"
+    )]
     ServerStartTimeout {
         /// The URL it should have been listening on.
         url: String,
@@ -97,6 +99,16 @@ pub enum NatsError {
         /// The client's error.
         #[source]
         source: async_nats::ConnectError,
+    },
+
+    /// A server URL could not be parsed.
+    #[error("invalid NATS server URL {url:?}: {source}")]
+    InvalidUrl {
+        /// The rejected URL.
+        url: String,
+        /// The parser's error.
+        #[source]
+        source: std::io::Error,
     },
 
     /// A ledger, fund or scheme id is not `[a-z0-9][a-z0-9_-]{0,63}`.

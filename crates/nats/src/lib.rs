@@ -15,16 +15,16 @@ pub mod read;
 pub mod streams;
 pub mod subjects;
 
+pub use append::{
+    raw_publish_batch, AppendError, Appender, OutgoingMessage, PublishReceipt, IN_FLIGHT_MAX,
+};
+pub use async_nats;
+pub use client::{connect, connect_jetstream, jetstream_context};
 pub use embedded::{EmbeddedCluster, EmbeddedNats, EmbeddedOptions};
 pub use error::NatsError;
+pub use read::{follow_from, get_message, read_from, MessageStream, StoredMessage};
 pub use streams::{ensure_ledger_streams, LedgerStreams, StreamSettings};
 pub use subjects::{
     checkpoint_stream_name, checkpoint_subject, event_subject, ledger_events_filter,
     request_subject, stream_name, witness_subject, ScopeKind,
 };
-pub use async_nats;
-pub use client::{connect, connect_jetstream, jetstream_context};
-pub use append::{
-    raw_publish_batch, AppendError, Appender, OutgoingMessage, PublishReceipt, IN_FLIGHT_MAX,
-};
-pub use read::{follow_from, get_message, read_from, MessageStream, StoredMessage};

@@ -26,8 +26,16 @@ use crate::error::NatsError;
 pub const MESSAGE_ID_HEADER: &str = "Nats-Msg-Id";
 /// A replay fails if no message arrives for this long while more are due.
 pub const REPLAY_IDLE_TIMEOUT_MS: u64 = 30_000;
-/// Bound on the requests that set up a read (stream info, consumer creation).
+/// The filter matching every subject.
+const ALL_SUBJECTS: &str = ">";
+/// Bound on the requests that set up a read (stream info, message lookups).
 pub const READ_SETUP_TIMEOUT_MS: u64 = 10_000;
+/// Bound on one attempt to create the ordered consumer.
+pub const CONSUMER_CREATE_ATTEMPT_TIMEOUT_MS: u64 = 5_000;
+/// Attempts to create the ordered consumer before giving up.
+pub const CONSUMER_CREATE_ATTEMPTS_MAX: u32 = 4;
+/// Pause between those attempts.
+const CONSUMER_CREATE_RETRY_PAUSE_MS: u64 = 250;
 
 /// A message as stored in the stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,16 +73,20 @@ pub async fn read_from(
     if target < start_sequence {
         return Ok(stream::empty().boxed());
     }
-    let consumer = create_ordered(&stream, stream_name, filter_subject, start_sequence).await?;
-    if consumer.cached_info().num_pending == 0 {
-        return Ok(stream::empty().boxed());
+    // Asked of the stream leader: the consumer may sit on a replica that lags.
+    match next_matching(&stream, stream_name, filter_subject, start_sequence).await? {
+        Some(sequence) if sequence <= target => {}
+        _ => return Ok(stream::empty().boxed()),
     }
+    let consumer = create_ordered(&stream, stream_name, filter_subject, start_sequence).await?;
     let messages = consumer
         .messages()
         .await
         .map_err(|err| NatsError::jetstream(format!("ordered consumer on {stream_name}"), err))?;
     let state = Replay {
         messages,
+        handle: stream,
+        filter: filter_subject.map(str::to_string),
         stream: stream_name.to_string(),
         target,
         reached: start_sequence - 1,
@@ -142,6 +154,30 @@ pub async fn get_message(
     }
 }
 
+/// The sequence of the first message at or after `from` matching `filter`
+/// (all messages if `None`), as the stream leader knows it.
+async fn next_matching(
+    stream: &jetstream::stream::Stream,
+    stream_name: &str,
+    filter: Option<&str>,
+    from: u64,
+) -> Result<Option<u64>, NatsError> {
+    let operation = || format!("find the next message of {stream_name} from {from}");
+    let request = stream
+        .raw_message_builder()
+        .sequence(from)
+        .next_by_subject(filter.unwrap_or(ALL_SUBJECTS))
+        .send();
+    let result = tokio::time::timeout(Duration::from_millis(READ_SETUP_TIMEOUT_MS), request)
+        .await
+        .map_err(|elapsed| NatsError::jetstream(operation(), elapsed))?;
+    match result {
+        Ok(message) => Ok(Some(message.sequence)),
+        Err(err) if err.kind() == RawMessageErrorKind::NoMessageFound => Ok(None),
+        Err(err) => Err(NatsError::jetstream(operation(), err)),
+    }
+}
+
 async fn get_stream(
     js: &jetstream::Context,
     stream_name: &str,
@@ -168,13 +204,27 @@ async fn create_ordered(
         deliver_policy: DeliverPolicy::ByStartSequence { start_sequence },
         ..OrderedConfig::default()
     };
-    tokio::time::timeout(
-        Duration::from_millis(READ_SETUP_TIMEOUT_MS),
-        stream.create_consumer(config),
-    )
-    .await
-    .map_err(|elapsed| NatsError::jetstream(operation(), elapsed))?
-    .map_err(|err| NatsError::jetstream(operation(), err))
+    // Creating a consumer needs the cluster's meta leader, which is briefly
+    // missing after a node fails or rejoins: retry a few times.
+    let mut attempt = 1;
+    loop {
+        let result = tokio::time::timeout(
+            Duration::from_millis(CONSUMER_CREATE_ATTEMPT_TIMEOUT_MS),
+            stream.create_consumer(config.clone()),
+        )
+        .await;
+        let error = match result {
+            Ok(Ok(consumer)) => return Ok(consumer),
+            Ok(Err(err)) => NatsError::jetstream(operation(), err),
+            Err(elapsed) => NatsError::jetstream(operation(), elapsed),
+        };
+        if attempt >= CONSUMER_CREATE_ATTEMPTS_MAX {
+            return Err(error);
+        }
+        tracing::warn!(attempt, error = %error, "creating an ordered consumer failed; retrying");
+        attempt += 1;
+        tokio::time::sleep(Duration::from_millis(CONSUMER_CREATE_RETRY_PAUSE_MS)).await;
+    }
 }
 
 fn stored_message(
@@ -201,6 +251,9 @@ fn stored_message(
 /// State of a terminating replay.
 struct Replay {
     messages: jetstream::consumer::pull::Ordered,
+    /// The stream, for asking its leader what is left.
+    handle: jetstream::stream::Stream,
+    filter: Option<String>,
     stream: String,
     /// The last sequence to deliver.
     target: u64,
@@ -250,9 +303,27 @@ impl Replay {
             return None;
         }
         self.reached = stored.sequence;
-        // pending == 0: nothing more matches the filter right now, so nothing
-        // more matches up to the target either.
-        self.done = stored.sequence >= self.target || pending == 0;
+        self.done = stored.sequence >= self.target;
+        if !self.done && pending == 0 {
+            // The consumer sees nothing more matching, but it may sit on a
+            // replica that lags: ask the stream leader whether anything
+            // matching is left up to the target.
+            let next = next_matching(
+                &self.handle,
+                &self.stream,
+                self.filter.as_deref(),
+                stored.sequence + 1,
+            )
+            .await;
+            match next {
+                Ok(Some(sequence)) if sequence <= self.target => {}
+                Ok(_) => self.done = true,
+                Err(err) => {
+                    self.done = true;
+                    return Some((Err(err), self));
+                }
+            }
+        }
         Some((Ok(stored), self))
     }
 

@@ -190,7 +190,11 @@ pub fn check_stream_config(wanted: &Config, found: &Config) -> Result<(), NatsEr
         })
     };
     if found.storage != wanted.storage {
-        return mismatch("storage", format!("{:?}", wanted.storage), format!("{:?}", found.storage));
+        return mismatch(
+            "storage",
+            format!("{:?}", wanted.storage),
+            format!("{:?}", found.storage),
+        );
     }
     if found.retention != wanted.retention {
         return mismatch(
@@ -230,13 +234,25 @@ pub fn check_stream_config(wanted: &Config, found: &Config) -> Result<(), NatsEr
         }
     }
     if !found.max_age.is_zero() {
-        return mismatch("max_age", "unlimited (0)".to_string(), format!("{:?}", found.max_age));
+        return mismatch(
+            "max_age",
+            "unlimited (0)".to_string(),
+            format!("{:?}", found.max_age),
+        );
     }
     if found.discard != wanted.discard {
-        return mismatch("discard", format!("{:?}", wanted.discard), format!("{:?}", found.discard));
+        return mismatch(
+            "discard",
+            format!("{:?}", wanted.discard),
+            format!("{:?}", found.discard),
+        );
     }
     if found.mirror.is_some() {
-        return mismatch("mirror", "none".to_string(), "a mirror of another stream".to_string());
+        return mismatch(
+            "mirror",
+            "none".to_string(),
+            "a mirror of another stream".to_string(),
+        );
     }
     if found.num_replicas < wanted.num_replicas {
         return mismatch(
@@ -295,20 +311,31 @@ mod tests {
         assert!(check_stream_config(&config, &config).is_ok());
     }
 
+    type Change = Box<dyn Fn(&mut Config)>;
+
     #[test]
     fn each_critical_difference_is_named() {
         let base = wanted();
-        let cases: Vec<(&str, Box<dyn Fn(&mut Config)>)> = vec![
+        let cases: Vec<(&str, Change)> = vec![
             ("storage", Box::new(|c| c.storage = StorageType::Memory)),
-            ("retention", Box::new(|c| c.retention = RetentionPolicy::WorkQueue)),
-            ("subjects", Box::new(|c| c.subjects = vec!["fl.hk.>".into()])),
+            (
+                "retention",
+                Box::new(|c| c.retention = RetentionPolicy::WorkQueue),
+            ),
+            (
+                "subjects",
+                Box::new(|c| c.subjects = vec!["fl.hk.>".into()]),
+            ),
             ("deny_delete", Box::new(|c| c.deny_delete = false)),
             ("deny_purge", Box::new(|c| c.deny_purge = false)),
             ("allow_rollup_hdrs", Box::new(|c| c.allow_rollup = true)),
             ("sealed", Box::new(|c| c.sealed = true)),
             ("max_msgs", Box::new(|c| c.max_messages = 10)),
             ("max_bytes", Box::new(|c| c.max_bytes = 10)),
-            ("max_msgs_per_subject", Box::new(|c| c.max_messages_per_subject = 1)),
+            (
+                "max_msgs_per_subject",
+                Box::new(|c| c.max_messages_per_subject = 1),
+            ),
             ("max_age", Box::new(|c| c.max_age = Duration::from_secs(60))),
             ("discard", Box::new(|c| c.discard = DiscardPolicy::New)),
             ("num_replicas", Box::new(|c| c.num_replicas = 0)),
@@ -316,7 +343,10 @@ mod tests {
         for (setting, change) in cases {
             let mut found = base.clone();
             change(&mut found);
-            assert_eq!(setting_of(check_stream_config(&base, &found)), Some(setting));
+            assert_eq!(
+                setting_of(check_stream_config(&base, &found)),
+                Some(setting)
+            );
         }
     }
 

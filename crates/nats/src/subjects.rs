@@ -67,9 +67,9 @@ pub fn validate_id(kind: &'static str, value: &str) -> Result<(), NatsError> {
         Some((first, rest)) => {
             bytes.len() <= ID_LENGTH_MAX
                 && (first.is_ascii_lowercase() || first.is_ascii_digit())
-                && rest
-                    .iter()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'_' || *b == b'-')
+                && rest.iter().all(|b| {
+                    b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'_' || *b == b'-'
+                })
         }
         None => false,
     };
@@ -206,7 +206,9 @@ pub fn checkpoint_subject(ledger: &str) -> Result<String, NatsError> {
 pub fn witness_subject(ledger: &str, auditor_key_prefix: &str) -> Result<String, NatsError> {
     validate_id("ledger", ledger)?;
     validate_id("auditor key prefix", auditor_key_prefix)?;
-    Ok(format!("{SUBJECT_ROOT}.{ledger}.witness.{auditor_key_prefix}"))
+    Ok(format!(
+        "{SUBJECT_ROOT}.{ledger}.witness.{auditor_key_prefix}"
+    ))
 }
 
 /// `fl.<ledger>.witness.*`: every auditor's co-signatures.
@@ -232,7 +234,10 @@ pub fn stream_name(ledger: &str) -> Result<String, NatsError> {
 
 /// `FUNDLEDGER_<LEDGER>_CHECKPOINTS`: checkpoints and witness co-signatures.
 pub fn checkpoint_stream_name(ledger: &str) -> Result<String, NatsError> {
-    Ok(format!("{}{CHECKPOINT_STREAM_SUFFIX}", stream_name(ledger)?))
+    Ok(format!(
+        "{}{CHECKPOINT_STREAM_SUFFIX}",
+        stream_name(ledger)?
+    ))
 }
 
 #[cfg(test)]
@@ -245,7 +250,16 @@ mod tests {
             assert!(validate_id("ledger", ok).is_ok(), "{ok}");
         }
         for bad in [
-            "", "-a", "_a", "A", "a.b", "a*", "a>", "a b", "é", &"a".repeat(65),
+            "",
+            "-a",
+            "_a",
+            "A",
+            "a.b",
+            "a*",
+            "a>",
+            "a b",
+            "é",
+            &"a".repeat(65),
         ] {
             assert!(validate_id("ledger", bad).is_err(), "{bad}");
         }
@@ -257,7 +271,15 @@ mod tests {
             assert!(validate_event_type(ok).is_ok(), "{ok}");
         }
         for bad in [
-            "", "grant", "grant.", ".grant", "a.b.c", "Grant.disbursed", "1a.b", "a-b.c", "a.*",
+            "",
+            "grant",
+            "grant.",
+            ".grant",
+            "a.b.c",
+            "Grant.disbursed",
+            "1a.b",
+            "a-b.c",
+            "a.*",
             "a.>",
         ] {
             assert!(validate_event_type(bad).is_err(), "{bad}");
@@ -267,9 +289,15 @@ mod tests {
     #[test]
     fn event_subjects_have_the_documented_shape() {
         let subject = event_subject("hk", ScopeKind::Scheme, "nias", "grant.disbursed");
-        assert_eq!(subject.ok().as_deref(), Some("fl.hk.ev.scheme.nias.grant.disbursed"));
+        assert_eq!(
+            subject.ok().as_deref(),
+            Some("fl.hk.ev.scheme.nias.grant.disbursed")
+        );
         let subject = event_subject("hk", ScopeKind::Ledger, "hk", "ledger.opened");
-        assert_eq!(subject.ok().as_deref(), Some("fl.hk.ev.ledger.hk.ledger.opened"));
+        assert_eq!(
+            subject.ok().as_deref(),
+            Some("fl.hk.ev.ledger.hk.ledger.opened")
+        );
         assert!(event_subject("hk", ScopeKind::Fund, "a.b", "grant.disbursed").is_err());
         assert!(event_subject("hk", ScopeKind::Fund, "f1", "grant").is_err());
         assert!(event_subject("H K", ScopeKind::Fund, "f1", "grant.disbursed").is_err());
@@ -290,28 +318,42 @@ mod tests {
         );
         assert_eq!(parse_event_subject("fl.hk.ev.team.x.grant.disbursed"), None);
         assert_eq!(parse_event_subject("fl.hk.ev.fund.x.grant"), None);
-        assert_eq!(parse_event_subject("fl.hk.ev.fund.x.grant.disbursed.extra"), None);
+        assert_eq!(
+            parse_event_subject("fl.hk.ev.fund.x.grant.disbursed.extra"),
+            None
+        );
         assert_eq!(parse_event_subject("xx.hk.ev.fund.x.grant.disbursed"), None);
     }
 
     #[test]
     fn filters_and_other_subjects() {
-        assert_eq!(ledger_events_filter("hk").ok().as_deref(), Some("fl.hk.ev.>"));
         assert_eq!(
-            scope_events_filter("hk", ScopeKind::Scheme, "nias").ok().as_deref(),
+            ledger_events_filter("hk").ok().as_deref(),
+            Some("fl.hk.ev.>")
+        );
+        assert_eq!(
+            scope_events_filter("hk", ScopeKind::Scheme, "nias")
+                .ok()
+                .as_deref(),
             Some("fl.hk.ev.scheme.nias.>")
         );
         assert_eq!(
             event_type_filter("hk", "grant.disbursed").ok().as_deref(),
             Some("fl.hk.ev.*.*.grant.disbursed")
         );
-        assert_eq!(checkpoint_subject("hk").ok().as_deref(), Some("fl.hk.checkpoint"));
+        assert_eq!(
+            checkpoint_subject("hk").ok().as_deref(),
+            Some("fl.hk.checkpoint")
+        );
         assert_eq!(
             witness_subject("hk", "ab12cd").ok().as_deref(),
             Some("fl.hk.witness.ab12cd")
         );
         assert!(witness_subject("hk", "AB12").is_err());
-        assert_eq!(witness_filter("hk").ok().as_deref(), Some("fl.hk.witness.*"));
+        assert_eq!(
+            witness_filter("hk").ok().as_deref(),
+            Some("fl.hk.witness.*")
+        );
         assert_eq!(request_subject("hk").ok().as_deref(), Some("fl.hk.submit"));
         assert!(request_subject("").is_err());
     }

@@ -20,7 +20,7 @@ pub(super) fn percent(part: Money, whole: Money) -> String {
     if whole.is_zero() {
         return "n/a".to_string();
     }
-    let basis_points = part.cents() as u128 * 1_000_000 / whole.cents() as u128;
+    let basis_points = part.cents() as u128 * 10_000 / whole.cents() as u128;
     format!("{}.{:02}%", basis_points / 100, basis_points % 100)
 }
 
@@ -169,6 +169,8 @@ impl Ledger {
         positive(amount, what)?;
         let fund = &self.funds[&subfund.terms.fund];
         Self::dual_control(body, amount, fund.terms.dual_control_threshold_cents, what)?;
+        // Paid-in capital itself must stay representable: overflow is refused, never saturated.
+        let paid_in = add(subfund.paid_in(), amount, "paid-in capital")?;
         let uncalled = subfund.uncalled();
         if amount > uncalled {
             return Err(Violation::new(
@@ -187,7 +189,8 @@ impl Ledger {
         } else {
             subfund.called = add(subfund.called, amount, "calls")?;
         }
-        debug_assert!(subfund.paid_in() <= add(subfund.government_committed, subfund.recallable_distributed, "")?);
+        debug_assert_eq!(subfund.paid_in(), paid_in);
+        debug_assert!(paid_in.cents() <= subfund.government_committed.cents() + subfund.recallable_distributed.cents());
         Ok(Change { subfund: Some((id.clone(), subfund)), ..Change::default() })
     }
 

@@ -1,6 +1,11 @@
 //! Rule tests read as given (a world) / when (an event) / then (accepted, or
 //! refused by a named rule with the state unchanged). `World` is the one
 //! helper, so each rule's test is a few lines of data.
+//!
+//! For every rule with a limit there is a test of the allowed edge (exactly
+//! at the limit: accepted) and of the first cent or unit over it (refused by
+//! that rule, state unchanged); for rules without a numeric edge, a refusal
+//! and the closest valid case.
 
 use super::*;
 use crate::crypto::SecretKey;
@@ -29,6 +34,8 @@ pub(crate) struct World {
     pub officer: SecretKey,
     pub officer_two: SecretKey,
     pub outsider: SecretKey,
+    /// Every accepted event, in order, for replays.
+    pub history: Vec<VerifiedEvent>,
     next_id: u64,
 }
 
@@ -42,6 +49,7 @@ impl World {
             officer: SecretKey::from_seed_label("officer"),
             officer_two: SecretKey::from_seed_label("officer-two"),
             outsider: SecretKey::from_seed_label("outsider"),
+            history: Vec::new(),
             next_id: 0,
         }
     }
@@ -76,8 +84,13 @@ impl World {
     }
 
     pub fn sign(&mut self, signers: &[&SecretKey], event: Event) -> VerifiedEvent {
+        self.sign_for("test", signers, event)
+    }
+
+    /// Signs an event for the ledger named `ledger` (the world's ledger is `test`).
+    pub fn sign_for(&mut self, ledger: &str, signers: &[&SecretKey], event: Event) -> VerifiedEvent {
         self.next_id += 1;
-        let ledger = LedgerId::parse("test").unwrap();
+        let ledger = LedgerId::parse(ledger).unwrap();
         let occurred_at = Timestamp::from_unix_millis(1_767_225_600_000 + self.next_id as i64 * 86_400_000);
         SignedEvent::author(&ledger, EventId::parse(&format!("e{}", self.next_id)).unwrap(), occurred_at, event, signers)
             .unwrap()
@@ -85,15 +98,21 @@ impl World {
             .unwrap()
     }
 
+    /// Applies a signed event; on refusal asserts that nothing changed.
+    pub fn apply(&mut self, verified: VerifiedEvent) -> Result<(), Violation> {
+        let before = self.ledger.clone();
+        let result = self.ledger.apply(&verified);
+        match &result {
+            Ok(()) => self.history.push(verified),
+            Err(_) => assert_eq!(self.ledger, before, "a refused event must change nothing"),
+        }
+        result
+    }
+
     /// Applies an event; on refusal asserts that nothing changed.
     pub fn when(&mut self, signers: &[&SecretKey], event: Event) -> Result<(), Violation> {
         let verified = self.sign(signers, event);
-        let before = self.ledger.clone();
-        let result = self.ledger.apply(&verified);
-        if result.is_err() {
-            assert_eq!(self.ledger, before, "a refused event must change nothing");
-        }
-        result
+        self.apply(verified)
     }
 
     #[track_caller]
@@ -115,32 +134,117 @@ impl World {
         }
     }
 
+    #[track_caller]
+    pub fn admin_ok(&mut self, event: Event) {
+        let admin = self.admin.clone();
+        self.ok(&[&admin], event)
+    }
+    #[track_caller]
+    pub fn admin_refused(&mut self, rule: Rule, event: Event) -> String {
+        let admin = self.admin.clone();
+        self.refused(rule, &[&admin], event)
+    }
+    #[track_caller]
     pub fn manager_ok(&mut self, event: Event) {
         let manager = self.manager.clone();
         self.ok(&[&manager], event)
     }
+    #[track_caller]
     pub fn manager_refused(&mut self, rule: Rule, event: Event) -> String {
         let manager = self.manager.clone();
         self.refused(rule, &[&manager], event)
     }
+    /// Signed by both fund managers (dual control).
+    #[track_caller]
+    pub fn managers_ok(&mut self, event: Event) {
+        let (one, two) = (self.manager.clone(), self.manager_two.clone());
+        self.ok(&[&one, &two], event)
+    }
+    #[track_caller]
     pub fn officer_ok(&mut self, event: Event) {
         let officer = self.officer.clone();
         self.ok(&[&officer], event)
     }
+    #[track_caller]
     pub fn officer_refused(&mut self, rule: Rule, event: Event) -> String {
         let officer = self.officer.clone();
         self.refused(rule, &[&officer], event)
     }
+    /// Signed by both grant officers (dual control).
+    #[track_caller]
+    pub fn officers_ok(&mut self, event: Event) {
+        let (one, two) = (self.officer.clone(), self.officer_two.clone());
+        self.ok(&[&one, &two], event)
+    }
+
+    /// Market then government commitments to a sub-fund.
+    #[track_caller]
+    pub fn commit(&mut self, subfund: &str, market_amount: Money, government_amount: Money) {
+        self.manager_ok(market(subfund, market_amount));
+        self.manager_ok(government(subfund, government_amount));
+    }
+
+    /// A new key holding `role` for `scope`.
+    pub fn key_with_role(&mut self, label: &str, role: Role, scope: &str) -> SecretKey {
+        let key = SecretKey::from_seed_label(label);
+        self.register_with_role(key.key_id(), role, scope);
+        key
+    }
+
+    /// Approves a grant, verifies enough spend to reimburse `disbursed`, completes it if
+    /// the scheme pays on completion, and disburses `disbursed` (when not zero).
+    #[track_caller]
+    pub fn grant_paid(&mut self, scheme: &str, grant: &str, enterprise: &str, amount: Money, disbursed: Money) {
+        self.officer_ok(approve(scheme, grant, enterprise, triple(amount), amount));
+        if disbursed.is_zero() {
+            return;
+        }
+        self.officer_ok(spend(grant, triple(disbursed)));
+        if self.ledger.schemes()[&SchemeId::parse(scheme).unwrap()].terms.paid_on_completion {
+            self.officer_ok(complete(grant));
+        }
+        self.officers_ok(disburse(grant, disbursed));
+    }
+
+    pub fn subfund(&self, id: &str) -> &SubFund {
+        &self.ledger.subfunds()[&SubFundId::parse(id).unwrap()]
+    }
+    pub fn scheme(&self, id: &str) -> &Scheme {
+        &self.ledger.schemes()[&SchemeId::parse(id).unwrap()]
+    }
+    pub fn grant(&self, id: &str) -> &Grant {
+        &self.ledger.grants()[&GrantId::parse(id).unwrap()]
+    }
+    pub fn standing(&self, scheme: &str, enterprise: &str) -> &EnterpriseStanding {
+        &self.ledger.enterprises()[&(SchemeId::parse(scheme).unwrap(), EnterpriseId::parse(enterprise).unwrap())]
+    }
+}
+
+/// Three times an amount: the approved cost at which a 1:2 grant of `amount` is exactly a third.
+pub(crate) fn triple(amount: Money) -> Money {
+    cents(amount.cents() * 3)
 }
 
 pub(crate) fn text(value: &str) -> Text {
     Text::parse(value).unwrap()
 }
 
+fn sf(id: &str) -> SubFundId {
+    SubFundId::parse(id).unwrap()
+}
+
+fn gr(id: &str) -> GrantId {
+    GrantId::parse(id).unwrap()
+}
+
 pub(crate) fn subfund(id: &str, theme: &str, target: Money) -> SubFundAdmitted {
+    subfund_in("itf", id, theme, target)
+}
+
+pub(crate) fn subfund_in(fund: &str, id: &str, theme: &str, target: Money) -> SubFundAdmitted {
     SubFundAdmitted {
-        fund: FundId::parse("itf").unwrap(),
-        subfund: SubFundId::parse(id).unwrap(),
+        fund: FundId::parse(fund).unwrap(),
+        subfund: sf(id),
         name: text(id),
         theme: ThemeId::parse(theme).unwrap(),
         general_partner: text("GP Limited"),
@@ -148,37 +252,568 @@ pub(crate) fn subfund(id: &str, theme: &str, target: Money) -> SubFundAdmitted {
     }
 }
 
+pub(crate) fn admit(fund: &str, id: &str, theme: &str, target: Money) -> Event {
+    Event::SubFundAdmitted(subfund_in(fund, id, theme, target))
+}
+
+/// The ITIF's terms under another id, with another government capital.
+pub(crate) fn fund_with_capital(id: &str, capital: Money) -> Event {
+    Event::FundEstablished(FundEstablished { government_capital_cents: capital, ..presets::itif(id) })
+}
+
+/// A 1:2 scheme with a budget and no caps; tests add the caps they need.
+pub(crate) fn custom_scheme(id: &str, budget: Money) -> SchemeEstablished {
+    SchemeEstablished {
+        scheme: SchemeId::parse(id).unwrap(),
+        name: text(id),
+        budget_cents: budget,
+        government_ratio: 1,
+        enterprise_ratio: 2,
+        project_grant_max_cents: None,
+        enterprise_grant_max_cents: None,
+        project_cost_min_cents: None,
+        enterprise_contribution_min_cents: None,
+        projects_per_enterprise_max: None,
+        concurrent_projects_per_enterprise_max: None,
+        project_duration_months_max: None,
+        paid_on_completion: false,
+        dual_control_threshold_cents: money(10_000_000),
+    }
+}
+
 pub(crate) fn market(subfund: &str, amount: Money) -> Event {
-    Event::MarketCommitted(MarketCommitted { subfund: SubFundId::parse(subfund).unwrap(), investor: text("Market LP"), amount_cents: amount })
+    Event::MarketCommitted(MarketCommitted { subfund: sf(subfund), investor: text("Market LP"), amount_cents: amount })
 }
 
 pub(crate) fn government(subfund: &str, amount: Money) -> Event {
-    Event::GovernmentCommitted(GovernmentCommitted { subfund: SubFundId::parse(subfund).unwrap(), amount_cents: amount })
+    Event::GovernmentCommitted(GovernmentCommitted { subfund: sf(subfund), amount_cents: amount })
 }
 
 pub(crate) fn call(subfund: &str, amount: Money) -> Event {
-    Event::CapitalCalled(CapitalCalled { subfund: SubFundId::parse(subfund).unwrap(), reference: text("call"), amount_cents: amount })
+    Event::CapitalCalled(CapitalCalled { subfund: sf(subfund), reference: text("call"), amount_cents: amount })
+}
+
+pub(crate) fn fee(subfund: &str, amount: Money) -> Event {
+    Event::FeeCharged(FeeCharged { subfund: sf(subfund), period: text("2026Q1"), amount_cents: amount })
+}
+
+pub(crate) fn distribute(subfund: &str, amount: Money, recallable: bool) -> Event {
+    Event::Distributed(Distributed { subfund: sf(subfund), amount_cents: amount, recallable })
+}
+
+pub(crate) fn nav(subfund: &str, as_of: &str, amount: Money) -> Event {
+    Event::NavReported(NavReported { subfund: sf(subfund), as_of: crate::time::Date::parse(as_of).unwrap(), nav_cents: amount })
+}
+
+pub(crate) fn invest(subfund: &str, investment: &str, amount: Money) -> Event {
+    invest_in(subfund, investment, amount, true)
+}
+
+pub(crate) fn invest_in(subfund: &str, investment: &str, amount: Money, innovation_technology: bool) -> Event {
+    Event::Invested(Invested {
+        subfund: sf(subfund),
+        investment: InvestmentId::parse(investment).unwrap(),
+        investee: text("Investee Limited"),
+        amount_cents: amount,
+        hk_enterprise: true,
+        innovation_technology,
+    })
+}
+
+pub(crate) fn write_off(subfund: &str, investment: &str, amount: Money) -> Event {
+    Event::WrittenOff(WrittenOff { subfund: sf(subfund), investment: InvestmentId::parse(investment).unwrap(), amount_cents: amount })
+}
+
+pub(crate) fn production(subfund: &str, investment: &str, amount: Money) -> Event {
+    Event::ProductionSpendReported(ProductionSpendReported {
+        subfund: sf(subfund),
+        investment: InvestmentId::parse(investment).unwrap(),
+        period: text("2026"),
+        amount_cents: amount,
+    })
 }
 
 pub(crate) fn approve(scheme: &str, grant: &str, enterprise: &str, cost: Money, amount: Money) -> Event {
+    approve_months(scheme, grant, enterprise, cost, amount, 24)
+}
+
+pub(crate) fn approve_months(scheme: &str, grant: &str, enterprise: &str, cost: Money, amount: Money, months: u32) -> Event {
     Event::GrantApproved(GrantApproved {
         scheme: SchemeId::parse(scheme).unwrap(),
-        grant: GrantId::parse(grant).unwrap(),
+        grant: gr(grant),
         enterprise: EnterpriseId::parse(enterprise).unwrap(),
         enterprise_name: text(enterprise),
         project: text("production line upgrade"),
         approved_cost_cents: cost,
         grant_cents: amount,
-        duration_months: 24,
+        duration_months: months,
     })
 }
 
 pub(crate) fn spend(grant: &str, amount: Money) -> Event {
-    Event::SpendVerified(SpendVerified { grant: GrantId::parse(grant).unwrap(), amount_cents: amount, evidence_sha256: EvidenceDigest([7; 32]) })
+    Event::SpendVerified(SpendVerified { grant: gr(grant), amount_cents: amount, evidence_sha256: EvidenceDigest([7; 32]) })
+}
+
+pub(crate) fn complete(grant: &str) -> Event {
+    Event::GrantCompleted(GrantCompleted { grant: gr(grant) })
 }
 
 pub(crate) fn disburse(grant: &str, amount: Money) -> Event {
-    Event::GrantDisbursed(GrantDisbursed { grant: GrantId::parse(grant).unwrap(), amount_cents: amount, payment_reference: text("PAY") })
+    Event::GrantDisbursed(GrantDisbursed { grant: gr(grant), amount_cents: amount, payment_reference: text("PAY") })
+}
+
+pub(crate) fn clawback(grant: &str, amount: Money) -> Event {
+    Event::GrantClawedBack(GrantClawedBack { grant: gr(grant), amount_cents: amount, reason: text("ineligible spend") })
+}
+
+pub(crate) fn close(grant: &str) -> Event {
+    Event::GrantClosed(GrantClosed { grant: gr(grant), reason: CloseReason::Completed })
+}
+
+pub(crate) fn register(key: &SecretKey) -> Event {
+    Event::KeyRegistered(KeyRegistered { key: key.key_id(), holder: text("someone") })
+}
+
+pub(crate) fn revoke_key(key: &SecretKey) -> Event {
+    Event::KeyRevoked(KeyRevoked { key: key.key_id(), reason: text("left") })
+}
+
+pub(crate) fn grant_role(key: &SecretKey, role: Role, scope: &str) -> Event {
+    Event::RoleGranted(RoleChange { key: key.key_id(), role, scope: Scope::parse(scope).unwrap() })
+}
+
+pub(crate) fn revoke_role(key: &SecretKey, role: Role, scope: &str) -> Event {
+    Event::RoleRevoked(RoleChange { key: key.key_id(), role, scope: Scope::parse(scope).unwrap() })
+}
+
+#[track_caller]
+fn assert_names(message: &str, figures: &[&str]) {
+    for figure in figures {
+        assert!(message.contains(figure), "message should name {figure:?}: {message}");
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Genesis and the ledger's identity.
+
+#[test]
+fn genesis_first_refuses_anything_before_genesis() {
+    let mut world = World::empty();
+    let admin = world.admin.clone();
+    let message = world.refused(Rule::GenesisFirst, &[&admin], register(&world.outsider.clone()));
+    assert_names(&message, &["key.registered"]);
+    world.ok(&[&admin], Event::LedgerGenesis(LedgerGenesis { name: text("test"), operator: admin.key_id(), operator_holder: text("op") }));
+    world.ok(&[&admin], register(&world.outsider.clone()));
+}
+
+#[test]
+fn genesis_once() {
+    let mut world = World::new();
+    let admin = world.admin.clone();
+    world.admin_refused(
+        Rule::GenesisOnce,
+        Event::LedgerGenesis(LedgerGenesis { name: text("again"), operator: admin.key_id(), operator_holder: text("op") }),
+    );
+}
+
+#[test]
+fn genesis_is_signed_by_the_operator_alone() {
+    let mut world = World::empty();
+    let (admin, manager) = (world.admin.clone(), world.manager.clone());
+    let genesis = Event::LedgerGenesis(LedgerGenesis { name: text("test"), operator: admin.key_id(), operator_holder: text("op") });
+    world.refused(Rule::GenesisSigner, &[&manager], genesis.clone());
+    world.refused(Rule::GenesisSigner, &[&admin, &manager], genesis.clone());
+    world.refused(Rule::GenesisSigner, &[&manager, &admin], genesis.clone());
+    world.ok(&[&admin], genesis);
+    assert_eq!(world.ledger.operator(), Some(&admin.key_id()));
+}
+
+#[test]
+fn ledger_mismatch_refuses_an_event_for_another_ledger() {
+    let mut world = World::new();
+    let manager = world.manager.clone();
+    let elsewhere = world.sign_for("other", &[&manager], market("sf-ai", money(1)));
+    let violation = world.apply(elsewhere).unwrap_err();
+    assert_eq!(violation.rule, Rule::LedgerMismatch, "{violation}");
+    assert_names(&violation.message, &["other", "test"]);
+    world.manager_ok(market("sf-ai", money(1)));
+}
+
+// ---------------------------------------------------------------------------
+// Signers, keys and roles.
+
+#[test]
+fn signer_unknown_until_registered_with_a_role() {
+    let mut world = World::new();
+    let outsider = world.outsider.clone();
+    world.refused(Rule::SignerUnknown, &[&outsider], market("sf-ai", money(1)));
+    world.refused(Rule::SignerUnknown, &[&world.manager.clone(), &outsider], market("sf-ai", money(1)));
+    world.admin_ok(register(&outsider));
+    world.refused(Rule::SignerUnauthorised, &[&outsider], market("sf-ai", money(1)));
+    world.admin_ok(grant_role(&outsider, Role::FundManager, "fund:itf"));
+    world.ok(&[&outsider], market("sf-ai", money(1)));
+}
+
+#[test]
+fn signer_unauthorised_names_the_role_and_scope() {
+    let mut world = World::new();
+    let officer = world.officer.clone();
+    let message = world.refused(Rule::SignerUnauthorised, &[&officer], market("sf-ai", money(1)));
+    assert_names(&message, &["fund_manager", "fund:itf", "subfund.market_committed"]);
+    // Managers do not administer, and the admin does not manage funds or grants.
+    world.manager_refused(Rule::SignerUnauthorised, Event::FundEstablished(presets::itif("itf2")));
+    world.admin_refused(Rule::SignerUnauthorised, market("sf-ai", money(1)));
+    world.admin_refused(Rule::SignerUnauthorised, approve("pilot", "g1", "ent-1", money(3), money(1)));
+    world.manager_refused(Rule::SignerUnauthorised, approve("pilot", "g1", "ent-1", money(3), money(1)));
+    world.manager_ok(market("sf-ai", money(1)));
+}
+
+#[test]
+fn revoked_keys_sign_nothing_but_what_they_signed_before_stays_valid() {
+    let mut world = World::new();
+    world.commit("sf-ai", money(300), money(100));
+    world.manager_ok(call("sf-ai", money(40)));
+    let manager = world.manager.clone();
+    world.admin_ok(revoke_key(&manager));
+    // The state keeps what the key signed before it was revoked.
+    assert_eq!(world.subfund("sf-ai").called, money(40));
+    assert_eq!(world.subfund("sf-ai").government_committed, money(100));
+    assert!(world.ledger.keys()[&manager.key_id()].revoked);
+    let message = world.manager_refused(Rule::SignerRevoked, call("sf-ai", money(1)));
+    assert_names(&message, &[&manager.key_id().to_string()]);
+    // Also as a co-signer, and even alongside a valid key.
+    let two = world.manager_two.clone();
+    world.refused(Rule::SignerRevoked, &[&two, &manager], call("sf-ai", money(1)));
+    world.ok(&[&two], call("sf-ai", money(1)));
+    // A verifier replaying the history judges each event against the state of its time.
+    let mut replayed = Ledger::new();
+    for event in &world.history {
+        replayed.apply(event).expect("history replays");
+    }
+    assert_eq!(replayed, world.ledger);
+}
+
+#[test]
+fn a_role_scoped_to_one_fund_does_not_authorise_another() {
+    let mut world = World::new();
+    world.admin_ok(Event::FundEstablished(presets::itif("itf2")));
+    let other = world.key_with_role("manager-itf2", Role::FundManager, "fund:itf2");
+    world.manager_refused(Rule::SignerUnauthorised, admit("itf2", "sf-two", "semiconductors", money(2_000_000_000)));
+    world.ok(&[&other], admit("itf2", "sf-two", "semiconductors", money(2_000_000_000)));
+    let message = world.manager_refused(Rule::SignerUnauthorised, market("sf-two", money(1)));
+    assert_names(&message, &["fund:itf2"]);
+    world.refused(Rule::SignerUnauthorised, &[&other], market("sf-ai", money(1)));
+    world.ok(&[&other], market("sf-two", money(1)));
+    world.manager_ok(market("sf-ai", money(1)));
+    // Dual control needs both signers authorised for the fund in question.
+    world.commit("sf-ai", money(3_000_000_000), money(1_000_000_000));
+    let manager = world.manager.clone();
+    world.refused(Rule::SignerUnauthorised, &[&manager, &other], call("sf-ai", money(100_000_000)));
+}
+
+#[test]
+fn a_role_scoped_to_one_scheme_does_not_authorise_another() {
+    let mut world = World::new();
+    let pilot_officer = world.key_with_role("officer-pilot", Role::GrantOfficer, "scheme:pilot");
+    let message = world.refused(Rule::SignerUnauthorised, &[&pilot_officer], approve("nifs", "g1", "ent-1", money(300), money(100)));
+    assert_names(&message, &["grant_officer", "scheme:nifs"]);
+    world.ok(&[&pilot_officer], approve("pilot", "g1", "ent-1", money(300), money(100)));
+    world.officer_ok(approve("nifs", "g2", "ent-1", money(300), money(100)));
+    world.refused(Rule::SignerUnauthorised, &[&pilot_officer], spend("g2", money(3)));
+    world.ok(&[&pilot_officer], spend("g1", money(3)));
+}
+
+#[test]
+fn a_role_at_ledger_scope_authorises_every_fund_and_scheme() {
+    let mut world = World::new();
+    world.admin_ok(Event::FundEstablished(presets::itif("itf2")));
+    let everywhere = world.key_with_role("manager-everywhere", Role::FundManager, "ledger");
+    world.ok(&[&everywhere], admit("itf2", "sf-two", "semiconductors", money(2_000_000_000)));
+    world.ok(&[&everywhere], market("sf-two", money(1)));
+    world.ok(&[&everywhere], market("sf-ai", money(1)));
+    // The world's officers hold grant_officer at ledger scope.
+    for scheme in ["pilot", "nifs", "nias"] {
+        world.officer_ok(approve(scheme, &format!("g-{scheme}"), "ent-1", money(150_000_000), money(1)));
+    }
+    // A fund-scoped admin role does not exist; a ledger-scoped manager is not an admin.
+    world.refused(Rule::SignerUnauthorised, &[&everywhere], Event::FundEstablished(presets::itif("itf3")));
+}
+
+#[test]
+fn key_registered_twice_even_after_revocation() {
+    let mut world = World::new();
+    let manager = world.manager.clone();
+    let message = world.admin_refused(Rule::KeyRegisteredTwice, register(&manager));
+    assert_names(&message, &[&manager.key_id().to_string()]);
+    world.admin_ok(revoke_key(&manager));
+    let message = world.admin_refused(Rule::KeyRegisteredTwice, register(&manager));
+    assert_names(&message, &["revoked"]);
+    world.admin_ok(register(&world.outsider.clone()));
+}
+
+#[test]
+fn key_unusable_for_roles_and_revocation() {
+    let mut world = World::new();
+    let outsider = world.outsider.clone();
+    world.admin_refused(Rule::KeyUnusable, grant_role(&outsider, Role::FundManager, "fund:itf"));
+    world.admin_refused(Rule::KeyUnusable, revoke_key(&outsider));
+    world.admin_refused(Rule::KeyUnusable, revoke_role(&outsider, Role::FundManager, "fund:itf"));
+    let manager = world.manager.clone();
+    world.admin_ok(revoke_key(&manager));
+    world.admin_refused(Rule::KeyUnusable, revoke_key(&manager));
+    world.admin_refused(Rule::KeyUnusable, grant_role(&manager, Role::GrantOfficer, "ledger"));
+    world.admin_refused(Rule::KeyUnusable, revoke_role(&manager, Role::FundManager, "fund:itf"));
+    world.admin_ok(register(&outsider));
+    world.admin_ok(grant_role(&outsider, Role::FundManager, "fund:itf"));
+}
+
+#[test]
+fn role_state_grant_once_and_revoke_only_what_is_held() {
+    let mut world = World::new();
+    let manager = world.manager.clone();
+    world.admin_refused(Rule::RoleState, grant_role(&manager, Role::FundManager, "fund:itf"));
+    world.admin_refused(Rule::RoleState, revoke_role(&manager, Role::GrantOfficer, "ledger"));
+    world.admin_refused(Rule::RoleState, revoke_role(&manager, Role::FundManager, "ledger"));
+    // The same role at another scope is a different grant.
+    world.admin_ok(grant_role(&manager, Role::FundManager, "ledger"));
+    world.admin_ok(revoke_role(&manager, Role::FundManager, "fund:itf"));
+    world.manager_ok(market("sf-ai", money(1)));
+    world.admin_ok(revoke_role(&manager, Role::FundManager, "ledger"));
+    world.manager_refused(Rule::SignerUnauthorised, market("sf-ai", money(1)));
+    world.admin_ok(grant_role(&manager, Role::FundManager, "fund:itf"));
+    world.manager_ok(market("sf-ai", money(1)));
+}
+
+#[test]
+fn admin_role_exists_only_at_ledger_scope() {
+    let mut world = World::new();
+    let manager = world.manager.clone();
+    world.admin_refused(Rule::AdminScope, grant_role(&manager, Role::Admin, "fund:itf"));
+    world.admin_refused(Rule::AdminScope, grant_role(&manager, Role::Admin, "scheme:pilot"));
+    world.admin_ok(grant_role(&manager, Role::Admin, "ledger"));
+    world.manager_ok(Event::FundEstablished(presets::itif("itf2")));
+}
+
+#[test]
+fn the_last_admin_cannot_go() {
+    let mut world = World::new();
+    let admin = world.admin.clone();
+    world.admin_refused(Rule::LastAdmin, revoke_key(&admin));
+    world.admin_refused(Rule::LastAdmin, revoke_role(&admin, Role::Admin, "ledger"));
+    let second = world.key_with_role("second-admin", Role::Admin, "ledger");
+    world.ok(&[&second], revoke_key(&admin));
+    world.refused(Rule::LastAdmin, &[&second], revoke_role(&second, Role::Admin, "ledger"));
+    world.refused(Rule::LastAdmin, &[&second], revoke_key(&second));
+    let third = SecretKey::from_seed_label("third-admin");
+    world.ok(&[&second], register(&third));
+    world.ok(&[&second], grant_role(&third, Role::Admin, "ledger"));
+    world.ok(&[&third], revoke_role(&second, Role::Admin, "ledger"));
+    world.refused(Rule::SignerUnauthorised, &[&second], register(&world.outsider.clone()));
+}
+
+// ---------------------------------------------------------------------------
+// Existence and parameters.
+
+#[test]
+fn ids_are_unique() {
+    let mut world = World::new();
+    world.admin_refused(Rule::AlreadyExists, Event::FundEstablished(presets::itif("itf")));
+    world.admin_refused(Rule::AlreadyExists, Event::SchemeEstablished(presets::pilot_scheme("pilot")));
+    world.manager_refused(Rule::AlreadyExists, Event::SubFundAdmitted(subfund("sf-ai", "life-health", money(2_000_000_000))));
+    world.commit("sf-ai", money(300), money(100));
+    world.manager_ok(invest("sf-ai", "inv-1", money(10)));
+    world.manager_refused(Rule::AlreadyExists, invest("sf-ai", "inv-1", money(10)));
+    world.officer_ok(approve("pilot", "g1", "ent-1", money(300), money(100)));
+    let message = world.officer_refused(Rule::AlreadyExists, approve("nifs", "g1", "ent-2", money(300), money(100)));
+    assert_names(&message, &["g1"]);
+    // Fresh ids are fine.
+    world.admin_ok(Event::FundEstablished(presets::itif("itf2")));
+    world.admin_ok(Event::SchemeEstablished(presets::pilot_scheme("pilot2")));
+    world.manager_ok(Event::SubFundAdmitted(subfund("sf-life", "life-health", money(2_000_000_000))));
+    world.manager_ok(invest("sf-ai", "inv-2", money(10)));
+    world.officer_ok(approve("nifs", "g2", "ent-2", money(300), money(100)));
+}
+
+#[test]
+fn references_to_things_that_do_not_exist() {
+    let mut world = World::new();
+    let message = world.manager_refused(Rule::NotFound, market("sf-nope", money(1)));
+    assert_names(&message, &["sf-nope"]);
+    world.manager_refused(Rule::NotFound, admit("nope", "sf-x", "ai-robotics", money(2_000_000_000)));
+    world.officer_refused(Rule::NotFound, approve("nope", "g1", "ent-1", money(3), money(1)));
+    world.officer_refused(Rule::NotFound, spend("g-nope", money(1)));
+    world.officer_refused(Rule::NotFound, disburse("g-nope", money(1)));
+    world.manager_refused(Rule::NotFound, write_off("sf-ai", "inv-nope", money(1)));
+    world.manager_refused(Rule::NotFound, production("sf-ai", "inv-nope", money(1)));
+    let manager = world.manager.clone();
+    world.admin_refused(Rule::NotFound, grant_role(&manager, Role::FundManager, "fund:nope"));
+    world.admin_refused(Rule::NotFound, grant_role(&manager, Role::GrantOfficer, "scheme:nope"));
+    world.admin_ok(grant_role(&manager, Role::GrantOfficer, "scheme:pilot"));
+    world.manager_ok(market("sf-ai", money(1)));
+}
+
+#[test]
+fn fund_parameters_must_make_sense() {
+    let mut world = World::new();
+    let share = |bps| Event::FundEstablished(FundEstablished { government_share_max_bps: bps, ..presets::itif("f1") });
+    let message = world.admin_refused(Rule::InvalidParameter, share(10_001));
+    assert_names(&message, &["government_share_max_bps", "10001"]);
+    world.admin_refused(
+        Rule::InvalidParameter,
+        Event::FundEstablished(FundEstablished { hk_enterprise_share_min_bps: 10_001, ..presets::itif("f1") }),
+    );
+    world.admin_refused(
+        Rule::InvalidParameter,
+        Event::FundEstablished(FundEstablished { hk_production_spend_min_bps: 10_001, ..presets::itif("f1") }),
+    );
+    world.admin_refused(Rule::InvalidParameter, Event::FundEstablished(FundEstablished { themes: vec![], ..presets::itif("f1") }));
+    let mut twice = presets::itif("f1");
+    twice.themes.push(twice.themes[0].clone());
+    world.admin_refused(Rule::InvalidParameter, Event::FundEstablished(twice));
+    world.admin_refused(Rule::AmountPositive, fund_with_capital("f1", Money::ZERO));
+    world.admin_refused(
+        Rule::AmountPositive,
+        Event::FundEstablished(FundEstablished { government_commitment_per_subfund_max_cents: Money::ZERO, ..presets::itif("f1") }),
+    );
+    world.admin_ok(share(10_000));
+}
+
+#[test]
+fn scheme_parameters_must_make_sense() {
+    let mut world = World::new();
+    let scheme = || custom_scheme("s1", money(1_000));
+    world.admin_refused(Rule::InvalidParameter, Event::SchemeEstablished(SchemeEstablished { government_ratio: 0, ..scheme() }));
+    world.admin_refused(Rule::InvalidParameter, Event::SchemeEstablished(SchemeEstablished { enterprise_ratio: 0, ..scheme() }));
+    world.admin_refused(
+        Rule::InvalidParameter,
+        Event::SchemeEstablished(SchemeEstablished { project_grant_max_cents: Some(Money::ZERO), ..scheme() }),
+    );
+    world.admin_refused(
+        Rule::InvalidParameter,
+        Event::SchemeEstablished(SchemeEstablished { enterprise_grant_max_cents: Some(Money::ZERO), ..scheme() }),
+    );
+    world.admin_refused(Rule::InvalidParameter, Event::SchemeEstablished(SchemeEstablished { projects_per_enterprise_max: Some(0), ..scheme() }));
+    world.admin_refused(
+        Rule::InvalidParameter,
+        Event::SchemeEstablished(SchemeEstablished { concurrent_projects_per_enterprise_max: Some(0), ..scheme() }),
+    );
+    world.admin_refused(Rule::InvalidParameter, Event::SchemeEstablished(SchemeEstablished { project_duration_months_max: Some(0), ..scheme() }));
+    world.admin_refused(Rule::AmountPositive, Event::SchemeEstablished(SchemeEstablished { budget_cents: Money::ZERO, ..scheme() }));
+    world.admin_ok(Event::SchemeEstablished(SchemeEstablished {
+        government_ratio: 1,
+        enterprise_ratio: 1,
+        project_grant_max_cents: Some(cents(1)),
+        enterprise_grant_max_cents: Some(cents(1)),
+        projects_per_enterprise_max: Some(1),
+        concurrent_projects_per_enterprise_max: Some(1),
+        project_duration_months_max: Some(1),
+        budget_cents: cents(1),
+        ..scheme()
+    }));
+}
+
+#[test]
+fn amounts_that_move_money_are_positive() {
+    let mut world = World::new();
+    world.manager_refused(Rule::AmountPositive, market("sf-ai", Money::ZERO));
+    world.commit("sf-ai", money(300), money(100));
+    world.manager_refused(Rule::AmountPositive, government("sf-ai", Money::ZERO));
+    world.manager_refused(Rule::AmountPositive, call("sf-ai", Money::ZERO));
+    world.manager_refused(Rule::AmountPositive, fee("sf-ai", Money::ZERO));
+    world.manager_refused(Rule::AmountPositive, distribute("sf-ai", Money::ZERO, false));
+    world.manager_refused(Rule::AmountPositive, invest("sf-ai", "inv-1", Money::ZERO));
+    world.manager_ok(call("sf-ai", cents(1)));
+    world.manager_ok(fee("sf-ai", cents(1)));
+    world.manager_ok(distribute("sf-ai", cents(1), false));
+    world.manager_ok(invest("sf-ai", "inv-1", cents(1)));
+    world.manager_refused(Rule::AmountPositive, write_off("sf-ai", "inv-1", Money::ZERO));
+    world.manager_refused(Rule::AmountPositive, production("sf-ai", "inv-1", Money::ZERO));
+    world.manager_ok(write_off("sf-ai", "inv-1", cents(1)));
+    world.manager_ok(production("sf-ai", "inv-1", cents(1)));
+    world.officer_refused(Rule::AmountPositive, approve("pilot", "g1", "ent-1", Money::ZERO, Money::ZERO));
+    world.officer_refused(Rule::AmountPositive, approve("pilot", "g1", "ent-1", money(3), Money::ZERO));
+    world.officer_ok(approve("pilot", "g1", "ent-1", cents(3), cents(1)));
+    world.officer_refused(Rule::AmountPositive, spend("g1", Money::ZERO));
+    world.officer_ok(spend("g1", cents(3)));
+    world.officer_refused(Rule::AmountPositive, disburse("g1", Money::ZERO));
+    world.officer_ok(disburse("g1", cents(1)));
+    world.officer_refused(Rule::AmountPositive, clawback("g1", Money::ZERO));
+    world.officer_ok(clawback("g1", cents(1)));
+    // A NAV of zero is a valuation, not a movement of money.
+    world.manager_ok(nav("sf-ai", "2026-03-31", Money::ZERO));
+}
+
+#[test]
+fn amount_overflow_is_refused_not_wrapped() {
+    let mut world = World::new();
+    world.manager_ok(market("sf-ai", Money::MAX));
+    let message = world.manager_refused(Rule::AmountOverflow, market("sf-ai", cents(1)));
+    assert_names(&message, &["exceeds the largest amount"]);
+    assert_eq!(world.subfund("sf-ai").market_committed, Money::MAX);
+    // The government commitment would overflow the committed size too.
+    world.manager_refused(Rule::AmountOverflow, government("sf-ai", cents(1)));
+}
+
+/// A fund whose limits are the largest amounts, so paid-in capital can be
+/// pushed to the edge of `Money` with recallable distributions.
+fn huge_fund_world() -> (World, SecretKey) {
+    let mut world = World::new();
+    world.admin_ok(Event::FundEstablished(FundEstablished {
+        government_capital_cents: Money::MAX,
+        government_commitment_per_subfund_max_cents: Money::MAX,
+        government_share_max_bps: 10_000,
+        subfund_target_size_min_cents: Money::ZERO,
+        dual_control_threshold_cents: Money::MAX,
+        ..presets::itif("huge")
+    }));
+    let manager = world.key_with_role("manager-huge", Role::FundManager, "fund:huge");
+    world.ok(&[&manager], admit("huge", "sf-huge", "ai-robotics", cents(1)));
+    // Commitment 2^52 cents, all called, all distributed as recallable:
+    // commitment + recallable = 2^53 cents, one more than the largest amount.
+    let half = cents(1 << 52);
+    world.ok(&[&manager], government("sf-huge", half));
+    world.ok(&[&manager], call("sf-huge", half));
+    world.ok(&[&manager], distribute("sf-huge", half, true));
+    (world, manager)
+}
+
+#[test]
+fn contributions_do_not_depend_on_debug_assertions() {
+    let (mut world, manager) = huge_fund_world();
+    // Paid in becomes 2^52 + 1 cents: representable, within the uncalled 2^52 cents.
+    world.ok(&[&manager], fee("sf-huge", cents(1)));
+    assert_eq!(world.subfund("sf-huge").paid_in(), cents((1 << 52) + 1));
+}
+
+#[test]
+fn paid_in_capital_never_saturates() {
+    let (mut world, manager) = huge_fund_world();
+    let half = 1u64 << 52;
+    world.ok(&[&manager], fee("sf-huge", cents(half - 1)));
+    assert_eq!(world.subfund("sf-huge").paid_in(), Money::MAX);
+    assert_eq!(world.subfund("sf-huge").uncalled(), cents(1));
+    // Paid in would be 2^53 cents, one more than the largest amount.
+    world.refused(Rule::AmountOverflow, &[&manager], call("sf-huge", cents(1)));
+}
+
+// ---------------------------------------------------------------------------
+// The I&T Industry-Oriented Fund.
+
+#[test]
+fn subfund_theme_must_be_one_of_the_funds_themes() {
+    let mut world = World::new();
+    let message = world.manager_refused(Rule::ThemeUnknown, Event::SubFundAdmitted(subfund("sf-space", "space", money(2_000_000_000))));
+    assert_names(&message, &["space", "itf", "life-health", "ai-robotics", "future-sustainable"]);
+    world.manager_ok(Event::SubFundAdmitted(subfund("sf-space", "future-sustainable", money(2_000_000_000))));
+}
+
+#[test]
+fn subfund_target_size_is_at_least_2bn() {
+    let mut world = World::new();
+    world.manager_ok(Event::SubFundAdmitted(subfund("sf-edge", "semiconductors", money(2_000_000_000))));
+    let under = cents(money(2_000_000_000).cents() - 1);
+    let message = world.manager_refused(Rule::SubFundTargetSizeMin, Event::SubFundAdmitted(subfund("sf-under", "semiconductors", under)));
+    assert_names(&message, &["HK$1,999,999,999.99", "HK$2,000,000,000.00"]);
 }
 
 #[test]
@@ -188,6 +823,16 @@ fn government_commitment_cap_edge_and_first_cent_over() {
     world.manager_ok(government("sf-ai", money(1_000_000_000)));
     let message = world.manager_refused(Rule::GovernmentCommitmentCap, government("sf-ai", cents(1)));
     assert!(message.contains("HK$1,000,000,000.01") && message.contains("HK$1,000,000,000.00"), "{message}");
+    assert_names(&message, &["(HK$1,000,000,000.00 already committed)"]);
+}
+
+#[test]
+fn government_commitment_cap_in_two_steps() {
+    let mut world = World::new();
+    world.manager_ok(market("sf-ai", money(4_000_000_000)));
+    world.manager_ok(government("sf-ai", money(600_000_000)));
+    world.manager_refused(Rule::GovernmentCommitmentCap, government("sf-ai", cents(money(400_000_000).cents() + 1)));
+    world.manager_ok(government("sf-ai", money(400_000_000)));
 }
 
 #[test]
@@ -209,6 +854,222 @@ fn government_share_edge_is_exactly_25_percent() {
 }
 
 #[test]
+fn government_is_the_last_lp_market_must_be_three_times() {
+    let mut world = World::new();
+    // No market commitment yet: not even a cent.
+    world.manager_refused(Rule::GovernmentShareMax, government("sf-ai", cents(1)));
+    world.manager_ok(market("sf-ai", cents(299_999_999_999)));
+    // Market HK$2,999,999,999.99 allows HK$999,999,999.99 (exactly 3x), not HK$1bn.
+    let message = world.manager_refused(Rule::GovernmentShareMax, government("sf-ai", money(1_000_000_000)));
+    assert_names(&message, &["HK$1,000,000,000.00", "HK$3,999,999,999.99", "HK$2,999,999,999.99", "25.00% maximum"]);
+    world.manager_ok(government("sf-ai", cents(99_999_999_999)));
+    // More market money makes room for more government money.
+    world.manager_ok(market("sf-ai", cents(3)));
+    world.manager_ok(government("sf-ai", cents(1)));
+    assert_eq!(world.subfund("sf-ai").government_committed, money(1_000_000_000));
+}
+
+#[test]
+fn fund_capital_is_10bn_across_ten_subfunds() {
+    let mut world = World::new();
+    let themes = ["life-health", "ai-robotics", "semiconductors", "digitalisation", "future-sustainable"];
+    let mut subfunds = vec!["sf-ai".to_string()];
+    for index in 1..11 {
+        let id = format!("sf-{index}");
+        world.manager_ok(Event::SubFundAdmitted(subfund(&id, themes[index % 5], money(4_000_000_000))));
+        subfunds.push(id);
+    }
+    for id in &subfunds {
+        world.manager_ok(market(id, money(3_000_000_000)));
+    }
+    for id in &subfunds[..10] {
+        world.managers_ok(government(id, money(1_000_000_000)));
+    }
+    let fund = &world.ledger.funds()[&FundId::parse("itf").unwrap()];
+    assert_eq!((fund.government_committed, fund.subfund_count), (money(10_000_000_000), 11));
+    let message = world.manager_refused(Rule::FundCapital, government("sf-10", cents(1)));
+    assert_names(&message, &["HK$10,000,000,000.01", "HK$10,000,000,000.00", "itf"]);
+}
+
+#[test]
+fn fund_capital_of_a_smaller_fund() {
+    let mut world = World::new();
+    world.admin_ok(fund_with_capital("small", money(1_500_000_000)));
+    let manager = world.key_with_role("manager-small", Role::FundManager, "fund:small");
+    for id in ["sf-a", "sf-b"] {
+        world.ok(&[&manager], admit("small", id, "digitalisation", money(2_000_000_000)));
+        world.ok(&[&manager], market(id, money(3_000_000_000)));
+    }
+    world.ok(&[&manager], government("sf-a", money(1_000_000_000)));
+    world.refused(Rule::FundCapital, &[&manager], government("sf-b", cents(money(500_000_000).cents() + 1)));
+    world.ok(&[&manager], government("sf-b", money(500_000_000)));
+    world.refused(Rule::FundCapital, &[&manager], government("sf-b", cents(1)));
+    // The ITIF's own capital is untouched by the other fund.
+    world.commit("sf-ai", money(3_000_000_000), money(1_000_000_000));
+}
+
+#[test]
+fn calls_and_fees_fit_the_uncalled_commitment() {
+    let mut world = World::new();
+    world.manager_refused(Rule::UncalledCommitment, call("sf-ai", cents(1)));
+    world.commit("sf-ai", money(300), money(100));
+    world.manager_ok(call("sf-ai", money(60)));
+    world.manager_refused(Rule::UncalledCommitment, fee("sf-ai", cents(4_001)));
+    world.manager_ok(fee("sf-ai", money(40)));
+    let message = world.manager_refused(Rule::UncalledCommitment, call("sf-ai", cents(1)));
+    assert_names(&message, &["HK$0.01", "HK$0.00", "commitment HK$100.00", "paid in HK$100.00"]);
+    world.manager_refused(Rule::UncalledCommitment, fee("sf-ai", cents(1)));
+    assert_eq!(world.subfund("sf-ai").paid_in(), money(100));
+}
+
+#[test]
+fn a_recallable_distribution_restores_uncalled_commitment() {
+    let mut world = World::new();
+    world.commit("sf-ai", money(300), money(100));
+    world.manager_ok(call("sf-ai", money(100)));
+    world.manager_ok(distribute("sf-ai", money(50), false));
+    world.manager_refused(Rule::UncalledCommitment, call("sf-ai", cents(1)));
+    world.manager_ok(distribute("sf-ai", money(30), true));
+    assert_eq!(world.subfund("sf-ai").uncalled(), money(30));
+    world.manager_refused(Rule::UncalledCommitment, call("sf-ai", cents(3_001)));
+    world.manager_ok(call("sf-ai", money(20)));
+    world.manager_ok(fee("sf-ai", money(10)));
+    world.manager_refused(Rule::UncalledCommitment, fee("sf-ai", cents(1)));
+    assert_eq!(world.subfund("sf-ai").paid_in(), money(130));
+}
+
+#[test]
+fn recallable_distributions_are_at_most_paid_in() {
+    let mut world = World::new();
+    world.commit("sf-ai", money(300), money(100));
+    world.manager_refused(Rule::RecallableDistribution, distribute("sf-ai", cents(1), true));
+    world.manager_ok(call("sf-ai", money(60)));
+    world.manager_ok(fee("sf-ai", money(10)));
+    world.manager_ok(distribute("sf-ai", money(50), true));
+    let message = world.manager_refused(Rule::RecallableDistribution, distribute("sf-ai", cents(2_001), true));
+    assert_names(&message, &["HK$70.01", "HK$70.00"]);
+    world.manager_ok(distribute("sf-ai", money(20), true));
+    world.manager_refused(Rule::RecallableDistribution, distribute("sf-ai", cents(1), true));
+    // Ordinary distributions (returns) are not limited by paid-in capital.
+    world.manager_ok(distribute("sf-ai", money(1_000), false));
+    assert_eq!(world.subfund("sf-ai").distributed, money(1_070));
+}
+
+#[test]
+fn dual_control_for_capital_calls_at_the_threshold() {
+    let mut world = World::new();
+    world.commit("sf-ai", money(3_000_000_000), money(1_000_000_000));
+    let threshold = money(100_000_000);
+    let message = world.manager_refused(Rule::DualControl, call("sf-ai", threshold));
+    assert_names(&message, &["HK$100,000,000.00", "two distinct authorised signers, got 1"]);
+    world.managers_ok(call("sf-ai", threshold));
+    world.manager_ok(call("sf-ai", cents(threshold.cents() - 1)));
+    // Two signers, one not authorised for the fund: refused.
+    let (manager, officer) = (world.manager.clone(), world.officer.clone());
+    world.refused(Rule::SignerUnauthorised, &[&manager, &officer], call("sf-ai", threshold));
+    world.refused(Rule::SignerUnauthorised, &[&officer, &manager], call("sf-ai", threshold));
+}
+
+#[test]
+fn dual_control_for_fees_at_the_threshold() {
+    let mut world = World::new();
+    world.commit("sf-ai", money(3_000_000_000), money(1_000_000_000));
+    let threshold = money(100_000_000);
+    world.manager_refused(Rule::DualControl, fee("sf-ai", threshold));
+    world.managers_ok(fee("sf-ai", threshold));
+    world.manager_ok(fee("sf-ai", cents(threshold.cents() - 1)));
+    let (manager, outsider) = (world.manager.clone(), world.outsider.clone());
+    world.refused(Rule::SignerUnknown, &[&manager, &outsider], fee("sf-ai", threshold));
+    let admin = world.admin.clone();
+    world.refused(Rule::SignerUnauthorised, &[&manager, &admin], fee("sf-ai", threshold));
+}
+
+#[test]
+fn dual_control_needs_two_distinct_signers() {
+    let mut world = World::new();
+    world.commit("sf-ai", money(3_000_000_000), money(1_000_000_000));
+    let manager = world.manager.clone();
+    let ledger = LedgerId::parse("test").unwrap();
+    let signed = SignedEvent::author(
+        &ledger,
+        EventId::parse("twice").unwrap(),
+        Timestamp::parse("2026-06-01T00:00:00Z").unwrap(),
+        call("sf-ai", money(100_000_000)),
+        &[&manager, &manager],
+    );
+    // Either the duplicate signer is refused when signing or verifying, or dual control refuses it.
+    if let Ok(verified) = signed.map_err(|e| e.to_string()).and_then(|s| s.verify().map_err(|e| e.to_string())) {
+        let violation = world.apply(verified).expect_err("one key signing twice is not dual control");
+        assert_eq!(violation.rule, Rule::DualControl, "{violation}");
+    }
+}
+
+#[test]
+fn nav_reports_never_go_back_in_time() {
+    let mut world = World::new();
+    world.manager_ok(nav("sf-ai", "2026-03-31", money(10)));
+    let message = world.manager_refused(Rule::NavDateOrder, nav("sf-ai", "2026-03-30", money(11)));
+    assert_names(&message, &["2026-03-30", "2026-03-31"]);
+    // The same date again is a restatement; a later one is fine.
+    world.manager_ok(nav("sf-ai", "2026-03-31", money(12)));
+    world.manager_ok(nav("sf-ai", "2026-06-30", money(13)));
+    assert_eq!(world.subfund("sf-ai").nav.as_ref().map(|(_, value)| *value), Some(money(13)));
+}
+
+#[test]
+fn subfunds_invest_only_in_innovation_and_technology() {
+    let mut world = World::new();
+    world.commit("sf-ai", money(300), money(100));
+    let message = world.manager_refused(Rule::InnovationTechnologyOnly, invest_in("sf-ai", "inv-1", money(10), false));
+    assert_names(&message, &["sf-ai", "Investee Limited"]);
+    world.manager_ok(invest_in("sf-ai", "inv-1", money(10), true));
+}
+
+#[test]
+fn investments_fit_committed_capital() {
+    let mut world = World::new();
+    world.manager_refused(Rule::InvestmentCapacity, invest("sf-ai", "inv-0", cents(1)));
+    world.commit("sf-ai", money(300), money(100));
+    world.manager_ok(invest("sf-ai", "inv-1", money(250)));
+    let message = world.manager_refused(Rule::InvestmentCapacity, invest("sf-ai", "inv-2", cents(15_001)));
+    assert_names(&message, &["HK$400.01", "HK$400.00"]);
+    world.manager_ok(invest("sf-ai", "inv-2", money(150)));
+    // Write-offs do not free capacity.
+    world.manager_ok(write_off("sf-ai", "inv-2", money(150)));
+    world.manager_refused(Rule::InvestmentCapacity, invest("sf-ai", "inv-3", cents(1)));
+}
+
+#[test]
+fn write_offs_never_exceed_cost() {
+    let mut world = World::new();
+    world.commit("sf-ai", money(300), money(100));
+    world.manager_ok(invest("sf-ai", "inv-1", money(100)));
+    world.manager_ok(write_off("sf-ai", "inv-1", money(60)));
+    let message = world.manager_refused(Rule::WriteOffCost, write_off("sf-ai", "inv-1", cents(4_001)));
+    assert_names(&message, &["HK$100.01", "HK$100.00", "HK$60.00 already written off"]);
+    world.manager_ok(write_off("sf-ai", "inv-1", money(40)));
+    world.manager_refused(Rule::WriteOffCost, write_off("sf-ai", "inv-1", cents(1)));
+    assert_eq!(world.subfund("sf-ai").written_off, money(100));
+}
+
+#[test]
+fn investments_are_referred_to_through_their_own_subfund() {
+    let mut world = World::new();
+    world.manager_ok(Event::SubFundAdmitted(subfund("sf-chips", "semiconductors", money(2_000_000_000))));
+    world.commit("sf-ai", money(300), money(100));
+    world.manager_ok(invest("sf-ai", "inv-1", money(100)));
+    let message = world.manager_refused(Rule::InvestmentSubFund, write_off("sf-chips", "inv-1", money(1)));
+    assert_names(&message, &["inv-1", "sf-ai", "sf-chips"]);
+    world.manager_refused(Rule::InvestmentSubFund, production("sf-chips", "inv-1", money(1)));
+    world.manager_ok(write_off("sf-ai", "inv-1", money(1)));
+    world.manager_ok(production("sf-ai", "inv-1", money(1)));
+    assert_eq!(world.subfund("sf-ai").production_spend, money(1));
+}
+
+// ---------------------------------------------------------------------------
+// Matching-grant schemes.
+
+#[test]
 fn grant_cost_share_edge_and_first_cent_over() {
     let mut world = World::new();
     world.officer_ok(approve("pilot", "g1", "ent-1", money(300_000), money(100_000)));
@@ -216,23 +1077,325 @@ fn grant_cost_share_edge_and_first_cent_over() {
 }
 
 #[test]
+fn grant_cost_share_rounds_a_third_down() {
+    let mut world = World::new();
+    // A third of HK$100.00 is HK$33.33 (and a third of a cent is nothing).
+    let message = world.officer_refused(Rule::GrantCostShare, approve("pilot", "g1", "ent-1", money(100), cents(3_334)));
+    assert_names(&message, &["HK$33.34", "1:2", "HK$100.00", "HK$33.33"]);
+    world.officer_ok(approve("pilot", "g1", "ent-1", money(100), cents(3_333)));
+    world.officer_refused(Rule::GrantCostShare, approve("pilot", "g2", "ent-1", cents(2), cents(1)));
+    world.officer_ok(approve("pilot", "g2", "ent-1", cents(3), cents(1)));
+}
+
+#[test]
+fn nifs_project_cap_is_15m() {
+    let mut world = World::new();
+    world.officer_ok(approve("nifs", "g1", "ent-1", money(45_000_000), money(15_000_000)));
+    let over = cents(money(15_000_000).cents() + 1);
+    let message = world.officer_refused(Rule::ProjectGrantCap, approve("nifs", "g2", "ent-2", triple(over), over));
+    assert_names(&message, &["HK$15,000,000.01", "HK$15,000,000.00", "nifs"]);
+}
+
+#[test]
+fn nias_project_cap_is_200m() {
+    let mut world = World::new();
+    world.officer_ok(approve("nias", "g1", "ent-1", money(600_000_000), money(200_000_000)));
+    let over = cents(money(200_000_000).cents() + 1);
+    let message = world.officer_refused(Rule::ProjectGrantCap, approve("nias", "g2", "ent-2", triple(over), over));
+    assert_names(&message, &["HK$200,000,000.01", "HK$200,000,000.00"]);
+}
+
+#[test]
+fn pilot_enterprise_cap_is_250k() {
+    let mut world = World::new();
+    world.officer_ok(approve("pilot", "g1", "ent-1", money(450_000), money(150_000)));
+    world.officer_ok(approve("pilot", "g2", "ent-1", money(300_000), money(100_000)));
+    let message = world.officer_refused(Rule::EnterpriseGrantCap, approve("pilot", "g3", "ent-1", cents(3), cents(1)));
+    assert_names(&message, &["ent-1", "HK$250,000.01", "HK$250,000.00 per-enterprise cap", "(HK$250,000.00 already committed)"]);
+    // Another enterprise has its own cap.
+    world.officer_ok(approve("pilot", "g3", "ent-2", money(750_000), money(250_000)));
+}
+
+#[test]
+fn nifs_enterprise_cap_is_45m() {
+    let mut world = World::new();
+    world.grant_paid("nifs", "g1", "ent-1", money(15_000_000), Money::ZERO);
+    world.grant_paid("nifs", "g2", "ent-1", money(15_000_000), Money::ZERO);
+    // Exactly HK$45M, three projects at once: accepted.
+    world.grant_paid("nifs", "g3", "ent-1", money(15_000_000), cents(1));
+    assert_eq!(world.standing("nifs", "ent-1").committed, money(45_000_000));
+    // Closing g3 after paying one cent frees a slot and all but that cent.
+    world.officer_ok(close("g3"));
+    assert_eq!(world.standing("nifs", "ent-1").committed, cents(money(30_000_000).cents() + 1));
+    let message = world.officer_refused(Rule::EnterpriseGrantCap, approve("nifs", "g4", "ent-1", money(45_000_000), money(15_000_000)));
+    assert_names(&message, &["HK$45,000,000.01", "HK$45,000,000.00 per-enterprise cap"]);
+    let edge = cents(money(15_000_000).cents() - 1);
+    world.officer_ok(approve("nifs", "g4", "ent-1", triple(edge), edge));
+    assert_eq!(world.standing("nifs", "ent-1").committed, money(45_000_000));
+}
+
+#[test]
+fn nias_enterprise_cap_is_200m() {
+    let mut world = World::new();
+    world.officer_ok(approve("nias", "g1", "ent-1", money(450_000_000), money(150_000_000)));
+    world.officer_refused(Rule::EnterpriseGrantCap, approve("nias", "g2", "ent-1", money(300_000_000), cents(money(50_000_000).cents() + 1)));
+    world.officer_ok(approve("nias", "g2", "ent-1", money(150_000_000), money(50_000_000)));
+    assert_eq!(world.standing("nias", "ent-1").committed, money(200_000_000));
+}
+
+#[test]
+fn nias_allows_two_projects_per_enterprise_even_after_closing() {
+    let mut world = World::new();
+    world.officer_ok(approve("nias", "g1", "ent-1", money(150_000_000), money(10_000_000)));
+    world.officer_ok(approve("nias", "g2", "ent-1", money(150_000_000), money(10_000_000)));
+    let message = world.officer_refused(Rule::ProjectsPerEnterprise, approve("nias", "g3", "ent-1", money(150_000_000), money(10_000_000)));
+    assert_names(&message, &["ent-1", "already has 2 projects", "maximum is 2"]);
+    // The limit counts projects, not open ones.
+    world.officer_ok(close("g1"));
+    world.officer_refused(Rule::ProjectsPerEnterprise, approve("nias", "g3", "ent-1", money(150_000_000), money(10_000_000)));
+    world.officer_ok(approve("nias", "g3", "ent-2", money(150_000_000), money(10_000_000)));
+}
+
+#[test]
+fn nifs_allows_three_concurrent_projects_and_closing_frees_a_slot() {
+    let mut world = World::new();
+    for grant in ["g1", "g2", "g3"] {
+        world.officer_ok(approve("nifs", grant, "ent-1", money(3_000_000), money(1_000_000)));
+    }
+    let message = world.officer_refused(Rule::ConcurrentProjects, approve("nifs", "g4", "ent-1", money(3_000_000), money(1_000_000)));
+    assert_names(&message, &["already has 3 open projects", "maximum at once is 3"]);
+    // Completed is not closed: the project still counts.
+    world.officer_ok(complete("g2"));
+    world.officer_refused(Rule::ConcurrentProjects, approve("nifs", "g4", "ent-1", money(3_000_000), money(1_000_000)));
+    world.officer_ok(close("g2"));
+    assert_eq!(world.standing("nifs", "ent-1").open_projects, 2);
+    world.officer_ok(approve("nifs", "g4", "ent-1", money(3_000_000), money(1_000_000)));
+    assert_eq!(world.standing("nifs", "ent-1").projects, 4);
+}
+
+#[test]
+fn nias_project_cost_is_at_least_150m() {
+    let mut world = World::new();
+    let under = cents(money(150_000_000).cents() - 1);
+    let message = world.officer_refused(Rule::ProjectCostMin, approve("nias", "g1", "ent-1", under, money(1)));
+    assert_names(&message, &["HK$149,999,999.99", "HK$150,000,000.00", "nias"]);
+    world.officer_ok(approve("nias", "g1", "ent-1", money(150_000_000), money(1)));
+}
+
+#[test]
+fn nias_enterprise_contribution_is_at_least_100m() {
+    // NIAS at the edge: cost HK$150M, grant a third, the enterprise puts in exactly HK$100M.
+    let mut world = World::new();
+    world.officer_ok(approve("nias", "g1", "ent-1", money(150_000_000), money(50_000_000)));
+    // With NIAS's own figures the cost minimum and the 1:2 ratio already imply
+    // the contribution minimum, so the first cent under needs a scheme without a cost minimum.
+    world.admin_ok(Event::SchemeEstablished(SchemeEstablished { project_cost_min_cents: None, ..presets::nias_scheme("nias-open") }));
+    let cost = cents(money(150_000_000).cents() - 2);
+    let grant = cents(money(50_000_000).cents() - 1);
+    let message = world.officer_refused(Rule::EnterpriseContributionMin, approve("nias-open", "g2", "ent-1", cost, grant));
+    assert_names(&message, &["HK$99,999,999.99", "HK$100,000,000.00"]);
+    world.officer_ok(approve("nias-open", "g2", "ent-1", cost, cents(grant.cents() - 1)));
+}
+
+#[test]
+fn nias_projects_run_at_most_36_months() {
+    let mut world = World::new();
+    let message = world.officer_refused(Rule::ProjectDurationMax, approve_months("nias", "g1", "ent-1", money(150_000_000), money(1), 37));
+    assert_names(&message, &["37 months", "36 months"]);
+    world.officer_ok(approve_months("nias", "g1", "ent-1", money(150_000_000), money(1), 36));
+}
+
+#[test]
+fn scheme_budget_is_never_over_committed() {
+    let mut world = World::new();
+    world.admin_ok(Event::SchemeEstablished(custom_scheme("tiny", money(1_000))));
+    world.officer_ok(approve("tiny", "g1", "ent-1", money(1_800), money(600)));
+    world.officer_ok(approve("tiny", "g2", "ent-2", money(1_200), money(400)));
+    let message = world.officer_refused(Rule::SchemeBudget, approve("tiny", "g3", "ent-3", cents(3), cents(1)));
+    assert_names(&message, &["HK$1,000.01", "HK$1,000.00 budget", "HK$1,000.00 already committed", "HK$0.00 remaining"]);
+    // Closing a grant returns what it did not disburse.
+    world.officer_ok(spend("g2", money(300)));
+    world.officer_ok(disburse("g2", money(100)));
+    world.officer_ok(close("g2"));
+    assert_eq!(world.scheme("tiny").committed, money(700));
+    world.officer_refused(Rule::SchemeBudget, approve("tiny", "g3", "ent-3", money(3_000), cents(30_001)));
+    world.officer_ok(approve("tiny", "g3", "ent-3", money(900), money(300)));
+}
+
+#[test]
+fn verified_spend_never_exceeds_the_approved_cost() {
+    let mut world = World::new();
+    world.officer_ok(approve("pilot", "g1", "ent-1", money(300_000), money(100_000)));
+    world.officer_ok(spend("g1", money(200_000)));
+    let message = world.officer_refused(Rule::SpendExceedsCost, spend("g1", cents(10_000_001)));
+    assert_names(&message, &["HK$300,000.01", "HK$300,000.00", "HK$200,000.00 already verified"]);
+    world.officer_ok(spend("g1", money(100_000)));
+    world.officer_refused(Rule::SpendExceedsCost, spend("g1", cents(1)));
+}
+
+#[test]
 fn disbursement_is_limited_to_a_third_of_verified_spend() {
     let mut world = World::new();
     world.officer_ok(approve("pilot", "g1", "ent-1", money(750_000), money(250_000)));
+    world.officer_refused(Rule::ReimbursementShare, disburse("g1", cents(1)));
     world.officer_ok(spend("g1", money(300)));
     world.officer_ok(disburse("g1", money(100)));
     let message = world.officer_refused(Rule::ReimbursementShare, disburse("g1", cents(1)));
     assert!(message.contains("1:2") && message.contains("HK$300.00"), "{message}");
+    assert_names(&message, &["HK$100.01", "HK$100.00"]);
+    // A third of HK$100.01 more is HK$33.33 (rounded down).
+    world.officer_ok(spend("g1", cents(10_001)));
+    world.officer_refused(Rule::ReimbursementShare, disburse("g1", cents(3_334)));
+    world.officer_ok(disburse("g1", cents(3_333)));
 }
 
 #[test]
-fn unauthorised_and_revoked_signers_are_refused() {
+fn net_disbursement_never_exceeds_the_approved_grant() {
     let mut world = World::new();
-    let outsider = world.outsider.clone();
-    world.refused(Rule::SignerUnknown, &[&outsider], market("sf-ai", money(1)));
-    let officer = world.officer.clone();
-    world.refused(Rule::SignerUnauthorised, &[&officer], market("sf-ai", money(1)));
-    let admin = world.admin.clone();
-    world.ok(&[&admin], Event::KeyRevoked(KeyRevoked { key: world.manager.key_id(), reason: text("left") }));
-    world.manager_refused(Rule::SignerRevoked, market("sf-ai", money(1)));
+    world.officer_ok(approve("pilot", "g1", "ent-1", money(750_000), money(100_000)));
+    world.officer_ok(spend("g1", money(750_000)));
+    world.officer_ok(disburse("g1", money(60_000)));
+    let message = world.officer_refused(Rule::ApprovedGrant, disburse("g1", cents(4_000_001)));
+    assert_names(&message, &["HK$100,000.01", "HK$100,000.00"]);
+    world.officer_ok(disburse("g1", money(40_000)));
+    world.officer_refused(Rule::ApprovedGrant, disburse("g1", cents(1)));
+    // A clawback makes room again, up to the approved grant.
+    world.officer_ok(clawback("g1", money(5_000)));
+    world.officer_refused(Rule::ApprovedGrant, disburse("g1", cents(500_001)));
+    world.officer_ok(disburse("g1", money(5_000)));
+    assert_eq!(world.grant("g1").net_disbursed(), money(100_000));
+}
+
+#[test]
+fn dual_control_for_grant_disbursements_at_the_threshold() {
+    let mut world = World::new();
+    world.officer_ok(approve("nias", "g1", "ent-1", money(150_000_000), money(50_000_000)));
+    world.officer_ok(spend("g1", money(90_000_000)));
+    let threshold = money(10_000_000);
+    let message = world.officer_refused(Rule::DualControl, disburse("g1", threshold));
+    assert_names(&message, &["HK$10,000,000.00", "got 1"]);
+    world.officers_ok(disburse("g1", threshold));
+    world.officer_ok(disburse("g1", cents(threshold.cents() - 1)));
+    let (officer, manager) = (world.officer.clone(), world.manager.clone());
+    world.refused(Rule::SignerUnauthorised, &[&officer, &manager], disburse("g1", threshold));
+    // An officer scoped to another scheme is not authorised either.
+    let pilot_officer = world.key_with_role("officer-pilot", Role::GrantOfficer, "scheme:pilot");
+    world.refused(Rule::SignerUnauthorised, &[&officer, &pilot_officer], disburse("g1", threshold));
+    let nias_officer = world.key_with_role("officer-nias", Role::GrantOfficer, "scheme:nias");
+    world.ok(&[&officer, &nias_officer], disburse("g1", threshold));
+}
+
+#[test]
+fn nifs_pays_only_on_completion() {
+    let mut world = World::new();
+    world.officer_ok(approve("nifs", "g1", "ent-1", money(3_000_000), money(1_000_000)));
+    world.officer_ok(spend("g1", money(3_000_000)));
+    let message = world.officer_refused(Rule::GrantStatus, disburse("g1", money(1)));
+    assert_names(&message, &["pays on completion", "g1"]);
+    world.officer_ok(complete("g1"));
+    world.officer_ok(disburse("g1", money(1_000_000)));
+    // Pilot grants pay as spend is verified, before completion.
+    world.officer_ok(approve("pilot", "g2", "ent-1", money(3_000), money(1_000)));
+    world.officer_ok(spend("g2", money(300)));
+    world.officer_ok(disburse("g2", money(100)));
+}
+
+#[test]
+fn grant_status_allows_each_step_once() {
+    let mut world = World::new();
+    world.officer_ok(approve("pilot", "g1", "ent-1", money(3_000), money(1_000)));
+    world.officer_ok(spend("g1", money(300)));
+    world.officer_ok(complete("g1"));
+    world.officer_refused(Rule::GrantStatus, complete("g1"));
+    // Completed grants still take spend and payments.
+    world.officer_ok(spend("g1", money(300)));
+    world.officer_ok(disburse("g1", money(100)));
+    world.officer_ok(close("g1"));
+    world.officer_refused(Rule::GrantStatus, close("g1"));
+    world.officer_refused(Rule::GrantStatus, complete("g1"));
+    world.officer_refused(Rule::GrantStatus, spend("g1", money(1)));
+    let message = world.officer_refused(Rule::GrantStatus, disburse("g1", money(1)));
+    assert_names(&message, &["g1", "closed"]);
+    // An open grant can be closed without completion (withdrawn).
+    world.officer_ok(approve("pilot", "g2", "ent-2", money(3_000), money(1_000)));
+    world.officer_ok(close("g2"));
+}
+
+#[test]
+fn clawbacks_never_exceed_what_was_disbursed() {
+    let mut world = World::new();
+    world.officer_ok(approve("pilot", "g1", "ent-1", money(3_000), money(1_000)));
+    world.officer_refused(Rule::ClawbackExceedsDisbursed, clawback("g1", cents(1)));
+    world.officer_ok(spend("g1", money(300)));
+    world.officer_ok(disburse("g1", money(100)));
+    let message = world.officer_refused(Rule::ClawbackExceedsDisbursed, clawback("g1", cents(10_001)));
+    assert_names(&message, &["HK$100.01", "HK$100.00"]);
+    world.officer_ok(clawback("g1", money(60)));
+    world.officer_refused(Rule::ClawbackExceedsDisbursed, clawback("g1", cents(4_001)));
+    world.officer_ok(clawback("g1", money(40)));
+    assert_eq!((world.grant("g1").net_disbursed(), world.scheme("pilot").disbursed), (Money::ZERO, Money::ZERO));
+}
+
+#[test]
+fn closing_returns_undisbursed_money_to_the_budget_and_the_enterprise() {
+    let mut world = World::new();
+    world.officer_ok(approve("pilot", "g1", "ent-1", money(750_000), money(250_000)));
+    world.officer_ok(spend("g1", money(300)));
+    world.officer_ok(disburse("g1", money(100)));
+    assert_eq!(world.scheme("pilot").committed, money(250_000));
+    world.officer_refused(Rule::EnterpriseGrantCap, approve("pilot", "g2", "ent-1", cents(3), cents(1)));
+    world.officer_ok(close("g1"));
+    assert_eq!(world.scheme("pilot").committed, money(100));
+    assert_eq!(world.scheme("pilot").disbursed, money(100));
+    let standing = world.standing("pilot", "ent-1");
+    assert_eq!((standing.committed, standing.open_projects, standing.projects), (money(100), 0, 1));
+    // The enterprise's headroom is the cap less what it kept.
+    world.officer_refused(Rule::EnterpriseGrantCap, approve("pilot", "g2", "ent-1", money(750_000), cents(24_990_001)));
+    world.officer_ok(approve("pilot", "g2", "ent-1", money(750_000), money(249_900)));
+}
+
+#[test]
+fn clawback_after_close_returns_money_to_the_budget_and_the_enterprise() {
+    let mut world = World::new();
+    world.admin_ok(Event::SchemeEstablished(SchemeEstablished {
+        enterprise_grant_max_cents: Some(money(1_000)),
+        ..custom_scheme("tiny", money(1_000))
+    }));
+    world.officer_ok(approve("tiny", "g1", "ent-1", money(3_000), money(1_000)));
+    world.officer_ok(spend("g1", money(3_000)));
+    world.officer_ok(disburse("g1", money(1_000)));
+    world.officer_ok(close("g1"));
+    assert_eq!(world.scheme("tiny").committed, money(1_000));
+    world.officer_refused(Rule::SchemeBudget, approve("tiny", "g2", "ent-2", cents(3), cents(1)));
+    world.officer_ok(clawback("g1", money(400)));
+    assert_eq!((world.scheme("tiny").committed, world.scheme("tiny").disbursed), (money(600), money(600)));
+    assert_eq!(world.standing("tiny", "ent-1").committed, money(600));
+    world.officer_refused(Rule::SchemeBudget, approve("tiny", "g2", "ent-2", money(3_000), cents(40_001)));
+    world.officer_ok(approve("tiny", "g2", "ent-2", money(1_200), money(400)));
+    // A clawback from an open grant returns nothing to the budget: the grant still holds its amount.
+    world.officer_ok(spend("g2", money(300)));
+    world.officer_ok(disburse("g2", money(100)));
+    world.officer_ok(clawback("g2", money(100)));
+    assert_eq!(world.scheme("tiny").committed, money(1_000));
+}
+
+#[test]
+fn percentages_in_messages_are_percentages() {
+    let mut world = World::new();
+    world.manager_ok(market("sf-ai", money(300)));
+    // HK$100.01 of HK$400.01 is 25.0018...%, shown as 25.00%.
+    let message = world.manager_refused(Rule::GovernmentShareMax, government("sf-ai", cents(10_001)));
+    assert_names(&message, &["would be 25.00% of sub-fund"]);
+    world.officer_ok(approve("pilot", "g1", "ent-1", money(3_000), money(1_000)));
+    world.officer_ok(spend("g1", money(300)));
+    // HK$100.01 of HK$300.00 is 33.3366...%, shown as 33.33%.
+    let message = world.officer_refused(Rule::ReimbursementShare, disburse("g1", cents(10_001)));
+    assert_names(&message, &["(33.33% of verified spend)"]);
+}
+
+#[test]
+fn every_rule_has_a_test_here() {
+    let source = include_str!("tests.rs");
+    let untested: Vec<String> = Rule::ALL.iter().map(|rule| format!("Rule::{rule:?}")).filter(|name| !source.contains(&format!("{name},"))).collect();
+    assert!(untested.is_empty(), "rules without a refusal test in ledger/tests.rs: {untested:?}");
 }

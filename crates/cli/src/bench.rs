@@ -1,0 +1,280 @@
+//! `fundledger bench`: throughput and latency measured beside a baseline in
+//! the same run, on the same NATS server, so the figures are ratios that mean
+//! something on any machine.
+//!
+//! `bench append` pre-signs events, then measures (a) the ledger's append
+//! path (signatures verified on all cores, rules applied, chained, published
+//! with fencing headers and acknowledged) and (b) raw async JetStream
+//! publishes of exactly the same record bytes with no headers, and their
+//! ratio; then single-event latency at a moderate load.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Subcommand};
+use futures::StreamExt;
+use fundledger_core::crypto::{sha256, SecretKey};
+use fundledger_core::event::*;
+use fundledger_core::id::{EventId, LedgerId};
+use fundledger_core::money::Money;
+use fundledger_core::presets;
+use fundledger_core::record::SignedEvent;
+use fundledger_core::time::{Date, Timestamp};
+use fundledger_writer::{Writer, WriterConfig};
+use serde_json::json;
+
+#[derive(Subcommand, Debug)]
+pub enum BenchCommand {
+    /// Append throughput and latency: the ledger's append path vs raw JetStream publishes of the same bytes.
+    Append(AppendArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct AppendArgs {
+    /// Pre-signed events to append.
+    #[arg(long, default_value_t = 200_000)]
+    pub events: usize,
+    /// Events per submission in the throughput run.
+    #[arg(long, default_value_t = 4096)]
+    pub batch: usize,
+    /// Single-event submissions in the latency run.
+    #[arg(long, default_value_t = 2_000)]
+    pub latency_events: usize,
+    /// NATS server URL; without it an embedded nats-server is started in a temporary directory.
+    #[arg(long, env = "FUNDLEDGER_NATS")]
+    pub nats: Option<String>,
+    /// Print the results as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub async fn run(command: BenchCommand) -> Result<()> {
+    match command {
+        BenchCommand::Append(args) => append(args).await,
+    }
+}
+
+fn percentile(sorted: &[Duration], fraction: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let index = ((sorted.len() as f64 - 1.0) * fraction).round() as usize;
+    sorted[index.min(sorted.len() - 1)]
+}
+
+fn text(value: &str) -> Text {
+    Text::parse(value).unwrap_or_else(|error| panic!("bench text {value:?}: {error}"))
+}
+
+struct Setup {
+    ledger: LedgerId,
+    manager: SecretKey,
+    officer: SecretKey,
+}
+
+/// The events that make the measured events valid: genesis, keys, a fund, a
+/// sub-fund, a scheme and one large grant.
+fn setup_events(setup: &Setup, operator: &SecretKey) -> Result<Vec<SignedEvent>> {
+    let mut events = Vec::new();
+    let mut sign = |index: usize, event: Event, signer: &SecretKey| -> Result<()> {
+        let id = EventId::parse(&format!("setup-{index}"))?;
+        events.push(SignedEvent::author(&setup.ledger, id, Timestamp::parse("2026-01-01T00:00:00Z")?, event, &[signer])?);
+        Ok(())
+    };
+    sign(0, Event::LedgerGenesis(LedgerGenesis { name: text("bench"), operator: operator.key_id(), operator_holder: text("operator") }), operator)?;
+    sign(1, Event::FundEstablished(presets::itif("itif")), operator)?;
+    sign(2, Event::SchemeEstablished(presets::nias_scheme("nias")), operator)?;
+    sign(3, Event::KeyRegistered(KeyRegistered { key: setup.manager.key_id(), holder: text("manager") }), operator)?;
+    sign(4, Event::RoleGranted(RoleChange { key: setup.manager.key_id(), role: Role::FundManager, scope: Scope::Fund("itif".parse()?) }), operator)?;
+    sign(5, Event::KeyRegistered(KeyRegistered { key: setup.officer.key_id(), holder: text("officer") }), operator)?;
+    sign(6, Event::RoleGranted(RoleChange { key: setup.officer.key_id(), role: Role::GrantOfficer, scope: Scope::Scheme("nias".parse()?) }), operator)?;
+    sign(
+        7,
+        Event::SubFundAdmitted(SubFundAdmitted {
+            fund: "itif".parse()?,
+            subfund: "sf-bench".parse()?,
+            name: text("Bench Fund I"),
+            theme: "ai-robotics".parse()?,
+            general_partner: text("Bench GP"),
+            target_size_cents: Money::hkd(2_000_000_000),
+        }),
+        &setup.manager,
+    )?;
+    sign(
+        8,
+        Event::GrantApproved(GrantApproved {
+            scheme: "nias".parse()?,
+            grant: "nias-bench".parse()?,
+            enterprise: "br-00000001".parse()?,
+            enterprise_name: text("Bench Manufacturing Limited"),
+            project: text("Benchmark project"),
+            approved_cost_cents: Money::hkd(600_000_000),
+            grant_cents: Money::hkd(200_000_000),
+            duration_months: 36,
+        }),
+        &setup.officer,
+    )?;
+    Ok(events)
+}
+
+/// Measured events: NAV reports and verified spend (each a few hundred bytes), signed on all cores.
+fn measured_events(setup: &Setup, prefix: &str, count: usize) -> Result<Vec<SignedEvent>> {
+    use rayon::prelude::*;
+    let as_of = Date::parse("2026-03-31")?;
+    let occurred_at = Timestamp::parse("2026-04-01T09:00:00Z")?;
+    let results: Vec<Result<SignedEvent>> = (0..count)
+        .into_par_iter()
+        .map(|index| {
+            let id = EventId::parse(&format!("{prefix}-{index:08}"))?;
+            let (event, signer) = if index % 2 == 0 {
+                (Event::NavReported(NavReported { subfund: "sf-bench".parse()?, as_of: as_of.clone(), nav_cents: Money::from_cents(1_000_000_000 + index as u64)? }), &setup.manager)
+            } else {
+                let evidence = EvidenceDigest(sha256(&[id.as_str().as_bytes()]));
+                (Event::SpendVerified(SpendVerified { grant: "nias-bench".parse()?, amount_cents: Money::from_cents(100)?, evidence_sha256: evidence }), &setup.officer)
+            };
+            Ok(SignedEvent::author(&setup.ledger, id, occurred_at.clone(), event, &[signer])?)
+        })
+        .collect();
+    results.into_iter().collect()
+}
+
+async fn append(args: AppendArgs) -> Result<()> {
+    if args.events == 0 || args.batch == 0 {
+        bail!("--events and --batch must be positive");
+    }
+    let temporary = tempfile::tempdir().context("cannot create a temporary directory")?;
+    let mut embedded = None;
+    let url = match &args.nats {
+        Some(url) => url.clone(),
+        None => {
+            let options = fundledger_nats::EmbeddedOptions { data_dir: Some(temporary.path().join("nats")), ..Default::default() };
+            std::fs::create_dir_all(temporary.path().join("nats"))?;
+            let server = fundledger_nats::EmbeddedNats::start(options).await?;
+            let url = server.url();
+            embedded = Some(server);
+            url
+        }
+    };
+    let run_id = format!("{:x}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0));
+    let ledger = LedgerId::parse(&format!("bench-{run_id}"))?;
+    let setup = Setup { ledger: ledger.clone(), manager: SecretKey::from_seed_label("bench/manager"), officer: SecretKey::from_seed_label("bench/officer") };
+    let operator = SecretKey::from_seed_label("bench/operator");
+    let config = WriterConfig::new(ledger.clone(), url.clone(), temporary.path().join("writer"));
+    let (writer, _sequencer) = Writer::start(config).await?;
+    for outcome in writer.submit(setup_events(&setup, &operator)?).await {
+        outcome.context("setting up the bench ledger")?;
+    }
+    eprintln!("signing {} events on all cores...", args.events + args.latency_events);
+    let events = measured_events(&setup, "thr", args.events)?;
+    let latency_events = measured_events(&setup, "lat", args.latency_events)?;
+
+    // (a) The ledger's append path.
+    eprintln!("appending {} events through the writer in submissions of {}...", args.events, args.batch);
+    let chunks: Vec<Vec<SignedEvent>> = events.chunks(args.batch).map(|chunk| chunk.to_vec()).collect();
+    let started = Instant::now();
+    let mut latencies = Vec::with_capacity(chunks.len());
+    let mut appended = 0usize;
+    {
+        let mut submissions = futures::stream::iter(chunks.into_iter().map(|chunk| {
+            let writer = writer.clone();
+            async move {
+                let sent = Instant::now();
+                let outcomes = writer.submit(chunk).await;
+                (sent.elapsed(), outcomes)
+            }
+        }))
+        .buffered(2);
+        while let Some((latency, outcomes)) = submissions.next().await {
+            latencies.push(latency);
+            for outcome in outcomes {
+                outcome.context("an event of the benchmark was not appended")?;
+                appended += 1;
+            }
+        }
+    }
+    let ledger_elapsed = started.elapsed();
+    latencies.sort();
+
+    // (b) Raw async JetStream publishes of the same record bytes.
+    let js = fundledger_nats::connect_jetstream(&url).await?;
+    let stream = fundledger_nats::stream_name(ledger.as_str())?;
+    let first = writer.status().size - appended as u64 + 1;
+    let mut messages = fundledger_nats::read_from(&js, &stream, None, first).await?;
+    let mut payloads: Vec<bytes::Bytes> = Vec::with_capacity(appended);
+    while let Some(message) = messages.next().await {
+        payloads.push(message?.payload);
+    }
+    let payload_bytes: usize = payloads.iter().map(|payload| payload.len()).sum();
+    let raw_stream = format!("BENCH_RAW_{}", run_id.to_uppercase());
+    let raw_subject = format!("bench.raw.{run_id}");
+    js.create_stream(fundledger_nats::async_nats::jetstream::stream::Config {
+        name: raw_stream.clone(),
+        subjects: vec![raw_subject.clone()],
+        storage: fundledger_nats::async_nats::jetstream::stream::StorageType::File,
+        ..Default::default()
+    })
+    .await
+    .context("creating the raw baseline stream")?;
+    eprintln!("publishing the same {} records ({} bytes average) raw to JetStream...", payloads.len(), payload_bytes / payloads.len().max(1));
+    let started = Instant::now();
+    let mut raw_latencies = Vec::new();
+    for chunk in payloads.chunks(args.batch) {
+        let sent = Instant::now();
+        fundledger_nats::raw_publish_batch(&js, &raw_subject, chunk).await?;
+        raw_latencies.push(sent.elapsed());
+    }
+    let raw_elapsed = started.elapsed();
+    raw_latencies.sort();
+
+    // Single-event latency at a moderate load: one client, one event at a time.
+    eprintln!("measuring single-event latency over {} submissions...", latency_events.len());
+    let mut single = Vec::with_capacity(latency_events.len());
+    for event in latency_events {
+        let sent = Instant::now();
+        for outcome in writer.submit(vec![event]).await {
+            outcome.context("a latency event was not appended")?;
+        }
+        single.push(sent.elapsed());
+    }
+    single.sort();
+
+    let ledger_rate = appended as f64 / ledger_elapsed.as_secs_f64();
+    let raw_rate = payloads.len() as f64 / raw_elapsed.as_secs_f64();
+    let ms = |duration: Duration| duration.as_secs_f64() * 1000.0;
+    let report = json!({
+        "events": appended,
+        "record_bytes_average": payload_bytes / payloads.len().max(1),
+        "submission_events": args.batch,
+        "ledger_append": {
+            "events_per_second": ledger_rate.round(),
+            "submission_latency_ms_p50": ms(percentile(&latencies, 0.50)),
+            "submission_latency_ms_p99": ms(percentile(&latencies, 0.99)),
+        },
+        "raw_jetstream_publish": {
+            "events_per_second": raw_rate.round(),
+            "batch_latency_ms_p50": ms(percentile(&raw_latencies, 0.50)),
+            "batch_latency_ms_p99": ms(percentile(&raw_latencies, 0.99)),
+        },
+        "ratio_ledger_to_raw": ledger_rate / raw_rate,
+        "single_event_latency_ms": {
+            "p50": ms(percentile(&single, 0.50)),
+            "p99": ms(percentile(&single, 0.99)),
+            "max": ms(single.last().copied().unwrap_or_default()),
+        },
+        "targets": { "ledger_events_per_second_min": 50_000, "ratio_min": 0.30, "single_event_p99_ms_max": 10.0 },
+        "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+    });
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!("bench append: {} pre-signed events, {} bytes per record on average, {} per submission", appended, payload_bytes / payloads.len().max(1), args.batch);
+        println!("  (a) ledger append path  {:>9.0} events/s   submission p50 {:>7.1} ms  p99 {:>7.1} ms", ledger_rate, ms(percentile(&latencies, 0.5)), ms(percentile(&latencies, 0.99)));
+        println!("  (b) raw JetStream publish {:>7.0} events/s   batch      p50 {:>7.1} ms  p99 {:>7.1} ms", raw_rate, ms(percentile(&raw_latencies, 0.5)), ms(percentile(&raw_latencies, 0.99)));
+        println!("  ratio (a)/(b)            {:>9.1}%   (target at least 30%, and at least 50,000 events/s)", 100.0 * ledger_rate / raw_rate);
+        println!("  single-event latency, one client: p50 {:.2} ms  p99 {:.2} ms  max {:.2} ms  (target p99 under 10 ms)", ms(percentile(&single, 0.5)), ms(percentile(&single, 0.99)), ms(single.last().copied().unwrap_or_default()));
+    }
+    if let Some(server) = embedded.as_mut() {
+        server.stop().await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,67 @@
+//! Submitting signed events to a running writer, over HTTP (default) or NATS
+//! request/reply, and turning its answers into output for people or scripts.
+
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context, Result};
+use clap::Args;
+use fundledger_core::record::SignedEvent;
+use serde_json::Value;
+
+/// How long to wait for the writer's answer.
+pub const REQUEST_TIMEOUT_MS: u64 = 60_000;
+/// The writer's default HTTP address (`fundledger serve`).
+pub const DEFAULT_WRITER_URL: &str = "http://127.0.0.1:7400";
+
+#[derive(Args, Clone, Debug)]
+pub struct WriterArgs {
+    /// The writer's HTTP address.
+    #[arg(long, env = "FUNDLEDGER_WRITER", default_value = DEFAULT_WRITER_URL, global = true)]
+    pub writer: String,
+    /// Submit over NATS request/reply to this server instead of HTTP.
+    #[arg(long = "via-nats", env = "FUNDLEDGER_VIA_NATS", global = true)]
+    pub via_nats: Option<String>,
+}
+
+/// Sends one request body (a submission or an array of them) and returns the
+/// writer's JSON answer.
+pub async fn send(args: &WriterArgs, ledger: &str, request: Vec<u8>) -> Result<Value> {
+    if let Some(url) = &args.via_nats {
+        let client = fundledger_nats::connect(url).await?;
+        let subject = fundledger_nats::request_subject(ledger)?;
+        let reply = tokio::time::timeout(Duration::from_millis(REQUEST_TIMEOUT_MS), client.request(subject.clone(), request.into()))
+            .await
+            .map_err(|_| anyhow!("no answer on {subject} within {REQUEST_TIMEOUT_MS} ms; is `fundledger serve` running for ledger {ledger}?"))?
+            .with_context(|| format!("NATS request to {subject} failed; is `fundledger serve` running for ledger {ledger}?"))?;
+        return serde_json::from_slice(&reply.payload).context("the writer's answer is not JSON");
+    }
+    let url = format!("{}/v1/events", args.writer.trim_end_matches('/'));
+    let response = reqwest::Client::new()
+        .post(&url)
+        .header("content-type", "application/json")
+        .timeout(Duration::from_millis(REQUEST_TIMEOUT_MS))
+        .body(request)
+        .send()
+        .await
+        .with_context(|| format!("cannot reach the writer at {url}; start it with `fundledger serve` or pass --writer"))?;
+    let status = response.status();
+    let text = response.text().await.context("reading the writer's answer")?;
+    serde_json::from_str(&text).with_context(|| format!("the writer answered {status} with something that is not JSON: {}", text.chars().take(300).collect::<String>()))
+}
+
+/// Submits one signed event and returns its receipt, or a precise error.
+pub async fn submit_one(args: &WriterArgs, event: &SignedEvent) -> Result<Value> {
+    let answer = send(args, event.body().ledger.as_str(), event.to_submission_json().into_bytes()).await?;
+    if let Some(receipt) = answer.get("receipt") {
+        return Ok(receipt.clone());
+    }
+    bail!("{}", describe_error(&answer))
+}
+
+/// `refused [code]: message` from an error answer.
+pub fn describe_error(answer: &Value) -> String {
+    let error = answer.get("error").unwrap_or(answer);
+    let code = error.get("code").and_then(Value::as_str).unwrap_or("unknown");
+    let message = error.get("message").and_then(Value::as_str).unwrap_or("no message");
+    format!("refused [{code}]: {message}")
+}

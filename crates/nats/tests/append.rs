@@ -1,0 +1,501 @@
+//! Fenced, pipelined appends against a real nats-server: ordering, headers,
+//! fencing, duplicates, racing writers, and reading back.
+
+mod common;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use common::{bounded, messages, server_with_ledger};
+use fundledger_nats::async_nats::jetstream::{
+    self, context::PublishErrorKind, message::PublishMessage as Publish,
+};
+use fundledger_nats::{
+    connect_jetstream, get_message, read_from, AppendError, Appender, OutgoingMessage,
+    PublishReceipt, StoredMessage,
+};
+use futures::{StreamExt as _, TryStreamExt as _};
+
+async fn read_all(
+    js: &jetstream::Context,
+    stream: &str,
+    filter: Option<&str>,
+    start: u64,
+) -> anyhow::Result<Vec<StoredMessage>> {
+    let replay = read_from(js, stream, filter, start).await?;
+    bounded("replay", replay.try_collect::<Vec<_>>())
+        .await?
+        .map_err(Into::into)
+}
+
+#[tokio::test]
+async fn ten_thousand_messages_land_in_order_with_their_headers() -> anyhow::Result<()> {
+    let (_server, js, streams) = server_with_ledger("hk").await?;
+    let appender = Appender::new(js.clone(), &streams.events_stream);
+    assert_eq!(appender.last_sequence().await?, 0);
+    let batch = messages("hk", "a", 10_000)?;
+    let receipts = bounded("append", appender.append_batch(1, &batch)).await??;
+    let expected: Vec<PublishReceipt> = (1..=10_000)
+        .map(|sequence| PublishReceipt {
+            sequence,
+            duplicate: false,
+        })
+        .collect();
+    assert_eq!(receipts, expected);
+    assert_eq!(appender.last_sequence().await?, 10_000);
+
+    // Each message carries its fencing headers.
+    let stream = js.get_stream(&streams.events_stream).await?;
+    for sequence in [1u64, 2, 4_097, 10_000] {
+        let raw = stream.get_raw_message(sequence).await?;
+        let header = |name: &str| raw.headers.get(name).map(|v| v.as_str().to_string());
+        let index = (sequence - 1) as usize;
+        assert_eq!(header("Nats-Msg-Id"), Some(format!("a-{index}")));
+        assert_eq!(
+            header("Nats-Expected-Last-Sequence"),
+            Some((sequence - 1).to_string())
+        );
+        assert_eq!(
+            header("Nats-Expected-Stream"),
+            Some(streams.events_stream.clone())
+        );
+        let previous = index.checked_sub(1).map(|p| format!("a-{p}"));
+        assert_eq!(header("Nats-Expected-Last-Msg-Id"), previous);
+        assert_eq!(raw.subject.as_str(), batch[index].subject);
+        assert_eq!(raw.payload, batch[index].payload);
+    }
+
+    // The replay returns exactly what was appended.
+    let replayed = read_all(&js, &streams.events_stream, None, 1).await?;
+    assert_eq!(replayed.len(), batch.len());
+    for (i, (stored, sent)) in replayed.iter().zip(&batch).enumerate() {
+        assert_eq!(stored.sequence, i as u64 + 1);
+        assert_eq!(stored.subject, sent.subject);
+        assert_eq!(stored.payload, sent.payload);
+        assert_eq!(stored.message_id.as_deref(), Some(sent.message_id.as_str()));
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_stale_or_future_first_sequence_is_fenced_and_appends_nothing() -> anyhow::Result<()> {
+    let (_server, js, streams) = server_with_ledger("hk").await?;
+    let appender = Appender::new(js, &streams.events_stream);
+    appender.append_batch(1, &messages("hk", "a", 5)?).await?;
+
+    for (first, tag) in [(3u64, "stale"), (1, "genesis"), (7, "gap")] {
+        let batch = messages("hk", tag, 3)?;
+        match appender.append_batch(first, &batch).await {
+            Err(err @ AppendError::Fenced { .. }) => {
+                let AppendError::Fenced {
+                    index,
+                    expected_last_sequence,
+                    acknowledged,
+                    ..
+                } = &err
+                else {
+                    unreachable!()
+                };
+                assert_eq!(
+                    (*index, *expected_last_sequence, *acknowledged),
+                    (0, first - 1, 0)
+                );
+                assert!(err.is_fenced() && !err.outcome_unknown());
+            }
+            other => panic!("first_sequence {first}: expected Fenced, got {other:?}"),
+        }
+        assert_eq!(
+            appender.last_sequence().await?,
+            5,
+            "nothing may land ({tag})"
+        );
+    }
+    // The right sequence still works.
+    let receipts = appender.append_batch(6, &messages("hk", "b", 2)?).await?;
+    assert_eq!(
+        receipts.iter().map(|r| r.sequence).collect::<Vec<_>>(),
+        vec![6, 7]
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_message_id_already_in_the_window_is_a_duplicate() -> anyhow::Result<()> {
+    let (_server, js, streams) = server_with_ledger("hk").await?;
+    let appender = Appender::new(js.clone(), &streams.events_stream);
+    let first = messages("hk", "a", 3)?;
+    appender.append_batch(1, &first).await?;
+
+    // A new message, then one reusing a-1 (stored at 2), then another new one.
+    let mut batch = messages("hk", "b", 3)?;
+    batch[1].message_id = "a-1".into();
+    match appender.append_batch(4, &batch).await {
+        Err(AppendError::Duplicate {
+            index,
+            sequence,
+            expected_sequence,
+            acknowledged,
+            message_id,
+        }) => {
+            assert_eq!(
+                (index, sequence, expected_sequence, acknowledged),
+                (1, 2, 5, 1)
+            );
+            assert_eq!(message_id, "a-1");
+        }
+        other => panic!("expected Duplicate, got {other:?}"),
+    }
+    assert_eq!(
+        appender.last_sequence().await?,
+        4,
+        "only the message before the duplicate lands"
+    );
+    let stored = get_message(&js, &streams.events_stream, 4).await?;
+    assert_eq!(stored.and_then(|m| m.message_id), Some("b-0".to_string()));
+
+    // Retrying the first batch where it landed is idempotent: the server
+    // recognises every id at exactly the expected sequence.
+    let receipts = appender.append_batch(1, &first).await?;
+    assert_eq!(
+        receipts,
+        (1..=3)
+            .map(|sequence| PublishReceipt {
+                sequence,
+                duplicate: true
+            })
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(appender.last_sequence().await?, 4);
+    Ok(())
+}
+
+#[tokio::test]
+async fn get_message_finds_stored_messages_and_nothing_beyond_the_tail() -> anyhow::Result<()> {
+    let (_server, js, streams) = server_with_ledger("hk").await?;
+    let appender = Appender::new(js.clone(), &streams.events_stream);
+    let batch = messages("hk", "a", 3)?;
+    appender.append_batch(1, &batch).await?;
+    let second = get_message(&js, &streams.events_stream, 2).await?;
+    let second = second.ok_or_else(|| anyhow::anyhow!("message 2 missing"))?;
+    assert_eq!(
+        (second.sequence, second.payload.clone()),
+        (2, batch[1].payload.clone())
+    );
+    assert_eq!(second.message_id.as_deref(), Some("a-1"));
+    assert!(get_message(&js, &streams.events_stream, 4).await?.is_none());
+    Ok(())
+}
+
+/// What a racing writer managed: the ids it sent and how many of them landed.
+fn landed(
+    batch: &[OutgoingMessage],
+    result: &Result<Vec<PublishReceipt>, AppendError>,
+) -> Vec<String> {
+    let count = match result {
+        Ok(receipts) => receipts.len(),
+        Err(err) => err.acknowledged(),
+    };
+    batch[..count]
+        .iter()
+        .map(|m| m.message_id.clone())
+        .collect()
+}
+
+#[tokio::test]
+async fn racing_appenders_never_both_win_a_sequence() -> anyhow::Result<()> {
+    const ROUNDS: usize = 10;
+    const BATCH: usize = 2_000;
+    let (server, js, streams) = server_with_ledger("hk").await?;
+    // Separate connections, as two writer processes would have.
+    let js_b = connect_jetstream(&server.url()).await?;
+    let a = Appender::new(js.clone(), &streams.events_stream);
+    let b = Appender::new(js_b, &streams.events_stream);
+    let mut expected_ids: Vec<String> = Vec::new();
+
+    for round in 0..ROUNDS {
+        let batch_a = messages("hk", &format!("a{round}"), BATCH)?;
+        let batch_b = messages("hk", &format!("b{round}"), BATCH)?;
+        let tail = a.last_sequence().await?;
+        // Both predict the same next sequence and start together.
+        let barrier = Arc::new(tokio::sync::Barrier::new(2));
+        let (ba, bb) = (barrier.clone(), barrier);
+        let fa = async {
+            ba.wait().await;
+            a.append_batch(tail + 1, &batch_a).await
+        };
+        let fb = async {
+            bb.wait().await;
+            b.append_batch(tail + 1, &batch_b).await
+        };
+        let (result_a, result_b) = bounded("race", futures::future::join(fa, fb)).await?;
+        for (name, result) in [("a", &result_a), ("b", &result_b)] {
+            if let Err(err) = result {
+                assert!(
+                    err.is_fenced(),
+                    "round {round}: writer {name} failed with {err}"
+                );
+            }
+        }
+        assert!(
+            result_a.is_err() || result_b.is_err(),
+            "round {round}: both writers claim sequence {}",
+            tail + 1
+        );
+        let ids_a = landed(&batch_a, &result_a);
+        let ids_b = landed(&batch_b, &result_b);
+        // Whatever landed is one writer's prefix followed by the other's.
+        let stored = read_all(&js, &streams.events_stream, None, tail + 1).await?;
+        let stored_ids: Vec<String> = stored.iter().filter_map(|m| m.message_id.clone()).collect();
+        assert_eq!(stored.len(), ids_a.len() + ids_b.len(), "round {round}");
+        let a_first = [ids_a.clone(), ids_b.clone()].concat();
+        let b_first = [ids_b.clone(), ids_a.clone()].concat();
+        assert!(
+            stored_ids == a_first || stored_ids == b_first,
+            "round {round}: the stream interleaves the writers"
+        );
+        for (offset, message) in stored.iter().enumerate() {
+            assert_eq!(
+                message.sequence,
+                tail + 1 + offset as u64,
+                "round {round}: gap"
+            );
+        }
+        // Every receipt names the sequence its message is stored at.
+        let position: HashMap<&str, u64> = stored
+            .iter()
+            .filter_map(|m| m.message_id.as_deref().map(|id| (id, m.sequence)))
+            .collect();
+        for (batch, result) in [(&batch_a, &result_a), (&batch_b, &result_b)] {
+            if let Ok(receipts) = result {
+                for (message, receipt) in batch.iter().zip(receipts) {
+                    assert_eq!(
+                        position.get(message.message_id.as_str()),
+                        Some(&receipt.sequence)
+                    );
+                }
+            }
+        }
+        expected_ids.extend(stored_ids);
+    }
+    // The whole stream is contiguous, and no id appears twice.
+    let all = read_all(&js, &streams.events_stream, None, 1).await?;
+    assert_eq!(all.len(), expected_ids.len());
+    let mut seen = HashMap::new();
+    for message in &all {
+        let id = message.message_id.clone().unwrap_or_default();
+        assert!(
+            seen.insert(id, message.sequence).is_none(),
+            "duplicate id in the stream"
+        );
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_writer_cutting_in_mid_batch_fences_the_rest_of_the_batch() -> anyhow::Result<()> {
+    const BATCH: usize = 2_000;
+    const CUT_IN_AFTER: u64 = 50;
+    const ATTEMPTS_MAX: usize = 5;
+    let (server, js, streams) = server_with_ledger("hk").await?;
+    // A waits for each ack before its next send, so B can get in between.
+    let a = Appender::new(js.clone(), &streams.events_stream).with_in_flight_max(1);
+    let b = Appender::new(
+        connect_jetstream(&server.url()).await?,
+        &streams.events_stream,
+    );
+    for attempt in 0..ATTEMPTS_MAX {
+        let tail = a.last_sequence().await?;
+        let batch_a = messages("hk", &format!("a{attempt}"), BATCH)?;
+        let rivals = messages("hk", &format!("b{attempt}"), BATCH)?;
+        let fa = a.append_batch(tail + 1, &batch_a);
+        // B appends single messages at the tail it sees until one lands.
+        let fb = async {
+            let mut tries = 0usize;
+            loop {
+                let seen = b.last_sequence().await?;
+                if seen < tail + CUT_IN_AFTER {
+                    continue;
+                }
+                match b.append_batch(seen + 1, &rivals[tries..=tries]).await {
+                    Ok(receipts) => return anyhow::Ok((tries, receipts[0].sequence)),
+                    Err(err) if err.is_fenced() && tries + 1 < BATCH => tries += 1,
+                    Err(err) => return Err(err.into()),
+                }
+            }
+        };
+        let (result_a, landed_b) = bounded("cut-in", futures::future::join(fa, fb)).await?;
+        let (b_index, b_sequence) = landed_b?;
+        let stored = read_all(&js, &streams.events_stream, None, tail + 1).await?;
+        let ids: Vec<String> = stored.iter().filter_map(|m| m.message_id.clone()).collect();
+        match result_a {
+            Err(AppendError::Fenced {
+                index,
+                acknowledged,
+                expected_last_sequence,
+                ..
+            }) => {
+                // A's first `acknowledged` messages, then B's, and nothing else of A.
+                assert_eq!(index, acknowledged);
+                assert!(acknowledged as u64 >= CUT_IN_AFTER);
+                assert_eq!(expected_last_sequence, tail + acknowledged as u64);
+                assert_eq!(b_sequence, tail + acknowledged as u64 + 1);
+                let mut expected: Vec<String> = batch_a[..acknowledged]
+                    .iter()
+                    .map(|m| m.message_id.clone())
+                    .collect();
+                expected.push(rivals[b_index].message_id.clone());
+                assert_eq!(ids, expected);
+                assert_eq!(a.last_sequence().await?, b_sequence);
+                return Ok(());
+            }
+            Ok(receipts) => {
+                // B only got in after A had finished: try again.
+                assert_eq!(receipts.len(), BATCH);
+                assert_eq!(b_sequence, tail + BATCH as u64 + 1);
+                assert_eq!(ids.len(), BATCH + 1);
+            }
+            Err(other) => panic!("A failed with {other}"),
+        }
+    }
+    panic!("B never cut into A's batch in {ATTEMPTS_MAX} attempts");
+}
+
+#[tokio::test]
+async fn read_from_filters_and_stops_at_the_tail_of_the_call() -> anyhow::Result<()> {
+    let (_server, js, streams) = server_with_ledger("hk").await?;
+    let appender = Appender::new(js.clone(), &streams.events_stream);
+    let batch = messages("hk", "a", 300)?;
+    appender.append_batch(1, &batch).await?;
+    let name = &streams.events_stream;
+
+    // By scheme, by type, from a start sequence.
+    let scheme = read_all(&js, name, Some("fl.hk.ev.scheme.nias.>"), 1).await?;
+    assert_eq!(scheme.len(), 100);
+    assert!(scheme
+        .iter()
+        .all(|m| m.subject.starts_with("fl.hk.ev.scheme.nias.")));
+    let typed = read_all(&js, name, Some("fl.hk.ev.*.*.grant.disbursed"), 1).await?;
+    assert_eq!(typed.len(), 150);
+    assert!(typed.windows(2).all(|w| w[0].sequence < w[1].sequence));
+    let tail = read_all(&js, name, None, 291).await?;
+    assert_eq!(
+        tail.iter().map(|m| m.sequence).collect::<Vec<_>>(),
+        (291..=300).collect::<Vec<_>>()
+    );
+    // Nothing matches / nothing left: the replay ends at once.
+    assert!(read_all(&js, name, Some("fl.hk.ev.fund.nobody.>"), 1)
+        .await?
+        .is_empty());
+    assert!(read_all(&js, name, None, 301).await?.is_empty());
+    // A filter whose last match is before the tail still ends.
+    let early = read_all(&js, name, Some("fl.hk.ev.scheme.nias.>"), 298).await?;
+    assert_eq!(
+        early.iter().map(|m| m.sequence).collect::<Vec<_>>(),
+        vec![298]
+    );
+
+    // Appends during a replay do not extend it.
+    let replay = read_from(&js, name, None, 1).await?;
+    appender
+        .append_batch(301, &messages("hk", "late", 50)?)
+        .await?;
+    let replayed: Vec<_> = bounded("replay", replay.try_collect::<Vec<_>>()).await??;
+    assert_eq!(replayed.len(), 300);
+    Ok(())
+}
+
+#[tokio::test]
+async fn follow_from_delivers_the_backlog_then_new_appends() -> anyhow::Result<()> {
+    let (_server, js, streams) = server_with_ledger("hk").await?;
+    let appender = Appender::new(js.clone(), &streams.events_stream);
+    appender.append_batch(1, &messages("hk", "a", 10)?).await?;
+    let mut follow =
+        fundledger_nats::follow_from(&js, &streams.events_stream, Some("fl.hk.ev.>"), 6).await?;
+    let mut sequences = Vec::new();
+    while sequences.len() < 5 {
+        let next = bounded("backlog", follow.next()).await?;
+        sequences.push(next.ok_or_else(|| anyhow::anyhow!("ended"))??.sequence);
+    }
+    appender.append_batch(11, &messages("hk", "b", 3)?).await?;
+    while sequences.len() < 8 {
+        let next = bounded("new message", follow.next()).await?;
+        sequences.push(next.ok_or_else(|| anyhow::anyhow!("ended"))??.sequence);
+    }
+    assert_eq!(sequences, (6..=13).collect::<Vec<_>>());
+    Ok(())
+}
+
+#[tokio::test]
+async fn raw_publish_batch_stores_payloads_in_order() -> anyhow::Result<()> {
+    let (_server, js, streams) = server_with_ledger("hk").await?;
+    let payloads: Vec<Bytes> = (0..1_000).map(|i| Bytes::from(format!("p{i}"))).collect();
+    let receipts = bounded(
+        "raw",
+        fundledger_nats::raw_publish_batch(&js, "fl.hk.ev.fund.f.raw.test", &payloads),
+    )
+    .await??;
+    assert_eq!(
+        receipts.iter().map(|r| r.sequence).collect::<Vec<_>>(),
+        (1..=1_000).collect::<Vec<_>>()
+    );
+    let stored = read_all(&js, &streams.events_stream, None, 1).await?;
+    assert_eq!(
+        stored.iter().map(|m| m.payload.clone()).collect::<Vec<_>>(),
+        payloads
+    );
+    assert!(stored.iter().all(|m| m.message_id.is_none()));
+    Ok(())
+}
+
+/// Pins down the nats-server behaviour the fencing relies on, so a server
+/// upgrade that changes it fails here rather than in production.
+#[tokio::test]
+async fn the_server_enforces_what_the_fencing_relies_on() -> anyhow::Result<()> {
+    let (_server, js, _) = server_with_ledger("hk").await?;
+    let subject = "fl.hk.ev.fund.f.test.event";
+    let publish = |p: Publish| {
+        let js = js.clone();
+        async move { js.send_publish(subject, p).await?.await }
+    };
+    let body = || Publish::build().payload(Bytes::from_static(b"x"));
+    // An expected last sequence of 0 is checked, not ignored.
+    assert_eq!(
+        publish(body().expected_last_sequence(0).message_id("m1"))
+            .await?
+            .sequence,
+        1
+    );
+    let err = publish(body().expected_last_sequence(0).message_id("m2")).await;
+    assert!(matches!(
+        err.map_err(|e| e.kind()),
+        Err(PublishErrorKind::WrongLastSequence)
+    ));
+    // De-duplication comes before the expectations.
+    let dup = publish(body().expected_last_sequence(0).message_id("m1")).await?;
+    assert!(dup.duplicate && dup.sequence == 1);
+    // The last message id is compared.
+    let err = publish(
+        body()
+            .expected_last_sequence(1)
+            .expected_last_message_id("zz")
+            .message_id("m3"),
+    )
+    .await;
+    assert!(matches!(
+        err.map_err(|e| e.kind()),
+        Err(PublishErrorKind::WrongLastMessageId)
+    ));
+    assert_eq!(
+        publish(
+            body()
+                .expected_last_sequence(1)
+                .expected_last_message_id("m1")
+                .message_id("m3")
+        )
+        .await?
+        .sequence,
+        2
+    );
+    Ok(())
+}

@@ -1,0 +1,105 @@
+//! What the writer answers when it does not append an event: a typed error
+//! with a stable code (the rule's code for rule violations), an HTTP status,
+//! and a message naming the rule and the figures. Clients match on `code`.
+
+use fundledger_core::ledger::{Rule, Violation};
+use fundledger_core::record::SubmissionError;
+use serde::Serialize;
+use thiserror::Error;
+
+/// Why one submitted event was not appended. Nothing was appended for it.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum WriteError {
+    /// The submission could not be parsed, or the body breaks the format.
+    #[error("{0}")]
+    Invalid(String),
+    /// A signature does not verify over the event.
+    #[error("{0}")]
+    BadSignature(String),
+    /// A domain or authorisation rule refused the event.
+    #[error("{0}")]
+    Violation(Violation),
+    /// The id was used before for a different event.
+    #[error("event id {id} is already used by the different event recorded at sequence {seq}")]
+    IdConflict { id: String, seq: u64 },
+    /// The ledger could not be reached or is being rebuilt; safe to retry.
+    #[error("the writer cannot append right now: {0}; nothing was appended, retry later")]
+    Unavailable(String),
+}
+
+impl From<SubmissionError> for WriteError {
+    fn from(error: SubmissionError) -> WriteError {
+        match error {
+            SubmissionError::BadSignature { .. } | SubmissionError::Crypto(_) => WriteError::BadSignature(error.to_string()),
+            other => WriteError::Invalid(other.to_string()),
+        }
+    }
+}
+
+/// The JSON form of an error, the same over HTTP and NATS.
+#[derive(Debug, Clone, Serialize)]
+pub struct ErrorBody {
+    /// Stable machine-readable code: a rule code like `government_commitment_cap`,
+    /// or one of `invalid_event`, `bad_signature`, `id_conflict`, `unavailable`,
+    /// `malformed_request`, `request_too_large`.
+    pub code: String,
+    /// `rule_violation`, `unauthorised`, `invalid`, `conflict` or `unavailable`.
+    pub kind: &'static str,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event_id: Option<String>,
+}
+
+fn is_access_rule(rule: Rule) -> bool {
+    matches!(rule, Rule::SignerUnknown | Rule::SignerRevoked | Rule::SignerUnauthorised | Rule::DualControl | Rule::GenesisSigner)
+}
+
+impl WriteError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            WriteError::Invalid(_) => "invalid_event",
+            WriteError::BadSignature(_) => "bad_signature",
+            WriteError::Violation(violation) => violation.rule.code(),
+            WriteError::IdConflict { .. } => "id_conflict",
+            WriteError::Unavailable(_) => "unavailable",
+        }
+    }
+
+    /// The HTTP status: 400 invalid, 401 bad signature, 403 not authorised,
+    /// 409 id conflict, 422 rule violation, 503 unavailable.
+    pub fn http_status(&self) -> u16 {
+        match self {
+            WriteError::Invalid(_) => 400,
+            WriteError::BadSignature(_) => 401,
+            WriteError::Violation(violation) if is_access_rule(violation.rule) => 403,
+            WriteError::Violation(_) => 422,
+            WriteError::IdConflict { .. } => 409,
+            WriteError::Unavailable(_) => 503,
+        }
+    }
+
+    pub fn body(&self, event_id: Option<String>) -> ErrorBody {
+        let kind = match self {
+            WriteError::Invalid(_) => "invalid",
+            WriteError::BadSignature(_) => "unauthorised",
+            WriteError::Violation(violation) if is_access_rule(violation.rule) => "unauthorised",
+            WriteError::Violation(_) => "rule_violation",
+            WriteError::IdConflict { .. } => "conflict",
+            WriteError::Unavailable(_) => "unavailable",
+        };
+        ErrorBody { code: self.code().to_string(), kind, message: self.to_string(), event_id }
+    }
+}
+
+/// Why the writer could not start or had to stop.
+#[derive(Debug, Error)]
+pub enum WriterError {
+    #[error(transparent)]
+    Nats(#[from] fundledger_nats::NatsError),
+    #[error("idempotency index at {path}: {message}")]
+    Index { path: String, message: String },
+    #[error("the ledger stream is corrupt at record {seq}: {reason}; run `fundledger verify` for a full report")]
+    Corrupt { seq: u64, reason: String },
+    #[error("the writer has stopped")]
+    Stopped,
+}

@@ -1,0 +1,494 @@
+//! The writer: the only appender of a ledger.
+//!
+//! Callers verify signatures (in parallel, on their own tasks) and hand
+//! verified events to one sequencer task. The sequencer owns the ledger state,
+//! the chain and the appender: it groups waiting submissions into a batch,
+//! checks ids against the idempotency index, applies each event with the core
+//! state machine, seals the accepted ones onto the chain and publishes them in
+//! one pipelined, fenced append. Callers are answered only after JetStream
+//! acknowledged, with each record's sequence and hash.
+//!
+//! Any append failure (another writer appended, the broker timed out) leaves
+//! the in-memory state ahead of the stream, so the sequencer re-reads the
+//! stream from the start and plans the batch again: events that did land are
+//! then found in the index and answered with their original records.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use futures::StreamExt;
+use fundledger_core::chain::ChainState;
+use fundledger_core::crypto::Hash;
+use fundledger_core::id::LedgerId;
+use fundledger_core::ledger::{EventScope, Ledger};
+use fundledger_core::record::{verify_events_parallel, Record, SignedEvent, VerifiedEvent};
+use fundledger_core::replay::{Replay, ReplayError};
+use fundledger_core::time::Timestamp;
+use fundledger_nats::async_nats::jetstream;
+use fundledger_nats::{AppendError, Appender, OutgoingMessage, ScopeKind, StreamSettings};
+use serde::Serialize;
+use tokio::sync::{mpsc, oneshot};
+use tracing::{info, warn};
+
+use crate::error::{WriteError, WriterError};
+use crate::index::{IdIndex, IndexedEvent};
+
+/// Events appended in one pipelined batch, at most.
+pub const BATCH_EVENTS_MAX: usize = 4096;
+/// Submissions waiting for the sequencer, at most; callers wait beyond it.
+pub const QUEUE_SUBMISSIONS_MAX: usize = 1024;
+/// Events in one submission (one HTTP request or NATS message), at most.
+pub const SUBMISSION_EVENTS_MAX: usize = 10_000;
+/// Times a batch is re-planned after failed appends before giving up.
+pub const APPEND_ATTEMPTS_MAX: u32 = 4;
+/// Records replayed per chunk on load (signatures verified per chunk in parallel).
+pub const REPLAY_CHUNK_RECORDS: usize = 2048;
+
+#[derive(Clone, Debug)]
+pub struct WriterConfig {
+    pub ledger: LedgerId,
+    pub nats_url: String,
+    /// Holds the idempotency index (a cache of the stream; safe to delete).
+    pub data_dir: PathBuf,
+    pub replicas: usize,
+    /// JetStream's de-duplication window for the streams; the writer's own
+    /// index keeps idempotency beyond it.
+    pub duplicate_window: Duration,
+}
+
+impl WriterConfig {
+    /// One replica, the default duplicate window.
+    pub fn new(ledger: LedgerId, nats_url: impl Into<String>, data_dir: impl Into<PathBuf>) -> WriterConfig {
+        WriterConfig {
+            ledger,
+            nats_url: nats_url.into(),
+            data_dir: data_dir.into(),
+            replicas: 1,
+            duplicate_window: Duration::from_millis(fundledger_nats::streams::DUPLICATE_WINDOW_DEFAULT_MS),
+        }
+    }
+}
+
+/// The answer for one appended (or previously appended) event.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Receipt {
+    pub event_id: String,
+    pub seq: u64,
+    pub record_hash: String,
+    /// True when this event was already recorded: this is the original record.
+    pub duplicate: bool,
+}
+
+/// Where the ledger stands, as the writer last saw it.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct WriterStatus {
+    pub ledger: String,
+    pub size: u64,
+    pub head: String,
+    pub root: String,
+    pub ready: bool,
+    pub appended_since_start: u64,
+    pub refused_since_start: u64,
+    pub reloads_since_start: u64,
+}
+
+type Outcome = Result<Receipt, WriteError>;
+
+struct Job {
+    events: Vec<Result<VerifiedEvent, WriteError>>,
+    reply: oneshot::Sender<Vec<Outcome>>,
+}
+
+/// A handle to a running writer; cheap to clone.
+#[derive(Clone)]
+pub struct Writer {
+    jobs: mpsc::Sender<Job>,
+    status: Arc<RwLock<WriterStatus>>,
+    ledger: LedgerId,
+    client: fundledger_nats::async_nats::Client,
+}
+
+fn now() -> Timestamp {
+    let millis = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
+    Timestamp::from_unix_millis(millis)
+}
+
+impl Writer {
+    /// Connects, creates or checks the ledger streams, opens the index, replays
+    /// the stream into memory, and starts the sequencer.
+    pub async fn start(config: WriterConfig) -> Result<(Writer, tokio::task::JoinHandle<()>), WriterError> {
+        let client = fundledger_nats::connect(&config.nats_url).await?;
+        let js = fundledger_nats::jetstream_context(client.clone());
+        let settings = StreamSettings { replicas: config.replicas, duplicate_window: config.duplicate_window };
+        let streams = fundledger_nats::ensure_ledger_streams(&js, config.ledger.as_str(), &settings).await?;
+        std::fs::create_dir_all(&config.data_dir)
+            .map_err(|error| WriterError::Index { path: config.data_dir.display().to_string(), message: error.to_string() })?;
+        let index = IdIndex::open(&config.data_dir.join(format!("ids-{}", config.ledger)))?;
+        let status = Arc::new(RwLock::new(WriterStatus { ledger: config.ledger.to_string(), ..WriterStatus::default() }));
+        let mut sequencer = Sequencer {
+            appender: Appender::new(js.clone(), streams.events_stream.clone()),
+            js,
+            stream_name: streams.events_stream,
+            ledger_id: config.ledger.clone(),
+            ledger: Ledger::new(),
+            chain: ChainState::new(config.ledger.clone()),
+            index,
+            status: status.clone(),
+            needs_reload: true,
+        };
+        sequencer.load().await?;
+        let (jobs, receiver) = mpsc::channel(QUEUE_SUBMISSIONS_MAX);
+        let task = tokio::spawn(sequencer.run(receiver));
+        Ok((Writer { jobs, status, ledger: config.ledger, client }, task))
+    }
+
+    pub fn ledger(&self) -> &LedgerId {
+        &self.ledger
+    }
+
+    pub fn status(&self) -> WriterStatus {
+        self.status.read().map(|status| status.clone()).unwrap_or_default()
+    }
+
+    /// The connection the writer uses (for serving NATS request/reply).
+    pub fn nats_client(&self) -> &fundledger_nats::async_nats::Client {
+        &self.client
+    }
+
+    /// Verifies and appends events, in order; one outcome per event.
+    pub async fn submit(&self, events: Vec<SignedEvent>) -> Vec<Outcome> {
+        self.submit_parsed(events.into_iter().map(Ok).collect()).await
+    }
+
+    /// Like [`Writer::submit`], with parse errors kept in place so that the
+    /// answers line up with the request.
+    pub async fn submit_parsed(&self, events: Vec<Result<SignedEvent, WriteError>>) -> Vec<Outcome> {
+        let count = events.len();
+        let mut errors: Vec<Option<WriteError>> = Vec::with_capacity(count);
+        let mut parsed = Vec::with_capacity(count);
+        for event in events {
+            match event {
+                Ok(event) => {
+                    errors.push(None);
+                    parsed.push(event);
+                }
+                Err(error) => errors.push(Some(error)),
+            }
+        }
+        let verified = match tokio::task::spawn_blocking(move || verify_events_parallel(parsed)).await {
+            Ok(results) => results,
+            Err(error) => {
+                let message = format!("signature verification failed to run: {error}");
+                return (0..count).map(|_| Err(WriteError::Unavailable(message.clone()))).collect();
+            }
+        };
+        let mut verified = verified.into_iter();
+        let merged = errors
+            .into_iter()
+            .map(|error| match error {
+                Some(error) => Err(error),
+                None => match verified.next() {
+                    Some(result) => result.map_err(WriteError::from),
+                    None => Err(WriteError::Unavailable("verification lost an event".to_string())),
+                },
+            })
+            .collect();
+        self.submit_checked(merged).await
+    }
+
+    /// Appends events whose parsing and signature checks already happened;
+    /// the errors are passed through in place.
+    pub async fn submit_checked(&self, events: Vec<Result<VerifiedEvent, WriteError>>) -> Vec<Outcome> {
+        let count = events.len();
+        let (reply, answer) = oneshot::channel();
+        if self.jobs.send(Job { events, reply }).await.is_err() {
+            return (0..count).map(|_| Err(WriteError::Unavailable("the writer has stopped".to_string()))).collect();
+        }
+        answer.await.unwrap_or_else(|_| (0..count).map(|_| Err(WriteError::Unavailable("the writer has stopped".to_string()))).collect())
+    }
+}
+
+struct Sequencer {
+    js: jetstream::Context,
+    appender: Appender,
+    stream_name: String,
+    ledger_id: LedgerId,
+    ledger: Ledger,
+    chain: ChainState,
+    index: IdIndex,
+    status: Arc<RwLock<WriterStatus>>,
+    needs_reload: bool,
+}
+
+/// What planning decided for one submitted event.
+enum Slot {
+    /// Will be appended as record `index` of the batch.
+    Pending(usize),
+    /// Same event as record `index` of this batch: answer with that record.
+    DuplicateInBatch(usize),
+    Done(Outcome),
+}
+
+struct Plan {
+    slots: Vec<Vec<Slot>>,
+    records: Vec<Record>,
+    messages: Vec<OutgoingMessage>,
+}
+
+fn corrupt_at(seq: u64, reason: impl ToString) -> WriterError {
+    WriterError::Corrupt { seq, reason: reason.to_string() }
+}
+
+fn corrupt(error: ReplayError) -> WriterError {
+    WriterError::Corrupt { seq: error.seq, reason: error.to_string() }
+}
+
+fn receipt(record: &Record, duplicate: bool) -> Receipt {
+    Receipt { event_id: record.body().id.to_string(), seq: record.seq, record_hash: hex::encode(record.hash), duplicate }
+}
+
+impl Sequencer {
+    /// Replays the whole stream into a fresh state and catches the index up.
+    async fn load(&mut self) -> Result<(), WriterError> {
+        let started = std::time::Instant::now();
+        let last = self.appender.last_sequence().await?;
+        let (mut position, position_hash) = self.index.position()?;
+        if position > 0 {
+            let stored = fundledger_nats::get_message(&self.js, &self.stream_name, position).await?;
+            let matches = match stored {
+                Some(message) if position <= last => Record::from_json(&message.payload).map(|r| r.hash == position_hash).unwrap_or(false),
+                _ => false,
+            };
+            if !matches {
+                warn!(position, last, "idempotency index does not match this stream; rebuilding it");
+                self.index.clear()?;
+                position = 0;
+            }
+        }
+        let mut replay = Replay::new(self.ledger_id.clone());
+        let mut messages = fundledger_nats::read_from(&self.js, &self.stream_name, None, 1).await?;
+        let mut chunk: Vec<Record> = Vec::with_capacity(REPLAY_CHUNK_RECORDS);
+        loop {
+            let next = messages.next().await;
+            let end = next.is_none();
+            if let Some(message) = next {
+                let message = message?;
+                chunk.push(Replay::parse(message.sequence, &message.payload).map_err(corrupt)?);
+            }
+            if chunk.len() == REPLAY_CHUNK_RECORDS || (end && !chunk.is_empty()) {
+                replay = self.replay_chunk(replay, std::mem::take(&mut chunk), position).await?;
+            }
+            if end {
+                break;
+            }
+        }
+        let (ledger, chain) = replay.into_parts();
+        self.ledger = ledger;
+        self.chain = chain;
+        self.needs_reload = false;
+        self.publish_status(|status| status.ready = true);
+        info!(ledger = %self.ledger_id, size = self.chain.size(), elapsed_ms = started.elapsed().as_millis() as u64, "ledger loaded");
+        Ok(())
+    }
+
+    /// Checks a chunk on a blocking thread (signatures on all cores) and
+    /// indexes the ids of records past the index position.
+    async fn replay_chunk(&self, mut replay: Replay, chunk: Vec<Record>, index_position: u64) -> Result<Replay, WriterError> {
+        let (replay, entries) = tokio::task::spawn_blocking(move || {
+            let mut entries: Vec<(String, IndexedEvent)> = Vec::new();
+            let result = replay.check_chunk(chunk, |record| {
+                if record.seq > index_position {
+                    let entry = IndexedEvent { seq: record.seq, event_hash: *record.event.signed().event_hash(), record_hash: record.hash };
+                    entries.push((record.event.body().id.to_string(), entry));
+                }
+            });
+            result.map(|()| (replay, entries))
+        })
+        .await
+        .map_err(|error| corrupt_at(0, format!("replay task failed: {error}")))?
+        .map_err(corrupt)?;
+        if let Some((_, last)) = entries.last() {
+            let position = (last.seq, last.record_hash);
+            self.index.put_all(entries.iter().map(|(id, entry)| (id.as_str(), *entry)), position)?;
+        }
+        Ok(replay)
+    }
+
+    fn publish_status(&self, update: impl FnOnce(&mut WriterStatus)) {
+        if let Ok(mut status) = self.status.write() {
+            status.size = self.chain.size();
+            status.head = hex::encode(self.chain.head());
+            status.root = hex::encode(self.chain.root());
+            update(&mut status);
+        }
+    }
+
+    async fn run(mut self, mut jobs: mpsc::Receiver<Job>) {
+        while let Some(first) = jobs.recv().await {
+            let mut count = first.events.len();
+            let mut batch = vec![first];
+            while count < BATCH_EVENTS_MAX {
+                match jobs.try_recv() {
+                    Ok(job) => {
+                        count += job.events.len();
+                        batch.push(job);
+                    }
+                    Err(_) => break,
+                }
+            }
+            self.process(batch).await;
+        }
+    }
+
+    async fn process(&mut self, jobs: Vec<Job>) {
+        for attempt in 1..=APPEND_ATTEMPTS_MAX {
+            if self.needs_reload {
+                if let Err(error) = self.load().await {
+                    warn!(%error, attempt, "reloading the ledger failed");
+                    self.publish_status(|status| status.ready = false);
+                    tokio::time::sleep(Duration::from_millis(200 * attempt as u64)).await;
+                    continue;
+                }
+                self.publish_status(|status| status.reloads_since_start += 1);
+            }
+            let plan = self.plan(&jobs);
+            if plan.records.is_empty() {
+                return self.answer(jobs, plan.slots, &plan.records);
+            }
+            let first_sequence = self.chain.size() + 1;
+            match self.appender.append_batch(first_sequence, &plan.messages).await {
+                Ok(_) => {
+                    self.commit(&plan.records);
+                    return self.answer(jobs, plan.slots, &plan.records);
+                }
+                Err(error) => {
+                    warn!(%error, attempt, "append failed; re-reading the stream before planning again");
+                    self.needs_reload = true;
+                    if matches!(error, AppendError::Timeout { .. } | AppendError::Broker { .. }) {
+                        tokio::time::sleep(Duration::from_millis(200 * attempt as u64)).await;
+                    }
+                }
+            }
+        }
+        let message = "the ledger stream did not accept the batch after repeated attempts".to_string();
+        for job in jobs {
+            let outcomes = job.events.iter().map(|_| Err(WriteError::Unavailable(message.clone()))).collect();
+            let _ = job.reply.send(outcomes);
+        }
+    }
+
+    /// Decides every event of the batch against the state, applying the
+    /// accepted ones and sealing them onto the (not yet advanced) chain.
+    fn plan(&mut self, jobs: &[Job]) -> Plan {
+        let recorded_at = now();
+        let mut seq = self.chain.size();
+        let mut prev = *self.chain.head();
+        let mut in_batch: HashMap<String, usize> = HashMap::new();
+        let mut plan = Plan { slots: Vec::with_capacity(jobs.len()), records: Vec::new(), messages: Vec::new() };
+        let mut refused = 0u64;
+        for job in jobs {
+            let mut slots = Vec::with_capacity(job.events.len());
+            for event in &job.events {
+                let slot = match event {
+                    Err(error) => Slot::Done(Err(error.clone())),
+                    Ok(event) => self.plan_event(event, &mut in_batch, &mut plan, &mut seq, &mut prev, &recorded_at),
+                };
+                if matches!(slot, Slot::Done(Err(_))) {
+                    refused += 1;
+                }
+                slots.push(slot);
+            }
+            plan.slots.push(slots);
+        }
+        self.publish_status(|status| status.refused_since_start += refused);
+        plan
+    }
+
+    fn plan_event(
+        &mut self,
+        event: &VerifiedEvent,
+        in_batch: &mut HashMap<String, usize>,
+        plan: &mut Plan,
+        seq: &mut u64,
+        prev: &mut Hash,
+        recorded_at: &Timestamp,
+    ) -> Slot {
+        let id = event.body().id.as_str();
+        let event_hash = event.signed().event_hash();
+        if let Some(&index) = in_batch.get(id) {
+            let earlier = &plan.records[index];
+            return if earlier.event.event_hash() == event_hash {
+                Slot::DuplicateInBatch(index)
+            } else {
+                Slot::Done(Err(WriteError::IdConflict { id: id.to_string(), seq: earlier.seq }))
+            };
+        }
+        match self.index.get(id) {
+            Err(error) => return Slot::Done(Err(WriteError::Unavailable(error.to_string()))),
+            Ok(Some(entry)) if entry.event_hash == *event_hash => {
+                return Slot::Done(Ok(Receipt { event_id: id.to_string(), seq: entry.seq, record_hash: hex::encode(entry.record_hash), duplicate: true }))
+            }
+            Ok(Some(entry)) => return Slot::Done(Err(WriteError::IdConflict { id: id.to_string(), seq: entry.seq })),
+            Ok(None) => {}
+        }
+        let scope = self.ledger.event_scope(&event.body().event);
+        if let Err(violation) = self.ledger.apply(event) {
+            return Slot::Done(Err(WriteError::Violation(violation)));
+        }
+        let (kind, scope_id) = match &scope {
+            EventScope::Ledger => (ScopeKind::Ledger, self.ledger_id.as_str()),
+            EventScope::Fund(fund) => (ScopeKind::Fund, fund.as_str()),
+            EventScope::Scheme(scheme) => (ScopeKind::Scheme, scheme.as_str()),
+        };
+        let subject = match fundledger_nats::event_subject(self.ledger_id.as_str(), kind, scope_id, event.body().type_name()) {
+            Ok(subject) => subject,
+            Err(error) => {
+                // Ids are validated by the core to be subject-safe, so this cannot
+                // happen; the state already changed, so force a reload to undo it.
+                self.needs_reload = true;
+                return Slot::Done(Err(WriteError::Unavailable(error.to_string())));
+            }
+        };
+        *seq += 1;
+        let record = Record::seal(self.ledger_id.clone(), *seq, *prev, recorded_at.clone(), event.signed().clone());
+        *prev = record.hash;
+        plan.messages.push(OutgoingMessage { subject, message_id: id.to_string(), payload: record.to_json().into() });
+        in_batch.insert(id.to_string(), plan.records.len());
+        plan.records.push(record);
+        Slot::Pending(plan.records.len() - 1)
+    }
+
+    /// Advances the chain past acknowledged records and indexes their ids.
+    fn commit(&mut self, records: &[Record]) {
+        for record in records {
+            // The records were sealed on this very chain: a failure is a bug.
+            assert!(self.chain.append(record, |_, _| {}).is_ok(), "sealed record {} does not extend the chain", record.seq);
+        }
+        let entries = records.iter().map(|record| {
+            (record.body().id.as_str(), IndexedEvent { seq: record.seq, event_hash: *record.event.event_hash(), record_hash: record.hash })
+        });
+        let position = (self.chain.size(), *self.chain.head());
+        if let Err(error) = self.index.put_all(entries, position) {
+            // The records are appended; the index will be caught up on reload.
+            warn!(%error, "could not write the idempotency index; reloading");
+            self.needs_reload = true;
+        }
+        self.publish_status(|status| status.appended_since_start += records.len() as u64);
+    }
+
+    fn answer(&self, jobs: Vec<Job>, slots: Vec<Vec<Slot>>, records: &[Record]) {
+        for (job, slots) in jobs.into_iter().zip(slots) {
+            let outcomes = slots
+                .into_iter()
+                .map(|slot| match slot {
+                    Slot::Pending(index) => Ok(receipt(&records[index], false)),
+                    Slot::DuplicateInBatch(index) => Ok(receipt(&records[index], true)),
+                    Slot::Done(outcome) => outcome,
+                })
+                .collect();
+            let _ = job.reply.send(outcomes);
+        }
+    }
+}

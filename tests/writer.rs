@@ -1,0 +1,241 @@
+//! The writer against real nats-server processes: appending and reading back,
+//! refusals that append nothing, idempotency across restarts and beyond the
+//! JetStream duplicate window, racing writers that never fork the chain, and
+//! a writer stopped mid-load that loses and duplicates nothing.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use fundledger_core::event::*;
+use fundledger_core::money::Money;
+use fundledger_system_tests::*;
+use fundledger_writer::api::handle_submission;
+use fundledger_writer::WriterConfig;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn appends_and_reads_back_a_verifiable_chain() {
+    let nats = start_nats().await;
+    let dir = tempfile::tempdir().unwrap();
+    let writer = start_writer(&nats.url(), dir.path()).await;
+    let actors = Actors::new("read");
+    let mut events = actors.setup();
+    events.extend((0..50).map(|n| actors.pilot_grant(n)));
+    let ids: Vec<String> = events.iter().map(|event| event.body().id.to_string()).collect();
+    let receipts = append_all(&writer, events).await;
+    let sequences: Vec<u64> = receipts.iter().map(|receipt| receipt.seq).collect();
+    assert_eq!(sequences, (1..=ids.len() as u64).collect::<Vec<_>>(), "records get consecutive sequences from 1");
+    assert!(receipts.iter().all(|receipt| !receipt.duplicate));
+    let replayed = replay_stream(&nats.url()).await.expect("the stream verifies");
+    assert_eq!(replayed.iter().map(|(_, id)| id.clone()).collect::<Vec<_>>(), ids);
+    let status = writer.status();
+    assert_eq!(status.size, ids.len() as u64);
+    assert_eq!(status.head, receipts.last().unwrap().record_hash);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_kind_of_bad_input_is_refused_and_appends_nothing() {
+    let nats = start_nats().await;
+    let dir = tempfile::tempdir().unwrap();
+    let writer = start_writer(&nats.url(), dir.path()).await;
+    let actors = Actors::new("bad");
+    append_all(&writer, actors.setup()).await;
+    let size = stream_size(&nats.url()).await;
+    let subfund = || "sf-ai".parse().unwrap();
+
+    let cap = refused(&writer, actors.sign(Event::GovernmentCommitted(GovernmentCommitted { subfund: subfund(), amount_cents: Money::hkd(1_200_000_000) }), &[&actors.manager])).await;
+    assert_eq!((cap.code(), cap.http_status()), ("government_commitment_cap", 422));
+    assert!(cap.to_string().contains("HK$1,200,000,000.00") && cap.to_string().contains("HK$1,000,000,000.00 per-sub-fund cap"), "{cap}");
+
+    let share = refused(&writer, actors.sign(Event::GovernmentCommitted(GovernmentCommitted { subfund: subfund(), amount_cents: Money::from_cents(100_000_000_001).unwrap() }), &[&actors.manager])).await;
+    assert_eq!(share.code(), "government_share_max");
+
+    let unauthorised = refused(&writer, actors.pilot_grant_signed_by(1, &actors.manager)).await;
+    assert_eq!((unauthorised.code(), unauthorised.http_status()), ("signer_unauthorised", 403));
+
+    let unknown = refused(&writer, actors.pilot_grant_signed_by(2, &actors.outsider)).await;
+    assert_eq!(unknown.code(), "signer_unknown");
+
+    let mut tampered = actors.pilot_grant(3).to_submission_json();
+    tampered = tampered.replace("\"grant_cents\":10000000", "\"grant_cents\":9000000");
+    let answer = handle_submission(&writer, tampered.as_bytes()).await;
+    assert_eq!(answer.status, 401, "{}", answer.body);
+    assert_eq!(answer.body["error"]["code"], "bad_signature");
+
+    for (request, code) in [
+        ("{not json", "malformed_request"),
+        ("[]", "malformed_request"),
+        (r#"{"body":{},"signatures":[]}"#, "invalid_event"),
+    ] {
+        let answer = handle_submission(&writer, request.as_bytes()).await;
+        assert_eq!(answer.status, 400, "{request}: {}", answer.body);
+        let found = answer.body["error"]["code"].as_str().or_else(|| answer.body["results"][0]["error"]["code"].as_str());
+        assert_eq!(found, Some(code), "{request}: {}", answer.body);
+    }
+    let unknown_field = actors.pilot_grant(4).to_submission_json().replace("\"duration_months\":12", "\"duration_months\":12,\"bonus\":1");
+    let answer = handle_submission(&writer, unknown_field.as_bytes()).await;
+    assert_eq!(answer.body["error"]["code"], "invalid_event", "{}", answer.body);
+    let negative = actors.pilot_grant(5).to_submission_json().replace("\"grant_cents\":10000000", "\"grant_cents\":-10000000");
+    let answer = handle_submission(&writer, negative.as_bytes()).await;
+    assert!(answer.body["error"]["message"].as_str().unwrap_or("").contains("negative"), "{}", answer.body);
+    let deep = format!("{}1{}", "[".repeat(5000), "]".repeat(5000));
+    assert_eq!(handle_submission(&writer, deep.as_bytes()).await.status, 400);
+
+    assert_eq!(stream_size(&nats.url()).await, size, "refused input must append nothing");
+    // A batch is judged event by event: the good one lands, the bad one is refused.
+    let batch = format!("[{},{}]", actors.pilot_grant(6).to_submission_json(), actors.pilot_grant_signed_by(7, &actors.manager).to_submission_json());
+    let answer = handle_submission(&writer, batch.as_bytes()).await;
+    assert_eq!((answer.body["accepted"].as_u64(), answer.body["refused"].as_u64()), (Some(1), Some(1)), "{}", answer.body);
+    assert_eq!(stream_size(&nats.url()).await, size + 1);
+    replay_stream(&nats.url()).await.expect("the stream still verifies");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplicates_return_the_original_and_conflicts_are_refused_after_restarts_and_beyond_the_window() {
+    let nats = start_nats().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = WriterConfig::new(ledger_id(), nats.url(), dir.path());
+    config.duplicate_window = Duration::from_secs(1);
+    let actors = Actors::new("dup");
+    let event = actors.pilot_grant(1);
+    let conflicting = actors.sign_with_id(event.body().id.as_str(), actors.pilot_grant(2).body().event.clone(), &[&actors.officer]);
+    let original = {
+        let writer = start_writer_with(config.clone()).await;
+        append_all(&writer, actors.setup()).await;
+        let original = append_all(&writer, vec![event.clone()]).await.remove(0);
+        let again = append_all(&writer, vec![event.clone()]).await.remove(0);
+        assert!(again.duplicate && again.seq == original.seq && again.record_hash == original.record_hash);
+        let both = append_all(&writer, vec![actors.pilot_grant(9), actors.pilot_grant(9)]).await;
+        assert!(!both[0].duplicate && both[1].duplicate && both[0].seq == both[1].seq, "the same event twice in one batch is recorded once");
+        original
+    };
+    let size = stream_size(&nats.url()).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await; // past JetStream's duplicate window
+    let writer = start_writer_with(config.clone()).await;
+    let again = append_all(&writer, vec![event.clone()]).await.remove(0);
+    assert!(again.duplicate && again.seq == original.seq, "after a restart and beyond the window: {again:?}");
+    let conflict = refused(&writer, conflicting.clone()).await;
+    assert_eq!((conflict.code(), conflict.http_status()), ("id_conflict", 409));
+    drop(writer);
+    std::fs::remove_dir_all(dir.path()).unwrap();
+    let writer = start_writer_with(config).await;
+    let again = append_all(&writer, vec![event]).await.remove(0);
+    assert!(again.duplicate && again.seq == original.seq, "with the index rebuilt from the stream: {again:?}");
+    assert_eq!(refused(&writer, conflicting).await.code(), "id_conflict");
+    assert_eq!(stream_size(&nats.url()).await, size, "duplicates and conflicts append nothing");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_writers_racing_on_one_ledger_never_fork_the_chain() {
+    let nats = start_nats().await;
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let actors = Actors::new("race");
+    let writer_a = start_writer(&nats.url(), dir_a.path()).await;
+    append_all(&writer_a, actors.setup()).await;
+    let writer_b = start_writer(&nats.url(), dir_b.path()).await;
+    let (events_a, events_b): (Vec<_>, Vec<_>) = (0..400).map(|n| actors.pilot_grant(n)).partition(|event| event.body().id.as_str().ends_with(['0', '2', '4', '6', '8']));
+    let submit = |writer: fundledger_writer::Writer, events: Vec<fundledger_core::record::SignedEvent>| {
+        tokio::spawn(async move {
+            let mut receipts = Vec::new();
+            for chunk in events.chunks(20) {
+                for outcome in writer.submit(chunk.to_vec()).await {
+                    receipts.push(outcome);
+                }
+            }
+            receipts
+        })
+    };
+    let (a, b) = tokio::join!(submit(writer_a.clone(), events_a), submit(writer_b.clone(), events_b));
+    let receipts: Vec<_> = a.unwrap().into_iter().chain(b.unwrap()).collect();
+    let acknowledged: BTreeMap<String, u64> = receipts.iter().filter_map(|outcome| outcome.as_ref().ok()).map(|receipt| (receipt.event_id.clone(), receipt.seq)).collect();
+    let replayed = replay_stream(&nats.url()).await.expect("one chain, no fork: every record links to its predecessor");
+    let in_stream: BTreeMap<String, u64> = replayed.iter().map(|(seq, id)| (id.clone(), *seq)).collect();
+    assert_eq!(in_stream.len(), replayed.len(), "no event appears twice");
+    for (id, seq) in &acknowledged {
+        assert_eq!(in_stream.get(id), Some(seq), "acknowledged event {id} is in the stream at its sequence");
+    }
+    assert!(acknowledged.len() >= 390, "both writers make progress despite fencing: {} of 400 acknowledged", acknowledged.len());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_writer_stopped_mid_load_loses_no_acknowledged_event_and_duplicates_none() {
+    let nats = start_nats().await;
+    let dir = tempfile::tempdir().unwrap();
+    let actors = Actors::new("crash");
+    let events: Vec<_> = (0..3000).map(|n| actors.pilot_grant(n)).collect();
+    let config = WriterConfig::new(ledger_id(), nats.url(), dir.path());
+    let (writer, sequencer) = fundledger_writer::Writer::start(config.clone()).await.unwrap();
+    append_all(&writer, actors.setup()).await;
+    let load = {
+        let (writer, events) = (writer.clone(), events.clone());
+        tokio::spawn(async move {
+            let mut acknowledged = Vec::new();
+            for chunk in events.chunks(100) {
+                for outcome in writer.submit(chunk.to_vec()).await {
+                    if let Ok(receipt) = outcome {
+                        acknowledged.push(receipt);
+                    }
+                }
+            }
+            acknowledged
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    sequencer.abort(); // the writer dies mid-load, between or during appends
+    let acknowledged = load.await.unwrap();
+    assert!(acknowledged.len() < events.len(), "the writer was stopped before the load finished");
+    // A new writer starts from the stream; clients retry everything.
+    let writer = start_writer_with(config).await;
+    let retried = append_all(&writer, events.clone()).await;
+    for receipt in &acknowledged {
+        let retry = retried.iter().find(|retry| retry.event_id == receipt.event_id).unwrap();
+        assert!(retry.duplicate && retry.seq == receipt.seq && retry.record_hash == receipt.record_hash, "acknowledged {receipt:?} kept: {retry:?}");
+    }
+    let replayed = replay_stream(&nats.url()).await.expect("the stream verifies");
+    let ids: BTreeSet<&String> = replayed.iter().map(|(_, id)| id).collect();
+    assert_eq!(ids.len(), replayed.len(), "no duplicates");
+    assert!(events.iter().all(|event| ids.contains(&event.body().id.to_string())), "nothing lost");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn submits_over_nats_request_reply_and_http() {
+    let nats = start_nats().await;
+    let dir = tempfile::tempdir().unwrap();
+    let writer = start_writer(&nats.url(), dir.path()).await;
+    tokio::spawn(fundledger_writer::api::serve_nats(writer.clone()));
+    let actors = Actors::new("doors");
+    let client = fundledger_nats::connect(&nats.url()).await.unwrap();
+    let subject = fundledger_nats::request_subject("test").unwrap();
+    let setup: Vec<String> = actors.setup().iter().map(|event| event.to_submission_json()).collect();
+    let request = format!("[{}]", setup.join(","));
+    let mut reply = None;
+    for _ in 0..50 {
+        // The subscription may take a moment to be registered.
+        if let Ok(Ok(message)) = tokio::time::timeout(Duration::from_millis(500), client.request(subject.clone(), request.clone().into())).await {
+            reply = Some(message);
+            break;
+        }
+    }
+    let reply: serde_json::Value = serde_json::from_slice(&reply.expect("a NATS reply").payload).unwrap();
+    assert_eq!(reply["accepted"].as_u64(), Some(setup.len() as u64), "{reply}");
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(fundledger_writer::api::serve_http(writer.clone(), listener));
+    let body = actors.pilot_grant(1).to_submission_json();
+    let response = http_post(address, "/v1/events", &body).await;
+    assert!(response.starts_with("HTTP/1.1 201"), "{response}");
+    assert!(response.contains("\"seq\":"), "{response}");
+    let response = http_post(address, "/v1/events", "{oops").await;
+    assert!(response.starts_with("HTTP/1.1 400") && response.contains("malformed_request"), "{response}");
+}
+
+/// A minimal HTTP/1.1 POST over a raw socket (no client library needed).
+async fn http_post(address: std::net::SocketAddr, path: &str, body: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let request = format!("POST {path} HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    response
+}
