@@ -109,9 +109,12 @@ fn records_a_scenario_through_the_cli() {
     let still: Value = serde_json::from_str(&std::fs::read_to_string(operator).expect("key file")).expect("JSON");
     assert_eq!(still["public"], operator_public.as_str(), "the refused keygen left the key file alone");
 
-    // Genesis, keys and roles, signed by the operator.
+    // Genesis, the fund and the scheme, keys and roles, signed by the operator.
     let genesis = session.records(&["init", "--key", operator, "--name", "CLI test ledger"]);
     assert!(genesis.stdout.contains("ledger.genesis"), "{genesis}");
+    let fund = session.records(&["fund", "establish", "--key", operator, "--fund", "itif"]);
+    assert!(fund.stdout.contains("fund.established itif HK$10,000,000,000.00"), "the ITIF preset is the default:\n{fund}");
+    session.records(&["scheme", "establish", "--key", operator, "--scheme", "nias", "--preset", "nias"]);
     session.records(&["key", "register", "--key", operator, "--public", manager, "--holder", "Fund Manager"]);
     session.records(&["role", "grant", "--key", operator, "--public", &manager_public, "--role", "fund_manager", "--scope", "fund:itif"]);
     for file in [officer, officer_two] {
@@ -119,11 +122,10 @@ fn records_a_scenario_through_the_cli() {
         session.records(&["role", "grant", "--key", operator, "--public", file, "--role", "grant_officer", "--scope", "scheme:nias"]);
     }
     // The manager holds no admin role.
-    session.refused(&["key", "register", "--key", manager, "--public", officer, "--holder", "x"], "signer_unauthorised");
+    let outsider = keygen(&session, "outsider");
+    session.refused(&["key", "register", "--key", manager, "--public", &outsider, "--holder", "Outsider"], "signer_unauthorised");
 
-    // The I&T Industry-Oriented Fund and a sub-fund.
-    let fund = session.records(&["fund", "establish", "--key", operator, "--fund", "itif"]);
-    assert!(fund.stdout.contains("fund.established itif HK$10,000,000,000.00"), "the ITIF preset is the default:\n{fund}");
+    // A sub-fund of the I&T Industry-Oriented Fund.
     session.records(&[
         "subfund", "admit", "--key", manager, "--fund", "itif", "--subfund", "sf-ai", "--name", "AI Fund I", "--theme", "ai-robotics",
         "--general-partner", "GP Limited", "--target-size", "4,000,000,000",
@@ -145,8 +147,7 @@ fn records_a_scenario_through_the_cli() {
     assert_eq!(answer["receipt"]["seq"], session.records, "{answer}");
     assert_eq!(answer["receipt"]["duplicate"], false, "{answer}");
 
-    // The NIAS scheme and a grant, recorded twice with the same id.
-    session.records(&["scheme", "establish", "--key", operator, "--scheme", "nias", "--preset", "nias"]);
+    // A grant, recorded twice with the same id.
     let approve = [
         "grant", "approve", "--key", officer, "--scheme", "nias", "--grant", "nias-g1", "--enterprise", "ent-1", "--enterprise-name",
         "Factory Limited", "--project", "Smart production line", "--approved-cost", "300,000,000", "--amount", "100,000,000",

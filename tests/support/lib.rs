@@ -81,7 +81,7 @@ impl Actors {
         SignedEvent::author(&ledger_id(), EventId::parse(id).expect("event id"), occurred_at, event, signers).expect("signs")
     }
 
-    /// Genesis, the ITIF fund with sub-fund `sf-ai` (HK$3bn market money in),
+    /// Genesis, the ITIF fund with sub-fund `sf-ai` (HK$2.4bn market money in),
     /// the NIAS and Pilot schemes, and roles for the manager and officers.
     pub fn setup(&self) -> Vec<SignedEvent> {
         let operator = &self.operator;
@@ -115,10 +115,22 @@ impl Actors {
             &[&self.manager],
         ));
         events.push(self.sign(
-            Event::MarketCommitted(MarketCommitted { subfund: "sf-ai".parse().expect("id"), investor: text("LP"), amount_cents: Money::hkd(3_000_000_000) }),
+            Event::MarketCommitted(MarketCommitted { subfund: "sf-ai".parse().expect("id"), investor: text("LP"), amount_cents: Money::hkd(2_400_000_000) }),
             &[&self.manager],
         ));
         events
+    }
+
+    /// A NAV report for sub-fund `sf-ai` (always valid; many fit in any test).
+    pub fn nav_report(&self, number: u32) -> SignedEvent {
+        self.sign(
+            Event::NavReported(NavReported {
+                subfund: "sf-ai".parse().expect("id"),
+                as_of: "2026-03-31".parse().expect("date"),
+                nav_cents: Money::from_cents(1_000_000 + number as u64).expect("amount"),
+            }),
+            &[&self.manager],
+        )
     }
 
     /// A pilot grant approval for enterprise `number` (HK$100,000 of HK$300,000 cost).

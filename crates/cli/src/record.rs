@@ -1209,8 +1209,11 @@ pub async fn submit(args: SubmitArgs) -> Result<()> {
             println!("{}: {line}", index + 1);
         }
     }
+    if refused == results.len() {
+        bail!("all {refused} submissions were refused");
+    }
     if refused > 0 {
-        bail!("{refused} of {} submissions were refused; the others were recorded", results.len());
+        bail!("{refused} of {} submissions were refused; the other {} were recorded", results.len(), results.len() - refused);
     }
     Ok(())
 }

@@ -64,9 +64,14 @@ pub fn hash_from_hex(what: &'static str, text: &str) -> Result<Hash, CryptoError
 pub struct KeyId([u8; 32]);
 
 impl KeyId {
+    /// Parses a public key. Small-order ("weak") keys are refused: with one,
+    /// anybody could forge a signature that batch verification accepts.
     pub fn parse(text: &str) -> Result<KeyId, CryptoError> {
         let bytes = decode_hex::<32>("public key", text)?;
-        ed25519_dalek::VerifyingKey::from_bytes(&bytes).map_err(|_| CryptoError::BadPublicKey(text.to_string()))?;
+        let key = ed25519_dalek::VerifyingKey::from_bytes(&bytes).map_err(|_| CryptoError::BadPublicKey(text.to_string()))?;
+        if key.is_weak() {
+            return Err(CryptoError::BadPublicKey(text.to_string()));
+        }
         Ok(KeyId(bytes))
     }
     pub fn as_bytes(&self) -> &[u8; 32] {
@@ -269,6 +274,13 @@ mod tests {
         assert!(items(&signatures).is_ok());
         signatures[3].0[0] ^= 1;
         assert!(items(&signatures).is_err());
+    }
+
+    #[test]
+    fn weak_keys_are_refused() {
+        // The identity point: with it, R = identity and S = 0 "verifies" in a batch for any message.
+        let identity = format!("01{}", "0".repeat(62));
+        assert!(matches!(KeyId::parse(&identity), Err(CryptoError::BadPublicKey(_))));
     }
 
     #[test]

@@ -366,9 +366,10 @@ impl Sequencer {
                 Err(error) => {
                     warn!(%error, attempt, "append failed; re-reading the stream before planning again");
                     self.needs_reload = true;
-                    if matches!(error, AppendError::Timeout { .. } | AppendError::Broker { .. }) {
-                        tokio::time::sleep(Duration::from_millis(200 * attempt as u64)).await;
-                    }
+                    // A broker in trouble gets time to recover; a rival writer gets a
+                    // growing pause so that one of the two wins the next round.
+                    let pause_ms = if error.is_fenced() { 5 * attempt as u64 * attempt as u64 } else { 200 * attempt as u64 };
+                    tokio::time::sleep(Duration::from_millis(pause_ms)).await;
                 }
             }
         }
