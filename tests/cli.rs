@@ -147,6 +147,19 @@ fn records_a_scenario_through_the_cli() {
     assert_eq!(answer["receipt"]["seq"], session.records, "{answer}");
     assert_eq!(answer["receipt"]["duplicate"], false, "{answer}");
 
+    // The same writer over NATS request/reply (the URL of serve's embedded nats-server is in its log).
+    let log = session.serve.log();
+    let nats_url = log
+        .split_whitespace()
+        .find(|word| word.starts_with("nats://"))
+        .unwrap_or_else(|| panic!("serve names its NATS URL:\n{log}"))
+        .to_string();
+    let over_nats = session.records(&[
+        "subfund", "nav", "--key", manager, "--subfund", "sf-ai", "--as-of", "2026-06-30", "--amount", "0.02", "--via-nats", &nats_url,
+        "--writer", "http://127.0.0.1:9",
+    ]);
+    assert!(over_nats.stdout.contains("subfund.nav_reported sf-ai HK$0.02 as of 2026-06-30"), "{over_nats}");
+
     // A grant, recorded twice with the same id.
     let approve = [
         "grant", "approve", "--key", officer, "--scheme", "nias", "--grant", "nias-g1", "--enterprise", "ent-1", "--enterprise-name",

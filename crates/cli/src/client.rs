@@ -3,9 +3,8 @@
 
 use std::time::Duration;
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, Context, Result};
 use clap::Args;
-use fundledger_core::record::SignedEvent;
 use serde_json::Value;
 
 /// How long to wait for the writer's answer.
@@ -47,15 +46,6 @@ pub async fn send(args: &WriterArgs, ledger: &str, request: Vec<u8>) -> Result<V
     let status = response.status();
     let text = response.text().await.context("reading the writer's answer")?;
     serde_json::from_str(&text).with_context(|| format!("the writer answered {status} with something that is not JSON: {}", text.chars().take(300).collect::<String>()))
-}
-
-/// Submits one signed event and returns its receipt, or a precise error.
-pub async fn submit_one(args: &WriterArgs, event: &SignedEvent) -> Result<Value> {
-    let answer = send(args, event.body().ledger.as_str(), event.to_submission_json().into_bytes()).await?;
-    if let Some(receipt) = answer.get("receipt") {
-        return Ok(receipt.clone());
-    }
-    bail!("{}", describe_error(&answer))
 }
 
 /// `refused [code]: message` from an error answer.

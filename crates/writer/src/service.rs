@@ -27,7 +27,7 @@ use fundledger_core::record::{verify_events_parallel, Record, SignedEvent, Verif
 use fundledger_core::replay::{Replay, ReplayError};
 use fundledger_core::time::Timestamp;
 use fundledger_nats::async_nats::jetstream;
-use fundledger_nats::{AppendError, Appender, OutgoingMessage, ScopeKind, StreamSettings};
+use fundledger_nats::{Appender, OutgoingMessage, ScopeKind, StreamSettings};
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{info, warn};
