@@ -223,17 +223,16 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         refused: Vec::new(),
         progress: progress.clone(),
     };
-    let phases: [(&str, u8); 5] = [("administration", 0), ("fund", 1), ("grants", 2), ("refusals", 3), ("verification", 4)];
-    progress.set_message(phases[0].0);
+    progress.set_message("administration");
     administration(&mut demo).await?;
-    progress.set_message(phases[1].0);
+    progress.set_message("fund");
     fund(&mut demo).await?;
-    progress.set_message(phases[2].0);
+    progress.set_message("grants");
     grants(&mut demo, args.pilot_enterprises).await?;
-    progress.set_message(phases[3].0);
+    progress.set_message("refusals");
     idempotency(&mut demo).await?;
     demo.flush().await?;
-    progress.set_message(phases[4].0);
+    progress.set_message("verification");
     let recorded_in = started.elapsed();
     let status = writer.status();
     let verify_started = Instant::now();
@@ -728,7 +727,7 @@ fn summarise(
     println!("  paid in (calls + fees) {paid_in:>28}");
     println!("  distributed            {distributed:>28}   DPI  {}", ratio(distributed, paid_in));
     println!("  latest NAV             {nav:>28}   RVPI {}", ratio(nav, paid_in));
-    println!("  invested by sub-funds  {invested:>28}   of which in HK enterprises {}", fundledger_core_percent(invested_hk, invested));
+    println!("  invested by sub-funds  {invested:>28}   of which in HK enterprises {}", fundledger_core::money::percent(invested_hk, invested));
     println!();
     println!("Matching-grant schemes (government 1 : enterprise 2)");
     for (id, scheme) in ledger.schemes() {
@@ -753,12 +752,4 @@ fn summarise(
     println!("  Merkle root {}", status.root);
     println!("  chain head  {}", status.head);
     Ok(())
-}
-
-fn fundledger_core_percent(part: Money, whole: Money) -> String {
-    if whole.is_zero() {
-        return "n/a".to_string();
-    }
-    let basis_points = part.cents() as u128 * 10_000 / whole.cents() as u128;
-    format!("{}.{:02}%", basis_points / 100, basis_points % 100)
 }

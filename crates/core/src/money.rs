@@ -165,6 +165,16 @@ impl Money {
     }
 }
 
+/// `part / whole` as a percentage with two decimals (rounded down), for
+/// messages and reports; `n/a` when `whole` is zero.
+pub fn percent(part: Money, whole: Money) -> String {
+    if whole.is_zero() {
+        return "n/a".to_string();
+    }
+    let basis_points = part.cents() as u128 * 10_000 / whole.cents() as u128;
+    format!("{}.{:02}%", basis_points / 100, basis_points % 100)
+}
+
 /// `HK$1,234,567.89`: always two decimals, thousands separated by commas.
 impl fmt::Display for Money {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -41,7 +41,9 @@ pub fn itif(fund: &str) -> FundEstablished {
     }
 }
 
-fn scheme(id: &str, name: &str, budget: Money) -> SchemeEstablished {
+/// A 1:2 matching-grant scheme with a budget and no caps: the base the
+/// presets (and tests of new schemes) add their limits to.
+pub fn matching_scheme(id: &str, name: &str, budget: Money) -> SchemeEstablished {
     SchemeEstablished {
         scheme: SchemeId::parse(id).unwrap_or_else(|error| panic!("{error}")),
         name: text(name),
@@ -65,7 +67,7 @@ fn scheme(id: &str, name: &str, budget: Money) -> SchemeEstablished {
 pub fn pilot_scheme(id: &str) -> SchemeEstablished {
     SchemeEstablished {
         enterprise_grant_max_cents: Some(Money::hkd(250_000)),
-        ..scheme(id, "Manufacturing and Production Line Upgrade Support Pilot Scheme", Money::hkd(100_000_000))
+        ..matching_scheme(id, "Manufacturing and Production Line Upgrade Support Pilot Scheme", Money::hkd(100_000_000))
     }
 }
 
@@ -79,7 +81,7 @@ pub fn nifs_scheme(id: &str, budget: Money) -> SchemeEstablished {
         enterprise_grant_max_cents: Some(Money::hkd(45_000_000)),
         concurrent_projects_per_enterprise_max: Some(3),
         paid_on_completion: true,
-        ..scheme(id, "New Industrialisation Funding Scheme", budget)
+        ..matching_scheme(id, "New Industrialisation Funding Scheme", budget)
     }
 }
 
@@ -95,6 +97,6 @@ pub fn nias_scheme(id: &str) -> SchemeEstablished {
         enterprise_contribution_min_cents: Some(Money::hkd(100_000_000)),
         projects_per_enterprise_max: Some(2),
         project_duration_months_max: Some(36),
-        ..scheme(id, "New Industrialisation Acceleration Scheme", Money::hkd(10_000_000_000))
+        ..matching_scheme(id, "New Industrialisation Acceleration Scheme", Money::hkd(10_000_000_000))
     }
 }

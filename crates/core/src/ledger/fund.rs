@@ -15,14 +15,7 @@ use crate::event::{
 use crate::id::SubFundId;
 use crate::money::Money;
 
-/// `part / whole` as a percentage with two decimals, for messages only.
-pub(super) fn percent(part: Money, whole: Money) -> String {
-    if whole.is_zero() {
-        return "n/a".to_string();
-    }
-    let basis_points = part.cents() as u128 * 10_000 / whole.cents() as u128;
-    format!("{}.{:02}%", basis_points / 100, basis_points % 100)
-}
+pub(super) use crate::money::percent;
 
 fn bps(value: u32) -> String {
     format!("{}.{:02}%", value / 100, value % 100)

@@ -263,22 +263,7 @@ pub(crate) fn fund_with_capital(id: &str, capital: Money) -> Event {
 
 /// A 1:2 scheme with a budget and no caps; tests add the caps they need.
 pub(crate) fn custom_scheme(id: &str, budget: Money) -> SchemeEstablished {
-    SchemeEstablished {
-        scheme: SchemeId::parse(id).unwrap(),
-        name: text(id),
-        budget_cents: budget,
-        government_ratio: 1,
-        enterprise_ratio: 2,
-        project_grant_max_cents: None,
-        enterprise_grant_max_cents: None,
-        project_cost_min_cents: None,
-        enterprise_contribution_min_cents: None,
-        projects_per_enterprise_max: None,
-        concurrent_projects_per_enterprise_max: None,
-        project_duration_months_max: None,
-        paid_on_completion: false,
-        dual_control_threshold_cents: money(10_000_000),
-    }
+    presets::matching_scheme(id, id, budget)
 }
 
 pub(crate) fn market(subfund: &str, amount: Money) -> Event {
