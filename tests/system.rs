@@ -2,5 +2,7 @@
 //! RocksDB directories, the real writer and the real `fundledger` binary.
 //! One test binary with modules (as ripgrep does) keeps link time down.
 
+mod audit;
 mod cli;
+mod faults;
 mod writer;

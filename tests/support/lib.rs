@@ -234,7 +234,7 @@ pub mod cli {
     ];
 
     /// The `fundledger` binary: `$FUNDLEDGER_BIN`, else built once per test
-    /// run with `cargo build -p fundledger` (the root package cannot use
+    /// run with `cargo build` (the root package cannot use
     /// `CARGO_BIN_EXE_fundledger`, which only names binaries of its own package).
     pub fn binary() -> PathBuf {
         static BINARY: OnceLock<PathBuf> = OnceLock::new();
@@ -247,7 +247,11 @@ pub mod cli {
         }
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let output = Command::new(cargo)
-            .args(["build", "-p", "fundledger", "--bin", "fundledger", "--message-format=json-render-diagnostics"])
+            // The same selection as `cargo test --workspace` (all members, test
+            // targets, so dev-dependency features too): cargo then resolves the
+            // same features and reuses its artifacts. `-p fundledger` alone would
+            // resolve build-script features differently and compile RocksDB again.
+            .args(["build", "--workspace", "--bins", "--tests", "--message-format=json-render-diagnostics"])
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .stderr(Stdio::inherit())
             .output()
@@ -257,7 +261,7 @@ pub mod cli {
         stdout
             .lines()
             .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-            .filter(|message| message["reason"] == "compiler-artifact" && message["target"]["name"] == "fundledger")
+            .filter(|message| message["reason"] == "compiler-artifact" && message["target"]["name"] == "fundledger" && message["target"]["kind"][0] == "bin" && message["profile"]["test"] == false)
             .find_map(|message| message["executable"].as_str().map(PathBuf::from))
             .expect("cargo build names the fundledger executable")
     }
@@ -360,28 +364,41 @@ pub mod cli {
         pub address: String,
         /// `http://host:port`.
         pub url: String,
+        /// `http://host:port` of the query API.
+        pub query_url: String,
         log: PathBuf,
+        data_dir: PathBuf,
         _dir: tempfile::TempDir,
     }
 
     impl Serve {
         /// Starts `fundledger serve` for ledger `ledger` and waits until `/readyz` answers 200.
         pub fn start(ledger: &str) -> Serve {
+            Serve::spawn(ledger, None, None)
+        }
+
+        /// Starts `fundledger serve` on an existing NATS server, keeping its
+        /// state in `data_dir` (both outlive it, so it can be restarted).
+        pub fn start_on(ledger: &str, nats_url: &str, data_dir: &Path) -> Serve {
+            Serve::spawn(ledger, Some(nats_url), Some(data_dir))
+        }
+
+        fn spawn(ledger: &str, nats_url: Option<&str>, data_dir: Option<&Path>) -> Serve {
             use std::os::unix::process::CommandExt;
             let dir = tempfile::Builder::new().prefix("fundledger-cli-test-").tempdir().expect("temporary directory");
+            let data_dir = data_dir.map(Path::to_path_buf).unwrap_or_else(|| dir.path().join("data"));
             let log = dir.path().join("serve.log");
             let log_file = std::fs::File::create(&log).expect("creates the log");
             let address = format!("127.0.0.1:{}", free_port());
             let mut command = command();
-            command
-                .args(["serve", "--http", &address, "--ledger", ledger, "--data-dir"])
-                .arg(dir.path().join("data"))
-                .stdin(Stdio::null())
-                .stdout(log_file.try_clone().expect("log handle"))
-                .stderr(log_file)
-                .process_group(0);
+            let query_address = format!("127.0.0.1:{}", free_port());
+            command.args(["serve", "--http", &address, "--query-http", &query_address, "--ledger", ledger, "--data-dir"]).arg(&data_dir);
+            if let Some(url) = nats_url {
+                command.args(["--nats", url]);
+            }
+            command.stdin(Stdio::null()).stdout(log_file.try_clone().expect("log handle")).stderr(log_file).process_group(0);
             let child = command.spawn().unwrap_or_else(|error| panic!("cannot start fundledger serve: {error}"));
-            let mut serve = Serve { child, url: format!("http://{address}"), address, log, _dir: dir };
+            let mut serve = Serve { child, url: format!("http://{address}"), query_url: format!("http://{query_address}"), address, log, data_dir, _dir: dir };
             let deadline = Instant::now() + Duration::from_millis(SERVE_READY_TIMEOUT_MS);
             loop {
                 if let Ok(Some(status)) = serve.child.try_wait() {
@@ -397,6 +414,13 @@ pub mod cli {
             }
         }
 
+        /// Kills the server's process group with SIGKILL (no clean stop) and reaps it.
+        pub fn kill(&mut self) {
+            let pid = self.child.id().to_string();
+            let _ = Command::new("kill").args(["-KILL", "--", &format!("-{pid}")]).stderr(Stdio::null()).status();
+            let _ = self.child.wait();
+        }
+
         /// What the server wrote to stdout and stderr so far.
         pub fn log(&self) -> String {
             std::fs::read_to_string(&self.log).unwrap_or_default()
@@ -404,7 +428,7 @@ pub mod cli {
 
         /// The data directory given to `--data-dir`.
         pub fn data_dir(&self) -> PathBuf {
-            self._dir.path().join("data")
+            self.data_dir.clone()
         }
 
         pub fn log_path(&self) -> &Path {
@@ -414,6 +438,9 @@ pub mod cli {
 
     impl Drop for Serve {
         fn drop(&mut self) {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
             let pid = self.child.id().to_string();
             let _ = Command::new("kill").args(["-INT", &pid]).status();
             let deadline = Instant::now() + Duration::from_millis(SERVE_STOP_TIMEOUT_MS);

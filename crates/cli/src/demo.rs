@@ -5,8 +5,11 @@
 //! co-investors, government commitments, calls, fees, investments, NAV
 //! reports and distributions; the Pilot Scheme with 300 enterprises, NIFS and
 //! NIAS grants with verified spend, disbursements, a clawback and closures;
-//! and attempts that the rules must refuse. It then reads the whole stream
-//! back, checks every record (hash, chain, signatures, rules) and summarises.
+//! and attempts that the rules must refuse. The operator's checkpointer signs
+//! checkpoints beside the writer; at the end the auditor's verifier
+//! (`fundledger-verifier`, the same one `fundledger verify` runs) reads the
+//! whole stream back, checks every record (hash, chain, signatures,
+//! authorisations, rules, ids) and every checkpoint, and the demo summarises.
 //!
 //! Keys, ids, dates and amounts are derived from fixed labels, so every run
 //! records the same events; only the writer's `recorded_at` differs.
@@ -17,7 +20,6 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use futures::StreamExt;
 use fundledger_core::crypto::{sha256, SecretKey};
 use fundledger_core::event::*;
 use fundledger_core::id::*;
@@ -25,8 +27,9 @@ use fundledger_core::ledger::Ledger;
 use fundledger_core::money::Money;
 use fundledger_core::presets;
 use fundledger_core::record::SignedEvent;
-use fundledger_core::replay::Replay;
 use fundledger_core::time::{civil_from_days, days_from_civil, Date, Timestamp};
+use fundledger_verifier::checkpointer::CheckpointerConfig;
+use fundledger_verifier::VerifyOptions;
 use fundledger_writer::{Writer, WriterConfig};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
@@ -56,8 +59,6 @@ pub struct DemoArgs {
 
 /// Submissions sent to the writer in one call, at most.
 const SUBMIT_BATCH_EVENTS_MAX: usize = 500;
-/// Records replayed per chunk when verifying.
-const VERIFY_CHUNK_RECORDS: usize = 2048;
 
 fn text(value: &str) -> Text {
     Text::parse(value).unwrap_or_else(|error| panic!("demo text {value:?}: {error}"))
@@ -197,6 +198,12 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     if size > 0 {
         bail!("ledger {} already has {size} records; the demo records on an empty ledger (choose another --ledger)", args.ledger);
     }
+    // The operator's checkpointer runs beside the writer, signing a checkpoint every 1,000 records.
+    let operator = SecretKey::from_seed_label("demo/operator");
+    let js = fundledger_nats::connect_jetstream(&nats.url).await?;
+    let checkpointer = fundledger_verifier::checkpointer::spawn(js.clone(), CheckpointerConfig::new(args.ledger.clone(), operator.clone()))
+        .await
+        .context("cannot start the checkpointer")?;
     let progress = if args.json || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         ProgressBar::hidden()
     } else {
@@ -236,13 +243,21 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     let recorded_in = started.elapsed();
     let status = writer.status();
     let verify_started = Instant::now();
-    let ledger = verify(&nats.url, &args.ledger).await?;
+    // A last checkpoint at the tail, then the auditor's verifier over the stream, pinned to the operator key.
+    checkpointer.checkpoint_at_least(status.size).await.context("the checkpointer did not sign the tail")?;
+    checkpointer.abort();
+    let options = VerifyOptions { operator: Some(operator.key_id()), ..VerifyOptions::default() };
+    let verified = fundledger_verifier::verify_nats(&js, &args.ledger, options).await.context("the recorded ledger does not verify")?;
+    let ledger = verified.ledger.clone();
     let verified_in = verify_started.elapsed();
     progress.finish_and_clear();
     if status.size != demo.accepted {
         bail!("the writer reports {} records but the demo recorded {}", status.size, demo.accepted);
     }
-    summarise(&args, &demo, &ledger, &status, recorded_in, verified_in)?;
+    summarise(&args, &demo, &ledger, &status, recorded_in, verified_in, &verified.report)?;
+    if !args.json {
+        crate::query::demo_portfolio(&nats.url, &args.ledger, &data_dir).await?;
+    }
     if let Some(embedded) = nats.embedded.as_mut() {
         embedded.stop().await.context("stopping the embedded nats-server")?;
     }
@@ -624,30 +639,6 @@ async fn idempotency(demo: &mut Demo) -> Result<()> {
     demo.refuse("a new event re-using a recorded event's id", "id_conflict", conflicting).await
 }
 
-/// Reads the ledger back from JetStream and checks every record.
-async fn verify(url: &str, ledger: &LedgerId) -> Result<Ledger> {
-    let js = fundledger_nats::connect_jetstream(url).await?;
-    let stream = fundledger_nats::stream_name(ledger.as_str())?;
-    let mut messages = fundledger_nats::read_from(&js, &stream, None, 1).await?;
-    let mut replay = Replay::new(ledger.clone());
-    let mut chunk = Vec::with_capacity(VERIFY_CHUNK_RECORDS);
-    loop {
-        let next = messages.next().await;
-        let end = next.is_none();
-        if let Some(message) = next {
-            let message = message?;
-            chunk.push(Replay::parse(message.sequence, &message.payload)?);
-        }
-        if chunk.len() == VERIFY_CHUNK_RECORDS || (end && !chunk.is_empty()) {
-            replay.check_chunk(std::mem::take(&mut chunk), |_| {})?;
-        }
-        if end {
-            break;
-        }
-    }
-    Ok(replay.into_parts().0)
-}
-
 fn ratio(numerator: Money, denominator: Money) -> String {
     if denominator.is_zero() {
         return "n/a".to_string();
@@ -663,6 +654,7 @@ fn summarise(
     status: &fundledger_writer::WriterStatus,
     recorded_in: std::time::Duration,
     verified_in: std::time::Duration,
+    report: &fundledger_verifier::Report,
 ) -> Result<()> {
     fn sum(values: impl Iterator<Item = Money>) -> Result<Money, fundledger_core::money::MoneyError> {
         values.into_iter().try_fold(Money::ZERO, |total, value| total.checked_add(value))
@@ -712,6 +704,7 @@ fn summarise(
         "verified": true,
         "recording_seconds": recorded_in.as_secs_f64(),
         "verification_seconds": verified_in.as_secs_f64(),
+        "verification": report,
     });
     if args.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
@@ -748,7 +741,15 @@ fn summarise(
     }
     println!("Re-submitted events answered with their original record: {}", demo.duplicates);
     println!();
-    println!("Verified all {} records from the stream in {:.2} s: hashes, chain links, signatures and every rule.", status.size, verified_in.as_secs_f64());
+    println!(
+        "Verified all {} records from the stream with the auditor's verifier in {:.2} s ({} checkpoints signed by the operator checked):",
+        report.size,
+        verified_in.as_secs_f64(),
+        report.checkpoints.len()
+    );
+    for check in &report.checks {
+        println!("  - {check}");
+    }
     println!("  Merkle root {}", status.root);
     println!("  chain head  {}", status.head);
     Ok(())

@@ -2,10 +2,13 @@
 //! auditors, and the way to run the services. A thin shell: every rule lives
 //! in `fundledger-core`, every append goes through the writer.
 
+mod audit;
 mod bench;
 mod client;
+mod config;
 mod demo;
 mod keyfile;
+mod query;
 mod record;
 mod serve;
 
@@ -27,6 +30,11 @@ struct Cli {
     /// More log output (-v info, -vv debug). Logs go to stderr.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     verbose: u8,
+    /// Log format: `text` for people, `json` (one object per line, with the
+    /// event's fields) for log collectors. The filter is FUNDLEDGER_LOG
+    /// (tracing's EnvFilter syntax, e.g. `info,fundledger_writer=debug`).
+    #[arg(long, env = "FUNDLEDGER_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -61,28 +69,68 @@ enum Command {
     Sign(record::SignArgs),
     /// Show where the ledger stands (size, head, root) according to the writer.
     Status(record::StatusArgs),
-    /// Run the services: the writer (HTTP and NATS), on an embedded NATS server unless --nats is given.
+    /// Run the services: the writer (HTTP and NATS), the projector and the query API, on an embedded
+    /// NATS server unless --nats is given.
     Serve(serve::ServeArgs),
+    /// Drop the read models and rebuild them from the ledger stream (stop `fundledger serve` first).
+    Rebuild(query::RebuildArgs),
+    /// Every fund's totals (committed, paid in, distributed, NAV, DPI/RVPI/TVPI, IRR) and every scheme, from the query API.
+    Portfolio(query::PortfolioArgs),
+    /// Show an enterprise's standing in each scheme, from the query API.
+    #[command(subcommand)]
+    Enterprise(query::EnterpriseCommand),
+    /// List events by fund, sub-fund, scheme, grant or enterprise, or one by id, from the query API.
+    Events(query::EventsArgs),
+    /// Write the quarterly report (commitments, calls, distributions, NAV, grant utilisation) as CSV or JSON.
+    Report(query::ReportArgs),
     /// Record a realistic, deterministic scenario through the real writer and summarise it.
     Demo(demo::DemoArgs),
     /// Benchmarks, each measured beside its baseline in the same run.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Verify a ledger (from JetStream or an audit bundle): every record hash, chain link, signature,
+    /// key authorisation, business rule, event id and signed checkpoint. Names the first bad record.
+    Verify(audit::VerifyArgs),
+    /// Write an offline audit bundle (records, checkpoints, witness statements, keys), verifying it on the way.
+    Export(audit::ExportArgs),
+    /// Print an inclusion proof of one event's record against the newest checkpoint covering it.
+    Prove(audit::ProveArgs),
+    /// Check an inclusion proof file offline.
+    VerifyProof(audit::VerifyProofArgs),
+    /// Verify the ledger, then co-sign its newest checkpoint with an auditor's key and publish it.
+    Witness(audit::WitnessArgs),
+    /// Follow a ledger's records as they are appended; with --verify, check each one and stop loudly on a gap or fork.
+    Tail(audit::TailArgs),
 }
 
-fn init_logging(verbose: u8) {
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+fn init_logging(verbose: u8, format: LogFormat) {
     let default = match verbose {
         0 => "warn",
         1 => "info,fundledger=info",
         _ => "debug",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("FUNDLEDGER_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => logs.try_init(),
+        LogFormat::Json => logs.json().try_init(),
+    };
 }
 
 fn main() -> ExitCode {
+    // `--config FILE` fills options' FUNDLEDGER_* variables before clap reads them (see config.rs).
+    if let Err(error) = config::apply(&<Cli as clap::CommandFactory>::command(), &std::env::args_os().collect::<Vec<_>>()) {
+        eprintln!("error: {error:#}");
+        return ExitCode::from(2);
+    }
     let cli = Cli::parse();
-    init_logging(cli.verbose);
+    init_logging(cli.verbose, cli.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -104,8 +152,19 @@ fn main() -> ExitCode {
             Command::Sign(args) => record::sign(args),
             Command::Status(args) => record::status(args).await,
             Command::Serve(args) => serve::run(args).await,
+            Command::Rebuild(args) => query::rebuild(args).await,
+            Command::Portfolio(args) => query::portfolio(args).await,
+            Command::Enterprise(command) => query::enterprise(command).await,
+            Command::Events(args) => query::events(args).await,
+            Command::Report(args) => query::report(args).await,
             Command::Demo(args) => demo::run(args).await,
             Command::Bench(command) => bench::run(command).await,
+            Command::Verify(args) => audit::verify(args).await,
+            Command::Export(args) => audit::export(args).await,
+            Command::Prove(args) => audit::prove(args).await,
+            Command::VerifyProof(args) => audit::verify_proof_command(args),
+            Command::Witness(args) => audit::witness(args).await,
+            Command::Tail(args) => audit::tail(args).await,
         }
     });
     match result {

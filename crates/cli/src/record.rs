@@ -580,6 +580,8 @@ pub enum SubfundCommand {
     Fee(FeeArgs),
     /// Report an investee's spend on a Hong Kong production base.
     ProductionSpend(ProductionSpendArgs),
+    /// Show a sub-fund from the query API: commitments, government share, metrics, compliance, investments.
+    Show(crate::query::ShowArgs),
 }
 
 #[derive(Args, Debug)]
@@ -752,6 +754,7 @@ pub struct ProductionSpendArgs {
 
 pub async fn subfund(command: SubfundCommand) -> Result<()> {
     match command {
+        SubfundCommand::Show(args) => crate::query::subfund_show(args).await,
         SubfundCommand::Admit(args) => {
             let data = SubFundAdmitted {
                 fund: args.fund,
@@ -829,6 +832,8 @@ pub enum SchemePreset {
 pub enum SchemeCommand {
     /// Establish a matching-grant scheme with its ratio, caps and budget (admin only).
     Establish(SchemeEstablishArgs),
+    /// Show a scheme from the query API: budget, commitments, disbursements, each enterprise's headroom.
+    Show(crate::query::ShowArgs),
 }
 
 #[derive(Args, Debug)]
@@ -884,7 +889,10 @@ pub struct SchemeEstablishArgs {
 }
 
 pub async fn scheme(command: SchemeCommand) -> Result<()> {
-    let SchemeCommand::Establish(args) = command;
+    let args = match command {
+        SchemeCommand::Establish(args) => args,
+        SchemeCommand::Show(args) => return crate::query::scheme_show(args).await,
+    };
     let mut terms: SchemeEstablished = match (&args.terms, &args.scheme, args.preset) {
         (Some(path), _, _) => read_terms(path, "scheme.established")?,
         (None, Some(scheme), Some(SchemePreset::Pilot)) => presets::pilot_scheme(scheme.as_str()),
@@ -955,6 +963,8 @@ pub enum GrantCommand {
     Clawback(ClawbackArgs),
     /// Close a grant; what was not disbursed returns to the scheme's budget.
     Close(CloseArgs),
+    /// Show a grant from the query API: status, figures and full history.
+    Show(crate::query::ShowArgs),
 }
 
 #[derive(Args, Debug)]
@@ -1077,6 +1087,7 @@ fn file_sha256(path: &Path) -> Result<EvidenceDigest> {
 
 pub async fn grant(command: GrantCommand) -> Result<()> {
     match command {
+        GrantCommand::Show(args) => crate::query::grant_show(args).await,
         GrantCommand::Approve(args) => {
             let data = GrantApproved {
                 scheme: args.scheme,

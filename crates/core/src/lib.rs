@@ -17,6 +17,7 @@ pub mod chain;
 pub mod checkpoint;
 pub mod crypto;
 pub mod event;
+pub mod fuzz_targets;
 pub mod id;
 pub mod ledger;
 pub mod money;

@@ -62,6 +62,12 @@ impl Replay {
         Replay { ledger: Ledger::new(), chain: ChainState::new(ledger) }
     }
 
+    /// Resumes after records verified before: the ledger state and chain as
+    /// they stood after them (the verifier's trusted restart point).
+    pub fn resume(ledger: Ledger, chain: ChainState) -> Replay {
+        Replay { ledger, chain }
+    }
+
     /// Parses a stored record found at stream sequence `stored_seq`.
     pub fn parse(stored_seq: u64, bytes: &[u8]) -> Result<Record, ReplayError> {
         let record = Record::from_json(bytes).map_err(|error| ReplayError {

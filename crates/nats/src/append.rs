@@ -291,13 +291,50 @@ impl Appender {
         first_sequence: u64,
         messages: &[OutgoingMessage],
     ) -> Result<Vec<PublishReceipt>, AppendError> {
+        self.append_batch_after(first_sequence, None, messages, None).await
+    }
+
+    /// [`Appender::append_batch`] for a batch that continues another one
+    /// still in flight, so a writer can send batch `n + 1` before batch `n`
+    /// is acknowledged.
+    ///
+    /// `previous_message_id` is the id of the message that must be last in
+    /// the stream before this batch (the previous batch's last message): the
+    /// first message then also carries `Nats-Expected-Last-Msg-Id`, so if the
+    /// previous batch was cut short and a rival's message took its place,
+    /// this batch is refused instead of leaving a hole. `sent` is signalled
+    /// (or dropped) once every message has been handed to the connection or
+    /// sending stopped: only then may the next batch start sending, which
+    /// keeps the messages in order on the wire.
+    pub async fn append_batch_after(
+        &self,
+        first_sequence: u64,
+        previous_message_id: Option<&str>,
+        messages: &[OutgoingMessage],
+        sent: Option<tokio::sync::oneshot::Sender<()>>,
+    ) -> Result<Vec<PublishReceipt>, AppendError> {
         validate_batch(first_sequence, messages)?;
+        let started = std::time::Instant::now();
         let mut outcomes: Vec<Option<Outcome>> = Vec::with_capacity(messages.len());
         outcomes.resize_with(messages.len(), || None);
+        let sent = std::sync::Mutex::new(sent);
+        let last = messages.len().saturating_sub(1);
         pipeline(
             messages.len(),
             self.in_flight_max,
-            |index| self.send(first_sequence, messages, index),
+            |index| {
+                let sending = self.send(first_sequence, previous_message_id, messages, index);
+                let sent = &sent;
+                async move {
+                    let result = sending.await;
+                    if index == last {
+                        if let Some(sent) = sent.lock().ok().and_then(|mut sent| sent.take()) {
+                            let _ = sent.send(());
+                        }
+                    }
+                    result
+                }
+            },
             |index, delivery| {
                 let outcome = match delivery {
                     Delivery::NotSent(err) => Outcome::NotSent(err),
@@ -309,17 +346,27 @@ impl Appender {
                 // after a lost ack the message may have landed, so go on: the
                 // fencing decides, and later acks tell which.
                 let keep_going = !outcome.is_refusal();
+                if !keep_going {
+                    // Nothing more will be sent: the next batch may go (it will be fenced).
+                    if let Some(sent) = sent.lock().ok().and_then(|mut sent| sent.take()) {
+                        drop(sent);
+                    }
+                }
                 outcomes[index] = Some(outcome);
                 keep_going
             },
         )
         .await;
-        settle(&self.stream_name, first_sequence, messages, outcomes)
+        drop(sent);
+        let settled = settle(&self.stream_name, first_sequence, messages, outcomes);
+        record_batch_metrics(started, messages.len(), settled.is_ok());
+        settled
     }
 
     async fn send(
         &self,
         first_sequence: u64,
+        previous_message_id: Option<&str>,
         messages: &[OutgoingMessage],
         index: usize,
     ) -> Result<PublishAckFuture, jetstream::context::PublishError> {
@@ -329,8 +376,12 @@ impl Appender {
             .message_id(&message.message_id)
             .expected_stream(&self.stream_name)
             .expected_last_sequence(first_sequence - 1 + index as u64);
-        if let Some(previous) = index.checked_sub(1).and_then(|p| messages.get(p)) {
-            publish = publish.expected_last_message_id(&previous.message_id);
+        let previous = match index.checked_sub(1) {
+            Some(previous) => messages.get(previous).map(|message| message.message_id.as_str()),
+            None => previous_message_id,
+        };
+        if let Some(previous) = previous {
+            publish = publish.expected_last_message_id(previous);
         }
         self.js.send_publish(message.subject.clone(), publish).await
     }
@@ -455,6 +506,17 @@ async fn pipeline<S, SendFut>(
             None => break,
         }
     }
+}
+
+/// Publish latency for `/metrics`: `fundledger_append_batch_seconds` (first
+/// send to last ack of a batch) and `fundledger_append_messages_total`, both
+/// labelled `outcome` = `acked` or `failed`.
+fn record_batch_metrics(started: std::time::Instant, messages: usize, acked: bool) {
+    let outcome = if acked { "acked" } else { "failed" };
+    metrics::histogram!("fundledger_append_batch_seconds", "outcome" => outcome)
+        .record(started.elapsed().as_secs_f64());
+    metrics::counter!("fundledger_append_messages_total", "outcome" => outcome)
+        .increment(messages as u64);
 }
 
 async fn ack_future(index: usize, ack: PublishAckFuture) -> (usize, AckResult) {

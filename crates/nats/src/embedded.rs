@@ -73,6 +73,13 @@ pub struct EmbeddedOptions {
     pub server_name: Option<String>,
     /// Config text appended verbatim (accounts, cluster blocks, ...).
     pub extra_config: String,
+    /// A complete nats-server config file to run instead of a generated one
+    /// (e.g. ops/nats/single.conf with its store_dir and includes adapted).
+    /// The server still listens on 127.0.0.1 at `port` (or a free port): the
+    /// file's `listen` is overridden by `-a`/`-p` flags. The file's own
+    /// store_dir, accounts and limits are used as they are; `server_name` and
+    /// `extra_config` are ignored. The log still goes to the data dir.
+    pub config_file: Option<PathBuf>,
 }
 
 /// A running nats-server child process with JetStream enabled.
@@ -85,6 +92,8 @@ pub struct EmbeddedNats {
     data_dir: PathBuf,
     binary: PathBuf,
     config_path: PathBuf,
+    /// Whether the config is the caller's file, whose address `-a`/`-p` override.
+    flags_override_listen: bool,
     log_path: PathBuf,
     /// Held only so that a temporary data dir lives as long as the server; dropped last.
     _temp_dir: Option<TempDir>,
@@ -131,13 +140,19 @@ impl EmbeddedNats {
             let mut server = EmbeddedNats {
                 child: None,
                 port,
-                config_path: data_dir.join(CONFIG_FILE_NAME),
+                config_path: options
+                    .config_file
+                    .clone()
+                    .unwrap_or_else(|| data_dir.join(CONFIG_FILE_NAME)),
+                flags_override_listen: options.config_file.is_some(),
                 log_path: data_dir.join(LOG_FILE_NAME),
                 data_dir: data_dir.clone(),
                 binary: binary.clone(),
                 _temp_dir: None,
             };
-            server.write_config(&options)?;
+            if options.config_file.is_none() {
+                server.write_config(&options)?;
+            }
             match server.spawn_and_wait().await {
                 Ok(()) => {
                     server._temp_dir = temp_dir;
@@ -312,9 +327,12 @@ impl EmbeddedNats {
             path: self.log_path.clone(),
             source,
         })?;
-        let child = Command::new(&self.binary)
-            .arg("-c")
-            .arg(&self.config_path)
+        let mut command = Command::new(&self.binary);
+        command.arg("-c").arg(&self.config_path);
+        if self.flags_override_listen {
+            command.args(["-a", "127.0.0.1", "-p", &self.port.to_string()]);
+        }
+        let child = command
             .stdin(Stdio::null())
             .stdout(Stdio::from(log))
             .stderr(Stdio::from(log_err))

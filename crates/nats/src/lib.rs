@@ -19,7 +19,7 @@ pub use append::{
     raw_publish_batch, AppendError, Appender, OutgoingMessage, PublishReceipt, IN_FLIGHT_MAX,
 };
 pub use async_nats;
-pub use client::{connect, connect_jetstream, jetstream_context};
+pub use client::{connect, connect_jetstream, jetstream_context, redact_url};
 pub use embedded::{EmbeddedCluster, EmbeddedNats, EmbeddedOptions};
 pub use error::NatsError;
 pub use read::{follow_from, get_message, read_from, MessageStream, StoredMessage};

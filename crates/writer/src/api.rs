@@ -3,10 +3,15 @@
 //! or a JSON array of them (a batch, up to `SUBMISSION_EVENTS_MAX`); the
 //! answer carries an HTTP-style status, and per event a receipt or an error
 //! with a stable code.
+//!
+//! Every answer is counted for `/metrics` (see [`METRICS`]): appended and
+//! duplicate events, refusals by error code, request latency by door.
 
 use std::net::SocketAddr;
+use std::time::Instant;
 
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -14,6 +19,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures::StreamExt;
 use fundledger_core::record::SignedEvent;
+use fundledger_metrics::metrics::{counter, gauge, histogram};
 use serde_json::{json, Value};
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -25,6 +31,41 @@ use crate::service::{Receipt, Writer, SUBMISSION_EVENTS_MAX};
 /// Largest request body accepted, over HTTP and NATS.
 pub const REQUEST_BYTES_MAX: usize = 32 * 1024 * 1024;
 
+/// The writer's metrics: name, type and help text (also documented in docs/OPERATIONS.md).
+pub const METRICS: &[(&str, &str, &str)] = &[
+    ("fundledger_writer_requests_total", "counter", "Submissions answered, by door (http, nats) and HTTP-style status."),
+    ("fundledger_writer_request_seconds", "histogram", "Time from receiving a submission to answering it (verification, append and ack included), by door."),
+    ("fundledger_writer_events_appended_total", "counter", "Events appended to the ledger by this writer since it started (all doors)."),
+    ("fundledger_writer_events_duplicate_total", "counter", "Re-submitted events answered with their original record."),
+    ("fundledger_writer_rejected_total", "counter", "Events or requests refused through the API, by error code and kind."),
+    ("fundledger_writer_ready", "gauge", "1 when the writer has loaded the ledger and can append, else 0."),
+    ("fundledger_writer_ledger_records", "gauge", "Records in the ledger as the writer last saw it."),
+    ("fundledger_writer_reloads_total", "counter", "Times the writer re-read the stream after a failed append."),
+    ("fundledger_append_batch_seconds", "histogram", "Time to publish one pipelined batch to JetStream and receive every ack, by outcome."),
+    ("fundledger_append_messages_total", "counter", "Messages sent in append batches, by outcome of their batch."),
+];
+
+fn describe_metrics() {
+    for (name, kind, help) in METRICS {
+        match *kind {
+            "counter" => fundledger_metrics::describe_counter(name, help),
+            "gauge" => fundledger_metrics::describe_gauge(name, help),
+            _ => fundledger_metrics::describe_histogram(name, help),
+        }
+    }
+}
+
+/// Counts one refusal by its code and kind.
+fn count_rejection(code: &str, kind: &'static str) {
+    counter!("fundledger_writer_rejected_total", "code" => code.to_string(), "kind" => kind).increment(1);
+}
+
+/// Counts one answered submission and its latency.
+fn count_request(door: &'static str, status: u16, started: Instant) {
+    counter!("fundledger_writer_requests_total", "door" => door, "status" => status.to_string()).increment(1);
+    histogram!("fundledger_writer_request_seconds", "door" => door).record(started.elapsed().as_secs_f64());
+}
+
 /// One answer: a status and a JSON body (`status` is also inside the body).
 pub struct Answer {
     pub status: u16,
@@ -32,6 +73,7 @@ pub struct Answer {
 }
 
 fn error_answer(status: u16, code: &str, message: String) -> Answer {
+    count_rejection(code, "invalid");
     let error = ErrorBody { code: code.to_string(), kind: "invalid", message, event_id: None };
     Answer { status, body: json!({ "status": status, "error": error }) }
 }
@@ -92,6 +134,13 @@ pub async fn handle_submission(writer: &Writer, request: &[u8]) -> Answer {
     let ids: Vec<Option<String>> = raws.iter().map(|raw| submitted_id(raw.get())).collect();
     let events = raws.iter().map(|raw| SignedEvent::from_submission_json(raw.get()).map_err(WriteError::from)).collect();
     let outcomes = writer.submit_parsed(events).await;
+    for outcome in &outcomes {
+        match outcome {
+            Ok(receipt) if receipt.duplicate => counter!("fundledger_writer_events_duplicate_total").increment(1),
+            Ok(_) => {}
+            Err(error) => count_rejection(error.code(), error.body(None).kind),
+        }
+    }
     if !is_batch {
         let (status, body) = outcome_json(&outcomes[0], ids.into_iter().next().flatten());
         return Answer { status, body };
@@ -101,10 +150,30 @@ pub async fn handle_submission(writer: &Writer, request: &[u8]) -> Answer {
     Answer { status: 200, body: json!({ "status": 200, "accepted": appended, "refused": results.len() - appended, "results": results }) }
 }
 
-async fn post_events(State(writer): State<Writer>, body: Bytes) -> Response {
-    let answer = handle_submission(&writer, &body).await;
+async fn post_events(State(writer): State<Writer>, body: Result<Bytes, BytesRejection>) -> Response {
+    let started = Instant::now();
+    let answer = match body {
+        Ok(body) => handle_submission(&writer, &body).await,
+        // The body limit refuses before reading the whole body; answer in our format.
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            error_answer(413, "request_too_large", format!("request body is over the limit of {REQUEST_BYTES_MAX} bytes"))
+        }
+        Err(rejection) => error_answer(400, "malformed_request", format!("cannot read the request body: {rejection}")),
+    };
+    count_request("http", answer.status, started);
     let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     (status, Json(answer.body)).into_response()
+}
+
+/// `GET /metrics`: the writer's gauges refreshed from its status, then
+/// everything the process recorded (see [`METRICS`]).
+async fn get_metrics(State(writer): State<Writer>) -> Response {
+    let status = writer.status();
+    gauge!("fundledger_writer_ready").set(if status.ready { 1.0 } else { 0.0 });
+    gauge!("fundledger_writer_ledger_records").set(status.size as f64);
+    counter!("fundledger_writer_events_appended_total").absolute(status.appended_since_start);
+    counter!("fundledger_writer_reloads_total").absolute(status.reloads_since_start);
+    fundledger_metrics::metrics_response().await
 }
 
 async fn get_status(State(writer): State<Writer>) -> Json<Value> {
@@ -119,10 +188,13 @@ async fn ready(State(writer): State<Writer>) -> Response {
     }
 }
 
-/// The writer's HTTP routes: `POST /v1/events`, `GET /v1/status`, `/healthz`, `/readyz`.
+/// The writer's HTTP routes: `POST /v1/events`, `GET /v1/status`, `/healthz`,
+/// `/readyz`, `/metrics`.
 pub fn router(writer: Writer) -> Router {
+    describe_metrics();
     Router::new()
         .route("/v1/events", post(post_events))
+        .route("/metrics", get(get_metrics))
         .route("/v1/status", get(get_status))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
@@ -151,7 +223,9 @@ pub async fn serve_nats(writer: Writer) -> Result<(), fundledger_nats::NatsError
         let writer = writer.clone();
         let client = client.clone();
         tokio::spawn(async move {
+            let started = Instant::now();
             let answer = handle_submission(&writer, &message.payload).await;
+            count_request("nats", answer.status, started);
             let bytes = serde_json::to_vec(&answer.body).unwrap_or_default();
             if let Err(error) = client.publish(reply, bytes.into()).await {
                 warn!(%error, "could not send a NATS reply");

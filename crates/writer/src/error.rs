@@ -30,7 +30,10 @@ pub enum WriteError {
 impl From<SubmissionError> for WriteError {
     fn from(error: SubmissionError) -> WriteError {
         match error {
-            SubmissionError::BadSignature { .. } | SubmissionError::Crypto(_) => WriteError::BadSignature(error.to_string()),
+            // A missing signature is an authentication failure like a wrong one.
+            SubmissionError::BadSignature { .. } | SubmissionError::Crypto(_) | SubmissionError::SignatureCount { .. } => {
+                WriteError::BadSignature(error.to_string())
+            }
             other => WriteError::Invalid(other.to_string()),
         }
     }

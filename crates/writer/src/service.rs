@@ -13,7 +13,7 @@
 //! stream from the start and plans the batch again: events that did land are
 //! then found in the index and answered with their original records.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -27,7 +27,7 @@ use fundledger_core::record::{verify_events_parallel, Record, SignedEvent, Verif
 use fundledger_core::replay::{Replay, ReplayError};
 use fundledger_core::time::Timestamp;
 use fundledger_nats::async_nats::jetstream;
-use fundledger_nats::{Appender, OutgoingMessage, ScopeKind, StreamSettings};
+use fundledger_nats::{AppendError, Appender, OutgoingMessage, ScopeKind, StreamSettings};
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{info, warn};
@@ -41,6 +41,9 @@ pub const BATCH_EVENTS_MAX: usize = 4096;
 pub const QUEUE_SUBMISSIONS_MAX: usize = 1024;
 /// Events in one submission (one HTTP request or NATS message), at most.
 pub const SUBMISSION_EVENTS_MAX: usize = 10_000;
+/// Batches planned and handed to the connection whose acks are awaited, at
+/// most: while one batch waits for its acks the next is planned and sent.
+pub const BATCHES_IN_FLIGHT_MAX: usize = 2;
 /// Times a batch is re-planned after failed appends before giving up.
 pub const APPEND_ATTEMPTS_MAX: u32 = 4;
 /// Records replayed per chunk on load (signatures verified per chunk in parallel).
@@ -134,9 +137,13 @@ impl Writer {
             ledger_id: config.ledger.clone(),
             ledger: Ledger::new(),
             chain: ChainState::new(config.ledger.clone()),
+            planned: Tip::default(),
+            pending: HashMap::new(),
             index,
             status: status.clone(),
             needs_reload: true,
+            batches_done: mpsc::unbounded_channel(),
+            batches_started: 0,
         };
         sequencer.load().await?;
         let (jobs, receiver) = mpsc::channel(QUEUE_SUBMISSIONS_MAX);
@@ -215,11 +222,39 @@ struct Sequencer {
     appender: Appender,
     stream_name: String,
     ledger_id: LedgerId,
+    /// The state after every planned event (acknowledged or in flight).
     ledger: Ledger,
+    /// The chain of acknowledged records.
     chain: ChainState,
+    /// Where the next planned record goes: ahead of `chain` by the records in flight.
+    planned: Tip,
+    /// Ids of planned records not yet acknowledged (the index only has acknowledged ones).
+    pending: HashMap<String, IndexedEvent>,
     index: IdIndex,
     status: Arc<RwLock<WriterStatus>>,
     needs_reload: bool,
+    batches_done: (mpsc::UnboundedSender<(u64, Result<(), AppendError>)>, mpsc::UnboundedReceiver<(u64, Result<(), AppendError>)>),
+    batches_started: u64,
+}
+
+/// The end of the planned chain.
+#[derive(Clone, Debug, Default)]
+struct Tip {
+    size: u64,
+    head: Hash,
+    /// The message id of the last planned record, if this writer planned it
+    /// (after a reload the stream's last message id is not known).
+    message_id: Option<String>,
+}
+
+/// A planned batch whose append is under way.
+struct InFlight {
+    number: u64,
+    jobs: Vec<Job>,
+    slots: Vec<Vec<Slot>>,
+    records: Vec<Record>,
+    /// Set when the append finished (at once for a batch with nothing to append).
+    result: Option<Result<(), AppendError>>,
 }
 
 /// What planning decided for one submitted event.
@@ -247,6 +282,22 @@ fn corrupt(error: ReplayError) -> WriterError {
 
 fn receipt(record: &Record, duplicate: bool) -> Receipt {
     Receipt { event_id: record.body().id.to_string(), seq: record.seq, record_hash: hex::encode(record.hash), duplicate }
+}
+
+/// Takes `first` and whatever else is waiting, up to about a batch of events.
+fn gather(first: Job, jobs: &mut mpsc::Receiver<Job>) -> Vec<Job> {
+    let mut count = first.events.len();
+    let mut batch = vec![first];
+    while count < BATCH_EVENTS_MAX {
+        match jobs.try_recv() {
+            Ok(job) => {
+                count += job.events.len();
+                batch.push(job);
+            }
+            Err(_) => break,
+        }
+    }
+    batch
 }
 
 impl Sequencer {
@@ -286,7 +337,9 @@ impl Sequencer {
         }
         let (ledger, chain) = replay.into_parts();
         self.ledger = ledger;
+        self.planned = Tip { size: chain.size(), head: *chain.head(), message_id: None };
         self.chain = chain;
+        self.pending.clear();
         self.needs_reload = false;
         self.publish_status(|status| status.ready = true);
         info!(ledger = %self.ledger_id, size = self.chain.size(), elapsed_ms = started.elapsed().as_millis() as u64, "ledger loaded");
@@ -325,21 +378,96 @@ impl Sequencer {
         }
     }
 
+    /// The fast path: plan a batch, hand it to the connection, and plan the
+    /// next while the first waits for its acks. Batches complete in order; a
+    /// failed one takes every later one with it (they are fenced on it), and
+    /// all their submissions go through [`Sequencer::process`], which reloads
+    /// the ledger and plans them again.
     async fn run(mut self, mut jobs: mpsc::Receiver<Job>) {
-        while let Some(first) = jobs.recv().await {
-            let mut count = first.events.len();
-            let mut batch = vec![first];
-            while count < BATCH_EVENTS_MAX {
-                match jobs.try_recv() {
-                    Ok(job) => {
-                        count += job.events.len();
-                        batch.push(job);
+        let mut in_flight: VecDeque<InFlight> = VecDeque::new();
+        let mut open = true;
+        while open || !in_flight.is_empty() {
+            let may_plan = open && in_flight.len() < BATCHES_IN_FLIGHT_MAX && (!self.needs_reload || in_flight.is_empty());
+            tokio::select! {
+                biased;
+                job = jobs.recv(), if may_plan => match job {
+                    None => open = false,
+                    Some(first) => {
+                        let batch = gather(first, &mut jobs);
+                        if self.needs_reload {
+                            self.process(batch).await;
+                        } else {
+                            let started = self.start(batch).await;
+                            in_flight.push_back(started);
+                        }
                     }
-                    Err(_) => break,
+                },
+                Some((number, result)) = self.batches_done.1.recv(), if !in_flight.is_empty() => {
+                    if let Some(batch) = in_flight.iter_mut().find(|batch| batch.number == number) {
+                        batch.result = Some(result);
+                    }
                 }
             }
-            self.process(batch).await;
+            while in_flight.front().is_some_and(|batch| batch.result.is_some()) {
+                let Some(mut batch) = in_flight.pop_front() else { break };
+                match batch.result.take() {
+                    Some(Ok(())) => {
+                        self.commit(&batch.records);
+                        self.answer(batch.jobs, batch.slots, &batch.records);
+                    }
+                    Some(Err(error)) => {
+                        warn!(%error, "append failed; re-reading the stream before planning again");
+                        let mut retry = batch.jobs;
+                        // Later batches are fenced on this one: wait until each has finished.
+                        let unfinished = in_flight.iter().filter(|later| later.result.is_none()).count();
+                        let mut finished = 0;
+                        while finished < unfinished {
+                            match self.batches_done.1.recv().await {
+                                Some(_) => finished += 1,
+                                None => break,
+                            }
+                        }
+                        retry.extend(in_flight.drain(..).flat_map(|later| later.jobs));
+                        self.needs_reload = true;
+                        self.pause_after(&error, 1).await;
+                        self.process(retry).await;
+                    }
+                    None => {}
+                }
+            }
         }
+    }
+
+    /// Plans a batch and starts appending it; returns once its messages are
+    /// on the connection, so the next batch's messages follow them.
+    async fn start(&mut self, jobs: Vec<Job>) -> InFlight {
+        let number = self.batches_started;
+        self.batches_started += 1;
+        let previous_message_id = self.planned.message_id.clone();
+        let plan = self.plan(&jobs);
+        let Plan { slots, records, messages } = plan;
+        let mut batch = InFlight { number, jobs, slots, records, result: None };
+        let Some(first) = batch.records.first() else {
+            batch.result = Some(Ok(()));
+            return batch;
+        };
+        let first_sequence = first.seq;
+        let appender = self.appender.clone();
+        let done = self.batches_done.0.clone();
+        let (sent, all_sent) = oneshot::channel();
+        tokio::spawn(async move {
+            let result = appender.append_batch_after(first_sequence, previous_message_id.as_deref(), &messages, Some(sent)).await;
+            let _ = done.send((number, result.map(|_| ())));
+        });
+        let _ = all_sent.await;
+        batch
+    }
+
+    /// A broker in trouble gets time to recover; a rival writer gets a
+    /// growing pause so that one of the two wins the next round.
+    async fn pause_after(&self, error: &AppendError, attempt: u32) {
+        let pause_ms = if error.is_fenced() { 5 * attempt as u64 * attempt as u64 } else { 200 * attempt as u64 };
+        tokio::time::sleep(Duration::from_millis(pause_ms)).await;
     }
 
     async fn process(&mut self, jobs: Vec<Job>) {
@@ -353,12 +481,14 @@ impl Sequencer {
                 }
                 self.publish_status(|status| status.reloads_since_start += 1);
             }
+            let previous_message_id = self.planned.message_id.clone();
             let plan = self.plan(&jobs);
             if plan.records.is_empty() {
                 return self.answer(jobs, plan.slots, &plan.records);
             }
             let first_sequence = self.chain.size() + 1;
-            match self.appender.append_batch(first_sequence, &plan.messages).await {
+            debug_assert_eq!(plan.records[0].seq, first_sequence, "the recovery path plans on the acknowledged chain");
+            match self.appender.append_batch_after(first_sequence, previous_message_id.as_deref(), &plan.messages, None).await {
                 Ok(_) => {
                     self.commit(&plan.records);
                     return self.answer(jobs, plan.slots, &plan.records);
@@ -366,10 +496,7 @@ impl Sequencer {
                 Err(error) => {
                     warn!(%error, attempt, "append failed; re-reading the stream before planning again");
                     self.needs_reload = true;
-                    // A broker in trouble gets time to recover; a rival writer gets a
-                    // growing pause so that one of the two wins the next round.
-                    let pause_ms = if error.is_fenced() { 5 * attempt as u64 * attempt as u64 } else { 200 * attempt as u64 };
-                    tokio::time::sleep(Duration::from_millis(pause_ms)).await;
+                    self.pause_after(&error, attempt).await;
                 }
             }
         }
@@ -384,8 +511,8 @@ impl Sequencer {
     /// accepted ones and sealing them onto the (not yet advanced) chain.
     fn plan(&mut self, jobs: &[Job]) -> Plan {
         let recorded_at = now();
-        let mut seq = self.chain.size();
-        let mut prev = *self.chain.head();
+        let mut seq = self.planned.size;
+        let mut prev = self.planned.head;
         let mut in_batch: HashMap<String, usize> = HashMap::new();
         let mut plan = Plan { slots: Vec::with_capacity(jobs.len()), records: Vec::new(), messages: Vec::new() };
         let mut refused = 0u64;
@@ -402,6 +529,9 @@ impl Sequencer {
                 slots.push(slot);
             }
             plan.slots.push(slots);
+        }
+        if let Some(last) = plan.messages.last() {
+            self.planned = Tip { size: seq, head: prev, message_id: Some(last.message_id.clone()) };
         }
         self.publish_status(|status| status.refused_since_start += refused);
         plan
@@ -426,7 +556,11 @@ impl Sequencer {
                 Slot::Done(Err(WriteError::IdConflict { id: id.to_string(), seq: earlier.seq }))
             };
         }
-        match self.index.get(id) {
+        let known = match self.pending.get(id) {
+            Some(entry) => Ok(Some(*entry)),
+            None => self.index.get(id),
+        };
+        match known {
             Err(error) => return Slot::Done(Err(WriteError::Unavailable(error.to_string()))),
             Ok(Some(entry)) if entry.event_hash == *event_hash => {
                 return Slot::Done(Ok(Receipt { event_id: id.to_string(), seq: entry.seq, record_hash: hex::encode(entry.record_hash), duplicate: true }))
@@ -457,6 +591,7 @@ impl Sequencer {
         *prev = record.hash;
         plan.messages.push(OutgoingMessage { subject, message_id: id.to_string(), payload: record.to_json().into() });
         in_batch.insert(id.to_string(), plan.records.len());
+        self.pending.insert(id.to_string(), IndexedEvent { seq: record.seq, event_hash: *event_hash, record_hash: record.hash });
         plan.records.push(record);
         Slot::Pending(plan.records.len() - 1)
     }
@@ -466,6 +601,7 @@ impl Sequencer {
         for record in records {
             // The records were sealed on this very chain: a failure is a bug.
             assert!(self.chain.append(record, |_, _| {}).is_ok(), "sealed record {} does not extend the chain", record.seq);
+            self.pending.remove(record.body().id.as_str());
         }
         let entries = records.iter().map(|record| {
             (record.body().id.as_str(), IndexedEvent { seq: record.seq, event_hash: *record.event.event_hash(), record_hash: record.hash })

@@ -19,6 +19,8 @@ mod violation;
 
 use std::collections::BTreeMap;
 
+use serde::{Deserialize, Serialize};
+
 use crate::crypto::KeyId;
 use crate::event::{Event, EventBody, FundEstablished, Role, SchemeEstablished, Scope, SubFundAdmitted, Text};
 use crate::id::{EnterpriseId, FundId, GrantId, InvestmentId, LedgerId, SchemeId, SubFundId};
@@ -29,7 +31,7 @@ use crate::time::Date;
 pub use violation::{Rule, Violation};
 
 /// A registered key, its roles, and whether it was revoked.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyState {
     pub holder: Text,
     pub revoked: bool,
@@ -37,7 +39,7 @@ pub struct KeyState {
 }
 
 /// A fund of funds.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Fund {
     pub terms: FundEstablished,
     /// Government commitments across all its sub-funds.
@@ -46,7 +48,7 @@ pub struct Fund {
 }
 
 /// A sub-fund, from the government's side as an LP, plus its portfolio.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SubFund {
     pub terms: SubFundAdmitted,
     pub market_committed: Money,
@@ -82,7 +84,7 @@ impl SubFund {
     }
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Investment {
     pub subfund: SubFundId,
     pub investee: Text,
@@ -92,7 +94,7 @@ pub struct Investment {
     pub production_spend: Money,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Scheme {
     pub terms: SchemeEstablished,
     /// Approved amounts of open grants plus net disbursements of closed ones.
@@ -104,21 +106,21 @@ pub struct Scheme {
 }
 
 /// One enterprise's standing in one scheme.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EnterpriseStanding {
     pub projects: u32,
     pub open_projects: u32,
     pub committed: Money,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum GrantStatus {
     Open,
     Completed,
     Closed,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Grant {
     pub scheme: SchemeId,
     pub enterprise: EnterpriseId,
@@ -145,8 +147,10 @@ impl Grant {
     }
 }
 
-/// The whole state of one ledger.
-#[derive(Clone, Debug, Default, PartialEq)]
+/// The whole state of one ledger. Serialisable so that a verifier can
+/// snapshot it at a checkpoint it verified and resume from there (the
+/// snapshot is the auditor's own; nothing else ever reads one).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Ledger {
     id: Option<LedgerId>,
     operator: Option<KeyId>,

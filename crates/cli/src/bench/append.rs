@@ -1,7 +1,3 @@
-//! `fundledger bench`: throughput and latency measured beside a baseline in
-//! the same run, on the same NATS server, so the figures are ratios that mean
-//! something on any machine.
-//!
 //! `bench append` pre-signs events, then measures (a) the ledger's append
 //! path (signatures verified on all cores, rules applied, chained, published
 //! with fencing headers and acknowledged) and (b) raw async JetStream
@@ -11,23 +7,15 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use clap::{Args, Subcommand};
+use clap::Args;
 use futures::StreamExt;
-use fundledger_core::crypto::{sha256, SecretKey};
-use fundledger_core::event::*;
-use fundledger_core::id::{EventId, LedgerId};
-use fundledger_core::money::Money;
-use fundledger_core::presets;
+use fundledger_core::id::LedgerId;
 use fundledger_core::record::SignedEvent;
-use fundledger_core::time::{Date, Timestamp};
 use fundledger_writer::{Writer, WriterConfig};
 use serde_json::json;
 
-#[derive(Subcommand, Debug)]
-pub enum BenchCommand {
-    /// Append throughput and latency: the ledger's append path vs raw JetStream publishes of the same bytes.
-    Append(AppendArgs),
-}
+use super::percentile;
+use super::synthetic::{measured_events, setup_events, Setup};
 
 #[derive(Args, Debug)]
 pub struct AppendArgs {
@@ -48,97 +36,7 @@ pub struct AppendArgs {
     pub json: bool,
 }
 
-pub async fn run(command: BenchCommand) -> Result<()> {
-    match command {
-        BenchCommand::Append(args) => append(args).await,
-    }
-}
-
-fn percentile(sorted: &[Duration], fraction: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let index = ((sorted.len() as f64 - 1.0) * fraction).round() as usize;
-    sorted[index.min(sorted.len() - 1)]
-}
-
-fn text(value: &str) -> Text {
-    Text::parse(value).unwrap_or_else(|error| panic!("bench text {value:?}: {error}"))
-}
-
-struct Setup {
-    ledger: LedgerId,
-    manager: SecretKey,
-    officer: SecretKey,
-}
-
-/// The events that make the measured events valid: genesis, keys, a fund, a
-/// sub-fund, a scheme and one large grant.
-fn setup_events(setup: &Setup, operator: &SecretKey) -> Result<Vec<SignedEvent>> {
-    let mut events = Vec::new();
-    let mut sign = |index: usize, event: Event, signer: &SecretKey| -> Result<()> {
-        let id = EventId::parse(&format!("setup-{index}"))?;
-        events.push(SignedEvent::author(&setup.ledger, id, Timestamp::parse("2026-01-01T00:00:00Z")?, event, &[signer])?);
-        Ok(())
-    };
-    sign(0, Event::LedgerGenesis(LedgerGenesis { name: text("bench"), operator: operator.key_id(), operator_holder: text("operator") }), operator)?;
-    sign(1, Event::FundEstablished(presets::itif("itif")), operator)?;
-    sign(2, Event::SchemeEstablished(presets::nias_scheme("nias")), operator)?;
-    sign(3, Event::KeyRegistered(KeyRegistered { key: setup.manager.key_id(), holder: text("manager") }), operator)?;
-    sign(4, Event::RoleGranted(RoleChange { key: setup.manager.key_id(), role: Role::FundManager, scope: Scope::Fund("itif".parse()?) }), operator)?;
-    sign(5, Event::KeyRegistered(KeyRegistered { key: setup.officer.key_id(), holder: text("officer") }), operator)?;
-    sign(6, Event::RoleGranted(RoleChange { key: setup.officer.key_id(), role: Role::GrantOfficer, scope: Scope::Scheme("nias".parse()?) }), operator)?;
-    sign(
-        7,
-        Event::SubFundAdmitted(SubFundAdmitted {
-            fund: "itif".parse()?,
-            subfund: "sf-bench".parse()?,
-            name: text("Bench Fund I"),
-            theme: "ai-robotics".parse()?,
-            general_partner: text("Bench GP"),
-            target_size_cents: Money::hkd(2_000_000_000),
-        }),
-        &setup.manager,
-    )?;
-    sign(
-        8,
-        Event::GrantApproved(GrantApproved {
-            scheme: "nias".parse()?,
-            grant: "nias-bench".parse()?,
-            enterprise: "br-00000001".parse()?,
-            enterprise_name: text("Bench Manufacturing Limited"),
-            project: text("Benchmark project"),
-            approved_cost_cents: Money::hkd(600_000_000),
-            grant_cents: Money::hkd(200_000_000),
-            duration_months: 36,
-        }),
-        &setup.officer,
-    )?;
-    Ok(events)
-}
-
-/// Measured events: NAV reports and verified spend (each a few hundred bytes), signed on all cores.
-fn measured_events(setup: &Setup, prefix: &str, count: usize) -> Result<Vec<SignedEvent>> {
-    use rayon::prelude::*;
-    let as_of = Date::parse("2026-03-31")?;
-    let occurred_at = Timestamp::parse("2026-04-01T09:00:00Z")?;
-    let results: Vec<Result<SignedEvent>> = (0..count)
-        .into_par_iter()
-        .map(|index| {
-            let id = EventId::parse(&format!("{prefix}-{index:08}"))?;
-            let (event, signer) = if index % 2 == 0 {
-                (Event::NavReported(NavReported { subfund: "sf-bench".parse()?, as_of: as_of.clone(), nav_cents: Money::from_cents(1_000_000_000 + index as u64)? }), &setup.manager)
-            } else {
-                let evidence = EvidenceDigest(sha256(&[id.as_str().as_bytes()]));
-                (Event::SpendVerified(SpendVerified { grant: "nias-bench".parse()?, amount_cents: Money::from_cents(100)?, evidence_sha256: evidence }), &setup.officer)
-            };
-            Ok(SignedEvent::author(&setup.ledger, id, occurred_at.clone(), event, &[signer])?)
-        })
-        .collect();
-    results.into_iter().collect()
-}
-
-async fn append(args: AppendArgs) -> Result<()> {
+pub async fn run(args: AppendArgs) -> Result<()> {
     if args.events == 0 || args.batch == 0 {
         bail!("--events and --batch must be positive");
     }
@@ -157,16 +55,15 @@ async fn append(args: AppendArgs) -> Result<()> {
     };
     let run_id = format!("{:x}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0));
     let ledger = LedgerId::parse(&format!("bench-{run_id}"))?;
-    let setup = Setup { ledger: ledger.clone(), manager: SecretKey::from_seed_label("bench/manager"), officer: SecretKey::from_seed_label("bench/officer") };
-    let operator = SecretKey::from_seed_label("bench/operator");
+    let setup = Setup::new(ledger.clone());
     let config = WriterConfig::new(ledger.clone(), url.clone(), temporary.path().join("writer"));
     let (writer, _sequencer) = Writer::start(config).await?;
-    for outcome in writer.submit(setup_events(&setup, &operator)?).await {
+    for outcome in writer.submit(setup_events(&setup)?).await {
         outcome.context("setting up the bench ledger")?;
     }
     eprintln!("signing {} events on all cores...", args.events + args.latency_events);
-    let events = measured_events(&setup, "thr", args.events)?;
-    let latency_events = measured_events(&setup, "lat", args.latency_events)?;
+    let events = measured_events(&setup, "thr", 0..args.events)?;
+    let latency_events = measured_events(&setup, "lat", 0..args.latency_events)?;
 
     // (a) The ledger's append path.
     eprintln!("appending {} events through the writer in submissions of {}...", args.events, args.batch);

@@ -1,0 +1,129 @@
+//! `bench rebuild` writes a valid synthetic ledger of at least a million
+//! signed events into a fresh stream, then measures in the same run (a) the
+//! raw rate of fetching that stream with the same ordered read the projector
+//! uses and no processing, and (b) a projector rebuild into a new RocksDB
+//! database (parse, hash and chain checks, projection, WriteBatches with the
+//! position), and their ratio.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use futures::StreamExt;
+use fundledger_core::id::LedgerId;
+use fundledger_projector::{Projector, ProjectorConfig, Store};
+use serde_json::json;
+
+#[derive(Args, Debug)]
+pub struct RebuildArgs {
+    /// Events in the synthetic ledger (besides its few setup events).
+    #[arg(long, default_value_t = 1_000_000)]
+    pub events: usize,
+    /// NATS server URL; without it an embedded nats-server is started in a temporary directory.
+    #[arg(long, env = "FUNDLEDGER_NATS")]
+    pub nats: Option<String>,
+    /// Print the results as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn directory_bytes(path: &std::path::Path) -> u64 {
+    std::fs::read_dir(path)
+        .map(|entries| entries.filter_map(|entry| entry.ok()?.metadata().ok()).filter(|metadata| metadata.is_file()).map(|metadata| metadata.len()).sum())
+        .unwrap_or(0)
+}
+
+pub async fn run(args: RebuildArgs) -> Result<()> {
+    if args.events == 0 {
+        bail!("--events must be positive");
+    }
+    let temporary = tempfile::tempdir().context("cannot create a temporary directory")?;
+    let mut embedded = None;
+    let url = match &args.nats {
+        Some(url) => url.clone(),
+        None => {
+            std::fs::create_dir_all(temporary.path().join("nats"))?;
+            let options = fundledger_nats::EmbeddedOptions { data_dir: Some(temporary.path().join("nats")), ..Default::default() };
+            let server = fundledger_nats::EmbeddedNats::start(options).await?;
+            let url = server.url();
+            embedded = Some(server);
+            url
+        }
+    };
+    let run_id = format!("{:x}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0));
+    let ledger = LedgerId::parse(&format!("bench-{run_id}"))?;
+    let js = fundledger_nats::connect_jetstream(&url).await?;
+    let progress = !args.json && std::io::IsTerminal::is_terminal(&std::io::stderr());
+    eprintln!("writing a synthetic ledger of {} signed events...", args.events);
+    let synthetic = super::synthetic::publish_ledger(&js, &ledger, args.events, progress).await?;
+    let stream = fundledger_nats::stream_name(ledger.as_str())?;
+
+    // (a) Raw fetch of the same stream, no processing.
+    eprintln!("fetching the {} records raw...", synthetic.size);
+    let started = Instant::now();
+    let mut messages = fundledger_nats::read_from(&js, &stream, None, 1).await?;
+    let (mut fetched, mut fetched_bytes) = (0u64, 0u64);
+    while let Some(message) = messages.next().await {
+        let message = message?;
+        fetched += 1;
+        fetched_bytes += message.payload.len() as u64;
+    }
+    let raw_elapsed = started.elapsed();
+    if fetched != synthetic.size {
+        bail!("the raw fetch read {fetched} records, the ledger has {}", synthetic.size);
+    }
+
+    // (b) A rebuild of the read models from the stream.
+    eprintln!("rebuilding the read models from the {} records...", synthetic.size);
+    let path = temporary.path().join("projector");
+    let store = Arc::new(Store::open(&path, &ledger)?);
+    let mut projector = Projector::new(store.clone(), js.clone(), ProjectorConfig::new(ledger.clone()))?;
+    let bar = crate::query::progress_bar(synthetic.size, progress);
+    let mut position = projector.subscribe();
+    let ticker = {
+        let bar = bar.clone();
+        tokio::spawn(async move {
+            while position.changed().await.is_ok() {
+                bar.set_position(*position.borrow());
+            }
+        })
+    };
+    let started = Instant::now();
+    let applied = projector.catch_up(None).await;
+    let rebuild_elapsed = started.elapsed();
+    ticker.abort();
+    bar.finish_and_clear();
+    let applied = applied.context("rebuilding")?;
+    let stored = store.position()?;
+    if applied != synthetic.size || stored.seq != synthetic.size || stored.hash != *synthetic.chain.head() {
+        bail!("the rebuild applied {applied} records up to {} but the ledger has {} records", stored.seq, synthetic.size);
+    }
+    let database_bytes = directory_bytes(&path);
+
+    let raw_rate = fetched as f64 / raw_elapsed.as_secs_f64();
+    let rebuild_rate = applied as f64 / rebuild_elapsed.as_secs_f64();
+    let report = json!({
+        "records": synthetic.size,
+        "record_bytes_average": fetched_bytes / fetched.max(1),
+        "raw_fetch": { "records_per_second": raw_rate.round(), "seconds": raw_elapsed.as_secs_f64() },
+        "rebuild": { "records_per_second": rebuild_rate.round(), "seconds": rebuild_elapsed.as_secs_f64(), "database_bytes": database_bytes },
+        "ratio_rebuild_to_raw": rebuild_rate / raw_rate,
+        "targets": { "rebuild_records_per_second_min": 150_000 },
+        "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+    });
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!("bench rebuild: {} records, {} bytes per record on average", synthetic.size, fetched_bytes / fetched.max(1));
+        println!("  (a) raw fetch of the stream  {:>9.0} records/s  ({:.2} s)", raw_rate, raw_elapsed.as_secs_f64());
+        println!("  (b) rebuild into RocksDB     {:>9.0} records/s  ({:.2} s, database {} MB)", rebuild_rate, rebuild_elapsed.as_secs_f64(), database_bytes / 1_000_000);
+        println!("  ratio (b)/(a)                {:>9.1}%   (target: at least 150,000 records/s)", 100.0 * rebuild_rate / raw_rate);
+    }
+    drop(projector);
+    drop(store);
+    if let Some(server) = embedded.as_mut() {
+        server.stop().await?;
+    }
+    Ok(())
+}

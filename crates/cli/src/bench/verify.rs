@@ -1,0 +1,182 @@
+//! `bench verify`: a full verification of a big synthetic ledger read from
+//! JetStream (parse, canonical body, hash, chain, signatures, rules, event
+//! ids on disk, Merkle nodes on disk, the operator's checkpoint) beside pure
+//! ed25519 batch verification of exactly the same signatures on the same
+//! cores, in one run; the ratio is the figure that means something on any
+//! machine.
+
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use fundledger_core::checkpoint::Checkpoint;
+use fundledger_core::crypto::{self, domain, Hash, KeyId, Signature};
+use fundledger_core::id::LedgerId;
+use fundledger_core::record::{Record, VERIFY_CHUNK_EVENTS};
+use fundledger_verifier::VerifyOptions;
+use futures::StreamExt;
+use rayon::prelude::*;
+use serde_json::json;
+
+use super::synthetic::publish_ledger;
+
+/// Target: full verification events per second on 2 cores (DESIGN.md 6).
+const TARGET_EVENTS_PER_SECOND: f64 = 100_000.0;
+/// Target: full verification as a share of pure batch verification.
+const TARGET_SHARE_OF_BATCH: f64 = 0.60;
+
+#[derive(Args, Debug)]
+pub struct VerifyBenchArgs {
+    /// Events in the synthetic ledger (plus a few setup events).
+    #[arg(long, default_value_t = 1_000_000)]
+    pub events: usize,
+    /// NATS server URL; without it an embedded nats-server is started in a temporary directory.
+    #[arg(long, env = "FUNDLEDGER_NATS")]
+    pub nats: Option<String>,
+    /// Print the results as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// One signature to batch-verify: key, signed message, signature.
+struct Item {
+    key: KeyId,
+    message: [u8; 62],
+    signature: Signature,
+}
+
+fn message_of(event_hash: &Hash) -> [u8; 62] {
+    let mut message = [0u8; 62];
+    debug_assert_eq!(domain::EVENT_SIGNATURE.len() + 32, 62);
+    message[..30].copy_from_slice(domain::EVENT_SIGNATURE);
+    message[30..].copy_from_slice(event_hash);
+    message
+}
+
+pub async fn run(args: VerifyBenchArgs) -> Result<()> {
+    if args.events == 0 {
+        bail!("--events must be positive");
+    }
+    let temporary = tempfile::tempdir().context("cannot create a temporary directory")?;
+    let mut embedded = None;
+    let url = match &args.nats {
+        Some(url) => url.clone(),
+        None => {
+            std::fs::create_dir_all(temporary.path().join("nats"))?;
+            let options = fundledger_nats::EmbeddedOptions { data_dir: Some(temporary.path().join("nats")), ..Default::default() };
+            let server = fundledger_nats::EmbeddedNats::start(options).await?;
+            let url = server.url();
+            embedded = Some(server);
+            url
+        }
+    };
+    let run_id = format!("{:x}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0));
+    let ledger = LedgerId::parse(&format!("bench-verify-{run_id}"))?;
+    let js = fundledger_nats::connect_jetstream(&url).await?;
+    let terminal = !args.json && std::io::IsTerminal::is_terminal(&std::io::stderr());
+    eprintln!("writing a synthetic ledger of {} events...", args.events);
+    let synthetic = publish_ledger(&js, &ledger, args.events, terminal).await?;
+    let checkpoint = Checkpoint {
+        ledger: ledger.clone(),
+        size: synthetic.chain.size(),
+        root: synthetic.chain.root(),
+        head: *synthetic.chain.head(),
+        issued_at: fundledger_verifier::now(),
+    }
+    .sign(&synthetic.setup.operator);
+    fundledger_verifier::checkpointer::publish_raw(&js, &ledger, &checkpoint.to_json(), "bench-checkpoint").await?;
+
+    // (a) Full verification from JetStream, with the operator key pinned.
+    eprintln!("verifying all {} records from JetStream...", synthetic.size);
+    let started = Instant::now();
+    let options = VerifyOptions { operator: Some(synthetic.setup.operator.key_id()), ..VerifyOptions::default() };
+    let verified = fundledger_verifier::verify_nats(&js, &ledger, options).await.map_err(|error| anyhow::anyhow!("{error}"))?;
+    let full_seconds = started.elapsed().as_secs_f64();
+    if verified.report.size != synthetic.size || verified.report.checkpoints.len() != 1 {
+        bail!("the verifier checked {} records and {} checkpoints; expected {} and 1", verified.report.size, verified.report.checkpoints.len(), synthetic.size);
+    }
+    let signatures = verified.report.signatures_checked;
+    drop(verified);
+
+    // (b) The same signatures, batch-verified on all cores, nothing else.
+    eprintln!("collecting the same {signatures} signatures...");
+    let stream = fundledger_nats::stream_name(ledger.as_str())?;
+    let mut messages = fundledger_nats::read_from(&js, &stream, None, 1).await?;
+    let mut items: Vec<Item> = Vec::with_capacity(synthetic.size as usize);
+    let mut chunk = Vec::with_capacity(8192);
+    loop {
+        let next = messages.next().await;
+        let end = next.is_none();
+        if let Some(message) = next {
+            chunk.push(message?.payload);
+        }
+        if chunk.len() == 8192 || (end && !chunk.is_empty()) {
+            let parsed: Vec<Result<Vec<Item>>> = chunk
+                .par_iter()
+                .map(|bytes| {
+                    let record = Record::from_json(bytes)?;
+                    let message = message_of(record.event.event_hash());
+                    Ok(record.body().signers.iter().zip(record.event.signatures()).map(|(key, signature)| Item { key: *key, message, signature: *signature }).collect())
+                })
+                .collect();
+            for record_items in parsed {
+                items.extend(record_items?);
+            }
+            chunk.clear();
+        }
+        if end {
+            break;
+        }
+    }
+    if items.len() as u64 != signatures {
+        bail!("collected {} signatures, the verifier checked {signatures}", items.len());
+    }
+    eprintln!("batch-verifying {} signatures on {} threads...", items.len(), rayon::current_num_threads());
+    let started = Instant::now();
+    let outcomes: Vec<bool> = items
+        .par_chunks(VERIFY_CHUNK_EVENTS)
+        .map(|chunk| {
+            let batch: Vec<crypto::BatchItem> = chunk.iter().map(|item| crypto::BatchItem { key: &item.key, message: &item.message, signature: &item.signature }).collect();
+            crypto::verify_batch(&batch).is_ok()
+        })
+        .collect();
+    let batch_seconds = started.elapsed().as_secs_f64();
+    if outcomes.iter().any(|ok| !ok) {
+        bail!("a batch of the benchmark's signatures failed to verify");
+    }
+
+    let full_rate = synthetic.size as f64 / full_seconds;
+    let batch_rate = items.len() as f64 / batch_seconds;
+    let batch_event_rate = synthetic.size as f64 / batch_seconds;
+    let share = full_rate / batch_event_rate;
+    let result = json!({
+        "events": synthetic.size,
+        "signatures": items.len(),
+        "threads": rayon::current_num_threads(),
+        "full_verification": {"seconds": full_seconds, "events_per_second": full_rate},
+        "batch_verify_only": {"seconds": batch_seconds, "signatures_per_second": batch_rate, "events_per_second": batch_event_rate},
+        "share_of_batch_verify": share,
+        "targets": {
+            "events_per_second": TARGET_EVENTS_PER_SECOND,
+            "share_of_batch_verify": TARGET_SHARE_OF_BATCH,
+            "met": full_rate >= TARGET_EVENTS_PER_SECOND && share >= TARGET_SHARE_OF_BATCH,
+        },
+    });
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&result)?);
+    } else {
+        println!("bench verify: {} records ({} signatures), {} threads", synthetic.size, items.len(), rayon::current_num_threads());
+        println!("  full verification from JetStream  {full_seconds:>8.2} s  {full_rate:>10.0} events/s   (hash, chain, signatures, rules, ids, Merkle nodes, checkpoint)");
+        println!("  ed25519 batch verify only         {batch_seconds:>8.2} s  {batch_event_rate:>10.0} events/s   (the same signatures)");
+        println!("  full / batch-only                 {:>8.1} %", share * 100.0);
+        println!(
+            "  targets: >= {TARGET_EVENTS_PER_SECOND:.0} events/s and >= {:.0}% of batch verify: {}",
+            TARGET_SHARE_OF_BATCH * 100.0,
+            if full_rate >= TARGET_EVENTS_PER_SECOND && share >= TARGET_SHARE_OF_BATCH { "met" } else { "NOT met" }
+        );
+    }
+    if let Some(server) = embedded.as_mut() {
+        server.stop().await?;
+    }
+    Ok(())
+}

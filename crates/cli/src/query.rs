@@ -1,0 +1,666 @@
+//! The read side in the CLI: the projector and query API roles of `fundledger
+//! serve`, `fundledger rebuild`, and the query commands (`portfolio`, `subfund
+//! show`, `scheme show`, `grant show`, `enterprise show`, `events`, `report`),
+//! which ask a running query API (`--api` / FUNDLEDGER_API) and print tables
+//! for people or `--json` for scripts.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context, Result};
+use clap::{Args, Subcommand, ValueEnum};
+use fundledger_core::money::Money;
+use fundledger_projector::query::*;
+use fundledger_projector::{Projector, ProjectorConfig, Store, StoreError};
+use serde::de::DeserializeOwned;
+
+use crate::serve::NatsArgs;
+
+/// The query API's default URL (`fundledger serve` listens on 127.0.0.1:7401).
+pub const DEFAULT_API_URL: &str = "http://127.0.0.1:7401";
+/// How long to wait for the query API's answer.
+pub const API_TIMEOUT_MS: u64 = 30_000;
+
+/// The read-side roles of `fundledger serve`.
+#[derive(Args, Debug, Clone)]
+pub struct ReadArgs {
+    /// Address for the query API (GET /v1/portfolio, /v1/funds/{id}, ..., /openapi.json).
+    #[arg(long, env = "FUNDLEDGER_QUERY_HTTP", default_value = "127.0.0.1:7401")]
+    pub query_http: SocketAddr,
+    /// Do not run the projector (which keeps the read models in <data-dir>/projector); implies --no-query-api.
+    #[arg(long, env = "FUNDLEDGER_NO_PROJECTOR")]
+    pub no_projector: bool,
+    /// Do not serve the query API.
+    #[arg(long, env = "FUNDLEDGER_NO_QUERY_API")]
+    pub no_query_api: bool,
+    /// Do not run the writer (run only the read side, e.g. beside a writer elsewhere).
+    #[arg(long, env = "FUNDLEDGER_NO_WRITER")]
+    pub no_writer: bool,
+    /// The projector's durable JetStream consumer name.
+    #[arg(long, env = "FUNDLEDGER_PROJECTOR_NAME", default_value = fundledger_projector::consumer::DEFAULT_DURABLE_NAME)]
+    pub projector_name: String,
+}
+
+/// Where the read models of a data directory live.
+pub fn store_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("projector")
+}
+
+/// The running projector and query API of `fundledger serve`.
+pub struct ReadSide {
+    task: Option<tokio::task::JoinHandle<Result<()>>>,
+}
+
+impl ReadSide {
+    /// Starts the roles `args` asks for and prints where they are.
+    pub async fn start(args: &ReadArgs, nats: &NatsArgs, url: &str) -> Result<ReadSide> {
+        if args.no_projector {
+            return Ok(ReadSide { task: None });
+        }
+        let path = store_path(&nats.data_dir);
+        std::fs::create_dir_all(&nats.data_dir).with_context(|| format!("cannot create {}", nats.data_dir.display()))?;
+        let store = Arc::new(Store::open(&path, &nats.ledger)?);
+        // The stream is the writer's to create: until it exists the projector retries.
+        let js = fundledger_nats::connect_jetstream(url).await?;
+        let config = ProjectorConfig { durable_name: args.projector_name.clone(), ..ProjectorConfig::new(nats.ledger.clone()) };
+        let projector = Projector::new(store.clone(), js, config)?;
+        eprintln!("  projector       : {} (durable consumer {}, at record {})", path.display(), args.projector_name, projector.position());
+        let api = if args.no_query_api {
+            None
+        } else {
+            let listener = tokio::net::TcpListener::bind(args.query_http).await.with_context(|| format!("cannot listen on {} for the query API", args.query_http))?;
+            eprintln!("  query API       : http://{} (GET /openapi.json)", listener.local_addr()?);
+            Some(tokio::spawn(fundledger_projector::api::serve(store.clone(), listener)))
+        };
+        let task = tokio::spawn(async move {
+            let projecting = projector.run(std::future::pending());
+            match api {
+                Some(api) => tokio::select! {
+                    result = projecting => result.context("the projector stopped"),
+                    result = api => { result.context("query API task")?.context("the query API failed")?; bail!("the query API stopped") }
+                },
+                None => projecting.await.context("the projector stopped"),
+            }
+        });
+        Ok(ReadSide { task: Some(task) })
+    }
+
+    /// Resolves only if a role stops (with its error); never if none runs.
+    pub async fn wait(&mut self) -> Result<()> {
+        match self.task.as_mut() {
+            Some(task) => task.await.context("read-side task")?,
+            None => std::future::pending().await,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// fundledger rebuild
+
+#[derive(Args, Debug)]
+pub struct RebuildArgs {
+    #[command(flatten)]
+    pub nats: NatsArgs,
+    /// Print the outcome as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Builds the read models anew from the stream beside the old ones, then swaps them in.
+pub async fn rebuild(args: RebuildArgs) -> Result<()> {
+    let mut nats = args.nats.connect_or_embed().await?;
+    let path = store_path(&args.nats.data_dir);
+    std::fs::create_dir_all(&args.nats.data_dir).with_context(|| format!("cannot create {}", args.nats.data_dir.display()))?;
+    // The models are never swapped under a running projector (a model of another
+    // ledger or layout version is what a rebuild replaces, so only the lock counts).
+    if let Err(error @ StoreError::Locked { .. }) = Store::open(&path, &args.nats.ledger) {
+        return Err(error).context("stop `fundledger serve` first");
+    }
+    let fresh = args.nats.data_dir.join("projector.rebuild");
+    if fresh.exists() {
+        std::fs::remove_dir_all(&fresh).with_context(|| format!("cannot remove the unfinished rebuild at {}", fresh.display()))?;
+    }
+    let js = fundledger_nats::connect_jetstream(&nats.url).await?;
+    let stream = fundledger_nats::stream_name(args.nats.ledger.as_str())?;
+    let tail = fundledger_nats::append::last_sequence(&js, &stream).await.with_context(|| format!("ledger {} has no stream {stream} on this NATS server", args.nats.ledger))?;
+    let started = std::time::Instant::now();
+    let store = Arc::new(Store::open(&fresh, &args.nats.ledger)?);
+    let mut projector = Projector::new(store.clone(), js, ProjectorConfig::new(args.nats.ledger.clone()))?;
+    let bar = progress_bar(tail, !args.json);
+    let mut position = projector.subscribe();
+    let ticker = {
+        let bar = bar.clone();
+        tokio::spawn(async move {
+            while position.changed().await.is_ok() {
+                bar.set_position(*position.borrow());
+            }
+        })
+    };
+    let applied = projector.catch_up(Some(tail)).await;
+    ticker.abort();
+    bar.finish_and_clear();
+    let applied = applied.context("rebuilding the read models")?;
+    let elapsed = started.elapsed();
+    drop(projector);
+    let store = Arc::try_unwrap(store).map_err(|_| anyhow!("the new read models are still in use"))?;
+    drop(store);
+    if path.exists() {
+        std::fs::remove_dir_all(&path).with_context(|| format!("cannot remove the old read models at {}", path.display()))?;
+    }
+    std::fs::rename(&fresh, &path).with_context(|| format!("cannot move {} to {}", fresh.display(), path.display()))?;
+    let rate = applied as f64 / elapsed.as_secs_f64().max(1e-9);
+    if args.json {
+        println!("{}", serde_json::json!({"ledger": args.nats.ledger.as_str(), "records": applied, "seconds": elapsed.as_secs_f64(), "records_per_second": rate, "path": path.display().to_string()}));
+    } else {
+        println!("Rebuilt the read models of ledger {} from {applied} records in {:.2} s ({rate:.0} records/s): {}", args.nats.ledger, elapsed.as_secs_f64(), path.display());
+    }
+    if let Some(embedded) = nats.embedded.as_mut() {
+        embedded.stop().await.context("stopping the embedded nats-server")?;
+    }
+    Ok(())
+}
+
+pub fn progress_bar(total: u64, visible: bool) -> indicatif::ProgressBar {
+    if !visible || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(total);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("projecting {bar:40} {human_pos}/{human_len} records ({per_sec}, {eta})").unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar.enable_steady_tick(Duration::from_millis(200));
+    bar
+}
+
+// ---------------------------------------------------------------------------
+// Query commands.
+
+#[derive(Args, Debug, Clone)]
+pub struct ApiArgs {
+    /// The query API's URL (`fundledger serve` serves it on 127.0.0.1:7401).
+    #[arg(long, env = "FUNDLEDGER_API", default_value = DEFAULT_API_URL)]
+    pub api: String,
+    /// Answer as of this ledger sequence (a past position).
+    #[arg(long, value_name = "SEQ")]
+    pub as_of: Option<u64>,
+    /// Print the API's JSON answer.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// GETs `path` (with `as_of`) and decodes the answer, or explains the API's refusal.
+async fn fetch<T: DeserializeOwned>(args: &ApiArgs, path: &str, mut params: Vec<(&str, String)>) -> Result<(Answer<T>, serde_json::Value)> {
+    if let Some(as_of) = args.as_of {
+        params.push(("as_of", as_of.to_string()));
+    }
+    let url = format!("{}{path}", args.api.trim_end_matches('/'));
+    let response = reqwest::Client::new()
+        .get(&url)
+        .query(&params)
+        .timeout(Duration::from_millis(API_TIMEOUT_MS))
+        .send()
+        .await
+        .with_context(|| format!("cannot reach the query API at {}; start it with `fundledger serve` (it listens on 127.0.0.1:7401) or pass --api / FUNDLEDGER_API", args.api))?;
+    let status = response.status();
+    let text = response.text().await.context("reading the query API's answer")?;
+    let value: serde_json::Value = serde_json::from_str(&text).with_context(|| format!("the query API answered {status} with something that is not JSON: {}", text.chars().take(300).collect::<String>()))?;
+    if !status.is_success() {
+        bail!("{}", crate::client::describe_error(&value).replacen("refused", "query refused", 1));
+    }
+    let answer = serde_json::from_value(value.clone()).with_context(|| format!("the query API's answer to {path} does not have the expected shape (is it another version?)"))?;
+    Ok((answer, value))
+}
+
+fn print_json(value: &serde_json::Value) -> Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+fn money(amount: Money) -> String {
+    amount.to_string()
+}
+
+fn header<T>(answer: &Answer<T>, what: &str) {
+    let as_of = if answer.seq != answer.position { format!(" (as of record {}; the models are at {})", answer.seq, answer.position) } else { String::new() };
+    println!("{what} — ledger {}, record {}{as_of}", answer.ledger, answer.seq);
+}
+
+fn figures_table(lines: &[(String, String, &Figures)]) {
+    println!(
+        "  {:<22} {:<28} {:>22} {:>22} {:>22} {:>22} {:>20} {:>6} {:>6} {:>6} {:>8}",
+        "id", "name", "committed", "paid in", "distributed", "NAV", "uncalled", "DPI", "RVPI", "TVPI", "IRR"
+    );
+    for (key, name, figures) in lines {
+        let name: String = name.chars().take(28).collect();
+        println!(
+            "  {:<22} {:<28} {:>22} {:>22} {:>22} {:>22} {:>20} {:>6} {:>6} {:>6} {:>8}",
+            key,
+            name,
+            money(figures.committed_cents),
+            money(figures.paid_in_cents),
+            money(figures.distributed_cents),
+            money(figures.nav_cents),
+            money(figures.uncalled_cents),
+            figures.multiples.dpi.display,
+            figures.multiples.rvpi.display,
+            figures.multiples.tvpi.display,
+            figures.irr.display
+        );
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct PortfolioArgs {
+    #[command(flatten)]
+    pub api: ApiArgs,
+    /// Show one fund in detail: by theme, by sub-fund and by GP.
+    #[arg(long, value_name = "ID")]
+    pub fund: Option<String>,
+}
+
+pub async fn portfolio(args: PortfolioArgs) -> Result<()> {
+    if let Some(fund) = &args.fund {
+        let (answer, value) = fetch::<FundView>(&args.api, &format!("/v1/funds/{fund}"), vec![]).await?;
+        if args.api.json {
+            return print_json(&value);
+        }
+        let view = &answer.data;
+        header(&answer, &format!("Fund {} ({})", view.fund, view.name));
+        print_fund_totals(&view.name, view.capital_cents, &view.totals);
+        for (title, lines) in [("By theme", &view.by_theme), ("By sub-fund", &view.by_subfund), ("By GP", &view.by_gp)] {
+            println!("\n{title}");
+            figures_table(&lines.iter().map(|line| (line.key.clone(), line.name.clone(), &line.figures)).collect::<Vec<_>>());
+        }
+        return Ok(());
+    }
+    let (answer, value) = fetch::<Portfolio>(&args.api, "/v1/portfolio", vec![]).await?;
+    if args.api.json {
+        return print_json(&value);
+    }
+    header(&answer, "Portfolio");
+    for fund in &answer.data.funds {
+        println!();
+        print_fund_totals(&format!("{} ({})", fund.name, fund.fund), fund.capital_cents, &fund.totals);
+    }
+    println!("\nMatching-grant schemes");
+    print_schemes(&answer.data.schemes);
+    Ok(())
+}
+
+fn print_fund_totals(name: &str, capital: Money, totals: &Figures) {
+    println!("{name}: {} sub-funds, capital {}", totals.subfunds, money(capital));
+    println!("  committed (government) {:>26}   market co-investment {:>26}", money(totals.committed_cents), money(totals.market_committed_cents));
+    println!("  paid in (calls + fees) {:>26}   uncalled             {:>26}", money(totals.paid_in_cents), money(totals.uncalled_cents));
+    println!("  distributed            {:>26}   of which recallable  {:>26}", money(totals.distributed_cents), money(totals.recallable_distributed_cents));
+    println!("  latest NAV             {:>26}   invested             {:>26}", money(totals.nav_cents), money(totals.invested_cents));
+    println!(
+        "  DPI {}   RVPI {}   TVPI {}   IRR {} (from {} dated cash flows)",
+        totals.multiples.dpi.display, totals.multiples.rvpi.display, totals.multiples.tvpi.display, totals.irr.display, totals.irr.cash_flows
+    );
+}
+
+fn print_schemes(schemes: &[SchemeView]) {
+    println!("  {:<10} {:>24} {:>24} {:>24} {:>24} {:>8} {:>7} {:>11}", "scheme", "budget", "committed", "disbursed", "remaining", "used", "grants", "enterprises");
+    for scheme in schemes {
+        println!(
+            "  {:<10} {:>24} {:>24} {:>24} {:>24} {:>8} {:>7} {:>11}",
+            scheme.scheme.as_str(),
+            money(scheme.budget_cents),
+            money(scheme.committed_cents),
+            money(scheme.disbursed_cents),
+            money(scheme.remaining_cents),
+            scheme.utilisation.display,
+            scheme.grant_count,
+            scheme.enterprise_count
+        );
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct ShowArgs {
+    /// The id to show.
+    pub id: String,
+    #[command(flatten)]
+    pub api: ApiArgs,
+}
+
+fn met(compliance: &Compliance) -> &'static str {
+    match compliance.met {
+        Some(true) => "ok",
+        Some(false) if compliance.bound == "max" => "ABOVE MAXIMUM",
+        Some(false) => "below target",
+        None => "n/a",
+    }
+}
+
+pub async fn subfund_show(args: ShowArgs) -> Result<()> {
+    let (answer, value) = fetch::<SubFundView>(&args.api, &format!("/v1/subfunds/{}", args.id), vec![]).await?;
+    if args.api.json {
+        return print_json(&value);
+    }
+    let view = &answer.data;
+    let model = &view.model;
+    header(&answer, &format!("Sub-fund {} ({})", model.subfund, model.name));
+    println!("  fund {}   theme {}   GP {}", model.fund, view.theme_name.as_deref().unwrap_or(model.theme.as_str()), model.general_partner);
+    println!("  target size            {:>26}   committed size       {:>26}", money(model.target_size_cents), money(view.committed_size_cents));
+    println!("  market commitments     {:>26}   ({} investors)", money(model.market_committed_cents), model.market_commitments);
+    println!(
+        "  government commitment  {:>26}   share {} (max {}.{:02}%) {}",
+        money(model.government_committed_cents),
+        view.government_share.share.display,
+        view.government_share.bound_bps / 100,
+        view.government_share.bound_bps % 100,
+        met(&view.government_share)
+    );
+    println!("  called                 {:>26}   fees                 {:>26}", money(model.called_cents), money(model.fees_cents));
+    println!("  paid in                {:>26}   uncalled             {:>26}", money(model.paid_in_cents), money(view.uncalled_cents));
+    println!("  distributed            {:>26}   of which recallable  {:>26}", money(model.distributed_cents), money(model.recallable_distributed_cents));
+    let nav = model.nav_cents.map(money).unwrap_or_else(|| "none".to_string());
+    println!("  latest NAV             {:>26}   as of {}", nav, model.nav_as_of.as_ref().map(|date| date.to_string()).unwrap_or_else(|| "-".to_string()));
+    let figures = &view.figures;
+    println!("  DPI {}   RVPI {}   TVPI {}   IRR {}", figures.multiples.dpi.display, figures.multiples.rvpi.display, figures.multiples.tvpi.display, figures.irr.display);
+    println!(
+        "  invested               {:>26}   in HK enterprises {} (target {}.{:02}%) {}",
+        money(model.invested_cents),
+        view.hk_enterprise_share.share.display,
+        view.hk_enterprise_share.bound_bps / 100,
+        view.hk_enterprise_share.bound_bps % 100,
+        met(&view.hk_enterprise_share)
+    );
+    println!(
+        "  HK production spend    {:>26}   {} of size; target {} {}",
+        money(model.production_spend_cents),
+        view.hk_production_spend.share.display,
+        money(view.hk_production_spend_target_cents),
+        met(&view.hk_production_spend)
+    );
+    if !view.investments.is_empty() {
+        println!("\n  {:<20} {:<30} {:>22} {:>22} {:>22} {:>4}", "investment", "investee", "cost", "written off", "production spend", "HK");
+        for investment in &view.investments {
+            let investee: String = investment.investee.as_str().chars().take(30).collect();
+            println!(
+                "  {:<20} {:<30} {:>22} {:>22} {:>22} {:>4}",
+                investment.investment.as_str(),
+                investee,
+                money(investment.cost_cents),
+                money(investment.written_off_cents),
+                money(investment.production_spend_cents),
+                if investment.hk_enterprise { "yes" } else { "no" }
+            );
+        }
+    }
+    Ok(())
+}
+
+fn print_standing(standing: &Standing) {
+    println!(
+        "  {} in scheme {}: {} grants ({} open), committed {}, verified spend {}, disbursed {}, disbursable now {}",
+        standing.enterprise, standing.scheme, standing.grant_count, standing.open_grant_count, money(standing.committed_cents), money(standing.verified_spend_cents), money(standing.disbursed_cents), money(standing.disbursable_now_cents)
+    );
+    let headroom = &standing.headroom;
+    println!(
+        "    headroom: enterprise cap {}, projects {}, concurrent {}, next grant at most {}",
+        headroom.enterprise_grant_cents.map(money).unwrap_or_else(|| "no cap".to_string()),
+        headroom.projects.map(|count| count.to_string()).unwrap_or_else(|| "no limit".to_string()),
+        headroom.concurrent_projects.map(|count| count.to_string()).unwrap_or_else(|| "no limit".to_string()),
+        money(headroom.next_grant_max_cents)
+    );
+    for grant in &standing.grants {
+        println!(
+            "    {:<20} {:<10} grant {:>22}  verified {:>22}  disbursed {:>22}  disbursable {:>20}",
+            grant.grant.as_str(),
+            format!("{:?}", grant.status).to_lowercase(),
+            money(grant.grant_cents),
+            money(grant.verified_spend_cents),
+            money(grant.net_disbursed_cents),
+            money(grant.disbursable_now_cents)
+        );
+    }
+}
+
+pub async fn scheme_show(args: ShowArgs) -> Result<()> {
+    let (answer, value) = fetch::<SchemeView>(&args.api, &format!("/v1/schemes/{}", args.id), vec![]).await?;
+    if args.api.json {
+        return print_json(&value);
+    }
+    let view = &answer.data;
+    header(&answer, &format!("Scheme {} ({})", view.scheme, view.name));
+    println!("  ratio government {} : enterprise {}", view.terms.government_ratio, view.terms.enterprise_ratio);
+    println!("  budget                 {:>26}   approved (gross)     {:>26}", money(view.budget_cents), money(view.approved_cents));
+    println!("  committed              {:>26}   remaining            {:>26}   ({} used)", money(view.committed_cents), money(view.remaining_cents), view.utilisation.display);
+    println!("  disbursed (net)        {:>26}   clawed back          {:>26}", money(view.disbursed_cents), money(view.clawed_back_cents));
+    println!("  grants {} ({} open), enterprises {}", view.grant_count, view.open_grant_count, view.enterprise_count);
+    println!("\n  {:<24} {:>7} {:>22} {:>22} {:>22} {:>22}", "enterprise", "grants", "committed", "verified spend", "disbursed", "cap headroom");
+    for standing in &view.enterprises {
+        println!(
+            "  {:<24} {:>7} {:>22} {:>22} {:>22} {:>22}",
+            standing.enterprise.as_str(),
+            standing.grant_count,
+            money(standing.committed_cents),
+            money(standing.verified_spend_cents),
+            money(standing.disbursed_cents),
+            standing.headroom.enterprise_grant_cents.map(money).unwrap_or_else(|| "no cap".to_string())
+        );
+    }
+    Ok(())
+}
+
+pub async fn grant_show(args: ShowArgs) -> Result<()> {
+    let (answer, value) = fetch::<GrantView>(&args.api, &format!("/v1/grants/{}", args.id), vec![]).await?;
+    if args.api.json {
+        return print_json(&value);
+    }
+    let view = &answer.data;
+    let model = &view.model;
+    header(&answer, &format!("Grant {} ({})", model.grant, model.project));
+    println!("  scheme {}   enterprise {} ({})   status {:?}{}", model.scheme, model.enterprise, model.enterprise_name, model.status, model.close_reason.map(|reason| format!(" ({reason:?})")).unwrap_or_default());
+    println!("  approved cost          {:>26}   grant                {:>26}", money(model.approved_cost_cents), money(model.grant_cents));
+    println!("  verified spend         {:>26}   reimbursable         {:>26}", money(model.verified_spend_cents), money(view.reimbursable_cents));
+    println!("  disbursed (net)        {:>26}   disbursable now      {:>26}", money(view.net_disbursed_cents), money(view.disbursable_now_cents));
+    println!("  clawed back            {:>26}   undisbursed          {:>26}", money(model.clawed_back_cents), money(view.undisbursed_cents));
+    println!("\n  History ({} events)", view.history.len());
+    for event in &view.history {
+        println!("  {:>8}  {}  {:<26} {}  {}", event.seq, event.occurred_at, event.event_type, event.id, compact(&event.data));
+    }
+    Ok(())
+}
+
+fn compact(data: &serde_json::Value) -> String {
+    let text = data.to_string();
+    if text.chars().count() > 120 {
+        format!("{}…", text.chars().take(119).collect::<String>())
+    } else {
+        text
+    }
+}
+
+#[derive(Subcommand, Debug)]
+pub enum EnterpriseCommand {
+    /// Show an enterprise's grants, verified spend, disbursements and headroom under each cap, per scheme.
+    Show(ShowArgs),
+}
+
+pub async fn enterprise(command: EnterpriseCommand) -> Result<()> {
+    let EnterpriseCommand::Show(args) = command;
+    let (answer, value) = fetch::<EnterpriseView>(&args.api, &format!("/v1/enterprises/{}", args.id), vec![]).await?;
+    if args.api.json {
+        return print_json(&value);
+    }
+    header(&answer, &format!("Enterprise {} ({})", answer.data.enterprise, answer.data.name));
+    for standing in &answer.data.schemes {
+        print_standing(standing);
+    }
+    Ok(())
+}
+
+#[derive(Args, Debug)]
+pub struct EventsArgs {
+    #[command(flatten)]
+    pub api: ApiArgs,
+    /// Only this event (by its id).
+    #[arg(long, value_name = "ID", conflicts_with_all = ["fund", "subfund", "scheme", "grant", "enterprise"])]
+    pub id: Option<String>,
+    /// Events of this fund and its sub-funds.
+    #[arg(long, value_name = "ID")]
+    pub fund: Option<String>,
+    /// Events of this sub-fund.
+    #[arg(long, value_name = "ID")]
+    pub subfund: Option<String>,
+    /// Events of this scheme and its grants.
+    #[arg(long, value_name = "ID")]
+    pub scheme: Option<String>,
+    /// Events of this grant.
+    #[arg(long, value_name = "ID")]
+    pub grant: Option<String>,
+    /// Events of this enterprise's grants.
+    #[arg(long, value_name = "ID")]
+    pub enterprise: Option<String>,
+    /// Only events after this sequence.
+    #[arg(long, value_name = "SEQ")]
+    pub after: Option<u64>,
+    /// At most this many events.
+    #[arg(long, default_value_t = 50)]
+    pub limit: usize,
+}
+
+pub async fn events(args: EventsArgs) -> Result<()> {
+    if let Some(id) = &args.id {
+        let (answer, value) = fetch::<EventView>(&args.api, &format!("/v1/events/{id}"), vec![]).await?;
+        if args.api.json {
+            return print_json(&value);
+        }
+        header(&answer, &format!("Event {id}"));
+        return print_json(&answer.data.record);
+    }
+    let mut params = vec![("limit", args.limit.to_string())];
+    for (name, value) in [("fund", &args.fund), ("subfund", &args.subfund), ("scheme", &args.scheme), ("grant", &args.grant), ("enterprise", &args.enterprise)] {
+        if let Some(value) = value {
+            params.push((name, value.clone()));
+        }
+    }
+    if let Some(after) = args.after {
+        params.push(("after", after.to_string()));
+    }
+    let (answer, value) = fetch::<EventsPage>(&args.api, "/v1/events", params).await?;
+    if args.api.json {
+        return print_json(&value);
+    }
+    header(&answer, "Events");
+    for event in &answer.data.events {
+        println!("  {:>8}  {}  {:<34} {}  {}", event.seq, event.occurred_at, event.event_type, event.id, compact(&event.data));
+    }
+    if let Some(next) = answer.data.next_after {
+        println!("  (more: --after {next})");
+    }
+    Ok(())
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum ReportFormat {
+    Csv,
+    Json,
+}
+
+#[derive(Args, Debug)]
+pub struct ReportArgs {
+    /// The quarter, e.g. 2026Q1.
+    #[arg(long)]
+    pub quarter: String,
+    /// CSV (one table per section, amounts in cents) or JSON.
+    #[arg(long, value_enum, default_value = "csv")]
+    pub format: ReportFormat,
+    /// Write to this file instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// The query API's URL.
+    #[arg(long, env = "FUNDLEDGER_API", default_value = DEFAULT_API_URL)]
+    pub api: String,
+    /// Report as of this ledger sequence.
+    #[arg(long, value_name = "SEQ")]
+    pub as_of: Option<u64>,
+}
+
+pub async fn report(args: ReportArgs) -> Result<()> {
+    let api = ApiArgs { api: args.api.clone(), as_of: args.as_of, json: true };
+    let (answer, value) = fetch::<QuarterlyReport>(&api, "/v1/reports/quarterly", vec![("quarter", args.quarter.clone())]).await?;
+    let text = match args.format {
+        ReportFormat::Json => serde_json::to_string_pretty(&value)? + "\n",
+        ReportFormat::Csv => report_csv(&answer.data),
+    };
+    match &args.out {
+        Some(path) => {
+            std::fs::write(path, &text).with_context(|| format!("cannot write {}", path.display()))?;
+            eprintln!(
+                "wrote the {} report for {} ({} sub-funds, {} schemes; ledger {} as of record {}) to {}",
+                match args.format {
+                    ReportFormat::Csv => "CSV",
+                    ReportFormat::Json => "JSON",
+                },
+                answer.data.quarter,
+                answer.data.subfunds.len(),
+                answer.data.schemes.len(),
+                answer.ledger,
+                answer.seq,
+                path.display()
+            );
+        }
+        None => print!("{text}"),
+    }
+    Ok(())
+}
+
+/// `fundledger serve --no-writer`: only the projector and the query API.
+pub async fn serve_read_only(args: &ReadArgs, nats_args: &NatsArgs, nats: &mut crate::serve::NatsConnection) -> Result<()> {
+    eprintln!("fundledger serving the read side of ledger {} (no writer)", nats_args.ledger);
+    eprintln!("  NATS            : {}{}", fundledger_nats::redact_url(&nats.url), if nats.embedded.is_some() { " (embedded)" } else { "" });
+    let mut read_side = ReadSide::start(args, nats_args, &nats.url).await?;
+    if read_side.task.is_none() {
+        bail!("--no-writer with --no-projector leaves nothing to run");
+    }
+    eprintln!("Press Ctrl-C to stop.");
+    let result = tokio::select! {
+        result = tokio::signal::ctrl_c() => result.context("waiting for Ctrl-C").map(|_| eprintln!("stopping")),
+        result = read_side.wait() => result,
+    };
+    if let Some(embedded) = nats.embedded.as_mut() {
+        embedded.stop().await.context("stopping the embedded nats-server")?;
+    }
+    result
+}
+
+/// The end of `fundledger demo`: projects the recorded ledger into read models
+/// and prints the portfolio as the query API would answer it.
+pub async fn demo_portfolio(url: &str, ledger: &fundledger_core::id::LedgerId, data_dir: &Path) -> Result<()> {
+    let started = std::time::Instant::now();
+    let store = Arc::new(Store::open(&store_path(data_dir), ledger)?);
+    let js = fundledger_nats::connect_jetstream(url).await?;
+    let mut projector = Projector::new(store.clone(), js, ProjectorConfig::new(ledger.clone()))?;
+    let applied = projector.catch_up(None).await.context("projecting the demo ledger")?;
+    let elapsed = started.elapsed();
+    let reader = store.reader()?;
+    let query = Query::new(&reader, None)?;
+    let portfolio = fundledger_projector::query::portfolio(&query)?;
+    println!();
+    println!("Read models: the projector applied {applied} records into RocksDB in {:.2} s (`fundledger serve` keeps them current; query with `fundledger portfolio`).", elapsed.as_secs_f64());
+    for fund in &portfolio.funds {
+        let totals = &fund.totals;
+        println!(
+            "  {}: paid in {} of {} committed, distributed {}, NAV {}; DPI {} RVPI {} TVPI {}, IRR {}",
+            fund.fund,
+            money(totals.paid_in_cents),
+            money(totals.committed_cents),
+            money(totals.distributed_cents),
+            money(totals.nav_cents),
+            totals.multiples.dpi.display,
+            totals.multiples.rvpi.display,
+            totals.multiples.tvpi.display,
+            totals.irr.display
+        );
+    }
+    for scheme in &portfolio.schemes {
+        println!("  {}: {} grants to {} enterprises, {} of budget committed, {} disbursed", scheme.scheme, scheme.grant_count, scheme.enterprise_count, scheme.utilisation.display, money(scheme.disbursed_cents));
+    }
+    Ok(())
+}

@@ -1,0 +1,425 @@
+//! The projector: reads a ledger stream and commits its projection.
+//!
+//! How it never skips and never double-applies:
+//! * Records are applied strictly in sequence: a record is applied only if
+//!   its sequence is the stored position + 1 (and it links to the last applied
+//!   hash). Anything at or before the position is a redelivery and is only
+//!   acknowledged; anything after a gap makes the projector read the missing
+//!   records straight from the stream first.
+//! * The position is committed in the same WriteBatch as the changes
+//!   ([`crate::store`]), and messages are acknowledged only after that commit.
+//! * On start it catches up from the RocksDB position with an ordered read of
+//!   the stream, not from the durable consumer's ack floor, so a model that
+//!   was deleted, restored from a backup or killed mid-batch resumes exactly
+//!   where its own data ends. Only then does it attach the durable consumer
+//!   (created to start at the position + 1 if it does not exist yet) for new
+//!   records. Two instances sharing a durable name split its deliveries, and
+//!   each fills its gaps from the stream; two sharing a store are kept apart by
+//!   the store's compare-and-commit.
+//!
+//! Reading and applying run concurrently: an async task fetches chunks of
+//! messages while a blocking thread parses (on all cores for big chunks),
+//! applies and commits the previous chunk.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::{FutureExt, StreamExt};
+use thiserror::Error;
+use tokio::sync::{mpsc, watch};
+
+use fundledger_core::id::LedgerId;
+use fundledger_nats::async_nats::jetstream::{self, consumer::pull, consumer::AckPolicy, consumer::DeliverPolicy};
+use fundledger_nats::NatsError;
+
+use crate::projection::{Changes, Position, Projection, ProjectionError};
+use crate::record::{parse_record, ProjectedRecord};
+use crate::store::{Durability, Store, StoreError};
+
+/// Records applied and committed in one WriteBatch, at most.
+pub const BATCH_RECORDS_MAX: usize = 4096;
+/// Chunks in flight between the reader and the applier.
+pub const PIPELINE_CHUNKS_MAX: usize = 4;
+/// A catch-up longer than this many records commits without the WAL and flushes at its end.
+pub const BULK_RECORDS_MIN: u64 = 10_000;
+/// Commits retried when another instance sharing the store moved its position.
+pub const COMMIT_ATTEMPTS_MAX: u32 = 16;
+/// Chunks at least this big are parsed on all cores.
+const PARALLEL_PARSE_RECORDS_MIN: usize = 256;
+/// Wait before re-attaching the durable consumer after a broker error.
+pub const RETRY_PAUSE_MS: u64 = 1_000;
+/// How long JetStream waits for an acknowledgement before redelivering.
+pub const ACK_WAIT_MS: u64 = 30_000;
+/// Unacknowledged deliveries at most per durable consumer.
+pub const ACK_PENDING_MAX: i64 = 16_384;
+/// The default durable consumer name.
+pub const DEFAULT_DURABLE_NAME: &str = "projector";
+
+/// For `/metrics` (fundledger-metrics): the position the read models reflect,
+/// and how many records of the stream they do not reflect yet.
+fn record_progress(position: u64, lag_records: u64) {
+    fundledger_metrics::metrics::gauge!("fundledger_projector_position").set(position as f64);
+    fundledger_metrics::metrics::gauge!("fundledger_projector_lag_records").set(lag_records as f64);
+}
+
+#[derive(Debug, Error)]
+pub enum ProjectorError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Projection(#[from] ProjectionError),
+    #[error(transparent)]
+    Nats(#[from] NatsError),
+    #[error("durable consumer {name}: {message}")]
+    Consumer { name: String, message: String },
+    #[error("durable consumer name {0:?} must be 1 to 64 of A-Z a-z 0-9 _ -")]
+    DurableName(String),
+    #[error("the projector's apply thread failed: {0}")]
+    Thread(String),
+}
+
+/// One stored message: its stream sequence and its bytes.
+#[derive(Clone, Debug)]
+pub struct Delivered {
+    pub seq: u64,
+    pub payload: Bytes,
+}
+
+/// The synchronous half: applies delivered records to the projection and commits them.
+pub struct Applier {
+    store: Arc<Store>,
+    projection: Projection,
+    changes: Changes,
+    position: watch::Sender<u64>,
+}
+
+/// What one call to [`Applier::apply`] did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Applied {
+    pub applied: u64,
+    /// Deliveries at or before the position (redeliveries): acknowledged, not applied.
+    pub skipped: u64,
+}
+
+impl Applier {
+    pub fn new(store: Arc<Store>) -> Result<Applier, ProjectorError> {
+        let projection = store.load()?;
+        let (position, _) = watch::channel(projection.position().seq);
+        Ok(Applier { store, projection, changes: Changes::default(), position })
+    }
+
+    pub fn position(&self) -> Position {
+        self.projection.position()
+    }
+
+    /// Follows the applied position (the sequence of the last committed record).
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.position.subscribe()
+    }
+
+    /// Applies the deliveries that continue the projection, in order, and
+    /// commits them with the position in one WriteBatch. Deliveries at or
+    /// before the position are skipped. Stops at the first delivery after a
+    /// gap: the caller fills the gap and calls again.
+    pub fn apply(&mut self, deliveries: &[Delivered], durability: Durability) -> Result<Applied, ProjectorError> {
+        let mut attempts = 1;
+        loop {
+            match self.apply_once(deliveries, durability) {
+                // Another instance committed past us; apply_once took its state: retry.
+                Err(ProjectorError::Store(StoreError::PositionMoved { .. })) if attempts < COMMIT_ATTEMPTS_MAX => attempts += 1,
+                other => return other,
+            }
+        }
+    }
+
+    fn apply_once(&mut self, deliveries: &[Delivered], durability: Durability) -> Result<Applied, ProjectorError> {
+        let start = self.projection.position();
+        let first_new = deliveries.iter().position(|delivery| delivery.seq > start.seq).unwrap_or(deliveries.len());
+        let mut outcome = Applied { applied: 0, skipped: first_new as u64 };
+        let contiguous = deliveries[first_new..]
+            .iter()
+            .enumerate()
+            .take_while(|(offset, delivery)| delivery.seq == start.seq + 1 + *offset as u64)
+            .count();
+        let fresh = &deliveries[first_new..first_new + contiguous];
+        if fresh.is_empty() {
+            return Ok(outcome);
+        }
+        let parsed: Vec<Result<ProjectedRecord, String>> = if fresh.len() >= PARALLEL_PARSE_RECORDS_MIN {
+            use rayon::prelude::*;
+            fresh.par_iter().map(|delivery| parse_record(&delivery.payload)).collect()
+        } else {
+            fresh.iter().map(|delivery| parse_record(&delivery.payload)).collect()
+        };
+        self.changes.clear();
+        let mut failure = None;
+        for (delivery, record) in fresh.iter().zip(parsed) {
+            let result = record
+                .map_err(|reason| ProjectionError::Malformed { seq: delivery.seq, reason })
+                .and_then(|record| {
+                    if record.seq != delivery.seq {
+                        return Err(ProjectionError::Chain {
+                            seq: delivery.seq,
+                            reason: format!("the record says it is record {} but it is stored at position {}", record.seq, delivery.seq),
+                        });
+                    }
+                    self.projection.apply(&delivery.payload, &record, &mut self.changes)
+                });
+            if let Err(error) = result {
+                failure = Some(error);
+                break;
+            }
+            outcome.applied += 1;
+        }
+        let end = self.projection.position();
+        if end != start {
+            if let Err(error) = self.store.commit(&self.changes, start, end, durability) {
+                // The in-memory projection is ahead of the store: take the store's.
+                self.projection = self.store.load()?;
+                return Err(error.into());
+            }
+            self.position.send_replace(end.seq);
+        }
+        match failure {
+            Some(error) => Err(error.into()),
+            None => Ok(outcome),
+        }
+    }
+
+    /// Persists bulk commits.
+    pub fn flush(&self) -> Result<(), ProjectorError> {
+        Ok(self.store.flush()?)
+    }
+}
+
+/// Settings of a projector.
+#[derive(Clone, Debug)]
+pub struct ProjectorConfig {
+    pub ledger: LedgerId,
+    /// The durable consumer's name; instances with the same name share its deliveries.
+    pub durable_name: String,
+}
+
+impl ProjectorConfig {
+    pub fn new(ledger: LedgerId) -> ProjectorConfig {
+        ProjectorConfig { ledger, durable_name: DEFAULT_DURABLE_NAME.to_string() }
+    }
+}
+
+/// The projector of one ledger into one store.
+pub struct Projector {
+    applier: Option<Applier>,
+    js: jetstream::Context,
+    stream: String,
+    config: ProjectorConfig,
+    position: watch::Receiver<u64>,
+}
+
+fn valid_durable_name(name: &str) -> bool {
+    !name.is_empty() && name.len() <= 64 && name.bytes().all(|byte| byte.is_ascii_alphanumeric() || byte == b'_' || byte == b'-')
+}
+
+impl Projector {
+    pub fn new(store: Arc<Store>, js: jetstream::Context, config: ProjectorConfig) -> Result<Projector, ProjectorError> {
+        if !valid_durable_name(&config.durable_name) {
+            return Err(ProjectorError::DurableName(config.durable_name));
+        }
+        assert_eq!(store.ledger(), &config.ledger, "the store and the projector are for the same ledger");
+        let stream = fundledger_nats::stream_name(config.ledger.as_str())?;
+        let applier = Applier::new(store)?;
+        let position = applier.subscribe();
+        fundledger_metrics::describe_gauge("fundledger_projector_position", "Sequence of the last record applied to the read models.");
+        fundledger_metrics::describe_gauge("fundledger_projector_lag_records", "Records in the stream not yet applied to the read models.");
+        Ok(Projector { applier: Some(applier), js, stream, config, position })
+    }
+
+    /// The sequence of the last committed record, as it moves.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.position.clone()
+    }
+
+    pub fn position(&self) -> u64 {
+        *self.position.borrow()
+    }
+
+    fn applier(&mut self) -> Result<Applier, ProjectorError> {
+        self.applier.take().ok_or_else(|| ProjectorError::Thread("a previous catch-up was interrupted".to_string()))
+    }
+
+    /// Reads the stream from the position + 1 up to its tail as of this call
+    /// (or up to `up_to`) and applies it. Returns the records applied.
+    pub async fn catch_up(&mut self, up_to: Option<u64>) -> Result<u64, ProjectorError> {
+        let start = self.position() + 1;
+        let tail = fundledger_nats::append::last_sequence(&self.js, &self.stream).await?;
+        let target = up_to.map_or(tail, |limit| limit.min(tail));
+        if target < start {
+            return Ok(0);
+        }
+        let durability = if target - start + 1 >= BULK_RECORDS_MIN { Durability::Bulk } else { Durability::Logged };
+        let mut applier = self.applier()?;
+        let (sender, mut receiver) = mpsc::channel::<Vec<Delivered>>(PIPELINE_CHUNKS_MAX);
+        let worker = tokio::task::spawn_blocking(move || {
+            let mut result = Ok(0u64);
+            while let Some(chunk) = receiver.blocking_recv() {
+                match applier.apply(&chunk, durability) {
+                    Ok(applied) => {
+                        if let Ok(total) = result.as_mut() {
+                            *total += applied.applied;
+                        }
+                    }
+                    Err(error) => {
+                        result = Err(error);
+                        break;
+                    }
+                }
+            }
+            // Flushed even after an error: logged commits must never follow unflushed bulk ones.
+            if durability == Durability::Bulk {
+                if let (Err(error), Ok(_)) = (applier.flush(), &result) {
+                    result = Err(error);
+                }
+            }
+            (applier, result)
+        });
+        let read = async {
+            let mut messages = fundledger_nats::read_from(&self.js, &self.stream, None, start).await?;
+            let mut chunk = Vec::with_capacity(BATCH_RECORDS_MAX);
+            while let Some(message) = messages.next().await {
+                let message = message?;
+                if message.sequence > target {
+                    break;
+                }
+                let last = message.sequence == target;
+                chunk.push(Delivered { seq: message.sequence, payload: message.payload });
+                if chunk.len() == BATCH_RECORDS_MAX || last {
+                    if sender.send(std::mem::replace(&mut chunk, Vec::with_capacity(BATCH_RECORDS_MAX))).await.is_err() {
+                        break; // the applier stopped; its error is reported below
+                    }
+                }
+                if last {
+                    break;
+                }
+            }
+            if !chunk.is_empty() {
+                let _ = sender.send(chunk).await;
+            }
+            drop(sender);
+            Ok::<(), ProjectorError>(())
+        };
+        let read_result = read.await;
+        let (applier, applied) = worker.await.map_err(|error| ProjectorError::Thread(error.to_string()))?;
+        self.applier = Some(applier);
+        let applied = applied?;
+        read_result?;
+        record_progress(self.position(), tail.saturating_sub(self.position()));
+        Ok(applied)
+    }
+
+    /// Applies deliveries from the durable consumer, filling any gap first.
+    async fn apply_live(&mut self, deliveries: Vec<Delivered>) -> Result<(), ProjectorError> {
+        let mut remaining = deliveries;
+        loop {
+            let mut applier = self.applier()?;
+            let (applier, result, remaining_after) = tokio::task::spawn_blocking(move || {
+                let result = applier.apply(&remaining, Durability::Logged);
+                (applier, result, remaining)
+            })
+            .await
+            .map_err(|error| ProjectorError::Thread(error.to_string()))?;
+            self.applier = Some(applier);
+            result?;
+            let position = self.position();
+            remaining = remaining_after.into_iter().filter(|delivery| delivery.seq > position).collect();
+            let Some(first) = remaining.first() else {
+                return Ok(());
+            };
+            // A gap: read the missing records straight from the stream.
+            let gap_end = first.seq - 1;
+            tracing::debug!(position, gap_end, "filling a gap from the stream");
+            self.catch_up(Some(gap_end)).await?;
+            if self.position() < gap_end {
+                return Err(ProjectorError::Consumer {
+                    name: self.config.durable_name.clone(),
+                    message: format!("records {} to {gap_end} could not be read from the stream", self.position() + 1),
+                });
+            }
+        }
+    }
+
+    async fn durable_consumer(&self) -> Result<jetstream::consumer::Consumer<pull::Config>, ProjectorError> {
+        let name = self.config.durable_name.clone();
+        let fail = |message: String| ProjectorError::Consumer { name: name.clone(), message };
+        let stream = self.js.get_stream(&self.stream).await.map_err(|error| fail(error.to_string()))?;
+        let config = pull::Config {
+            durable_name: Some(name.clone()),
+            description: Some(format!("fundledger projector of ledger {}", self.config.ledger)),
+            deliver_policy: DeliverPolicy::ByStartSequence { start_sequence: self.position() + 1 },
+            ack_policy: AckPolicy::Explicit,
+            ack_wait: Duration::from_millis(ACK_WAIT_MS),
+            max_ack_pending: ACK_PENDING_MAX,
+            ..pull::Config::default()
+        };
+        stream.get_or_create_consumer(&name, config).await.map_err(|error| fail(error.to_string()))
+    }
+
+    /// Runs until `shutdown` resolves or the stream holds something that
+    /// cannot be projected. Broker errors are retried.
+    pub async fn run(mut self, shutdown: impl std::future::Future<Output = ()>) -> Result<(), ProjectorError> {
+        tokio::pin!(shutdown);
+        loop {
+            let attempt = async {
+                self.catch_up(None).await?;
+                let consumer = self.durable_consumer().await?;
+                let name = self.config.durable_name.clone();
+                let mut messages = consumer.messages().await.map_err(|error| ProjectorError::Consumer { name: name.clone(), message: error.to_string() })?;
+                loop {
+                    let Some(first) = messages.next().await else {
+                        return Err(ProjectorError::Consumer { name, message: "the message stream ended".to_string() });
+                    };
+                    let mut batch = vec![first];
+                    while batch.len() < BATCH_RECORDS_MAX {
+                        match messages.next().now_or_never() {
+                            Some(Some(next)) => batch.push(next),
+                            _ => break,
+                        }
+                    }
+                    let mut received = Vec::with_capacity(batch.len());
+                    let mut pending = 0;
+                    for item in batch {
+                        let message = item.map_err(|error| ProjectorError::Consumer { name: name.clone(), message: error.to_string() })?;
+                        let info = message.info().map_err(|error| ProjectorError::Consumer { name: name.clone(), message: error.to_string() })?;
+                        let seq = info.stream_sequence;
+                        pending = info.pending;
+                        received.push((Delivered { seq, payload: message.payload.clone() }, message));
+                    }
+                    received.sort_by_key(|(delivery, _)| delivery.seq);
+                    let deliveries: Vec<Delivered> = received.iter().map(|(delivery, _)| delivery.clone()).collect();
+                    self.apply_live(deliveries).await?;
+                    record_progress(self.position(), pending);
+                    for (_, message) in &received {
+                        // Acknowledged after the commit: a crash before this only means a redelivery, which is skipped.
+                        if let Err(error) = message.ack().await {
+                            tracing::warn!(%error, "acknowledging a projected record failed; it will be redelivered and skipped");
+                        }
+                    }
+                }
+            };
+            let outcome: Result<(), ProjectorError> = tokio::select! {
+                _ = &mut shutdown => return Ok(()),
+                outcome = attempt => outcome,
+            };
+            match outcome {
+                Ok(()) => return Ok(()),
+                Err(error @ (ProjectorError::Projection(_) | ProjectorError::Store(_) | ProjectorError::DurableName(_) | ProjectorError::Thread(_))) => return Err(error),
+                Err(error) => {
+                    tracing::warn!(%error, "projector: broker error, retrying");
+                    tokio::select! {
+                        _ = &mut shutdown => return Ok(()),
+                        _ = tokio::time::sleep(Duration::from_millis(RETRY_PAUSE_MS)) => {}
+                    }
+                }
+            }
+        }
+    }
+}

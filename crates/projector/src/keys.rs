@@ -1,0 +1,162 @@
+//! The key layout of the read-model database: one RocksDB key space, prefixed.
+//!
+//! | key | value |
+//! |---|---|
+//! | `m/position` | applied position: u64be seq, 32-byte record hash |
+//! | `m/ledger`, `m/format` | the ledger id and the layout version, checked on open |
+//! | `e/<seq>` | the record exactly as stored in the stream |
+//! | `i/<event id>` | u64be seq |
+//! | `x/<kind>/<id>\0<seq>` | one byte: the event type's index in `Event::TYPES` (events by entity) |
+//! | `v/<kind>/<id>\0<seq>` | the entity's model (JSON) after record `seq`: its full history |
+//! | `d/<kind>/<id>` | u64be seq that created it (the directory of entities) |
+//! | `c/<kind>/<id>\0<child kind>/<child id>` | u64be seq that linked them (sub-funds of a fund, grants of a scheme or enterprise) |
+//! | `f/<kind>/<id>\0<seq>` | a dated money flow (JSON) for IRR and reports |
+//!
+//! Sequences are big-endian so that keys sort in ledger order, and a `\0`
+//! ends every id (ids never contain one), so `g1` never matches `g10`.
+
+/// Version of this layout; a database of another version must be rebuilt.
+pub const FORMAT_VERSION: u32 = 1;
+pub const POSITION: &[u8] = b"m/position";
+pub const LEDGER: &[u8] = b"m/ledger";
+pub const FORMAT: &[u8] = b"m/format";
+
+/// What a key is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Kind {
+    Ledger,
+    Fund,
+    SubFund,
+    Investment,
+    Scheme,
+    Grant,
+    Enterprise,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Ledger => "ledger",
+            Kind::Fund => "fund",
+            Kind::SubFund => "subfund",
+            Kind::Investment => "investment",
+            Kind::Scheme => "scheme",
+            Kind::Grant => "grant",
+            Kind::Enterprise => "enterprise",
+        }
+    }
+}
+
+fn with_seq(mut key: Vec<u8>, seq: u64) -> Vec<u8> {
+    key.extend_from_slice(&seq.to_be_bytes());
+    key
+}
+
+fn entity(tag: &str, kind: Kind, id: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(tag.len() + 12 + id.len() + 9);
+    key.extend_from_slice(tag.as_bytes());
+    key.extend_from_slice(kind.as_str().as_bytes());
+    key.push(b'/');
+    key.extend_from_slice(id.as_bytes());
+    key.push(0);
+    key
+}
+
+pub fn record(seq: u64) -> Vec<u8> {
+    with_seq(b"e/".to_vec(), seq)
+}
+pub const RECORD_PREFIX: &[u8] = b"e/";
+
+pub fn event_id(id: &str) -> Vec<u8> {
+    [b"i/".as_slice(), id.as_bytes()].concat()
+}
+
+/// `x/<kind>/<id>\0`: the events of one entity, in ledger order after it.
+pub fn index_prefix(kind: Kind, id: &str) -> Vec<u8> {
+    entity("x/", kind, id)
+}
+pub fn index(kind: Kind, id: &str, seq: u64) -> Vec<u8> {
+    with_seq(index_prefix(kind, id), seq)
+}
+
+/// `v/<kind>/<id>\0`: the versions of one entity.
+pub fn version_prefix(kind: Kind, id: &str) -> Vec<u8> {
+    entity("v/", kind, id)
+}
+pub fn version(kind: Kind, id: &str, seq: u64) -> Vec<u8> {
+    with_seq(version_prefix(kind, id), seq)
+}
+
+/// `d/<kind>/`: every entity of a kind.
+pub fn directory_prefix(kind: Kind) -> Vec<u8> {
+    [b"d/".as_slice(), kind.as_str().as_bytes(), b"/"].concat()
+}
+pub fn directory(kind: Kind, id: &str) -> Vec<u8> {
+    [directory_prefix(kind).as_slice(), id.as_bytes()].concat()
+}
+
+/// `c/<kind>/<id>\0<child kind>/`: the children of one entity.
+pub fn children_prefix(kind: Kind, id: &str, child: Kind) -> Vec<u8> {
+    let mut key = entity("c/", kind, id);
+    key.extend_from_slice(child.as_str().as_bytes());
+    key.push(b'/');
+    key
+}
+pub fn child(kind: Kind, id: &str, child_kind: Kind, child_id: &str) -> Vec<u8> {
+    [children_prefix(kind, id, child_kind).as_slice(), child_id.as_bytes()].concat()
+}
+
+/// `f/<kind>/<id>\0`: the dated money flows of a sub-fund or scheme.
+pub fn flow_prefix(kind: Kind, id: &str) -> Vec<u8> {
+    entity("f/", kind, id)
+}
+pub fn flow(kind: Kind, id: &str, seq: u64) -> Vec<u8> {
+    with_seq(flow_prefix(kind, id), seq)
+}
+
+/// The sequence at the end of a key made by `with_seq`.
+pub fn trailing_seq(key: &[u8]) -> Option<u64> {
+    let start = key.len().checked_sub(8)?;
+    Some(u64::from_be_bytes(key[start..].try_into().ok()?))
+}
+
+pub fn encode_seq(seq: u64) -> [u8; 8] {
+    seq.to_be_bytes()
+}
+
+pub fn decode_seq(bytes: &[u8]) -> Option<u64> {
+    Some(u64::from_be_bytes(bytes.try_into().ok()?))
+}
+
+/// The position value: u64be seq then the record hash.
+pub fn encode_position(seq: u64, hash: &[u8; 32]) -> [u8; 40] {
+    let mut value = [0u8; 40];
+    value[..8].copy_from_slice(&seq.to_be_bytes());
+    value[8..].copy_from_slice(hash);
+    value
+}
+
+pub fn decode_position(bytes: &[u8]) -> Option<(u64, [u8; 32])> {
+    if bytes.len() != 40 {
+        return None;
+    }
+    let seq = u64::from_be_bytes(bytes[..8].try_into().ok()?);
+    let hash: [u8; 32] = bytes[8..].try_into().ok()?;
+    Some((seq, hash))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_never_prefix_each_other_and_seqs_sort() {
+        let g1 = index(Kind::Grant, "g1", 5);
+        assert!(g1.starts_with(&index_prefix(Kind::Grant, "g1")));
+        assert!(!index(Kind::Grant, "g10", 1).starts_with(&index_prefix(Kind::Grant, "g1")));
+        assert!(version(Kind::SubFund, "a", 255) < version(Kind::SubFund, "a", 256));
+        assert_eq!(trailing_seq(&g1), Some(5));
+        assert_eq!(decode_position(&encode_position(7, &[3; 32])), Some((7, [3; 32])));
+        assert!(child(Kind::Scheme, "s", Kind::Grant, "g").starts_with(&children_prefix(Kind::Scheme, "s", Kind::Grant)));
+    }
+}

@@ -1,0 +1,32 @@
+//! Projectors and the query API: the ledger's read side.
+//!
+//! A projector consumes a ledger stream through a durable JetStream consumer
+//! and keeps read models in RocksDB: funds, sub-funds, investments, schemes,
+//! grants and enterprises with exact money (HK cents) and their full history,
+//! and every record indexed by id and by entity. The query API serves them as
+//! HTTP JSON with an OpenAPI document.
+//!
+//! * [`record`], [`projection`], [`metrics`], [`model`], [`keys`]: pure —
+//!   record -> key/value changes, and DPI/RVPI/TVPI/IRR from integer cents.
+//! * [`store`]: the RocksDB adapter. The applied position is written in the
+//!   same WriteBatch as the model changes it covers.
+//! * [`consumer`]: the loop that reads the stream and applies strictly in
+//!   sequence (`seq == position + 1`), so redelivery or a second instance can
+//!   never double-apply and a gap is filled from the stream, never skipped.
+//! * [`query`], [`api`], [`openapi`]: answers over a consistent snapshot; each
+//!   says the ledger sequence it reflects, and `?as_of=SEQ` reads the past.
+
+pub mod keys;
+pub mod metrics;
+pub mod model;
+pub mod projection;
+pub mod record;
+pub mod store;
+pub mod consumer;
+pub mod query;
+pub mod api;
+pub mod openapi;
+
+pub use consumer::{Applier, Delivered, Projector, ProjectorConfig, ProjectorError};
+pub use projection::{Changes, Position, Projection, ProjectionError};
+pub use store::{Durability, Store, StoreError};

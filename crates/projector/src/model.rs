@@ -1,0 +1,195 @@
+//! The read models as stored: one JSON document per entity version.
+//!
+//! They hold running totals in exact cents, as the core's state machine keeps
+//! them (`fundledger_core::ledger`), plus what readers ask for that the rules
+//! do not need (names, dates, counts, the sequence of the last change). Each
+//! is written again, whole, under the sequence of every record that changes
+//! it, which is what `?as_of=SEQ` reads.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use fundledger_core::crypto::KeyId;
+use fundledger_core::event::{CloseReason, FundEstablished, SchemeEstablished, Text};
+use fundledger_core::id::{EnterpriseId, FundId, GrantId, InvestmentId, LedgerId, SchemeId, SubFundId, ThemeId};
+use fundledger_core::money::Money;
+use fundledger_core::time::{Date, Timestamp};
+
+/// The ledger itself: its genesis and key counts.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct LedgerModel {
+    pub ledger: LedgerId,
+    pub name: Text,
+    pub operator: KeyId,
+    pub operator_holder: Text,
+    pub keys_registered: u32,
+    pub keys_revoked: u32,
+    pub seq: u64,
+}
+
+/// A fund of funds: its terms.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct FundModel {
+    pub terms: FundEstablished,
+    pub subfund_count: u32,
+    pub established_seq: u64,
+    pub established_at: Timestamp,
+    /// The record that last changed this model.
+    pub seq: u64,
+}
+
+/// A sub-fund, from the government's side as an LP, and its portfolio.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SubFundModel {
+    pub subfund: SubFundId,
+    pub fund: FundId,
+    pub name: Text,
+    pub theme: ThemeId,
+    pub general_partner: Text,
+    pub target_size_cents: Money,
+    pub market_committed_cents: Money,
+    pub market_commitments: u32,
+    pub government_committed_cents: Money,
+    /// Capital calls paid in by the government.
+    pub called_cents: Money,
+    /// Management fees paid from the government's commitment.
+    pub fees_cents: Money,
+    /// Paid-in capital (PIC): calls plus fees.
+    pub paid_in_cents: Money,
+    pub distributed_cents: Money,
+    pub recallable_distributed_cents: Money,
+    pub nav_cents: Option<Money>,
+    pub nav_as_of: Option<Date>,
+    pub invested_cents: Money,
+    pub invested_hk_cents: Money,
+    pub written_off_cents: Money,
+    pub production_spend_cents: Money,
+    pub investment_count: u32,
+    pub admitted_seq: u64,
+    pub admitted_at: Timestamp,
+    pub seq: u64,
+    /// Records about this sub-fund so far.
+    pub events: u64,
+}
+
+impl SubFundModel {
+    /// Committed size: market plus government commitments (checked on apply).
+    pub fn committed_size(&self) -> Money {
+        self.market_committed_cents.checked_add(self.government_committed_cents).unwrap_or(Money::MAX)
+    }
+    /// What the government can still be called for: commitment plus recallable
+    /// distributions, less paid-in (as the core computes it).
+    pub fn uncalled(&self) -> Money {
+        self.government_committed_cents.checked_add(self.recallable_distributed_cents).unwrap_or(Money::MAX).saturating_sub(self.paid_in_cents)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct InvestmentModel {
+    pub investment: InvestmentId,
+    pub subfund: SubFundId,
+    pub investee: Text,
+    pub cost_cents: Money,
+    pub written_off_cents: Money,
+    pub hk_enterprise: bool,
+    pub innovation_technology: bool,
+    pub production_spend_cents: Money,
+    pub invested_seq: u64,
+    pub invested_at: Timestamp,
+    pub seq: u64,
+}
+
+/// A matching-grant scheme and its budget position.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SchemeModel {
+    pub terms: SchemeEstablished,
+    /// Every grant ever approved, gross.
+    pub approved_cents: Money,
+    /// What holds the budget: approved amounts of open grants plus net disbursements of closed ones.
+    pub committed_cents: Money,
+    /// Disbursed, net of clawbacks.
+    pub disbursed_cents: Money,
+    pub clawed_back_cents: Money,
+    pub grant_count: u32,
+    pub open_grant_count: u32,
+    pub enterprise_count: u32,
+    pub established_seq: u64,
+    pub established_at: Timestamp,
+    pub seq: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum GrantStatus {
+    Open,
+    Completed,
+    Closed,
+}
+
+/// One grant (one approved project).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct GrantModel {
+    pub grant: GrantId,
+    pub scheme: SchemeId,
+    pub enterprise: EnterpriseId,
+    pub enterprise_name: Text,
+    pub project: Text,
+    pub approved_cost_cents: Money,
+    pub grant_cents: Money,
+    pub duration_months: u32,
+    pub verified_spend_cents: Money,
+    /// Disbursed, gross.
+    pub disbursed_cents: Money,
+    pub clawed_back_cents: Money,
+    pub status: GrantStatus,
+    pub close_reason: Option<CloseReason>,
+    pub approved_seq: u64,
+    pub approved_at: Timestamp,
+    pub seq: u64,
+    pub events: u64,
+}
+
+impl GrantModel {
+    pub fn net_disbursed(&self) -> Money {
+        self.disbursed_cents.saturating_sub(self.clawed_back_cents)
+    }
+    /// What the grant holds of its scheme's budget and its enterprise's cap (as the core counts it).
+    pub fn committed(&self) -> Money {
+        match self.status {
+            GrantStatus::Closed => self.net_disbursed(),
+            GrantStatus::Open | GrantStatus::Completed => self.grant_cents,
+        }
+    }
+}
+
+/// What kind of money moved.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FlowKind {
+    MarketCommitment,
+    GovernmentCommitment,
+    CapitalCall,
+    Fee,
+    Distribution,
+    GrantApproval,
+    Disbursement,
+    Clawback,
+    /// A grant closed: what it no longer holds returns to the budget.
+    Release,
+}
+
+/// A dated movement of money in a sub-fund or scheme (cash flows for IRR, quarterly reports).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Flow {
+    pub seq: u64,
+    pub kind: FlowKind,
+    /// When it happened, per the actor (the event's `occurred_at`).
+    pub occurred_at: Timestamp,
+    pub amount_cents: Money,
+    /// Distributions: whether it restores unfunded commitment.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub recallable: bool,
+    /// Scheme flows: the grant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grant: Option<GrantId>,
+}

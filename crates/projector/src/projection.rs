@@ -1,0 +1,620 @@
+//! The projection: record -> read-model key/value changes. Pure (no I/O).
+//!
+//! It keeps the latest version of every entity in memory (memory grows with
+//! funds, sub-funds, investments, schemes and grants, never with events) and,
+//! for each record, checks that it is the next link of the chain (sequence,
+//! ledger, previous hash), computes the new versions of the entities it
+//! touches, and emits the puts that store them beside the record, its id and
+//! its index entries. Each record is applied whole or not at all: `decide`
+//! computes everything (and can fail), `evolve` only stores.
+//!
+//! A record that cannot be projected (an unknown grant, an overflow) means the
+//! stream holds something the state machine refuses: it is reported with its
+//! sequence, never skipped. The rules themselves live in `fundledger_core`;
+//! this module only follows their arithmetic (the tests replay scenarios
+//! through both and compare).
+
+use std::collections::{HashMap, HashSet};
+
+use thiserror::Error;
+
+use fundledger_core::crypto::Hash;
+use fundledger_core::event::Event;
+use fundledger_core::id::{EnterpriseId, FundId, GrantId, InvestmentId, LedgerId, SchemeId, SubFundId};
+use fundledger_core::money::Money;
+use fundledger_core::record::GENESIS_PREV;
+
+use crate::keys::{self, Kind};
+use crate::model::*;
+use crate::record::ProjectedRecord;
+
+/// Where a projection stands: the last applied record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Position {
+    pub seq: u64,
+    pub hash: Hash,
+}
+
+impl Position {
+    pub const START: Position = Position { seq: 0, hash: GENESIS_PREV };
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ProjectionError {
+    #[error("record {seq} is malformed: {reason}")]
+    Malformed { seq: u64, reason: String },
+    #[error("record {seq} does not continue the chain: {reason}")]
+    Chain { seq: u64, reason: String },
+    #[error("record {seq} (event {event_id}) cannot be projected: {reason}; the stream holds what the state machine refuses (run the verifier)")]
+    Inconsistent { seq: u64, event_id: String, reason: String },
+}
+
+impl ProjectionError {
+    pub fn seq(&self) -> u64 {
+        match self {
+            ProjectionError::Malformed { seq, .. } | ProjectionError::Chain { seq, .. } | ProjectionError::Inconsistent { seq, .. } => *seq,
+        }
+    }
+}
+
+/// Key/value puts for one RocksDB WriteBatch.
+#[derive(Default, Debug)]
+pub struct Changes {
+    pub puts: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+impl Changes {
+    pub fn clear(&mut self) {
+        self.puts.clear();
+    }
+    pub fn is_empty(&self) -> bool {
+        self.puts.is_empty()
+    }
+}
+
+/// An enterprise's standing in one scheme (as the core keeps it).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Standing {
+    projects: u32,
+}
+
+/// The latest versions of all entities, as loaded from a store.
+#[derive(Default, Debug)]
+pub struct Entities {
+    pub ledger: Option<LedgerModel>,
+    pub funds: Vec<FundModel>,
+    pub subfunds: Vec<SubFundModel>,
+    pub investments: Vec<InvestmentModel>,
+    pub schemes: Vec<SchemeModel>,
+    pub grants: Vec<GrantModel>,
+    pub enterprises: Vec<EnterpriseId>,
+}
+
+/// The projection of one ledger.
+#[derive(Debug)]
+pub struct Projection {
+    ledger_id: LedgerId,
+    position: Position,
+    ledger: Option<LedgerModel>,
+    funds: HashMap<FundId, FundModel>,
+    subfunds: HashMap<SubFundId, SubFundModel>,
+    investments: HashMap<InvestmentId, InvestmentModel>,
+    schemes: HashMap<SchemeId, SchemeModel>,
+    grants: HashMap<GrantId, GrantModel>,
+    standings: HashMap<(SchemeId, EnterpriseId), Standing>,
+    enterprises: HashSet<EnterpriseId>,
+}
+
+/// What one record changes.
+#[derive(Default)]
+struct Delta {
+    ledger: Option<LedgerModel>,
+    fund: Option<FundModel>,
+    subfund: Option<SubFundModel>,
+    investment: Option<InvestmentModel>,
+    scheme: Option<SchemeModel>,
+    grant: Option<GrantModel>,
+    standing: Option<((SchemeId, EnterpriseId), Standing)>,
+    new_enterprise: Option<EnterpriseId>,
+    index: Option<(Kind, String)>,
+    created: Vec<(Kind, String)>,
+    links: Vec<(Kind, String, Kind, String)>,
+    flow: Option<(Kind, String, Flow)>,
+}
+
+fn add(a: Money, b: Money, what: &str) -> Result<Money, String> {
+    a.checked_add(b).map_err(|_| format!("{what}: {a} + {b} overflows"))
+}
+
+fn type_index(event: &Event) -> u8 {
+    let name = event.type_name();
+    let index = Event::TYPES.iter().position(|candidate| *candidate == name).unwrap_or(u8::MAX as usize);
+    debug_assert!(index < u8::MAX as usize);
+    index as u8
+}
+
+fn json<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, String> {
+    serde_json::to_vec(value).map_err(|error| format!("cannot encode a model: {error}"))
+}
+
+impl Projection {
+    pub fn new(ledger: LedgerId) -> Projection {
+        Projection::restore(ledger, Position::START, Entities::default())
+    }
+
+    /// Resumes from a store's position and its entities' latest versions.
+    pub fn restore(ledger_id: LedgerId, position: Position, entities: Entities) -> Projection {
+        let mut standings: HashMap<(SchemeId, EnterpriseId), Standing> = HashMap::new();
+        for grant in &entities.grants {
+            standings.entry((grant.scheme.clone(), grant.enterprise.clone())).or_default().projects += 1;
+        }
+        Projection {
+            ledger_id,
+            position,
+            ledger: entities.ledger,
+            funds: entities.funds.into_iter().map(|model| (model.terms.fund.clone(), model)).collect(),
+            subfunds: entities.subfunds.into_iter().map(|model| (model.subfund.clone(), model)).collect(),
+            investments: entities.investments.into_iter().map(|model| (model.investment.clone(), model)).collect(),
+            schemes: entities.schemes.into_iter().map(|model| (model.terms.scheme.clone(), model)).collect(),
+            grants: entities.grants.into_iter().map(|model| (model.grant.clone(), model)).collect(),
+            standings,
+            enterprises: entities.enterprises.into_iter().collect(),
+        }
+    }
+
+    pub fn ledger_id(&self) -> &LedgerId {
+        &self.ledger_id
+    }
+    pub fn position(&self) -> Position {
+        self.position
+    }
+
+    /// Checks that `record` is the next link and appends its changes (the
+    /// record's own bytes `payload` included) to `changes`. On error nothing
+    /// is appended and the projection is unchanged.
+    pub fn apply(&mut self, payload: &[u8], record: &ProjectedRecord, changes: &mut Changes) -> Result<(), ProjectionError> {
+        let seq = record.seq;
+        if record.ledger != self.ledger_id {
+            return Err(ProjectionError::Chain { seq, reason: format!("it belongs to ledger {}, this projection is of ledger {}", record.ledger, self.ledger_id) });
+        }
+        if seq != self.position.seq + 1 {
+            return Err(ProjectionError::Chain { seq, reason: format!("expected record {} next (a record is missing, repeated or out of order)", self.position.seq + 1) });
+        }
+        if record.prev != self.position.hash {
+            return Err(ProjectionError::Chain {
+                seq,
+                reason: format!("it links to previous hash {}, but record {} has hash {}", hex::encode(record.prev), self.position.seq, hex::encode(self.position.hash)),
+            });
+        }
+        let inconsistent = |reason: String| ProjectionError::Inconsistent { seq, event_id: record.id.to_string(), reason };
+        let delta = self.decide(record).map_err(inconsistent)?;
+        let puts = Self::write(&delta, record, payload).map_err(inconsistent)?;
+        changes.puts.extend(puts);
+        self.evolve(delta);
+        self.position = Position { seq, hash: record.hash };
+        Ok(())
+    }
+
+    fn ledger_model(&self) -> Result<LedgerModel, String> {
+        self.ledger.clone().ok_or_else(|| "the ledger has no genesis yet".to_string())
+    }
+    fn subfund(&self, id: &SubFundId, seq: u64) -> Result<SubFundModel, String> {
+        let mut model = self.subfunds.get(id).cloned().ok_or_else(|| format!("sub-fund {id} does not exist"))?;
+        model.seq = seq;
+        model.events += 1;
+        Ok(model)
+    }
+    fn investment(&self, subfund: &SubFundId, id: &InvestmentId, seq: u64) -> Result<InvestmentModel, String> {
+        let mut model = self.investments.get(id).cloned().ok_or_else(|| format!("investment {id} does not exist"))?;
+        if model.subfund != *subfund {
+            return Err(format!("investment {id} belongs to sub-fund {}, not {subfund}", model.subfund));
+        }
+        model.seq = seq;
+        Ok(model)
+    }
+    fn scheme(&self, id: &SchemeId, seq: u64) -> Result<SchemeModel, String> {
+        let mut model = self.schemes.get(id).cloned().ok_or_else(|| format!("scheme {id} does not exist"))?;
+        model.seq = seq;
+        Ok(model)
+    }
+    fn grant(&self, id: &GrantId, seq: u64) -> Result<GrantModel, String> {
+        let mut model = self.grants.get(id).cloned().ok_or_else(|| format!("grant {id} does not exist"))?;
+        model.seq = seq;
+        model.events += 1;
+        Ok(model)
+    }
+
+    fn flow(kind: FlowKind, record: &ProjectedRecord, amount: Money) -> Flow {
+        Flow { seq: record.seq, kind, occurred_at: record.occurred_at.clone(), amount_cents: amount, recallable: false, grant: None }
+    }
+
+    fn subfund_delta(subfund: SubFundModel, flow: Option<Flow>) -> Delta {
+        let id = subfund.subfund.to_string();
+        Delta { index: Some((Kind::SubFund, id.clone())), flow: flow.map(|flow| (Kind::SubFund, id, flow)), subfund: Some(subfund), ..Delta::default() }
+    }
+
+    fn decide(&self, record: &ProjectedRecord) -> Result<Delta, String> {
+        let seq = record.seq;
+        let at = &record.occurred_at;
+        let ledger_index = || Some((Kind::Ledger, self.ledger_id.to_string()));
+        Ok(match &record.event {
+            Event::LedgerGenesis(data) => {
+                if self.ledger.is_some() {
+                    return Err("the ledger already has its genesis".to_string());
+                }
+                let model = LedgerModel {
+                    ledger: self.ledger_id.clone(),
+                    name: data.name.clone(),
+                    operator: data.operator,
+                    operator_holder: data.operator_holder.clone(),
+                    keys_registered: 1,
+                    keys_revoked: 0,
+                    seq,
+                };
+                Delta { ledger: Some(model), index: ledger_index(), ..Delta::default() }
+            }
+            Event::KeyRegistered(_) | Event::KeyRevoked(_) => {
+                let mut model = self.ledger_model()?;
+                if matches!(record.event, Event::KeyRegistered(_)) {
+                    model.keys_registered += 1;
+                } else {
+                    model.keys_revoked += 1;
+                }
+                model.seq = seq;
+                Delta { ledger: Some(model), index: ledger_index(), ..Delta::default() }
+            }
+            Event::RoleGranted(_) | Event::RoleRevoked(_) => {
+                self.ledger_model()?;
+                Delta { index: ledger_index(), ..Delta::default() }
+            }
+            Event::FundEstablished(data) => {
+                if self.funds.contains_key(&data.fund) {
+                    return Err(format!("fund {} already exists", data.fund));
+                }
+                let model = FundModel { terms: data.clone(), subfund_count: 0, established_seq: seq, established_at: at.clone(), seq };
+                let id = data.fund.to_string();
+                Delta { fund: Some(model), index: Some((Kind::Fund, id.clone())), created: vec![(Kind::Fund, id)], ..Delta::default() }
+            }
+            Event::SubFundAdmitted(data) => {
+                let mut fund = self.funds.get(&data.fund).cloned().ok_or_else(|| format!("fund {} does not exist", data.fund))?;
+                if self.subfunds.contains_key(&data.subfund) {
+                    return Err(format!("sub-fund {} already exists", data.subfund));
+                }
+                fund.subfund_count += 1;
+                fund.seq = seq;
+                let model = SubFundModel {
+                    subfund: data.subfund.clone(),
+                    fund: data.fund.clone(),
+                    name: data.name.clone(),
+                    theme: data.theme.clone(),
+                    general_partner: data.general_partner.clone(),
+                    target_size_cents: data.target_size_cents,
+                    market_committed_cents: Money::ZERO,
+                    market_commitments: 0,
+                    government_committed_cents: Money::ZERO,
+                    called_cents: Money::ZERO,
+                    fees_cents: Money::ZERO,
+                    paid_in_cents: Money::ZERO,
+                    distributed_cents: Money::ZERO,
+                    recallable_distributed_cents: Money::ZERO,
+                    nav_cents: None,
+                    nav_as_of: None,
+                    invested_cents: Money::ZERO,
+                    invested_hk_cents: Money::ZERO,
+                    written_off_cents: Money::ZERO,
+                    production_spend_cents: Money::ZERO,
+                    investment_count: 0,
+                    admitted_seq: seq,
+                    admitted_at: at.clone(),
+                    seq,
+                    events: 1,
+                };
+                let (fund_id, subfund_id) = (data.fund.to_string(), data.subfund.to_string());
+                Delta {
+                    fund: Some(fund),
+                    created: vec![(Kind::SubFund, subfund_id.clone())],
+                    links: vec![(Kind::Fund, fund_id, Kind::SubFund, subfund_id)],
+                    ..Self::subfund_delta(model, None)
+                }
+            }
+            Event::MarketCommitted(data) => {
+                let mut model = self.subfund(&data.subfund, seq)?;
+                model.market_committed_cents = add(model.market_committed_cents, data.amount_cents, "market commitments")?;
+                add(model.market_committed_cents, model.government_committed_cents, "committed size")?;
+                model.market_commitments += 1;
+                Self::subfund_delta(model, Some(Self::flow(FlowKind::MarketCommitment, record, data.amount_cents)))
+            }
+            Event::GovernmentCommitted(data) => {
+                let mut model = self.subfund(&data.subfund, seq)?;
+                model.government_committed_cents = add(model.government_committed_cents, data.amount_cents, "government commitment")?;
+                add(model.market_committed_cents, model.government_committed_cents, "committed size")?;
+                Self::subfund_delta(model, Some(Self::flow(FlowKind::GovernmentCommitment, record, data.amount_cents)))
+            }
+            Event::CapitalCalled(data) => {
+                let mut model = self.subfund(&data.subfund, seq)?;
+                model.called_cents = add(model.called_cents, data.amount_cents, "calls")?;
+                model.paid_in_cents = add(model.paid_in_cents, data.amount_cents, "paid-in capital")?;
+                Self::subfund_delta(model, Some(Self::flow(FlowKind::CapitalCall, record, data.amount_cents)))
+            }
+            Event::FeeCharged(data) => {
+                let mut model = self.subfund(&data.subfund, seq)?;
+                model.fees_cents = add(model.fees_cents, data.amount_cents, "fees")?;
+                model.paid_in_cents = add(model.paid_in_cents, data.amount_cents, "paid-in capital")?;
+                Self::subfund_delta(model, Some(Self::flow(FlowKind::Fee, record, data.amount_cents)))
+            }
+            Event::Distributed(data) => {
+                let mut model = self.subfund(&data.subfund, seq)?;
+                model.distributed_cents = add(model.distributed_cents, data.amount_cents, "distributions")?;
+                if data.recallable {
+                    model.recallable_distributed_cents = add(model.recallable_distributed_cents, data.amount_cents, "recallable distributions")?;
+                }
+                let flow = Flow { recallable: data.recallable, ..Self::flow(FlowKind::Distribution, record, data.amount_cents) };
+                Self::subfund_delta(model, Some(flow))
+            }
+            Event::NavReported(data) => {
+                let mut model = self.subfund(&data.subfund, seq)?;
+                model.nav_cents = Some(data.nav_cents);
+                model.nav_as_of = Some(data.as_of.clone());
+                Self::subfund_delta(model, None)
+            }
+            Event::Invested(data) => {
+                let mut model = self.subfund(&data.subfund, seq)?;
+                if self.investments.contains_key(&data.investment) {
+                    return Err(format!("investment {} already exists", data.investment));
+                }
+                model.invested_cents = add(model.invested_cents, data.amount_cents, "investments")?;
+                if data.hk_enterprise {
+                    model.invested_hk_cents = add(model.invested_hk_cents, data.amount_cents, "HK investments")?;
+                }
+                model.investment_count += 1;
+                let investment = InvestmentModel {
+                    investment: data.investment.clone(),
+                    subfund: data.subfund.clone(),
+                    investee: data.investee.clone(),
+                    cost_cents: data.amount_cents,
+                    written_off_cents: Money::ZERO,
+                    hk_enterprise: data.hk_enterprise,
+                    innovation_technology: data.innovation_technology,
+                    production_spend_cents: Money::ZERO,
+                    invested_seq: seq,
+                    invested_at: at.clone(),
+                    seq,
+                };
+                let (subfund_id, investment_id) = (data.subfund.to_string(), data.investment.to_string());
+                Delta {
+                    investment: Some(investment),
+                    created: vec![(Kind::Investment, investment_id.clone())],
+                    links: vec![(Kind::SubFund, subfund_id, Kind::Investment, investment_id)],
+                    ..Self::subfund_delta(model, None)
+                }
+            }
+            Event::WrittenOff(data) => {
+                let mut model = self.subfund(&data.subfund, seq)?;
+                let mut investment = self.investment(&data.subfund, &data.investment, seq)?;
+                investment.written_off_cents = add(investment.written_off_cents, data.amount_cents, "write-offs")?;
+                model.written_off_cents = add(model.written_off_cents, data.amount_cents, "write-offs")?;
+                Delta { investment: Some(investment), ..Self::subfund_delta(model, None) }
+            }
+            Event::ProductionSpendReported(data) => {
+                let mut model = self.subfund(&data.subfund, seq)?;
+                let mut investment = self.investment(&data.subfund, &data.investment, seq)?;
+                investment.production_spend_cents = add(investment.production_spend_cents, data.amount_cents, "production spend")?;
+                model.production_spend_cents = add(model.production_spend_cents, data.amount_cents, "production spend")?;
+                Delta { investment: Some(investment), ..Self::subfund_delta(model, None) }
+            }
+            Event::SchemeEstablished(data) => {
+                if self.schemes.contains_key(&data.scheme) {
+                    return Err(format!("scheme {} already exists", data.scheme));
+                }
+                let model = SchemeModel {
+                    terms: data.clone(),
+                    approved_cents: Money::ZERO,
+                    committed_cents: Money::ZERO,
+                    disbursed_cents: Money::ZERO,
+                    clawed_back_cents: Money::ZERO,
+                    grant_count: 0,
+                    open_grant_count: 0,
+                    enterprise_count: 0,
+                    established_seq: seq,
+                    established_at: at.clone(),
+                    seq,
+                };
+                let id = data.scheme.to_string();
+                Delta { scheme: Some(model), index: Some((Kind::Scheme, id.clone())), created: vec![(Kind::Scheme, id)], ..Delta::default() }
+            }
+            Event::GrantApproved(data) => {
+                let mut scheme = self.scheme(&data.scheme, seq)?;
+                if self.grants.contains_key(&data.grant) {
+                    return Err(format!("grant {} already exists", data.grant));
+                }
+                let key = (data.scheme.clone(), data.enterprise.clone());
+                let mut standing = self.standings.get(&key).copied().unwrap_or_default();
+                if standing.projects == 0 {
+                    scheme.enterprise_count += 1;
+                }
+                standing.projects += 1;
+                scheme.approved_cents = add(scheme.approved_cents, data.grant_cents, "approved grants")?;
+                scheme.committed_cents = add(scheme.committed_cents, data.grant_cents, "scheme commitments")?;
+                scheme.grant_count += 1;
+                scheme.open_grant_count += 1;
+                let grant = GrantModel {
+                    grant: data.grant.clone(),
+                    scheme: data.scheme.clone(),
+                    enterprise: data.enterprise.clone(),
+                    enterprise_name: data.enterprise_name.clone(),
+                    project: data.project.clone(),
+                    approved_cost_cents: data.approved_cost_cents,
+                    grant_cents: data.grant_cents,
+                    duration_months: data.duration_months,
+                    verified_spend_cents: Money::ZERO,
+                    disbursed_cents: Money::ZERO,
+                    clawed_back_cents: Money::ZERO,
+                    status: GrantStatus::Open,
+                    close_reason: None,
+                    approved_seq: seq,
+                    approved_at: at.clone(),
+                    seq,
+                    events: 1,
+                };
+                let (scheme_id, grant_id, enterprise_id) = (data.scheme.to_string(), data.grant.to_string(), data.enterprise.to_string());
+                let new_enterprise = (!self.enterprises.contains(&data.enterprise)).then(|| data.enterprise.clone());
+                let mut created = vec![(Kind::Grant, grant_id.clone())];
+                if new_enterprise.is_some() {
+                    created.push((Kind::Enterprise, enterprise_id.clone()));
+                }
+                let flow = Flow { grant: Some(data.grant.clone()), ..Self::flow(FlowKind::GrantApproval, record, data.grant_cents) };
+                Delta {
+                    scheme: Some(scheme),
+                    grant: Some(grant),
+                    standing: Some((key, standing)),
+                    new_enterprise,
+                    index: Some((Kind::Grant, grant_id.clone())),
+                    created,
+                    links: vec![(Kind::Scheme, scheme_id.clone(), Kind::Grant, grant_id.clone()), (Kind::Enterprise, enterprise_id, Kind::Grant, grant_id)],
+                    flow: Some((Kind::Scheme, scheme_id, flow)),
+                    ..Delta::default()
+                }
+            }
+            Event::SpendVerified(data) => {
+                let mut grant = self.grant(&data.grant, seq)?;
+                grant.verified_spend_cents = add(grant.verified_spend_cents, data.amount_cents, "verified spend")?;
+                Delta { index: Some((Kind::Grant, data.grant.to_string())), grant: Some(grant), ..Delta::default() }
+            }
+            Event::GrantCompleted(data) => {
+                let mut grant = self.grant(&data.grant, seq)?;
+                grant.status = GrantStatus::Completed;
+                Delta { index: Some((Kind::Grant, data.grant.to_string())), grant: Some(grant), ..Delta::default() }
+            }
+            Event::GrantDisbursed(data) => {
+                let mut grant = self.grant(&data.grant, seq)?;
+                let mut scheme = self.scheme(&grant.scheme, seq)?;
+                grant.disbursed_cents = add(grant.disbursed_cents, data.amount_cents, "disbursements")?;
+                scheme.disbursed_cents = add(scheme.disbursed_cents, data.amount_cents, "scheme disbursements")?;
+                let flow = Flow { grant: Some(data.grant.clone()), ..Self::flow(FlowKind::Disbursement, record, data.amount_cents) };
+                Delta {
+                    index: Some((Kind::Grant, data.grant.to_string())),
+                    flow: Some((Kind::Scheme, grant.scheme.to_string(), flow)),
+                    grant: Some(grant),
+                    scheme: Some(scheme),
+                    ..Delta::default()
+                }
+            }
+            Event::GrantClawedBack(data) => {
+                let before = self.grant(&data.grant, seq)?;
+                let mut scheme = self.scheme(&before.scheme, seq)?;
+                let mut grant = before.clone();
+                grant.clawed_back_cents = add(grant.clawed_back_cents, data.amount_cents, "clawbacks")?;
+                scheme.disbursed_cents = scheme.disbursed_cents.saturating_sub(data.amount_cents);
+                scheme.clawed_back_cents = add(scheme.clawed_back_cents, data.amount_cents, "scheme clawbacks")?;
+                let released = before.committed().saturating_sub(grant.committed());
+                scheme.committed_cents = scheme.committed_cents.saturating_sub(released);
+                let flow = Flow { grant: Some(data.grant.clone()), ..Self::flow(FlowKind::Clawback, record, data.amount_cents) };
+                Delta {
+                    index: Some((Kind::Grant, data.grant.to_string())),
+                    flow: Some((Kind::Scheme, grant.scheme.to_string(), flow)),
+                    grant: Some(grant),
+                    scheme: Some(scheme),
+                    ..Delta::default()
+                }
+            }
+            Event::GrantClosed(data) => {
+                let before = self.grant(&data.grant, seq)?;
+                let mut scheme = self.scheme(&before.scheme, seq)?;
+                let mut grant = before.clone();
+                grant.status = GrantStatus::Closed;
+                grant.close_reason = Some(data.reason);
+                let released = before.committed().saturating_sub(grant.committed());
+                scheme.committed_cents = scheme.committed_cents.saturating_sub(released);
+                scheme.open_grant_count = scheme.open_grant_count.saturating_sub(1);
+                let flow = Flow { grant: Some(data.grant.clone()), ..Self::flow(FlowKind::Release, record, released) };
+                Delta {
+                    index: Some((Kind::Grant, data.grant.to_string())),
+                    flow: Some((Kind::Scheme, grant.scheme.to_string(), flow)),
+                    grant: Some(grant),
+                    scheme: Some(scheme),
+                    ..Delta::default()
+                }
+            }
+        })
+    }
+
+    /// The puts for one record: the record, its id, its index entry, the new
+    /// entity versions, directory entries, links and its flow.
+    fn write(delta: &Delta, record: &ProjectedRecord, payload: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, String> {
+        let seq = record.seq;
+        let mut puts = Vec::with_capacity(6);
+        puts.push((keys::record(seq), payload.to_vec()));
+        puts.push((keys::event_id(record.id.as_str()), keys::encode_seq(seq).to_vec()));
+        if let Some((kind, id)) = &delta.index {
+            puts.push((keys::index(*kind, id, seq), vec![type_index(&record.event)]));
+        }
+        if let Some(model) = &delta.ledger {
+            puts.push((keys::version(Kind::Ledger, model.ledger.as_str(), seq), json(model)?));
+        }
+        if let Some(model) = &delta.fund {
+            puts.push((keys::version(Kind::Fund, model.terms.fund.as_str(), seq), json(model)?));
+        }
+        if let Some(model) = &delta.subfund {
+            puts.push((keys::version(Kind::SubFund, model.subfund.as_str(), seq), json(model)?));
+        }
+        if let Some(model) = &delta.investment {
+            puts.push((keys::version(Kind::Investment, model.investment.as_str(), seq), json(model)?));
+        }
+        if let Some(model) = &delta.scheme {
+            puts.push((keys::version(Kind::Scheme, model.terms.scheme.as_str(), seq), json(model)?));
+        }
+        if let Some(model) = &delta.grant {
+            puts.push((keys::version(Kind::Grant, model.grant.as_str(), seq), json(model)?));
+        }
+        for (kind, id) in &delta.created {
+            puts.push((keys::directory(*kind, id), keys::encode_seq(seq).to_vec()));
+        }
+        for (kind, id, child_kind, child_id) in &delta.links {
+            puts.push((keys::child(*kind, id, *child_kind, child_id), keys::encode_seq(seq).to_vec()));
+        }
+        if let Some((kind, id, flow)) = &delta.flow {
+            puts.push((keys::flow(*kind, id, seq), json(flow)?));
+        }
+        Ok(puts)
+    }
+
+    fn evolve(&mut self, delta: Delta) {
+        if let Some(model) = delta.ledger {
+            self.ledger = Some(model);
+        }
+        if let Some(model) = delta.fund {
+            self.funds.insert(model.terms.fund.clone(), model);
+        }
+        if let Some(model) = delta.subfund {
+            self.subfunds.insert(model.subfund.clone(), model);
+        }
+        if let Some(model) = delta.investment {
+            self.investments.insert(model.investment.clone(), model);
+        }
+        if let Some(model) = delta.scheme {
+            self.schemes.insert(model.terms.scheme.clone(), model);
+        }
+        if let Some(model) = delta.grant {
+            self.grants.insert(model.grant.clone(), model);
+        }
+        if let Some((key, standing)) = delta.standing {
+            self.standings.insert(key, standing);
+        }
+        if let Some(enterprise) = delta.new_enterprise {
+            self.enterprises.insert(enterprise);
+        }
+    }
+
+    pub fn subfunds(&self) -> &HashMap<SubFundId, SubFundModel> {
+        &self.subfunds
+    }
+    pub fn schemes(&self) -> &HashMap<SchemeId, SchemeModel> {
+        &self.schemes
+    }
+    pub fn grants(&self) -> &HashMap<GrantId, GrantModel> {
+        &self.grants
+    }
+    pub fn funds(&self) -> &HashMap<FundId, FundModel> {
+        &self.funds
+    }
+}

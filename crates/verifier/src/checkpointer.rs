@@ -1,0 +1,229 @@
+//! The checkpointer: the operator's role that signs checkpoints.
+//!
+//! It follows the ledger stream, re-checks every record's stated hash and
+//! chain link (never signing a broken chain), keeps the Merkle tree's compact
+//! range (O(log n) memory), and publishes a [`SignedCheckpoint`] on
+//! `fl.<ledger>.checkpoint`:
+//!
+//! * at every size that is a multiple of `every_records` (deterministic: the
+//!   same ledger always gets checkpoints at the same sizes, with the same
+//!   roots and heads; only `issued_at` differs);
+//! * every `every` of wall-clock time when records arrived since the last one;
+//! * on request ([`CheckpointerHandle::checkpoint_at_least`]), e.g. at the
+//!   end of the demo.
+//!
+//! It runs beside the writer, not inside it, so the writer's sequencer does
+//! not wait on it; a checkpoint is therefore always a little behind the tail.
+//! On start it reads the last checkpoint it published and never re-issues a
+//! size at or below it. The message id `checkpoint-<size>` makes a re-publish
+//! within the stream's duplicate window a no-op.
+
+use std::time::Duration;
+
+use fundledger_core::chain::ChainState;
+use fundledger_core::checkpoint::{Checkpoint, SignedCheckpoint};
+use fundledger_core::crypto::SecretKey;
+use fundledger_core::event::Event;
+use fundledger_core::id::LedgerId;
+use fundledger_core::record::Record;
+use fundledger_nats::async_nats::jetstream;
+use fundledger_nats::StreamSettings;
+use futures::StreamExt as _;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::failure::{Failure, FailureKind, VerifyError};
+
+/// Default: a checkpoint every this many records.
+pub const CHECKPOINT_EVERY_RECORDS_DEFAULT: u64 = 1000;
+/// Default: a checkpoint at least this often while records arrive.
+pub const CHECKPOINT_EVERY_MS_DEFAULT: u64 = 10_000;
+/// Bound on publishing one checkpoint.
+pub const CHECKPOINT_PUBLISH_TIMEOUT_MS: u64 = 10_000;
+/// Requests waiting for the checkpointer at once.
+const REQUESTS_MAX: usize = 64;
+
+#[derive(Clone)]
+pub struct CheckpointerConfig {
+    pub ledger: LedgerId,
+    /// The operator key (the one the genesis names).
+    pub operator: SecretKey,
+    pub every_records: u64,
+    pub every: Duration,
+    /// Replicas for the ledger streams, should the checkpointer create them.
+    pub replicas: usize,
+}
+
+impl CheckpointerConfig {
+    pub fn new(ledger: LedgerId, operator: SecretKey) -> CheckpointerConfig {
+        CheckpointerConfig {
+            ledger,
+            operator,
+            every_records: CHECKPOINT_EVERY_RECORDS_DEFAULT,
+            every: Duration::from_millis(CHECKPOINT_EVERY_MS_DEFAULT),
+            replicas: 1,
+        }
+    }
+}
+
+type Reply = oneshot::Sender<Result<SignedCheckpoint, String>>;
+
+/// A running checkpointer.
+pub struct CheckpointerHandle {
+    requests: mpsc::Sender<(u64, Reply)>,
+    task: tokio::task::JoinHandle<Result<(), VerifyError>>,
+}
+
+impl CheckpointerHandle {
+    /// Waits until a checkpoint of at least `size` records is published and returns it.
+    pub async fn checkpoint_at_least(&self, size: u64) -> Result<SignedCheckpoint, VerifyError> {
+        let (reply, answer) = oneshot::channel();
+        self.requests.send((size, reply)).await.map_err(|_| VerifyError::Input("the checkpointer has stopped".to_string()))?;
+        answer.await.map_err(|_| VerifyError::Input("the checkpointer stopped before answering".to_string()))?.map_err(VerifyError::Input)
+    }
+
+    /// Waits for the checkpointer to stop (it only stops on an error).
+    pub async fn join(self) -> Result<(), VerifyError> {
+        self.task.await.map_err(|error| VerifyError::Input(format!("the checkpointer task failed: {error}")))?
+    }
+
+    pub fn abort(&self) {
+        self.task.abort();
+    }
+}
+
+/// A client error as the NATS adapter's error, with the operation it interrupted.
+fn nats_error(operation: impl Into<String>, source: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>) -> fundledger_nats::NatsError {
+    fundledger_nats::NatsError::JetStream { operation: operation.into(), source: source.into() }
+}
+
+/// Starts the checkpointer for `config.ledger`.
+pub async fn spawn(js: jetstream::Context, config: CheckpointerConfig) -> Result<CheckpointerHandle, VerifyError> {
+    if config.every_records == 0 {
+        return Err(VerifyError::Input("checkpoints every 0 records: give at least 1".to_string()));
+    }
+    let settings = StreamSettings { replicas: config.replicas, ..StreamSettings::default() };
+    fundledger_nats::ensure_ledger_streams(&js, config.ledger.as_str(), &settings).await?;
+    let last = last_checkpoint(&js, &config.ledger).await?;
+    let (requests, receiver) = mpsc::channel(REQUESTS_MAX);
+    let task = tokio::spawn(run(js, config, last, receiver));
+    Ok(CheckpointerHandle { requests, task })
+}
+
+/// The newest checkpoint on the checkpoint subject, if any.
+pub async fn last_checkpoint(js: &jetstream::Context, ledger: &LedgerId) -> Result<Option<SignedCheckpoint>, VerifyError> {
+    let stream_name = fundledger_nats::checkpoint_stream_name(ledger.as_str())?;
+    let subject = fundledger_nats::checkpoint_subject(ledger.as_str())?;
+    let stream = js.get_stream_no_info(&stream_name).await.map_err(|error| nats_error(format!("stream {stream_name}"), error))?;
+    match stream.get_last_raw_message_by_subject(&subject).await {
+        Ok(message) => SignedCheckpoint::from_json(&message.payload)
+            .map(Some)
+            .map_err(|error| Failure::new(0, None, FailureKind::Checkpoint, format!("the last message on {subject}: {error}")).into()),
+        Err(error) if error.kind() == jetstream::stream::LastRawMessageErrorKind::NoMessageFound => Ok(None),
+        Err(error) => Err(nats_error(format!("last checkpoint on {subject}"), error).into()),
+    }
+}
+
+/// Signs and publishes the checkpoint of `chain` as it stands.
+pub async fn publish_checkpoint(js: &jetstream::Context, chain: &ChainState, operator: &SecretKey) -> Result<SignedCheckpoint, VerifyError> {
+    let checkpoint = Checkpoint { ledger: chain.ledger().clone(), size: chain.size(), root: chain.root(), head: *chain.head(), issued_at: crate::now() }.sign(operator);
+    publish_raw(js, &checkpoint.checkpoint.ledger, &checkpoint.to_json(), &format!("checkpoint-{}", checkpoint.checkpoint.size)).await?;
+    Ok(checkpoint)
+}
+
+/// Publishes bytes on a ledger's checkpoint subject (also used by tests to publish forged ones).
+pub async fn publish_raw(js: &jetstream::Context, ledger: &LedgerId, payload: &[u8], message_id: &str) -> Result<u64, VerifyError> {
+    let subject = fundledger_nats::checkpoint_subject(ledger.as_str())?;
+    publish_on(js, subject, payload, message_id).await
+}
+
+pub(crate) async fn publish_on(js: &jetstream::Context, subject: String, payload: &[u8], message_id: &str) -> Result<u64, VerifyError> {
+    let publish = jetstream::message::PublishMessage::build().payload(payload.to_vec().into()).message_id(message_id);
+    let operation = || format!("publish on {subject}");
+    let ack = tokio::time::timeout(Duration::from_millis(CHECKPOINT_PUBLISH_TIMEOUT_MS), async {
+        js.send_publish(subject.clone(), publish).await.map_err(|error| nats_error(operation(), error))?.await.map_err(|error| nats_error(operation(), error))
+    })
+    .await
+    .map_err(|elapsed| nats_error(operation(), elapsed))??;
+    Ok(ack.sequence)
+}
+
+async fn run(js: jetstream::Context, config: CheckpointerConfig, last: Option<SignedCheckpoint>, mut requests: mpsc::Receiver<(u64, Reply)>) -> Result<(), VerifyError> {
+    let stream = fundledger_nats::stream_name(config.ledger.as_str())?;
+    let mut messages = fundledger_nats::follow_from(&js, &stream, None, 1).await?;
+    let mut chain = ChainState::new(config.ledger.clone());
+    let mut last = last;
+    let mut waiting: Vec<(u64, Reply)> = Vec::new();
+    let mut ticker = tokio::time::interval(config.every);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let last_size = |last: &Option<SignedCheckpoint>| last.as_ref().map_or(0, |checkpoint| checkpoint.checkpoint.size);
+    loop {
+        tokio::select! {
+            message = messages.next() => {
+                let message = match message {
+                    Some(Ok(message)) => message,
+                    Some(Err(error)) => {
+                        tracing::warn!(%error, "checkpointer: reading the ledger stream failed; the ordered consumer resumes");
+                        continue;
+                    }
+                    None => return Err(VerifyError::Input(format!("the ledger stream {stream} ended"))),
+                };
+                let record = check_next(&mut chain, &config, message.sequence, &message.payload)?;
+                let size = chain.size();
+                debug_assert_eq!(size, record);
+                if size % config.every_records == 0 && size > last_size(&last) {
+                    last = Some(publish_checkpoint(&js, &chain, &config.operator).await?);
+                }
+            }
+            _ = ticker.tick() => {
+                if chain.size() > last_size(&last) {
+                    last = Some(publish_checkpoint(&js, &chain, &config.operator).await?);
+                }
+            }
+            request = requests.recv() => {
+                match request {
+                    Some(request) => waiting.push(request),
+                    None => return Ok(()),
+                }
+            }
+        }
+        // Answer the requests the chain has reached.
+        if waiting.iter().any(|(size, _)| *size <= chain.size()) {
+            let wanted = waiting.iter().filter(|(size, _)| *size <= chain.size()).map(|(size, _)| *size).max().unwrap_or(0);
+            if last_size(&last) < wanted {
+                last = Some(publish_checkpoint(&js, &chain, &config.operator).await?);
+            }
+            if let Some(checkpoint) = &last {
+                let (ready, still): (Vec<_>, Vec<_>) = waiting.into_iter().partition(|(size, _)| *size <= checkpoint.checkpoint.size);
+                waiting = still;
+                for (_, reply) in ready {
+                    let _ = reply.send(Ok(checkpoint.clone()));
+                }
+            }
+        }
+    }
+}
+
+/// Checks record `sequence` and appends it to the chain; returns the new size.
+fn check_next(chain: &mut ChainState, config: &CheckpointerConfig, sequence: u64, payload: &[u8]) -> Result<u64, VerifyError> {
+    let record = Record::from_json(payload).map_err(|error| Failure::new(sequence, None, FailureKind::Malformed, format!("the checkpointer refuses to sign: {error}")))?;
+    let event_id = || Some(record.body().id.to_string());
+    if record.seq != sequence {
+        return Err(Failure::new(sequence, event_id(), FailureKind::Chain, format!("the record says it is record {} but it is stored at {sequence}", record.seq)).into());
+    }
+    if record.seq == 1 {
+        match &record.body().event {
+            Event::LedgerGenesis(genesis) if genesis.operator == config.operator.key_id() => {}
+            Event::LedgerGenesis(genesis) => {
+                return Err(VerifyError::Input(format!(
+                    "the checkpointer's key {} is not the operator of ledger {}: its genesis names {}",
+                    config.operator.key_id(),
+                    config.ledger,
+                    genesis.operator
+                )))
+            }
+            other => return Err(Failure::new(1, event_id(), FailureKind::Rule, format!("record 1 is {}, not ledger.genesis", other.type_name())).into()),
+        }
+    }
+    chain.append(&record, |_, _| {}).map_err(|error| Failure::new(sequence, event_id(), FailureKind::Chain, format!("the checkpointer refuses to sign: {error}")))?;
+    Ok(chain.size())
+}

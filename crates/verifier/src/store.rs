@@ -1,0 +1,270 @@
+//! The verifier's disk-backed store (RocksDB), so that its memory does not
+//! grow with the number of events:
+//!
+//! * column family `ids`: event id -> sequence, to check that no event id is
+//!   used twice (FORMAT.md 15, step 9) and to find a record for `prove`;
+//! * column family `nodes`: Merkle complete-subtree nodes `(level, index)` ->
+//!   hash, as [`CompactRange::append`] reports them; it implements
+//!   [`NodeStore`], so inclusion and consistency proofs for any past size are
+//!   read from disk in O(log n), never from an in-memory tree;
+//! * column family `meta`: which ledger, and the size of the checkpoint a
+//!   trusted restart resumes from;
+//! * column family `tail`: seq -> event id for the records after that
+//!   checkpoint, whose ids a trusted restart forgets (it verifies them again).
+//!
+//! The store is a cache of what the verifier checked: deleting it is always
+//! safe (the next run verifies from scratch). Writes skip the write-ahead log
+//! for speed; [`Store::flush`] makes them durable at the end of a run, and a
+//! crash before that only loses the cache.
+
+use std::path::{Path, PathBuf};
+
+use fundledger_core::crypto::Hash;
+use fundledger_core::merkle::{MerkleError, NodeId, NodeStore};
+use rocksdb::{BlockBasedOptions, ColumnFamilyDescriptor, Options, WriteBatch, WriteOptions, DB};
+
+use crate::failure::VerifyError;
+
+const CF_IDS: &str = "ids";
+const CF_NODES: &str = "nodes";
+const CF_META: &str = "meta";
+/// seq -> event id, only for records after the newest checkpoint: a trusted
+/// restart re-verifies those, so their ids are forgotten first.
+const CF_TAIL: &str = "tail";
+const META_LEDGER: &[u8] = b"ledger";
+const META_SNAPSHOT_SIZE: &[u8] = b"snapshot_size";
+
+pub struct Store {
+    db: DB,
+    path: PathBuf,
+    /// A temporary directory holding the store, removed on drop (after `db`, declared above it, is closed).
+    _temporary: Option<tempfile::TempDir>,
+}
+
+/// Writes of one chunk of records, applied atomically.
+#[derive(Default)]
+pub struct StoreBatch {
+    batch: WriteBatch,
+}
+
+fn node_key(id: NodeId) -> [u8; 9] {
+    let mut key = [0u8; 9];
+    key[0] = id.level;
+    key[1..].copy_from_slice(&id.index.to_be_bytes());
+    key
+}
+
+impl StoreBatch {
+    pub fn put_id(&mut self, event_id: &str, seq: u64, cf: &rocksdb::ColumnFamily) {
+        self.batch.put_cf(cf, event_id.as_bytes(), seq.to_be_bytes());
+    }
+    pub fn put_node(&mut self, id: NodeId, hash: &Hash, cf: &rocksdb::ColumnFamily) {
+        self.batch.put_cf(cf, node_key(id), hash);
+    }
+    pub fn put_tail(&mut self, seq: u64, event_id: &str, cf: &rocksdb::ColumnFamily) {
+        self.batch.put_cf(cf, seq.to_be_bytes(), event_id.as_bytes());
+    }
+}
+
+impl Store {
+    /// Opens (or creates) the store at `path` for `ledger`. A store that
+    /// belongs to another ledger is refused.
+    pub fn open(path: &Path, ledger: &str) -> Result<Store, VerifyError> {
+        std::fs::create_dir_all(path).map_err(|error| VerifyError::io(path, error))?;
+        let mut options = Options::default();
+        options.create_if_missing(true);
+        options.create_missing_column_families(true);
+        options.increase_parallelism(2);
+        let mut ids = Options::default();
+        let mut table = BlockBasedOptions::default();
+        // Nearly every lookup is for an id that is not there: bloom filters answer those without reading blocks.
+        table.set_bloom_filter(10.0, false);
+        table.set_cache_index_and_filter_blocks(true);
+        ids.set_block_based_table_factory(&table);
+        ids.set_write_buffer_size(64 << 20);
+        let mut nodes = Options::default();
+        nodes.set_write_buffer_size(64 << 20);
+        let families = vec![
+            ColumnFamilyDescriptor::new(CF_IDS, ids),
+            ColumnFamilyDescriptor::new(CF_NODES, nodes),
+            ColumnFamilyDescriptor::new(CF_META, Options::default()),
+            ColumnFamilyDescriptor::new(CF_TAIL, Options::default()),
+        ];
+        let db = DB::open_cf_descriptors(&options, path, families).map_err(|error| store_error(path, error))?;
+        let store = Store { db, path: path.to_path_buf(), _temporary: None };
+        match store.get_meta(META_LEDGER)? {
+            Some(found) if found != ledger.as_bytes() => {
+                return Err(VerifyError::Store {
+                    path: path.display().to_string(),
+                    message: format!("it holds ledger {}, not {ledger}; use another --store directory", String::from_utf8_lossy(&found)),
+                })
+            }
+            Some(_) => {}
+            None => store.db.put_cf(store.cf(CF_META)?, META_LEDGER, ledger.as_bytes()).map_err(|error| store.fail(error))?,
+        }
+        Ok(store)
+    }
+
+    /// A store in a new temporary directory, removed when the store is dropped.
+    pub fn temporary(ledger: &str) -> Result<Store, VerifyError> {
+        let directory = tempfile::Builder::new()
+            .prefix("fundledger-verify-")
+            .tempdir()
+            .map_err(|error| VerifyError::Io { path: std::env::temp_dir().display().to_string(), message: error.to_string() })?;
+        let mut store = Store::open(directory.path(), ledger)?;
+        store._temporary = Some(directory);
+        Ok(store)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn fail(&self, error: impl std::fmt::Display) -> VerifyError {
+        store_error(&self.path, error)
+    }
+    /// A failure reading this store's Merkle nodes (a node missing or unreadable).
+    pub fn merkle_error(&self, error: MerkleError) -> VerifyError {
+        self.fail(error)
+    }
+
+    fn cf(&self, name: &str) -> Result<&rocksdb::ColumnFamily, VerifyError> {
+        self.db.cf_handle(name).ok_or_else(|| self.fail(format!("column family {name} is missing")))
+    }
+    pub fn ids_cf(&self) -> Result<&rocksdb::ColumnFamily, VerifyError> {
+        self.cf(CF_IDS)
+    }
+    pub fn nodes_cf(&self) -> Result<&rocksdb::ColumnFamily, VerifyError> {
+        self.cf(CF_NODES)
+    }
+    pub fn tail_cf(&self) -> Result<&rocksdb::ColumnFamily, VerifyError> {
+        self.cf(CF_TAIL)
+    }
+
+    /// Records the size of the checkpoint the state snapshot was taken at.
+    pub fn put_snapshot_size(&self, size: u64) -> Result<(), VerifyError> {
+        self.db.put_cf(self.cf(CF_META)?, META_SNAPSHOT_SIZE, size.to_be_bytes()).map_err(|error| self.fail(error))
+    }
+    pub fn snapshot_size(&self) -> Result<Option<u64>, VerifyError> {
+        match self.get_meta(META_SNAPSHOT_SIZE)? {
+            None => Ok(None),
+            Some(bytes) => Ok(Some(u64::from_be_bytes(bytes.as_slice().try_into().map_err(|_| self.fail("corrupt snapshot size"))?))),
+        }
+    }
+
+    /// Forgets the ids of the records after `size` (listed in `tail`), before
+    /// a trusted restart from `size` verifies them again.
+    pub fn forget_tail(&self) -> Result<u64, VerifyError> {
+        let tail = self.cf(CF_TAIL)?;
+        let ids = self.cf(CF_IDS)?;
+        let mut batch = WriteBatch::default();
+        let mut forgotten = 0;
+        for entry in self.db.iterator_cf(tail, rocksdb::IteratorMode::Start) {
+            let (seq, id) = entry.map_err(|error| self.fail(error))?;
+            batch.delete_cf(ids, id);
+            batch.delete_cf(tail, seq);
+            forgotten += 1;
+        }
+        self.db.write(batch).map_err(|error| self.fail(error))?;
+        Ok(forgotten)
+    }
+
+    fn get_meta(&self, key: &[u8]) -> Result<Option<Vec<u8>>, VerifyError> {
+        self.db.get_cf(self.cf(CF_META)?, key).map_err(|error| self.fail(error))
+    }
+
+    /// Empties the store (ids, nodes, tail and snapshot size), keeping its ledger.
+    pub fn clear(&self) -> Result<(), VerifyError> {
+        let mut batch = WriteBatch::default();
+        for family in [CF_IDS, CF_NODES, CF_TAIL] {
+            let cf = self.cf(family)?;
+            // Keys are ids (at most 128 bytes) or fixed binary: all sort below 129 bytes of 0xff.
+            batch.delete_range_cf(cf, [0u8].as_slice(), [0xffu8; 129].as_slice());
+        }
+        let meta = self.cf(CF_META)?;
+        batch.delete_cf(meta, META_SNAPSHOT_SIZE);
+        self.db.write(batch).map_err(|error| self.fail(error))
+    }
+
+    /// The sequences at which these event ids were recorded, in order (`None` for unknown ids).
+    pub fn lookup_ids(&self, ids: &[&str]) -> Result<Vec<Option<u64>>, VerifyError> {
+        let cf = self.cf(CF_IDS)?;
+        let results = self.db.batched_multi_get_cf(cf, ids.iter().map(|id| id.as_bytes()), false);
+        results
+            .into_iter()
+            .map(|result| match result.map_err(|error| self.fail(error))? {
+                None => Ok(None),
+                Some(bytes) => {
+                    let array: [u8; 8] = bytes.as_ref().try_into().map_err(|_| self.fail("corrupt id entry"))?;
+                    Ok(Some(u64::from_be_bytes(array)))
+                }
+            })
+            .collect()
+    }
+
+    pub fn lookup_id(&self, id: &str) -> Result<Option<u64>, VerifyError> {
+        Ok(self.lookup_ids(&[id])?.into_iter().next().flatten())
+    }
+
+    /// Applies a chunk's writes atomically (without the write-ahead log: see the module doc).
+    pub fn commit(&self, batch: StoreBatch) -> Result<(), VerifyError> {
+        let mut options = WriteOptions::default();
+        options.disable_wal(true);
+        self.db.write_opt(batch.batch, &options).map_err(|error| self.fail(error))
+    }
+
+    /// Makes everything written so far durable.
+    pub fn flush(&self) -> Result<(), VerifyError> {
+        for family in [CF_IDS, CF_NODES, CF_META, CF_TAIL] {
+            self.db.flush_cf(self.cf(family)?).map_err(|error| self.fail(error))?;
+        }
+        Ok(())
+    }
+}
+
+fn store_error(path: &Path, error: impl std::fmt::Display) -> VerifyError {
+    VerifyError::Store { path: path.display().to_string(), message: error.to_string() }
+}
+
+impl NodeStore for Store {
+    fn node(&self, id: NodeId) -> Result<Option<Hash>, MerkleError> {
+        let cf = self.db.cf_handle(CF_NODES).ok_or_else(|| MerkleError::store("column family nodes is missing"))?;
+        match self.db.get_pinned_cf(cf, node_key(id)).map_err(MerkleError::store)? {
+            None => Ok(None),
+            Some(bytes) => {
+                let hash: Hash = bytes.as_ref().try_into().map_err(|_| MerkleError::store(format!("node {id} is not 32 bytes")))?;
+                Ok(Some(hash))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fundledger_core::merkle::{inclusion_proof, leaf_hash, verify_inclusion, CompactRange};
+
+    #[test]
+    fn nodes_and_ids_round_trip_and_serve_proofs() {
+        let directory = tempfile::tempdir().unwrap();
+        let store = Store::open(directory.path(), "hk").unwrap();
+        let nodes = store.nodes_cf().unwrap();
+        let ids = store.ids_cf().unwrap();
+        let mut batch = StoreBatch::default();
+        let mut range = CompactRange::new();
+        for index in 0u8..13 {
+            range.append(leaf_hash(&[index; 32]), |id, hash| batch.put_node(id, hash, nodes));
+            batch.put_id(&format!("e{index}"), u64::from(index) + 1, ids);
+        }
+        store.commit(batch).unwrap();
+        let proof = inclusion_proof(&store, 5, 13).unwrap();
+        verify_inclusion(&leaf_hash(&[5; 32]), 5, 13, &proof, &range.root()).unwrap();
+        assert_eq!(store.lookup_ids(&["e3", "nope"]).unwrap(), vec![Some(4), None]);
+        drop(store);
+        assert!(Store::open(directory.path(), "other").is_err());
+        let store = Store::open(directory.path(), "hk").unwrap();
+        store.clear().unwrap();
+        assert_eq!(store.lookup_id("e3").unwrap(), None);
+        assert!(inclusion_proof(&store, 5, 13).is_err());
+    }
+}

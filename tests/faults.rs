@@ -1,0 +1,241 @@
+//! Fault tests: real processes killed at a bad moment. A `fundledger serve`
+//! writer is SIGKILLed under load and restarted; every event it acknowledged
+//! must be in the ledger exactly once, at the sequence and hash it
+//! acknowledged, and the chain must verify.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use fundledger_core::record::SignedEvent;
+use fundledger_system_tests::cli::Serve;
+use fundledger_system_tests::*;
+use serde_json::Value;
+
+/// `POST /v1/events` with a JSON array of submissions over plain HTTP/1.1;
+/// the parsed JSON answer, or why there was none (the server died).
+fn post_batch(address: &str, events: &[SignedEvent]) -> Result<Value, String> {
+    let body = format!("[{}]", events.iter().map(SignedEvent::to_submission_json).collect::<Vec<_>>().join(","));
+    let mut stream = TcpStream::connect(address).map_err(|error| error.to_string())?;
+    stream.set_read_timeout(Some(Duration::from_millis(TEST_WAIT_MS))).map_err(|error| error.to_string())?;
+    let request = format!(
+        "POST /v1/events HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).map_err(|error| error.to_string())?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).map_err(|error| error.to_string())?;
+    let (_, json) = answer.split_once("\r\n\r\n").ok_or_else(|| format!("no HTTP answer: {answer:?}"))?;
+    serde_json::from_str(json).map_err(|error| format!("answer is not JSON ({error}): {json:?}"))
+}
+
+/// What the writer acknowledged: event id -> (seq, record hash, duplicate).
+fn receipts(answer: &Value) -> Vec<(String, u64, String, bool)> {
+    answer["results"]
+        .as_array()
+        .map(|results| {
+            results
+                .iter()
+                .filter_map(|result| {
+                    let receipt = result.get("receipt")?;
+                    Some((
+                        receipt["event_id"].as_str()?.to_string(),
+                        receipt["seq"].as_u64()?,
+                        receipt["record_hash"].as_str()?.to_string(),
+                        receipt["duplicate"].as_bool()?,
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_writer_killed_with_sigkill_under_load_keeps_every_acknowledged_event_exactly_once() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let nats = runtime.block_on(start_nats());
+    let data = tempfile::tempdir().unwrap();
+    let mut serve = Serve::start_on("test", &nats.url(), data.path());
+    let actors = Actors::new("sigkill");
+    let setup = post_batch(&serve.address, &actors.setup()).unwrap();
+    assert_eq!(setup["refused"], 0, "{setup}");
+    let events: Vec<SignedEvent> = (0..30_000).map(|n| actors.nav_report(n)).collect();
+
+    // Two clients load the writer; each keeps what was acknowledged to it.
+    let killed = Arc::new(AtomicBool::new(false));
+    let clients: Vec<_> = events
+        .chunks(events.len() / 2)
+        .map(|share| {
+            let (share, address, killed) = (share.to_vec(), serve.address.clone(), killed.clone());
+            std::thread::spawn(move || {
+                let mut acknowledged = Vec::new();
+                for batch in share.chunks(100) {
+                    match post_batch(&address, batch) {
+                        Ok(answer) => acknowledged.extend(receipts(&answer)),
+                        Err(_) if killed.load(Ordering::SeqCst) => break,
+                        Err(error) => panic!("the writer failed before it was killed: {error}"),
+                    }
+                }
+                acknowledged
+            })
+        })
+        .collect();
+    let started = Instant::now();
+    while runtime.block_on(stream_size(&nats.url())) < 3_000 {
+        assert!(started.elapsed() < Duration::from_millis(TEST_WAIT_MS), "the load did not start:\n{}", serve.log());
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    killed.store(true, Ordering::SeqCst);
+    serve.kill();
+    let acknowledged: Vec<_> = clients.into_iter().flat_map(|client| client.join().unwrap()).collect();
+    let size_at_kill = runtime.block_on(stream_size(&nats.url()));
+    assert!(!acknowledged.is_empty(), "some events were acknowledged before the kill");
+    assert!(size_at_kill < events.len() as u64, "the writer was killed before the load finished");
+
+    // A new writer on the same index and stream; the clients retry everything.
+    let serve = Serve::start_on("test", &nats.url(), data.path());
+    let mut retried: BTreeMap<String, (u64, String, bool)> = BTreeMap::new();
+    for batch in events.chunks(1_000) {
+        let answer = post_batch(&serve.address, batch).unwrap();
+        assert_eq!(answer["refused"], 0, "a retry was refused: {answer}");
+        for (id, seq, hash, duplicate) in receipts(&answer) {
+            retried.insert(id, (seq, hash, duplicate));
+        }
+    }
+    for (id, seq, hash, _) in &acknowledged {
+        let (retry_seq, retry_hash, duplicate) = &retried[id];
+        assert!(*duplicate && retry_seq == seq && retry_hash == hash, "{id} acknowledged at {seq} ({hash}) but the retry says {retried:?}", retried = retried[id]);
+    }
+    let replayed = runtime.block_on(replay_stream(&nats.url())).expect("the chain verifies after the kill");
+    let ids: BTreeSet<&String> = replayed.iter().map(|(_, id)| id).collect();
+    assert_eq!(ids.len(), replayed.len(), "no event is recorded twice");
+    assert!(events.iter().all(|event| ids.contains(&event.body().id.to_string())), "nothing is lost");
+    for (id, seq, _, _) in &acknowledged {
+        assert_eq!(replayed.get(*seq as usize - 1).map(|(_, at)| at), Some(id), "acknowledged {id} is at {seq}");
+    }
+}
+
+/// Submits `events` from two clients in submissions of 100, retrying what
+/// was not acknowledged until everything is. Returns each event's first
+/// acknowledgement (seq, record hash) and how many submissions of an event
+/// failed (and were retried). Only "unavailable" failures are acceptable.
+async fn load_until_acknowledged(writer: &fundledger_writer::Writer, events: Vec<SignedEvent>) -> (BTreeMap<String, (u64, String)>, usize) {
+    let deadline = Instant::now() + Duration::from_millis(4 * TEST_WAIT_MS);
+    let clients: Vec<_> = events
+        .chunks(events.len().div_ceil(2))
+        .map(|share| {
+            let (writer, mut waiting) = (writer.clone(), share.to_vec());
+            tokio::spawn(async move {
+                let mut acknowledged: BTreeMap<String, (u64, String)> = BTreeMap::new();
+                let mut failures = 0;
+                while !waiting.is_empty() {
+                    assert!(Instant::now() < deadline, "{} events still not acknowledged", waiting.len());
+                    let mut retry = Vec::new();
+                    for batch in waiting.chunks(100) {
+                        for (event, outcome) in batch.iter().zip(writer.submit(batch.to_vec()).await) {
+                            match outcome {
+                                Ok(receipt) => {
+                                    let first = acknowledged.entry(receipt.event_id.clone()).or_insert((receipt.seq, receipt.record_hash.clone()));
+                                    assert_eq!(*first, (receipt.seq, receipt.record_hash.clone()), "an acknowledgement changed");
+                                }
+                                Err(fundledger_writer::WriteError::Unavailable(_)) => {
+                                    failures += 1;
+                                    retry.push(event.clone());
+                                }
+                                Err(error) => panic!("{} refused under faults: {error}", event.body().id),
+                            }
+                        }
+                    }
+                    if !retry.is_empty() {
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                    waiting = retry;
+                }
+                (acknowledged, failures)
+            })
+        })
+        .collect();
+    let mut acknowledged = BTreeMap::new();
+    let mut failures = 0;
+    for client in clients {
+        let (acks, failed) = client.await.expect("a load client panicked");
+        acknowledged.extend(acks);
+        failures += failed;
+    }
+    (acknowledged, failures)
+}
+
+/// Every event is in the chain exactly once, at its acknowledged sequence,
+/// and the chain verifies (hashes, links, signatures, rules).
+async fn assert_ledger_holds(url: &str, events: &[SignedEvent], acknowledged: &BTreeMap<String, (u64, String)>) {
+    let replayed = replay_stream(url).await.expect("the chain verifies");
+    let ids: BTreeSet<&String> = replayed.iter().map(|(_, id)| id).collect();
+    assert_eq!(ids.len(), replayed.len(), "no event is recorded twice");
+    for event in events {
+        let id = event.body().id.to_string();
+        let (seq, _) = acknowledged.get(&id).unwrap_or_else(|| panic!("{id} was never acknowledged"));
+        assert_eq!(replayed.get(*seq as usize - 1).map(|(_, at)| at), Some(&id), "acknowledged {id} is at {seq}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_nats_server_killed_and_restarted_under_load_loses_nothing() {
+    let mut nats = start_nats().await;
+    let dir = tempfile::tempdir().unwrap();
+    let writer = start_writer(&nats.url(), dir.path()).await;
+    let actors = Actors::new("natskill");
+    let setup = append_all(&writer, actors.setup()).await.len() as u64;
+    let events: Vec<SignedEvent> = (0..20_000).map(|n| actors.nav_report(n)).collect();
+    let load = {
+        let (writer, events) = (writer.clone(), events.clone());
+        tokio::spawn(async move { load_until_acknowledged(&writer, events).await })
+    };
+    let started = Instant::now();
+    while writer.status().size < 3_000 {
+        assert!(started.elapsed() < Duration::from_millis(TEST_WAIT_MS), "the load did not start");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    nats.kill();
+    let killed_at = writer.status().size;
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    nats.restart().await.expect("nats-server restarts on its data");
+    let (acknowledged, failures) = load.await.unwrap();
+    let status = writer.status();
+    assert!(killed_at < setup + events.len() as u64, "the server was killed mid-load");
+    assert!(failures > 0 || status.reloads_since_start > 0, "the outage was noticed: errors or a reload ({failures} failures, {status:?})");
+    assert_ledger_holds(&nats.url(), &events, &acknowledged).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_three_node_r3_cluster_loses_nothing_when_a_node_dies_under_load() {
+    let mut cluster = fundledger_nats::EmbeddedCluster::start(3).await.expect("a 3-node cluster starts");
+    let dir = tempfile::tempdir().unwrap();
+    let config = fundledger_writer::WriterConfig { replicas: 3, ..fundledger_writer::WriterConfig::new(ledger_id(), cluster.url_list(), dir.path()) };
+    let writer = start_writer_with(config).await;
+    let actors = Actors::new("nodekill");
+    let setup = append_all(&writer, actors.setup()).await.len() as u64;
+    let events: Vec<SignedEvent> = (0..10_000).map(|n| actors.nav_report(n)).collect();
+    let load = {
+        let (writer, events) = (writer.clone(), events.clone());
+        tokio::spawn(async move { load_until_acknowledged(&writer, events).await })
+    };
+    let started = Instant::now();
+    while writer.status().size < 2_000 {
+        assert!(started.elapsed() < Duration::from_millis(TEST_WAIT_MS), "the load did not start");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    // Kill the node leading the ledger stream: the hardest case.
+    let js = fundledger_nats::connect_jetstream(&cluster.url_list()).await.unwrap();
+    let mut stream = js.get_stream(fundledger_nats::stream_name("test").unwrap()).await.unwrap();
+    let leader = stream.info().await.unwrap().cluster.as_ref().and_then(|cluster| cluster.leader.clone()).expect("the stream has a leader");
+    let node: usize = leader.strip_prefix('n').and_then(|index| index.parse().ok()).expect("node names are n<index>");
+    cluster.kill_node(node).unwrap();
+    let killed_at = writer.status().size;
+    let (acknowledged, _) = load.await.unwrap();
+    assert!(killed_at < setup + events.len() as u64, "the node was killed mid-load");
+    cluster.restart_node(node).await.expect("the node rejoins");
+    assert_ledger_holds(&cluster.url_list(), &events, &acknowledged).await;
+}

@@ -1,0 +1,267 @@
+//! Projector system tests: a `fundledger serve` projector SIGKILLed at random
+//! moments (mid-batch, mid-catch-up) and restarted ends byte-identical to a
+//! clean `fundledger rebuild`; projectors sharing one durable consumer name
+//! (with their own stores, or one store between two) never double-apply.
+
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Child, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use fundledger_projector::{Projector, ProjectorConfig, Store};
+use fundledger_system_tests::cli;
+use fundledger_system_tests::*;
+
+/// NAV reports appended in each round of a test.
+const ROUND_EVENTS: u32 = 500;
+
+fn open_store(path: &Path) -> Store {
+    Store::open(path, &ledger_id()).expect("the read models open")
+}
+
+fn serve_read_side(nats_url: &str, data_dir: &Path, query_address: &str, log: &Path) -> Child {
+    let log_file = std::fs::File::create(log).expect("creates the log");
+    let mut command = cli::command();
+    command
+        .args(["serve", "--no-writer", "--ledger", "test", "--nats", nats_url, "--query-http", query_address, "--data-dir"])
+        .arg(data_dir)
+        .stdin(Stdio::null())
+        .stdout(log_file.try_clone().expect("log handle"))
+        .stderr(log_file)
+        .process_group(0);
+    command.spawn().expect("fundledger serve starts")
+}
+
+fn kill(child: &mut Child) {
+    let _ = std::process::Command::new("kill").args(["-KILL", "--", &format!("-{}", child.id())]).stderr(Stdio::null()).status();
+    let _ = child.wait();
+}
+
+/// `records` from the query API's `/v1/status`, if it answers.
+fn projected_records(address: &str) -> Option<u64> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect_timeout(&address.parse().ok()?, Duration::from_millis(500)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_millis(2_000))).ok()?;
+    write!(stream, "GET /v1/status HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n").ok()?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).ok()?;
+    let body = answer.split("\r\n\r\n").nth(1)?;
+    let value: serde_json::Value = serde_json::from_str(body).ok()?;
+    value["data"]["records"].as_u64()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_projector_killed_mid_batch_restarts_to_the_models_of_a_clean_rebuild() {
+    let nats = start_nats().await;
+    let url = nats.url();
+    let writer_dir = tempfile::tempdir().expect("temporary directory");
+    let writer = start_writer(&url, writer_dir.path()).await;
+    let actors = Actors::new("kill");
+    append_all(&writer, actors.setup()).await;
+    // A backlog for the first start (a bulk catch-up), then appends while it runs (live, logged commits).
+    for round in 0..24u32 {
+        append_all(&writer, (0..ROUND_EVENTS).map(|index| actors.nav_report(round * ROUND_EVENTS + index)).collect()).await;
+    }
+    let appending = tokio::spawn(async move {
+        let actors = Actors::new("live");
+        for round in 0..16u32 {
+            let mut events: Vec<_> = (0..ROUND_EVENTS).map(|index| actors.nav_report(round * ROUND_EVENTS + index)).collect();
+            events.push(actors.pilot_grant(round));
+            append_all(&writer, events).await;
+            tokio::time::sleep(Duration::from_millis(150)).await;
+        }
+    });
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let data = dir.path().join("data");
+    let models = data.join("projector");
+    let address = format!("127.0.0.1:{}", cli::free_port());
+    let mut positions = Vec::new();
+    for cycle in 0..12u64 {
+        let mut child = serve_read_side(&url, &data, &address, &dir.path().join(format!("serve-{cycle}.log")));
+        tokio::time::sleep(Duration::from_millis(250 + 97 * cycle)).await;
+        kill(&mut child);
+        let position = open_store(&models).position().expect("position").seq;
+        positions.push(position);
+    }
+    appending.await.expect("the appends finish");
+    let tail = stream_size(&url).await;
+    let mid_way = positions.iter().filter(|&&position| position > 0 && position < tail).count();
+    assert!(mid_way >= 3, "the projector should have been killed part-way at least 3 times: {positions:?} of {tail}");
+    // A last run to the tail, killed again once there.
+    let mut child = serve_read_side(&url, &data, &address, &dir.path().join("serve-last.log"));
+    let deadline = Instant::now() + Duration::from_millis(TEST_WAIT_MS * 2);
+    while projected_records(&address) != Some(tail) {
+        assert!(Instant::now() < deadline, "the projector did not reach record {tail}: {:?}\n{}", projected_records(&address), std::fs::read_to_string(dir.path().join("serve-last.log")).unwrap_or_default());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    kill(&mut child);
+
+    // A clean rebuild from the stream.
+    let clean = dir.path().join("clean");
+    let output = cli::run(&["rebuild", "--nats", &url, "--ledger", "test", "--json", "--data-dir", clean.to_str().expect("utf-8 path")], None, None);
+    assert!(output.success(), "{output}");
+    let restarted = open_store(&models).dump().expect("dump");
+    let rebuilt = open_store(&clean.join("projector")).dump().expect("dump");
+    assert_eq!(restarted.len(), rebuilt.len(), "the same number of keys");
+    for (index, (left, right)) in restarted.iter().zip(&rebuilt).enumerate() {
+        assert!(left == right, "entry {index} differs: {:?} vs {:?}", String::from_utf8_lossy(&left.0), String::from_utf8_lossy(&right.0));
+    }
+    assert_eq!(open_store(&models).position().expect("position").seq, tail);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn projectors_sharing_a_durable_name_never_double_apply() {
+    let nats = start_nats().await;
+    let url = nats.url();
+    let writer_dir = tempfile::tempdir().expect("temporary directory");
+    let writer = start_writer(&url, writer_dir.path()).await;
+    let actors = Actors::new("twins");
+    append_all(&writer, actors.setup()).await;
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let js = fundledger_nats::connect_jetstream(&url).await.expect("connects");
+    let config = ProjectorConfig { durable_name: "twins".to_string(), ..ProjectorConfig::new(ledger_id()) };
+    // Two instances with their own stores, and two more sharing one store: all on one durable consumer.
+    let own_a = Arc::new(open_store(&dir.path().join("a")));
+    let own_b = Arc::new(open_store(&dir.path().join("b")));
+    let shared = Arc::new(open_store(&dir.path().join("shared")));
+    let mut stops = Vec::new();
+    let mut tasks = Vec::new();
+    for store in [&own_a, &own_b, &shared, &shared] {
+        let projector = Projector::new(store.clone(), js.clone(), config.clone()).expect("projector");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        stops.push(stop);
+        tasks.push(tokio::spawn(projector.run(async move {
+            let _ = stopped.await;
+        })));
+    }
+    for round in 0..12u32 {
+        let mut events: Vec<_> = (0..ROUND_EVENTS).map(|index| actors.nav_report(round * ROUND_EVENTS + index)).collect();
+        events.push(actors.pilot_grant(round));
+        append_all(&writer, events).await;
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+    let tail = stream_size(&url).await;
+    let deadline = Instant::now() + Duration::from_millis(TEST_WAIT_MS);
+    for store in [&own_a, &own_b, &shared] {
+        while store.position().expect("position").seq < tail {
+            assert!(Instant::now() < deadline, "a projector stopped at {} of {tail}", store.position().expect("position").seq);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    for stop in stops {
+        let _ = stop.send(());
+    }
+    for task in tasks {
+        task.await.expect("projector task").expect("the projector stops cleanly");
+    }
+    let reference = Arc::new(open_store(&dir.path().join("reference")));
+    let mut rebuild = Projector::new(reference.clone(), js.clone(), ProjectorConfig::new(ledger_id())).expect("projector");
+    assert_eq!(rebuild.catch_up(None).await.expect("rebuild"), tail);
+    let expected = reference.dump().expect("dump");
+    for (name, store) in [("a", &own_a), ("b", &own_b), ("shared", &shared)] {
+        assert!(store.dump().expect("dump") == expected, "projector store {name} differs from a clean rebuild");
+    }
+}
+
+/// `fundledger <args> --api URL --json`, parsed.
+fn query_json(api: &str, args: &[&str]) -> serde_json::Value {
+    let mut all = args.to_vec();
+    all.extend(["--api", api, "--json"]);
+    let output = cli::run(&all, None, None);
+    assert!(output.success(), "{all:?}: {output}");
+    serde_json::from_str(&output.stdout).unwrap_or_else(|error| panic!("{all:?} printed no JSON ({error}): {output}"))
+}
+
+fn waits_for(address: &str, records: u64, log: &Path) {
+    let deadline = Instant::now() + Duration::from_millis(TEST_WAIT_MS);
+    while projected_records(address) != Some(records) {
+        assert!(Instant::now() < deadline, "the projector did not reach record {records}:\n{}", std::fs::read_to_string(log).unwrap_or_default());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_query_api_and_cli_answer_with_the_sequence_they_reflect() {
+    use fundledger_core::event::*;
+    use fundledger_core::money::Money;
+    let nats = start_nats().await;
+    let url = nats.url();
+    let writer_dir = tempfile::tempdir().expect("temporary directory");
+    let writer = start_writer(&url, writer_dir.path()).await;
+    let actors = Actors::new("query");
+    append_all(&writer, actors.setup()).await;
+    // The ILPA worked check on sub-fund sf-ai: committed 800, paid in 720, distributed 540, NAV 480 (HK$ millions).
+    let subfund = || "sf-ai".parse().expect("id");
+    let manager = &actors.manager;
+    append_all(&writer, vec![actors.sign(Event::GovernmentCommitted(GovernmentCommitted { subfund: subfund(), amount_cents: Money::hkd(800_000_000) }), &[manager])]).await;
+    let committed_at = stream_size(&url).await;
+    append_all(
+        &writer,
+        vec![
+            actors.sign(Event::CapitalCalled(CapitalCalled { subfund: subfund(), reference: text("call 1"), amount_cents: Money::hkd(720_000_000) }), &[manager]),
+            actors.sign(Event::Distributed(Distributed { subfund: subfund(), amount_cents: Money::hkd(540_000_000), recallable: false }), &[manager]),
+            actors.sign(Event::NavReported(NavReported { subfund: subfund(), as_of: "2026-03-31".parse().expect("date"), nav_cents: Money::hkd(480_000_000) }), &[manager]),
+            actors.pilot_grant(1),
+        ],
+    )
+    .await;
+    let tail = stream_size(&url).await;
+
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let address = format!("127.0.0.1:{}", cli::free_port());
+    let log = dir.path().join("serve.log");
+    let mut child = serve_read_side(&url, &dir.path().join("data"), &address, &log);
+    waits_for(&address, tail, &log);
+    let api = format!("http://{address}");
+
+    let now = query_json(&api, &["subfund", "show", "sf-ai"]);
+    assert_eq!((now["seq"].as_u64(), now["position"].as_u64()), (Some(tail), Some(tail)), "{now}");
+    let multiples = &now["data"]["figures"]["multiples"];
+    assert_eq!((multiples["dpi"]["display"].as_str(), multiples["rvpi"]["display"].as_str(), multiples["tvpi"]["display"].as_str()), (Some("0.75x"), Some("0.67x"), Some("1.42x")), "{now}");
+    assert_eq!(now["data"]["government_share"]["share"]["bps"].as_u64(), Some(2500));
+    let past = query_json(&api, &["subfund", "show", "sf-ai", "--as-of", &committed_at.to_string()]);
+    assert_eq!((past["seq"].as_u64(), past["position"].as_u64()), (Some(committed_at), Some(tail)));
+    assert_eq!(past["data"]["paid_in_cents"].as_u64(), Some(0), "nothing was called as of record {committed_at}: {past}");
+
+    let portfolio = query_json(&api, &["portfolio"]);
+    assert_eq!(portfolio["data"]["funds"][0]["totals"]["paid_in_cents"].as_u64(), Some(72_000_000_000));
+    let grant_id = "pilot-query-1";
+    let grant = query_json(&api, &["grant", "show", grant_id]);
+    assert_eq!(grant["data"]["history"].as_array().map(Vec::len), Some(1));
+    let enterprise = query_json(&api, &["enterprise", "show", "ent-query-1"]);
+    assert_eq!(enterprise["data"]["schemes"][0]["grants"][0]["grant"].as_str(), Some(grant_id));
+    let scheme = query_json(&api, &["scheme", "show", "pilot"]);
+    assert_eq!((scheme["data"]["grant_count"].as_u64(), scheme["data"]["committed_cents"].as_u64()), (Some(1), Some(10_000_000)));
+    let events = query_json(&api, &["events", "--subfund", "sf-ai"]);
+    assert_eq!(events["data"]["events"].as_array().map(Vec::len), Some(6), "admitted, market and government commitments, call, distribution, NAV");
+    let refused = cli::run(&["grant", "show", "no-such-grant", "--api", &api], None, None);
+    assert!(!refused.success() && refused.stderr.contains("not_found"), "{refused}");
+    // A human table names the sequence too.
+    let table = cli::run(&["subfund", "show", "sf-ai", "--api", &api], None, None);
+    assert!(table.success() && table.stdout.contains(&format!("record {tail}")) && table.stdout.contains("TVPI 1.42x"), "{table}");
+
+    // The quarterly report as CSV, written to a file.
+    let report = dir.path().join("2026Q1.csv");
+    let output = cli::run(&["report", "--quarter", "2026Q1", "--api", &api, "--out", report.to_str().expect("utf-8 path")], None, None);
+    assert!(output.success(), "{output}");
+    let csv = std::fs::read_to_string(&report).expect("the report is written");
+    let row = csv.lines().find(|line| line.starts_with("subfund,2026Q1,itf,sf-ai,")).unwrap_or_else(|| panic!("no sf-ai row:\n{csv}"));
+    assert!(row.contains(",72000000000,54000000000,48000000000,2026-03-31,0.7500,0.6667,1.4167"), "{row}");
+
+    // The served OpenAPI document is the committed one.
+    let served = reqwest_get(&address, "/openapi.json");
+    let committed = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/openapi.json")).expect("schemas/openapi.json");
+    assert!(served == committed, "the served OpenAPI document differs from schemas/openapi.json");
+    kill(&mut child);
+}
+
+/// The body of `GET path` over plain HTTP/1.1.
+fn reqwest_get(address: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address).expect("connects");
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n").expect("writes");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("reads");
+    answer.split_once("\r\n\r\n").map(|(_, body)| body.to_string()).unwrap_or_default()
+}
