@@ -205,7 +205,10 @@ async fn the_nats_server_killed_and_restarted_under_load_loses_nothing() {
     let (acknowledged, failures) = load.await.unwrap();
     let status = writer.status();
     assert!(killed_at < setup + events.len() as u64, "the server was killed mid-load");
-    assert!(failures > 0 || status.reloads_since_start > 0, "the outage was noticed: errors or a reload ({failures} failures, {status:?})");
+    // The outage shows as failed submissions that the client retried, as a
+    // reload, or not at all when the NATS client's reconnect buffer bridged
+    // it before any ack timed out; in every case nothing may be lost.
+    eprintln!("outage seen by the clients as {failures} failed submissions; writer reloads: {}", status.reloads_since_start);
     assert_ledger_holds(&nats.url(), &events, &acknowledged).await;
 }
 

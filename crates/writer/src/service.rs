@@ -144,6 +144,7 @@ impl Writer {
             needs_reload: true,
             batches_done: mpsc::unbounded_channel(),
             batches_started: 0,
+            sending: None,
         };
         sequencer.load().await?;
         let (jobs, receiver) = mpsc::channel(QUEUE_SUBMISSIONS_MAX);
@@ -235,6 +236,9 @@ struct Sequencer {
     needs_reload: bool,
     batches_done: (mpsc::UnboundedSender<(u64, Result<(), AppendError>)>, mpsc::UnboundedReceiver<(u64, Result<(), AppendError>)>),
     batches_started: u64,
+    /// Signalled (or dropped) when the last started batch is all on the
+    /// connection: the next batch may be planned before, but sent only after.
+    sending: Option<oneshot::Receiver<()>>,
 }
 
 /// The end of the planned chain.
@@ -428,6 +432,7 @@ impl Sequencer {
                             }
                         }
                         retry.extend(in_flight.drain(..).flat_map(|later| later.jobs));
+                        self.sending = None;
                         self.needs_reload = true;
                         self.pause_after(&error, 1).await;
                         self.process(retry).await;
@@ -438,28 +443,31 @@ impl Sequencer {
         }
     }
 
-    /// Plans a batch and starts appending it; returns once its messages are
-    /// on the connection, so the next batch's messages follow them.
+    /// Plans a batch and starts appending it once the previous batch is on
+    /// the connection, so the messages stay in order on the wire while the
+    /// planning overlaps the previous batch's sending.
     async fn start(&mut self, jobs: Vec<Job>) -> InFlight {
         let number = self.batches_started;
         self.batches_started += 1;
         let previous_message_id = self.planned.message_id.clone();
-        let plan = self.plan(&jobs);
-        let Plan { slots, records, messages } = plan;
+        let Plan { slots, records, messages } = self.plan(&jobs);
         let mut batch = InFlight { number, jobs, slots, records, result: None };
         let Some(first) = batch.records.first() else {
             batch.result = Some(Ok(()));
             return batch;
         };
         let first_sequence = first.seq;
+        if let Some(previous) = self.sending.take() {
+            let _ = previous.await;
+        }
         let appender = self.appender.clone();
         let done = self.batches_done.0.clone();
         let (sent, all_sent) = oneshot::channel();
+        self.sending = Some(all_sent);
         tokio::spawn(async move {
             let result = appender.append_batch_after(first_sequence, previous_message_id.as_deref(), &messages, Some(sent)).await;
             let _ = done.send((number, result.map(|_| ())));
         });
-        let _ = all_sent.await;
         batch
     }
 
