@@ -366,7 +366,7 @@ fn a_trusted_restart_checks_consistency_then_only_the_new_records() {
     // The honest ledger, grown to `size` with a new checkpoint at its end: consistent, and only records 36.. are read.
     let mut checkpoints = fixture.checkpoints();
     checkpoints.push(checkpoint(&fixture.records, size, operator));
-    let (ok, json, output) = fixture.verify_with("trusted-next", &fixture.lines(), &checkpoints, &resume);
+    let (ok, json, output) = fixture.verify_with("trusted-next", &fixture.lines(), &checkpoints, &[&resume[..], &["--save-trusted", &trusted]].concat());
     assert!(ok, "{output}");
     let report = &json["report"];
     assert_eq!(report["size"], size, "{output}");
@@ -376,6 +376,12 @@ fn a_trusted_restart_checks_consistency_then_only_the_new_records() {
     assert_eq!(report["trusted"]["size"], trusted_size, "{output}");
     assert_eq!(report["trusted"]["consistent_to_size"], size, "{output}");
     assert!(report["checks"][0].as_str().unwrap_or_default().contains("consistency proof"), "{output}");
+
+    // Nothing new since: no record to read, and the same checkpoint stays trusted.
+    let (ok, json, output) = fixture.verify_with("trusted-again", &fixture.lines(), &checkpoints, &[&resume[..], &["--save-trusted", &trusted]].concat());
+    assert!(ok, "{output}");
+    assert_eq!((json["report"]["records_checked"].as_u64(), json["report"]["trusted"]["size"].as_u64()), (Some(0), Some(size)), "{output}");
+    assert!(json["report"]["checks"][0].as_str().unwrap_or_default().contains("no newer checkpoint"), "{output}");
 }
 
 // ---------------------------------------------------------------------------
@@ -392,50 +398,69 @@ async fn publish_raw_ledger(url: &str, lines: &[Vec<u8>], checkpoints: &[SignedC
     }
 }
 
-fn verify_nats(url: &str) -> (bool, Value, cli::Output) {
-    let output = cli::run(&["verify", "--nats", url, "--ledger", "test", "--json"], None, None);
-    let json: Value = serde_json::from_str(output.stdout.trim()).unwrap_or_else(|error| panic!("verify --json printed no JSON ({error}):\n{output}"));
-    (output.success(), json, output)
+/// What a command printed on stdout as JSON: all of it, or else its last line (`tail --json` prints one object a line).
+fn last_json(output: &cli::Output) -> Value {
+    let last_line = output.stdout.lines().last().unwrap_or_default();
+    serde_json::from_str(output.stdout.trim())
+        .or_else(|_| serde_json::from_str(last_line))
+        .unwrap_or_else(|error| panic!("no JSON on stdout ({error}):\n{output}"))
+}
+
+/// Runs `verify --json` and `tail --verify --json` (until record `last`) on ledger `test` at `url`.
+async fn verify_and_tail(url: &str, last: usize) -> (cli::Output, cli::Output) {
+    let url = url.to_string();
+    tokio::task::spawn_blocking(move || {
+        let verify = cli::run(&["verify", "--nats", &url, "--ledger", "test", "--json"], None, None);
+        let tail = cli::run(&["tail", "--nats", &url, "--ledger", "test", "--verify", "--json", "--until", &last.to_string()], None, None);
+        (verify, tail)
+    })
+    .await
+    .expect("runs")
+}
+
+/// Asserts that both `verify` and `tail --verify` stopped at record `seq` for a `kind` check.
+fn assert_both_fail(verify: &cli::Output, tail: &cli::Output, seq: u64, event_id: Option<&str>, kind: &str) {
+    for output in [verify, tail] {
+        assert!(!output.success(), "{output}");
+        let failure = &last_json(output)["failure"];
+        assert_eq!((failure["seq"].as_u64(), failure["event_id"].as_str(), failure["kind"].as_str()), (Some(seq), event_id, Some(kind)), "{output}");
+    }
+    assert!(tail.stderr.contains("STOPPED"), "tail --verify stops loudly:\n{tail}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn tampered_streams_fail_verification_over_nats() {
+async fn tampered_streams_fail_verify_and_tail_over_nats() {
     let fixture = Fixture::new();
-    // An honest stream verifies.
+    // An honest stream verifies, and tail --verify passes every record and checkpoint.
     let nats = start_nats().await;
     publish_raw_ledger(&nats.url(), &fixture.lines(), &fixture.checkpoints()).await;
-    let (ok, json, output) = tokio::task::spawn_blocking({
-        let url = nats.url();
-        move || verify_nats(&url)
-    })
-    .await
-    .expect("runs");
-    assert!(ok, "{output}");
-    assert_eq!(json["report"]["size"], fixture.records.len() as u64);
+    let (verify, tail) = verify_and_tail(&nats.url(), fixture.records.len()).await;
+    assert!(verify.success(), "{verify}");
+    assert_eq!(last_json(&verify)["report"]["size"], fixture.records.len() as u64);
+    assert!(tail.success(), "{tail}");
+    assert_eq!(tail.stdout.lines().filter(|line| line.contains("\"kind\":\"record\"")).count(), fixture.records.len(), "{tail}");
 
-    // A stream missing record 10.
+    // A stream missing record 10: position 10 holds record 11.
     let mut lines = fixture.lines();
     lines.remove(9);
     let nats = start_nats().await;
     publish_raw_ledger(&nats.url(), &lines, &fixture.checkpoints()).await;
-    let url = nats.url();
-    let (ok, json, output) = tokio::task::spawn_blocking(move || verify_nats(&url)).await.expect("runs");
-    assert!(!ok, "{output}");
-    assert_eq!(json["failure"]["seq"], 10, "{output}");
-    assert_eq!(json["failure"]["event_id"].as_str(), Some(fixture.event_id(10).as_str()), "{output}");
+    let (verify, tail) = verify_and_tail(&nats.url(), lines.len()).await;
+    assert_both_fail(&verify, &tail, 10, Some(&fixture.event_id(10)), "chain");
 
-    // An honest stream with a forked checkpoint beside the real one.
+    // An honest stream with a forked checkpoint beside the real one: verify names the fork; the
+    // subscriber, which checks each checkpoint as it arrives, finds the one that does not match the records.
     let mut other = fixture.records.clone();
     other[19] = Record::seal(other[19].ledger.clone(), 20, other[19].prev, recorded_at(99), other[19].event.clone());
     let mut checkpoints = fixture.checkpoints();
     checkpoints.push(checkpoint(&other, 20, &fixture.actors.operator));
     let nats = start_nats().await;
     publish_raw_ledger(&nats.url(), &fixture.lines(), &checkpoints).await;
-    let url = nats.url();
-    let (ok, json, output) = tokio::task::spawn_blocking(move || verify_nats(&url)).await.expect("runs");
-    assert!(!ok, "{output}");
-    assert_eq!(json["failure"]["kind"], "fork", "{output}");
-    assert_eq!(json["failure"]["seq"], 20, "{output}");
+    let (verify, tail) = verify_and_tail(&nats.url(), fixture.records.len()).await;
+    assert!(!verify.success() && !tail.success(), "{verify}\n{tail}");
+    assert_eq!((last_json(&verify)["failure"]["kind"].as_str(), last_json(&verify)["failure"]["seq"].as_u64()), (Some("fork"), Some(20)), "{verify}");
+    assert_eq!(last_json(&tail)["failure"]["seq"], 20, "{tail}");
+    assert!(tail.stderr.contains("STOPPED"), "{tail}");
 }
 
 // ---------------------------------------------------------------------------
@@ -478,11 +503,12 @@ async fn writer_checkpointer_verify_export_prove_witness_and_tail() {
     let store = dir.path().join("store").display().to_string();
     let proof = dir.path().join("proof.json").display().to_string();
     let auditor_key = dir.path().join("auditor.json").display().to_string();
+    let trusted = dir.path().join("trusted.json").display().to_string();
     let event_id = receipts[15].event_id.clone();
-    let url_for_cli = url.clone();
+    let (url_for_cli, store_for_cli, trusted_for_cli) = (url.clone(), store.clone(), trusted.clone());
     let outputs = tokio::task::spawn_blocking(move || {
-        let url = url_for_cli;
-        let verify = cli::run(&["verify", "--nats", &url, "--ledger", "test", "--operator", &operator, "--store", &store], None, None);
+        let (url, store, trusted) = (url_for_cli, store_for_cli, trusted_for_cli);
+        let verify = cli::run(&["verify", "--nats", &url, "--ledger", "test", "--operator", &operator, "--store", &store, "--save-trusted", &trusted], None, None);
         let wrong_operator = cli::run(&["verify", "--nats", &url, "--ledger", "test", "--operator", &"ab".repeat(32)], None, None);
         let export = cli::run(&["export", "--nats", &url, "--ledger", "test", "--out", &bundle], None, None);
         let offline = cli::run(&["verify", "--bundle", &bundle, "--operator", &operator, "--json"], None, None);
@@ -521,5 +547,36 @@ async fn writer_checkpointer_verify_export_prove_witness_and_tail() {
     assert_eq!(after["report"]["witnesses"].as_object().map(|witnesses| witnesses.len()), Some(1), "{after_witness}");
     assert!(tail_output.success(), "{tail_output}");
     assert_eq!(tail_output.stdout.lines().filter(|line| line.contains("verified (hash")).count() as u64, size, "{tail_output}");
+
+    // The next audit starts from the checkpoint the first one saved: a consistency proof, then only the new records.
+    let grown = size + fundledger_system_tests::append_all(&writer, (100..112).map(|number| actors.nav_report(number)).collect()).await.len() as u64;
+    checkpointer.checkpoint_at_least(grown).await.expect("a checkpoint at the new tail");
+    let next = tokio::task::spawn_blocking(move || cli::run(&["verify", "--nats", &url, "--ledger", "test", "--store", &store, "--trusted", &trusted, "--json"], None, None))
+        .await
+        .expect("runs");
+    assert!(next.success(), "{next}");
+    let report = &serde_json::from_str::<Value>(next.stdout.trim()).expect("json")["report"];
+    assert_eq!((report["size"].as_u64(), report["first_record_checked"].as_u64(), report["records_checked"].as_u64()), (Some(grown), Some(size + 1), Some(grown - size)), "{next}");
+    assert_eq!((report["trusted"]["size"].as_u64(), report["trusted"]["consistent_to_size"].as_u64()), (Some(size), Some(grown)), "{next}");
     checkpointer.abort();
+}
+
+// ---------------------------------------------------------------------------
+// The demo verifies what it recorded.
+
+#[test]
+fn the_demo_ends_by_verifying_the_ledger_it_recorded() {
+    let json = cli::run(&["demo", "--json"], None, None);
+    assert!(json.success(), "{json}");
+    let summary: Value = serde_json::from_str(json.stdout.trim()).expect("demo --json prints JSON");
+    let records = summary["records"].as_u64().expect("records");
+    let verification = &summary["verification"];
+    assert_eq!(summary["verified"], true, "{json}");
+    assert_eq!((verification["size"].as_u64(), verification["records_checked"].as_u64()), (Some(records), Some(records)), "{json}");
+    assert_eq!((verification["root"].as_str(), verification["head"].as_str()), (summary["root"].as_str(), summary["head"].as_str()), "{json}");
+    // The checkpointer signed the tail, and the verifier pinned the operator key.
+    assert_eq!(verification["checkpoints"].as_array().and_then(|checkpoints| checkpoints.last()).map(|newest| newest["size"].clone()), Some(Value::from(records)), "{json}");
+    assert_eq!(verification["operator_pinned"], true, "{json}");
+    let human = cli::run(&["demo"], None, None);
+    assert!(human.success() && human.stdout.contains(&format!("Verified all {records} records")), "{human}");
 }

@@ -1,14 +1,14 @@
 //! Operations:
 //! * ops/start-cluster.sh, as a person runs it: it starts the 3-node cluster of
-//!   ops/nats/cluster/ with the users of ops/nats/accounts.conf (on free ports
-//!   and a temporary directory here), the writer user creates the ledger streams
-//!   with 3 replicas and appends, a reporting user reads the ledger back, and
-//!   `stop` ends every node.
+//!   ops/nats/cluster/ with the users of ops/nats/accounts.conf (a copy of the
+//!   three for ledger `test`, on free ports and a temporary directory here),
+//!   the writer user creates the ledger streams with 3 replicas and appends, a
+//!   reporting user reads the ledger back, and `stop` ends every node.
 //! * The writer's `/metrics`, `/healthz` and `/readyz`.
 //! * `fundledger serve` options from flags, environment and a config file.
 
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
 
@@ -20,9 +20,6 @@ use crate::security::http;
 /// Attempts to find three runs of three free consecutive ports.
 const PORT_SEARCH_ATTEMPTS_MAX: usize = 50;
 
-fn script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("ops").join("start-cluster.sh")
-}
 
 /// A base port such that base..base+3 are free on 127.0.0.1 (free when asked).
 fn free_port_run(avoid: &[u16]) -> u16 {
@@ -39,17 +36,29 @@ fn free_port_run(avoid: &[u16]) -> u16 {
 
 /// The cluster started by the script; `stop` runs when dropped, also on a panic.
 struct ScriptCluster {
+    /// `ops/`: the script and node configs as they are, accounts.conf for ledger `test`; `run/`: the run directory.
     dir: tempfile::TempDir,
     ports: [u16; 3],
 }
 
 impl ScriptCluster {
+    fn new(ports: [u16; 3]) -> ScriptCluster {
+        let dir = tempfile::Builder::new().prefix("fundledger-ops-").tempdir().unwrap();
+        let ops = Path::new(env!("CARGO_MANIFEST_DIR")).join("ops");
+        std::fs::create_dir_all(dir.path().join("ops/nats/cluster")).unwrap();
+        for file in ["start-cluster.sh", "nats/cluster/n1.conf", "nats/cluster/n2.conf", "nats/cluster/n3.conf"] {
+            std::fs::copy(ops.join(file), dir.path().join("ops").join(file)).unwrap_or_else(|error| panic!("copies ops/{file}: {error}"));
+        }
+        std::fs::write(dir.path().join("ops/nats/accounts.conf"), crate::security::accounts_for_test_ledger()).unwrap();
+        ScriptCluster { dir, ports }
+    }
+
     fn run(&self, argument: &str) -> Output {
         let [client, route, http] = self.ports;
         Command::new("bash")
-            .arg(script())
+            .arg(self.dir.path().join("ops/start-cluster.sh"))
             .arg(argument)
-            .env("FUNDLEDGER_CLUSTER_DIR", self.dir.path())
+            .env("FUNDLEDGER_CLUSTER_DIR", self.dir.path().join("run"))
             .env("FUNDLEDGER_CLUSTER_PORT", client.to_string())
             .env("FUNDLEDGER_CLUSTER_ROUTE_PORT", route.to_string())
             .env("FUNDLEDGER_CLUSTER_HTTP_PORT", http.to_string())
@@ -78,7 +87,7 @@ async fn start_cluster_script_runs_a_three_node_cluster_that_keeps_r3_streams() 
     let client = free_port_run(&[]);
     let route = free_port_run(&[client]);
     let http = free_port_run(&[client, route]);
-    let cluster = ScriptCluster { dir: tempfile::Builder::new().prefix("fundledger-ops-").tempdir().unwrap(), ports: [client, route, http] };
+    let cluster = ScriptCluster::new([client, route, http]);
     let started = cluster.run("start");
     assert!(started.status.success(), "start-cluster.sh start: {}", text_of(&started));
     let printed = String::from_utf8_lossy(&started.stdout);
@@ -94,16 +103,19 @@ async fn start_cluster_script_runs_a_three_node_cluster_that_keeps_r3_streams() 
     config.replicas = 3;
     // The cluster may still be settling its first stream placement: retry the start briefly.
     let mut writer = None;
+    let mut last_error = String::new();
     for _ in 0..10 {
         match tokio::time::timeout(Duration::from_millis(TEST_WAIT_MS), fundledger_writer::Writer::start(config.clone())).await {
             Ok(Ok((started, _task))) => {
                 writer = Some(started);
                 break;
             }
-            _ => tokio::time::sleep(Duration::from_millis(500)).await,
+            Ok(Err(error)) => last_error = error.to_string(),
+            Err(_) => last_error = format!("no start within {TEST_WAIT_MS} ms"),
         }
+        tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    let writer = writer.expect("the writer starts on the script's cluster with 3 replicas");
+    let writer = writer.unwrap_or_else(|| panic!("the writer starts on the script's cluster with 3 replicas: {last_error}"));
     let actors = Actors::new("ops");
     let mut events = actors.setup();
     events.extend((0..20).map(|n| actors.pilot_grant(n)));
@@ -174,8 +186,9 @@ fn serve_options_come_from_flags_then_environment_then_the_config_file() {
     // --help documents every option with its variable.
     let help = cli::run(&["serve", "--help"], None, None);
     assert!(help.success(), "{help}");
+    let text = help.stdout.split_whitespace().collect::<Vec<_>>().join(" ");
     for variable in ["FUNDLEDGER_CONFIG", "FUNDLEDGER_NATS", "FUNDLEDGER_DATA_DIR", "FUNDLEDGER_LEDGER", "FUNDLEDGER_REPLICAS", "FUNDLEDGER_HTTP", "FUNDLEDGER_OPERATOR_KEY", "FUNDLEDGER_LOG_FORMAT"] {
-        assert!(help.stdout.contains(&format!("[env: {variable}")), "serve --help names {variable}:\n{}", help.stdout);
+        assert!(text.contains(&format!("[env: {variable}=")), "serve --help names {variable}:\n{}", help.stdout);
     }
     // Nothing listens on these ports: the writer fails to connect and names the URL it used.
     let dir = tempfile::tempdir().unwrap();
@@ -211,4 +224,68 @@ fn serve_options_come_from_flags_then_environment_then_the_config_file() {
     }, None);
     assert_eq!(output.code, Some(2), "{output}");
     assert!(output.stderr.contains("unknown key `colour`") && output.stderr.contains("data_dir"), "{output}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_has_health_readiness_and_metrics_on_the_writer_and_query_apis() {
+    let serve = tokio::task::spawn_blocking(|| cli::Serve::start("test")).await.unwrap();
+    let writer: std::net::SocketAddr = serve.address.parse().unwrap();
+    let query: std::net::SocketAddr = serve.query_url.trim_start_matches("http://").parse().unwrap();
+    assert_eq!(http(writer, "GET", "/readyz", Vec::new()).await, (200, "ready".to_string()));
+    for address in [writer, query] {
+        assert_eq!(http(address, "GET", "/healthz", Vec::new()).await.0, 200);
+    }
+    let (status, text) = http(writer, "GET", "/metrics", Vec::new()).await;
+    assert_eq!(status, 200);
+    assert_eq!(sample(&text, "fundledger_writer_ready"), 1.0, "{text}");
+    // The projector has read the (empty) stream once it reports its lag.
+    let deadline = std::time::Instant::now() + Duration::from_millis(TEST_WAIT_MS);
+    loop {
+        let (status, text) = http(query, "GET", "/metrics", Vec::new()).await;
+        assert_eq!(status, 200);
+        if text.contains("fundledger_projector_lag_records 0") {
+            assert_eq!(sample(&text, "fundledger_projector_position"), 0.0, "{text}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no projector lag on the query API's /metrics:\n{text}\n{}", serve.log());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::task::spawn_blocking(move || drop(serve)).await.unwrap();
+}
+
+/// A child process killed when dropped, also on a panic.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_verifying_tail_reports_its_verification_count_on_metrics() {
+    let nats = start_nats().await;
+    let dir = tempfile::tempdir().unwrap();
+    let writer = start_writer(&nats.url(), dir.path()).await;
+    let actors = Actors::new("tail");
+    let setup = actors.setup();
+    append_all(&writer, setup.clone()).await;
+    let address: std::net::SocketAddr = format!("127.0.0.1:{}", cli::free_port()).parse().unwrap();
+    let binary = cli::binary();
+    let mut command = cli::command();
+    command.args(["tail", "--verify", "--ledger", "test", "--nats", &nats.url(), "--metrics", &address.to_string()]);
+    command.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
+    let _tail = KillOnDrop(command.spawn().unwrap_or_else(|error| panic!("runs {}: {error}", binary.display())));
+    let deadline = std::time::Instant::now() + Duration::from_millis(TEST_WAIT_MS);
+    loop {
+        if let Ok(Ok((200, text))) = tokio::time::timeout(Duration::from_millis(2_000), tokio::spawn(http(address, "GET", "/metrics", Vec::new()))).await {
+            if text.contains("fundledger_verifier_records_verified_total") && sample(&text, "fundledger_verifier_records_verified_total") == setup.len() as f64 {
+                break;
+            }
+        }
+        assert!(std::time::Instant::now() < deadline, "the tail did not report {} verified records on /metrics", setup.len());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(http(address, "GET", "/healthz", Vec::new()).await.0, 200);
 }

@@ -5,4 +5,7 @@
 mod audit;
 mod cli;
 mod faults;
+mod ops;
+mod security;
+mod projector;
 mod writer;

@@ -215,15 +215,19 @@ pub async fn verify(args: VerifyArgs) -> Result<()> {
     let result = verify_source(&args.source, options).await;
     bar.finish_and_clear();
     let verified = result.map_err(|error| report_error(error, args.check.json))?;
-    if let Some(path) = &args.save_trusted {
-        fundledger_verifier::trusted::save(&verified, path).with_context(|| format!("cannot save the trusted checkpoint to {}", path.display()))?;
-    }
+    let saved = match &args.save_trusted {
+        Some(path) => Some(
+            fundledger_verifier::trusted::save(&verified, path, args.trusted.as_deref())
+                .with_context(|| format!("cannot save the trusted checkpoint to {}", path.display()))?,
+        ),
+        None => None,
+    };
     if args.check.json {
         println!("{}", serde_json::to_string_pretty(&json!({"ok": true, "report": verified.report}))?);
     } else {
         println!("{}", verified.report);
-        if let Some(path) = &args.save_trusted {
-            println!("Saved the newest verified checkpoint to {} (use --trusted {} next time).", path.display(), path.display());
+        if let (Some(path), Some(size)) = (&args.save_trusted, saved) {
+            println!("Saved the newest verified checkpoint (size {size}) to {}: use --trusted {} next time.", path.display(), path.display());
         }
     }
     Ok(())
@@ -300,7 +304,7 @@ pub fn verify_proof_command(args: VerifyProofArgs) -> Result<()> {
     for witness in &checked.witnesses {
         println!("  witness      {witness} co-signed this checkpoint");
     }
-    println!("Checked: the record's canonical body, hash and actor signatures; its RFC 6962 audit path to the checkpoint's root; the checkpoint's signature.");
+    println!("Checked: the record's canonical body, hash and actor signatures; its RFC 6962 audit path to the checkpoint's root; the checkpoint's signature and each witness co-signature.");
     Ok(())
 }
 

@@ -87,9 +87,21 @@ pub fn known_keys(command: &clap::Command, subcommand: &clap::Command) -> Vec<St
     options(command, subcommand).filter(|arg| arg.get_env().is_some()).map(|arg| arg.get_id().to_string()).collect()
 }
 
-/// The subcommand named on the command line (global flags may come first).
+/// The subcommand named on the command line (global flags, and their values, may come first).
 fn find_subcommand<'a>(command: &'a clap::Command, args: &[OsString]) -> Option<&'a clap::Command> {
-    args.iter().skip(1).filter_map(|arg| arg.to_str()).find(|arg| !arg.starts_with('-')).and_then(|name| command.find_subcommand(name))
+    let takes_value = |flag: &str| command.get_arguments().any(|arg| arg.get_long() == Some(flag) && arg.get_action().takes_values());
+    let mut words = args.iter().skip(1).filter_map(|arg| arg.to_str());
+    while let Some(word) = words.next() {
+        match word.strip_prefix("--") {
+            Some(flag) if takes_value(flag) => {
+                words.next();
+            }
+            Some(_) => {}
+            None if word.starts_with('-') => {}
+            None => return command.find_subcommand(word),
+        }
+    }
+    None
 }
 
 fn config_path_from_args(args: &[OsString]) -> Option<PathBuf> {
@@ -171,6 +183,8 @@ mod tests {
         assert_eq!(config_path_from_args(&args(&["fl", "serve", "--", "--config", "c"])), None);
         let command = serve();
         assert_eq!(find_subcommand(&command, &args(&["fl", "-v", "serve", "--config", "x"])).map(Command::get_name), Some("serve"));
+        assert_eq!(find_subcommand(&command, &args(&["fl", "--log-format", "json", "serve"])).map(Command::get_name), Some("serve"));
+        assert_eq!(find_subcommand(&command, &args(&["fl", "--log-format=json", "serve"])).map(Command::get_name), Some("serve"));
         assert!(find_subcommand(&command, &args(&["fl", "--help"])).is_none());
     }
 }

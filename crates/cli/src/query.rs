@@ -13,7 +13,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
 use fundledger_core::money::Money;
 use fundledger_projector::query::*;
-use fundledger_projector::{Projector, ProjectorConfig, Store, StoreError};
+use fundledger_projector::{Durability, Projector, ProjectorConfig, Store, StoreError};
 use serde::de::DeserializeOwned;
 
 use crate::serve::NatsArgs;
@@ -27,7 +27,7 @@ pub const API_TIMEOUT_MS: u64 = 30_000;
 #[derive(Args, Debug, Clone)]
 pub struct ReadArgs {
     /// Address for the query API (GET /v1/portfolio, /v1/funds/{id}, ..., /openapi.json).
-    #[arg(long, env = "FUNDLEDGER_QUERY_HTTP", default_value = "127.0.0.1:7401")]
+    #[arg(long, env = "FUNDLEDGER_QUERY_HTTP", default_value = fundledger_projector::api::DEFAULT_ADDRESS)]
     pub query_http: SocketAddr,
     /// Do not run the projector (which keeps the read models in <data-dir>/projector); implies --no-query-api.
     #[arg(long, env = "FUNDLEDGER_NO_PROJECTOR")]
@@ -138,7 +138,7 @@ pub async fn rebuild(args: RebuildArgs) -> Result<()> {
             }
         })
     };
-    let applied = projector.catch_up(Some(tail)).await;
+    let applied = projector.catch_up(Some(tail), Durability::Bulk).await;
     ticker.abort();
     bar.finish_and_clear();
     let applied = applied.context("rebuilding the read models")?;
@@ -637,7 +637,7 @@ pub async fn demo_portfolio(url: &str, ledger: &fundledger_core::id::LedgerId, d
     let store = Arc::new(Store::open(&store_path(data_dir), ledger)?);
     let js = fundledger_nats::connect_jetstream(url).await?;
     let mut projector = Projector::new(store.clone(), js, ProjectorConfig::new(ledger.clone()))?;
-    let applied = projector.catch_up(None).await.context("projecting the demo ledger")?;
+    let applied = projector.catch_up(None, Durability::Bulk).await.context("projecting the demo ledger")?;
     let elapsed = started.elapsed();
     let reader = store.reader()?;
     let query = Query::new(&reader, None)?;

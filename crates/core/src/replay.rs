@@ -16,6 +16,7 @@ use crate::chain::ChainState;
 use crate::crypto::Hash;
 use crate::id::LedgerId;
 use crate::ledger::Ledger;
+use crate::merkle::NodeId;
 use crate::record::{verify_events_parallel, Record, VerifiedEvent};
 use crate::time::Timestamp;
 
@@ -89,13 +90,26 @@ impl Replay {
 
     /// Checks and applies records in order; `on_record` sees each one that
     /// passed. Stops at the first record that fails.
-    pub fn check_chunk(&mut self, records: Vec<Record>, mut on_record: impl FnMut(&VerifiedRecord)) -> Result<(), ReplayError> {
+    pub fn check_chunk(&mut self, records: Vec<Record>, on_record: impl FnMut(&VerifiedRecord)) -> Result<(), ReplayError> {
+        self.check_chunk_with_nodes(records, |_, _| {}, on_record)
+    }
+
+    /// [`check_chunk`](Self::check_chunk) that also hands every Merkle node
+    /// the chain completes to `on_node`, for a verifier that stores them to
+    /// build proofs. Links are checked before signatures, so nodes of records
+    /// after the first bad one may be reported too: discard them on failure.
+    pub fn check_chunk_with_nodes(
+        &mut self,
+        records: Vec<Record>,
+        mut on_node: impl FnMut(NodeId, &Hash),
+        mut on_record: impl FnMut(&VerifiedRecord),
+    ) -> Result<(), ReplayError> {
         let mut chain_failure = None;
         let mut envelopes = Vec::with_capacity(records.len());
         let mut events = Vec::with_capacity(records.len());
         for record in records {
             if chain_failure.is_none() {
-                if let Err(error) = self.chain.append(&record, |_, _| {}) {
+                if let Err(error) = self.chain.append(&record, &mut on_node) {
                     chain_failure = Some(ReplayError {
                         seq: record.seq,
                         event_id: Some(record.body().id.to_string()),

@@ -14,8 +14,10 @@
 //!   where its own data ends. Only then does it attach the durable consumer
 //!   (created to start at the position + 1 if it does not exist yet) for new
 //!   records. Two instances sharing a durable name split its deliveries, and
-//!   each fills its gaps from the stream; two sharing a store are kept apart by
-//!   the store's compare-and-commit.
+//!   each fills its gaps from the stream; two sharing a store take turns under
+//!   its commit lock, each continuing from what the other committed. An instance that receives nothing for
+//!   [`IDLE_CATCH_UP_MS`] reads any records it missed from the stream, so
+//!   every instance reaches the tail whichever of them the deliveries went to.
 //!
 //! Reading and applying run concurrently: an async task fetches chunks of
 //! messages while a blocking thread parses (on all cores for big chunks),
@@ -41,10 +43,6 @@ use crate::store::{Durability, Store, StoreError};
 pub const BATCH_RECORDS_MAX: usize = 4096;
 /// Chunks in flight between the reader and the applier.
 pub const PIPELINE_CHUNKS_MAX: usize = 4;
-/// A catch-up longer than this many records commits without the WAL and flushes at its end.
-pub const BULK_RECORDS_MIN: u64 = 10_000;
-/// Commits retried when another instance sharing the store moved its position.
-pub const COMMIT_ATTEMPTS_MAX: u32 = 16;
 /// Chunks at least this big are parsed on all cores.
 const PARALLEL_PARSE_RECORDS_MIN: usize = 256;
 /// Wait before re-attaching the durable consumer after a broker error.
@@ -53,6 +51,8 @@ pub const RETRY_PAUSE_MS: u64 = 1_000;
 pub const ACK_WAIT_MS: u64 = 30_000;
 /// Unacknowledged deliveries at most per durable consumer.
 pub const ACK_PENDING_MAX: i64 = 16_384;
+/// With no delivery for this long, the projector checks the stream's tail and reads what it missed.
+pub const IDLE_CATCH_UP_MS: u64 = 500;
 /// The default durable consumer name.
 pub const DEFAULT_DURABLE_NAME: &str = "projector";
 
@@ -123,17 +123,12 @@ impl Applier {
     /// before the position are skipped. Stops at the first delivery after a
     /// gap: the caller fills the gap and calls again.
     pub fn apply(&mut self, deliveries: &[Delivered], durability: Durability) -> Result<Applied, ProjectorError> {
-        let mut attempts = 1;
-        loop {
-            match self.apply_once(deliveries, durability) {
-                // Another instance committed past us; apply_once took its state: retry.
-                Err(ProjectorError::Store(StoreError::PositionMoved { .. })) if attempts < COMMIT_ATTEMPTS_MAX => attempts += 1,
-                other => return other,
-            }
+        let writing = self.store.begin();
+        if self.store.position()? != self.projection.position() {
+            // Another instance sharing the store committed: continue from its state.
+            self.projection = self.store.load()?;
+            self.position.send_replace(self.projection.position().seq);
         }
-    }
-
-    fn apply_once(&mut self, deliveries: &[Delivered], durability: Durability) -> Result<Applied, ProjectorError> {
         let start = self.projection.position();
         let first_new = deliveries.iter().position(|delivery| delivery.seq > start.seq).unwrap_or(deliveries.len());
         let mut outcome = Applied { applied: 0, skipped: first_new as u64 };
@@ -174,7 +169,7 @@ impl Applier {
         }
         let end = self.projection.position();
         if end != start {
-            if let Err(error) = self.store.commit(&self.changes, start, end, durability) {
+            if let Err(error) = writing.commit(&self.changes, start, end, durability) {
                 // The in-memory projection is ahead of the store: take the store's.
                 self.projection = self.store.load()?;
                 return Err(error.into());
@@ -249,14 +244,16 @@ impl Projector {
 
     /// Reads the stream from the position + 1 up to its tail as of this call
     /// (or up to `up_to`) and applies it. Returns the records applied.
-    pub async fn catch_up(&mut self, up_to: Option<u64>) -> Result<u64, ProjectorError> {
+    /// `Durability::Bulk` is for building models that are thrown away if the
+    /// build does not finish (`fundledger rebuild`): a crash loses its unflushed commits.
+    pub async fn catch_up(&mut self, up_to: Option<u64>, durability: Durability) -> Result<u64, ProjectorError> {
         let start = self.position() + 1;
         let tail = fundledger_nats::append::last_sequence(&self.js, &self.stream).await?;
         let target = up_to.map_or(tail, |limit| limit.min(tail));
         if target < start {
+            record_progress(self.position(), tail.saturating_sub(self.position()));
             return Ok(0);
         }
-        let durability = if target - start + 1 >= BULK_RECORDS_MIN { Durability::Bulk } else { Durability::Logged };
         let mut applier = self.applier()?;
         let (sender, mut receiver) = mpsc::channel::<Vec<Delivered>>(PIPELINE_CHUNKS_MAX);
         let worker = tokio::task::spawn_blocking(move || {
@@ -337,7 +334,7 @@ impl Projector {
             // A gap: read the missing records straight from the stream.
             let gap_end = first.seq - 1;
             tracing::debug!(position, gap_end, "filling a gap from the stream");
-            self.catch_up(Some(gap_end)).await?;
+            self.catch_up(Some(gap_end), Durability::Logged).await?;
             if self.position() < gap_end {
                 return Err(ProjectorError::Consumer {
                     name: self.config.durable_name.clone(),
@@ -369,13 +366,20 @@ impl Projector {
         tokio::pin!(shutdown);
         loop {
             let attempt = async {
-                self.catch_up(None).await?;
+                self.catch_up(None, Durability::Logged).await?;
                 let consumer = self.durable_consumer().await?;
                 let name = self.config.durable_name.clone();
                 let mut messages = consumer.messages().await.map_err(|error| ProjectorError::Consumer { name: name.clone(), message: error.to_string() })?;
                 loop {
-                    let Some(first) = messages.next().await else {
-                        return Err(ProjectorError::Consumer { name, message: "the message stream ended".to_string() });
+                    // Instances sharing the durable consumer each get only part of the
+                    // deliveries: one that gets none for a while reads what it missed.
+                    let first = match tokio::time::timeout(Duration::from_millis(IDLE_CATCH_UP_MS), messages.next()).await {
+                        Err(_) => {
+                            self.catch_up(None, Durability::Logged).await?;
+                            continue;
+                        }
+                        Ok(None) => return Err(ProjectorError::Consumer { name, message: "the message stream ended".to_string() }),
+                        Ok(Some(first)) => first,
                     };
                     let mut batch = vec![first];
                     while batch.len() < BATCH_RECORDS_MAX {

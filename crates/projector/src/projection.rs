@@ -67,9 +67,6 @@ impl Changes {
     pub fn clear(&mut self) {
         self.puts.clear();
     }
-    pub fn is_empty(&self) -> bool {
-        self.puts.is_empty()
-    }
 }
 
 /// An enterprise's standing in one scheme (as the core keeps it).
@@ -162,9 +159,6 @@ impl Projection {
         }
     }
 
-    pub fn ledger_id(&self) -> &LedgerId {
-        &self.ledger_id
-    }
     pub fn position(&self) -> Position {
         self.position
     }
@@ -603,18 +597,5 @@ impl Projection {
         if let Some(enterprise) = delta.new_enterprise {
             self.enterprises.insert(enterprise);
         }
-    }
-
-    pub fn subfunds(&self) -> &HashMap<SubFundId, SubFundModel> {
-        &self.subfunds
-    }
-    pub fn schemes(&self) -> &HashMap<SchemeId, SchemeModel> {
-        &self.schemes
-    }
-    pub fn grants(&self) -> &HashMap<GrantId, GrantModel> {
-        &self.grants
-    }
-    pub fn funds(&self) -> &HashMap<FundId, FundModel> {
-        &self.funds
     }
 }

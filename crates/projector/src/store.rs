@@ -3,18 +3,19 @@
 //! Why one key space and one WriteBatch per commit: the applied position is
 //! written in the same batch as the changes of the records it covers, so the
 //! database is always the projection of exactly the records up to its
-//! position, whatever moment a process dies at. A commit also re-reads the
-//! stored position under a lock and refuses to write unless it is the one the
-//! batch starts from, so two projector instances sharing a store can never
-//! both apply a record.
+//! position, whatever moment a process dies at. Instances sharing a store
+//! take turns: each decides and commits a batch holding [`Store::begin`]'s
+//! lock, and a commit re-reads the stored position and refuses to write
+//! unless it is the one the batch starts from, so no record is applied twice.
 //!
-//! Bulk commits (a rebuild, a long catch-up) may skip the write-ahead log:
+//! Bulk commits (a rebuild into a new database) skip the write-ahead log:
 //! RocksDB flushes a single key space's memtables whole and in order, so
-//! what survives a crash is still a prefix of batches, position included.
-//! [`Store::flush`] ends such a phase before WAL-logged commits resume.
+//! what survives a crash is still a prefix of batches, position included,
+//! though possibly far behind. [`Store::flush`] ends such a phase before
+//! WAL-logged commits resume.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 
 use rocksdb::{Direction, IteratorMode, ReadOptions, WriteBatch, WriteOptions, DB};
 use serde::de::DeserializeOwned;
@@ -36,7 +37,7 @@ pub enum StoreError {
     OtherLedger { path: String, found: String, expected: String },
     #[error("read-model database {path} has layout version {found}, this build uses {expected}; run `fundledger rebuild`")]
     Format { path: String, found: String, expected: u32 },
-    #[error("the read models are at record {stored}, but this commit starts after record {expected}: another projector instance shares them")]
+    #[error("the read models are at record {stored}, but this commit starts after record {expected}")]
     PositionMoved { stored: u64, expected: u64 },
     #[error("read-model database {path} is corrupt: {what}")]
     Corrupt { path: String, what: String },
@@ -109,9 +110,6 @@ impl Store {
         StoreError::Database { path: self.path.display().to_string(), message: error.to_string() }
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
     pub fn ledger(&self) -> &LedgerId {
         &self.ledger
     }
@@ -122,24 +120,10 @@ impl Store {
         decode_position(&self.path, bytes.as_deref())
     }
 
-    /// Writes `changes` and the new position `to` in one WriteBatch, if the
-    /// stored position is still `from`.
-    pub fn commit(&self, changes: &Changes, from: Position, to: Position, durability: Durability) -> Result<(), StoreError> {
-        assert!(to.seq >= from.seq, "a commit never moves the position back");
-        let _guard = self.commit_lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let stored = self.position()?;
-        if stored != from {
-            return Err(StoreError::PositionMoved { stored: stored.seq, expected: from.seq });
-        }
-        let mut batch = WriteBatch::default();
-        for (key, value) in &changes.puts {
-            batch.put(key, value);
-        }
-        batch.put(keys::POSITION, keys::encode_position(to.seq, &to.hash));
-        let mut options = WriteOptions::default();
-        options.set_sync(false);
-        options.disable_wal(durability == Durability::Bulk);
-        self.db.write_opt(batch, &options).map_err(|error| self.fail(error))
+    /// Exclusive right to commit, held while a batch is decided and committed,
+    /// so that instances sharing this store take turns instead of racing.
+    pub fn begin(&self) -> Writing<'_> {
+        Writing { store: self, _guard: self.commit_lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) }
     }
 
     /// Persists everything committed so far (ends a bulk phase).
@@ -197,6 +181,33 @@ impl Store {
             entries.push((key.into_vec(), value.into_vec()));
         }
         Ok(entries)
+    }
+}
+
+/// The right to commit (see [`Store::begin`]).
+pub struct Writing<'a> {
+    store: &'a Store,
+    _guard: MutexGuard<'a, ()>,
+}
+
+impl Writing<'_> {
+    /// Writes `changes` and the new position `to` in one WriteBatch, if the
+    /// stored position is still `from`.
+    pub fn commit(self, changes: &Changes, from: Position, to: Position, durability: Durability) -> Result<(), StoreError> {
+        assert!(to.seq >= from.seq, "a commit never moves the position back");
+        let stored = self.store.position()?;
+        if stored != from {
+            return Err(StoreError::PositionMoved { stored: stored.seq, expected: from.seq });
+        }
+        let mut batch = WriteBatch::default();
+        for (key, value) in &changes.puts {
+            batch.put(key, value);
+        }
+        batch.put(keys::POSITION, keys::encode_position(to.seq, &to.hash));
+        let mut options = WriteOptions::default();
+        options.set_sync(false);
+        options.disable_wal(durability == Durability::Bulk);
+        self.store.db.write_opt(batch, &options).map_err(|error| self.store.fail(error))
     }
 }
 

@@ -34,6 +34,16 @@ impl WitnessStatement {
     }
 }
 
+/// Parses a message of the checkpoint stream by its subject: an operator
+/// checkpoint, or a witness statement with (a copy of) the checkpoint it co-signs.
+pub fn parse_message(subject: &str, payload: &[u8]) -> Result<(SignedCheckpoint, Option<WitnessStatement>), String> {
+    if subject.contains(".witness.") {
+        let statement = WitnessStatement::from_json(payload)?;
+        return Ok((statement.checkpoint.clone(), Some(statement)));
+    }
+    Ok((SignedCheckpoint::from_json(payload).map_err(|error| error.to_string())?, None))
+}
+
 /// The subject token for a witness: the first 16 hex characters of its key.
 pub fn witness_token(witness: &KeyId) -> String {
     witness.to_string()[..16].to_string()
@@ -82,14 +92,11 @@ impl CheckpointBook {
         self.witnesses.push((statement, origin));
     }
 
-    /// Parses a message of the checkpoint stream by its subject.
+    /// Adds a message of the checkpoint stream (see [`parse_message`]).
     pub fn add_message(&mut self, subject: &str, payload: &[u8], origin: String) -> Result<(), String> {
-        if subject.contains(".witness.") {
-            let statement = WitnessStatement::from_json(payload).map_err(|error| format!("{origin}: {error}"))?;
-            self.add_witness(statement, origin);
-        } else {
-            let checkpoint = SignedCheckpoint::from_json(payload).map_err(|error| format!("{origin}: {error}"))?;
-            self.add_checkpoint(checkpoint, origin);
+        match parse_message(subject, payload).map_err(|error| format!("{origin}: {error}"))? {
+            (_, Some(statement)) => self.add_witness(statement, origin),
+            (checkpoint, None) => self.add_checkpoint(checkpoint, origin),
         }
         Ok(())
     }

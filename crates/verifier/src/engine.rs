@@ -7,10 +7,11 @@
 //! [`Replay`] checks chain links, batch-verifies signatures on all cores and
 //! applies every event to the same state machine the writer uses, which
 //! re-checks every business and authorisation rule (signers registered, not
-//! revoked, holding the role) as of that point in history. Each record that
-//! passed goes into the Merkle tree, whose complete nodes are written to the
-//! store, and every checkpoint of that size is checked against the root and
-//! head. The sources (JetStream, bundle) only feed chunks.
+//! revoked, holding the role) as of that point in history. The complete
+//! Merkle nodes the chain's tree gains are written to the store with the ids;
+//! a chunk is split after every size a checkpoint states, where the
+//! checkpoints are checked against the chain's root and head. The sources
+//! (JetStream, bundle) only feed chunks.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -19,7 +20,7 @@ use fundledger_core::crypto::{Hash, KeyId};
 use fundledger_core::event::Event;
 use fundledger_core::id::LedgerId;
 use fundledger_core::ledger::Ledger;
-use fundledger_core::merkle::{leaf_hash, CompactRange};
+use fundledger_core::merkle::CompactRange;
 use fundledger_core::record::Record;
 use fundledger_core::replay::{Replay, ReplayError};
 use rayon::prelude::*;
@@ -90,7 +91,6 @@ pub struct TrustedStart {
 pub struct Verifier {
     ledger: LedgerId,
     replay: Replay,
-    tree: CompactRange,
     store: Store,
     book: CheckpointBook,
     operator: Option<KeyId>,
@@ -104,8 +104,8 @@ pub struct Verifier {
     /// The size of the newest checkpoint: the state is snapshotted there (a trusted restart point).
     snapshot_at: u64,
     snapshot: Option<Snapshot>,
-    /// In a trusted restart: the trusted root, until the consistency proof to the newest checkpoint was checked.
-    consistency_pending: Option<Hash>,
+    /// In a trusted restart: the trusted checkpoint's root, the start of the consistency proof.
+    trusted_root: Option<Hash>,
 }
 
 /// The state after the records of the newest checkpoint: where a later
@@ -156,10 +156,9 @@ impl Verifier {
         Ok(Verifier {
             snapshot_at,
             snapshot: None,
-            consistency_pending: None,
+            trusted_root: None,
             replay: Replay::new(ledger.clone()),
             ledger,
-            tree: CompactRange::new(),
             store,
             book,
             operator: None,
@@ -175,16 +174,15 @@ impl Verifier {
 
     /// A verifier resuming after records that were verified before (a trusted checkpoint).
     pub(crate) fn resume(parts: ResumeParts) -> Verifier {
-        let size = parts.tree.size();
+        let size = parts.replay.chain().size();
         let mut book = parts.book;
         book.drop_below(size + 1);
         Verifier {
             snapshot_at: book.largest_size().unwrap_or(0),
             snapshot: None,
-            consistency_pending: Some(parts.trusted_root),
+            trusted_root: Some(parts.trusted_root),
             ledger: parts.ledger,
             replay: parts.replay,
-            tree: parts.tree,
             store: parts.store,
             book,
             operator: Some(parts.operator),
@@ -200,10 +198,7 @@ impl Verifier {
 
     /// Records verified so far (the ledger's size up to here).
     pub fn size(&self) -> u64 {
-        self.tree.size()
-    }
-    pub fn book(&self) -> &CheckpointBook {
-        &self.book
+        self.replay.chain().size()
     }
 
     /// Parses a chunk on all cores: the costly part (canonical form, hashes),
@@ -229,30 +224,44 @@ impl Verifier {
         Ok(())
     }
 
+    /// Splits the chunk after each record at whose size a checkpoint is stated
+    /// (or the snapshot is due): those are checked against the chain's tree
+    /// as it stands between the parts.
     fn check_split(&mut self, mut chunk: ParsedChunk) -> Result<(), VerifyError> {
-        if chunk.raw.is_empty() {
-            return Ok(());
+        while !chunk.raw.is_empty() {
+            let end = chunk
+                .raw
+                .iter()
+                .position(|record| record.position == self.snapshot_at || self.book.at(record.position).next().is_some())
+                .map_or(chunk.raw.len(), |index| index + 1);
+            let rest = ParsedChunk { raw: chunk.raw.split_off(end), parsed: chunk.parsed.split_off(end) };
+            let last_event_id = self.check_part(chunk)?;
+            self.after_part(last_event_id.as_deref())?;
+            chunk = rest;
         }
-        // The snapshot is taken between chunks: split the chunk at its size.
-        let snapshot_at = self.snapshot_at;
-        if let Some(split) = chunk.raw.iter().position(|record| record.position == snapshot_at) {
-            let rest = ParsedChunk { raw: chunk.raw.split_off(split + 1), parsed: chunk.parsed.split_off(split + 1) };
-            self.check_part(chunk)?;
-            if self.tree.size() == snapshot_at {
-                self.snapshot = Some(Snapshot { size: snapshot_at, ledger: self.replay.ledger().clone(), tree: self.tree.clone() });
-            }
-            return self.check_part(rest);
-        }
-        self.check_part(chunk)
+        Ok(())
     }
 
-    fn check_part(&mut self, chunk: ParsedChunk) -> Result<(), VerifyError> {
-        let ParsedChunk { raw, parsed } = chunk;
-        if raw.is_empty() {
-            return Ok(());
+    /// At the size a part reached: its checkpoints (the operator's signature,
+    /// root, head, forks, witnesses) and the snapshot, if due.
+    fn after_part(&mut self, last_event_id: Option<&str>) -> Result<(), VerifyError> {
+        let chain = self.replay.chain();
+        let size = chain.size();
+        if let Some(operator) = self.operator.filter(|_| self.book.at(size).next().is_some()) {
+            self.book.check_at(size, &self.ledger, &operator, &chain.root(), chain.head(), last_event_id)?;
         }
+        if size == self.snapshot_at {
+            self.snapshot = Some(Snapshot { size, ledger: self.replay.ledger().clone(), tree: chain.tree().clone() });
+        }
+        Ok(())
+    }
+
+    /// Checks a part of a chunk and commits what it stores; returns the event id of its last record.
+    fn check_part(&mut self, chunk: ParsedChunk) -> Result<Option<String>, VerifyError> {
+        let ParsedChunk { raw, parsed } = chunk;
+        let (Some(first), Some(last)) = (raw.first(), raw.last()) else { return Ok(None) };
         debug_assert_eq!(raw.len(), parsed.len());
-        let first_position = raw[0].position;
+        let (first_position, last_position) = (first.position, last.position);
         let mut records = Vec::with_capacity(parsed.len());
         let mut parse_failure = None;
         for result in parsed {
@@ -266,18 +275,24 @@ impl Verifier {
         }
         let duplicate_failure = self.find_duplicate(&mut records)?;
 
-        let Verifier { ledger, replay, tree, store, book, operator, operator_pin, capture, captured, records_checked, signatures_checked, snapshot_at, .. } = self;
+        let Verifier { replay, store, operator, operator_pin, capture, captured, records_checked, signatures_checked, snapshot_at, .. } = self;
         let ids_cf = store.ids_cf()?;
         let nodes_cf = store.nodes_cf()?;
         let tail_cf = store.tail_cf()?;
         let snapshot_at = *snapshot_at;
-        let mut batch = StoreBatch::default();
+        let batch = StoreBatch::default();
         let mut early_failure: Option<Failure> = None;
         let mut capture_seq = None;
-        let result = replay.check_chunk(records, |record| {
+        let mut last_event_id = None;
+        // Both callbacks write it, never at once (nodes while linking, the rest once verified).
+        let batch = std::cell::RefCell::new(batch);
+        let result = replay.check_chunk_with_nodes(records, |id, hash| batch.borrow_mut().put_node(id, hash, nodes_cf), |record| {
+            let mut batch = batch.borrow_mut();
             let event_id = record.event.body().id.as_str();
-            tree.append(leaf_hash(&record.hash), |id, hash| batch.put_node(id, hash, nodes_cf));
             batch.put_id(event_id, record.seq, ids_cf);
+            if record.seq == last_position {
+                last_event_id = Some(event_id.to_string());
+            }
             if record.seq > snapshot_at {
                 batch.put_tail(record.seq, event_id, tail_cf);
             }
@@ -300,13 +315,8 @@ impl Verifier {
                             FailureKind::Operator,
                             format!("the genesis names operator key {}, but the auditor expects {pinned}: this is not the ledger you think it is", genesis.operator),
                         ));
-                        return;
                     }
                 }
-            }
-            let Some(operator) = operator.as_ref() else { return };
-            if let Err(failure) = book.check_at(record.seq, ledger, operator, &tree.root(), &record.hash, Some(event_id)) {
-                early_failure = Some(failure);
             }
         });
         if let Some(failure) = early_failure {
@@ -319,30 +329,12 @@ impl Verifier {
         if let Some(failure) = parse_failure {
             return Err(failure.into());
         }
-        debug_assert_eq!(tree.root(), replay.chain().root(), "the verifier's tree and the replay's chain must agree");
         if let Some(seq) = capture_seq {
             let index = (seq - first_position) as usize;
             *captured = raw.get(index).map(|record| (seq, record.bytes.clone()));
         }
-        store.commit(batch)?;
-        self.check_consistency_when_reached()
-    }
-
-    /// In a trusted restart, once the newest checkpoint is reached: its
-    /// consistency proof from the trusted checkpoint, from the stored nodes.
-    fn check_consistency_when_reached(&mut self) -> Result<(), VerifyError> {
-        let (Some(trusted_root), Some(trusted)) = (self.consistency_pending, self.trusted.as_ref()) else { return Ok(()) };
-        let newest = trusted.consistent_to_size;
-        if self.tree.size() < newest {
-            return Ok(());
-        }
-        let Some(newest_root) = self.book.checked().find(|checkpoint| checkpoint.size == newest).and_then(|checkpoint| hex::decode(&checkpoint.root).ok()) else {
-            return Ok(());
-        };
-        let newest_root: Hash = newest_root.try_into().map_err(|_| VerifyError::Input("a checked root is not 32 bytes".to_string()))?;
-        crate::trusted::check_consistency(&self.store, trusted.size, &trusted_root, newest, &newest_root, None)?;
-        self.consistency_pending = None;
-        Ok(())
+        store.commit(batch.into_inner())?;
+        Ok(last_event_id)
     }
 
     /// Finds the first record whose event id an earlier record used (in the
@@ -372,12 +364,19 @@ impl Verifier {
 
     /// Ends the verification: checks that no checkpoint lies beyond the last
     /// record, makes the store durable, and reports.
-    pub fn finish(self) -> Result<Verified, VerifyError> {
-        let size = self.tree.size();
+    pub fn finish(mut self) -> Result<Verified, VerifyError> {
+        let size = self.size();
         if size == 0 {
             return Err(Failure::new(1, None, FailureKind::Truncated, "the ledger has no records: not even its genesis").into());
         }
         self.book.check_end(size, self.operator.as_ref())?;
+        if let (Some(trusted), Some(trusted_root)) = (self.trusted.as_mut(), self.trusted_root) {
+            // The newest checkpoint matched the records; its consistency proof from the trusted one comes from the stored nodes.
+            if let Some(newest) = self.book.checked().last().and_then(|checked| self.book.at(checked.size).next()) {
+                crate::trusted::check_consistency(&self.store, trusted.size, &trusted_root, &newest.checkpoint)?;
+                trusted.consistent_to_size = newest.checkpoint.size;
+            }
+        }
         let Some(operator) = self.operator else {
             return Err(Failure::new(1, None, FailureKind::Rule, "no genesis was verified, so the operator key is unknown").into());
         };
@@ -395,14 +394,18 @@ impl Verifier {
         }
         let newest = checkpoints.last().map(|checkpoint| checkpoint.size).or(self.trusted.as_ref().map(|trusted| trusted.size));
         let keys = ledger_state.keys();
-        let mut checks = vec![
-            format!("records {}..{size}: each parses, its body is canonical (RFC 8785) and its stated hash is right", self.first_record),
-            "each record links to the previous one (sequence and previous hash): nothing missing, inserted or reordered".to_string(),
-            format!("{} signatures verify (ed25519)", self.signatures_checked),
-            "every signer was registered, not revoked and held the required role at that point of history".to_string(),
-            "every business rule held: the same state machine the writer uses accepted every event".to_string(),
-            format!("no event id is used twice ({} ids, kept on disk)", size),
-        ];
+        let mut checks = if self.records_checked == 0 {
+            vec![format!("no records after record {size} to check")]
+        } else {
+            vec![
+                format!("records {}..{size}: each parses, its body is canonical (RFC 8785) and its stated hash is right", self.first_record),
+                "each record links to the previous one (sequence and previous hash): nothing missing, inserted or reordered".to_string(),
+                format!("{} signatures verify (ed25519)", self.signatures_checked),
+                "every signer was registered, not revoked and held the required role at that point of history".to_string(),
+                "every business rule held: the same state machine the writer uses accepted every event".to_string(),
+                format!("no event id is used twice ({size} ids, kept on disk)"),
+            ]
+        };
         if checkpoints.is_empty() {
             checks.push("no checkpoint signed by the operator covers these records yet".to_string());
         } else {
@@ -416,13 +419,12 @@ impl Verifier {
             checks.push(format!("{} witness co-signature(s) verify", witnesses.values().map(Vec::len).sum::<usize>()));
         }
         if let Some(trusted) = &self.trusted {
-            checks.insert(
-                0,
-                format!(
-                    "started from the trusted checkpoint at size {}: the newest checkpoint (size {}) is consistent with it (RFC 6962 consistency proof)",
-                    trusted.size, trusted.consistent_to_size
-                ),
-            );
+            let consistency = if trusted.consistent_to_size > trusted.size {
+                format!("the newest checkpoint (size {}) is consistent with it (RFC 6962 consistency proof from the stored nodes)", trusted.consistent_to_size)
+            } else {
+                "no newer checkpoint yet".to_string()
+            };
+            checks.insert(0, format!("started from the trusted checkpoint at size {}: {consistency}", trusted.size));
         }
         if self.operator_pin.is_some() {
             checks.push(format!("the genesis names the operator key the auditor expected ({operator})"));
@@ -430,7 +432,7 @@ impl Verifier {
         let report = Report {
             ledger: self.ledger.to_string(),
             size,
-            root: hex::encode(self.tree.root()),
+            root: hex::encode(self.replay.chain().root()),
             head: hex::encode(self.replay.chain().head()),
             operator: operator.to_string(),
             operator_pinned: self.operator_pin.is_some(),
@@ -485,7 +487,6 @@ fn claimed_event_id(bytes: &[u8]) -> Option<String> {
 pub(crate) struct ResumeParts {
     pub ledger: LedgerId,
     pub replay: Replay,
-    pub tree: CompactRange,
     pub store: Store,
     pub book: CheckpointBook,
     pub operator: KeyId,

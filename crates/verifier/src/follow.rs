@@ -20,7 +20,7 @@ use fundledger_core::checkpoint::SignedCheckpoint;
 use fundledger_core::crypto::{Hash, KeyId};
 use fundledger_core::event::Event;
 use fundledger_core::id::LedgerId;
-use fundledger_core::merkle::{leaf_hash, root_at, CompactRange, NodeId, NodeStore};
+use fundledger_core::merkle::{leaf_hash, root_at, NodeId, NodeStore};
 use fundledger_core::replay::{Replay, VerifiedRecord};
 use fundledger_nats::async_nats::jetstream;
 use futures::StreamExt as _;
@@ -44,7 +44,6 @@ type Pending = (SignedCheckpoint, Option<WitnessStatement>);
 pub struct Follower {
     ledger: LedgerId,
     replay: Replay,
-    tree: CompactRange,
     store: Store,
     operator: Option<KeyId>,
     /// Checkpoints for sizes not reached yet.
@@ -55,16 +54,16 @@ impl Follower {
     /// A follower from the start of `ledger`, with its ids and Merkle nodes in a temporary store.
     pub fn new(ledger: LedgerId) -> Result<Follower, VerifyError> {
         let store = Store::temporary(ledger.as_str())?;
-        Ok(Follower { replay: Replay::new(ledger.clone()), ledger, tree: CompactRange::new(), store, operator: None, pending: BTreeMap::new() })
+        Ok(Follower { replay: Replay::new(ledger.clone()), ledger, store, operator: None, pending: BTreeMap::new() })
     }
 
     pub fn size(&self) -> u64 {
-        self.tree.size()
+        self.replay.chain().size()
     }
 
     /// Checks the record stored at `position`; it must be the next one.
     pub fn accept_record(&mut self, position: u64, bytes: &[u8]) -> Result<(VerifiedRecord, Vec<Followed>), VerifyError> {
-        let expected = self.tree.size() + 1;
+        let expected = self.size() + 1;
         if position != expected {
             return Err(Failure::new(
                 expected,
@@ -79,15 +78,14 @@ impl Follower {
         if let Some(earlier) = self.store.lookup_id(&event_id)? {
             return Err(Failure::new(position, Some(event_id.clone()), FailureKind::DuplicateId, format!("event id {event_id} was already used by record {earlier}")).into());
         }
+        let mut batch = StoreBatch::default();
+        let nodes = self.store.nodes_cf()?;
         let mut verified = None;
-        self.replay.check_chunk(vec![record], |record| verified = Some(record.clone())).map_err(Failure::from)?;
+        self.replay.check_chunk_with_nodes(vec![record], |id, hash| batch.put_node(id, hash, nodes), |record| verified = Some(record.clone())).map_err(Failure::from)?;
         let Some(verified) = verified else {
             return Err(VerifyError::Input("the replay accepted a record without reporting it".to_string()));
         };
-        let mut batch = StoreBatch::default();
         batch.put_id(&event_id, position, self.store.ids_cf()?);
-        let nodes = self.store.nodes_cf()?;
-        self.tree.append(leaf_hash(&verified.hash), |id, hash| batch.put_node(id, hash, nodes));
         self.store.commit(batch)?;
         if let Event::LedgerGenesis(genesis) = &verified.event.body().event {
             self.operator = Some(genesis.operator);
@@ -104,7 +102,7 @@ impl Follower {
     /// reached, against the stored tree; otherwise when the size is reached.
     pub fn accept_checkpoint(&mut self, checkpoint: SignedCheckpoint, statement: Option<WitnessStatement>) -> Result<Option<Followed>, VerifyError> {
         let size = checkpoint.checkpoint.size;
-        if size > self.tree.size() {
+        if size > self.size() {
             self.pending.entry(size).or_default().push((checkpoint, statement));
             return Ok(None);
         }
@@ -140,13 +138,27 @@ impl Follower {
     }
 }
 
+fn checkpoint_of(message: &fundledger_nats::StoredMessage) -> Result<Pending, Failure> {
+    crate::checkpoints::parse_message(&message.subject, &message.payload)
+        .map_err(|error| Failure::new(0, None, FailureKind::Checkpoint, format!("checkpoint stream message {}: {error}", message.sequence)))
+}
+
 /// Follows ledger `ledger` on JetStream from its first record, verifying as
 /// it reads, and calls `on_followed` for each verified record and checkpoint
 /// until it returns `Break` (then `Ok`) or a check fails (then the failure).
+///
+/// The checkpoints already published are read first, so each is checked when
+/// the records reach its size; later ones as they arrive.
 pub async fn follow_nats(js: &jetstream::Context, ledger: &LedgerId, mut on_followed: impl FnMut(Followed) -> ControlFlow<()>) -> Result<(), VerifyError> {
     let mut follower = Follower::new(ledger.clone())?;
+    let backlog = crate::source::read_checkpoint_messages(js, ledger).await?;
+    let next_checkpoint = backlog.last().map_or(1, |message| message.sequence + 1);
+    for message in &backlog {
+        let (checkpoint, statement) = checkpoint_of(message)?;
+        follower.accept_checkpoint(checkpoint, statement)?;
+    }
     let mut records = fundledger_nats::follow_from(js, &fundledger_nats::stream_name(ledger.as_str())?, None, 1).await?;
-    let mut checkpoints = fundledger_nats::follow_from(js, &fundledger_nats::checkpoint_stream_name(ledger.as_str())?, None, 1).await?;
+    let mut checkpoints = fundledger_nats::follow_from(js, &fundledger_nats::checkpoint_stream_name(ledger.as_str())?, None, next_checkpoint).await?;
     loop {
         tokio::select! {
             message = records.next() => {
@@ -171,13 +183,7 @@ pub async fn follow_nats(js: &jetstream::Context, ledger: &LedgerId, mut on_foll
                     Some(Err(error)) => { tracing::warn!(%error, "reading the checkpoint stream failed; the consumer resumes"); continue; }
                     None => return Err(VerifyError::Input("the checkpoint stream ended".to_string())),
                 };
-                let origin = format!("checkpoint stream message {}", message.sequence);
-                let (checkpoint, statement) = if message.subject.contains(".witness.") {
-                    let statement = WitnessStatement::from_json(&message.payload).map_err(|error| Failure::new(0, None, FailureKind::Checkpoint, format!("{origin}: {error}")))?;
-                    (statement.checkpoint.clone(), Some(statement))
-                } else {
-                    (SignedCheckpoint::from_json(&message.payload).map_err(|error| Failure::new(0, None, FailureKind::Checkpoint, format!("{origin}: {error}")))?, None)
-                };
+                let (checkpoint, statement) = checkpoint_of(&message)?;
                 if let Some(item) = follower.accept_checkpoint(checkpoint, statement)? {
                     if on_followed(item).is_break() {
                         return Ok(());

@@ -63,7 +63,7 @@ pub struct ProofCheck {
 }
 
 /// Builds the inclusion proof of the record with event id `event_id`
-/// against the newest verified checkpoint that covers it.
+/// against the newest verified checkpoint (which must cover it).
 pub fn make_proof(verified: &Verified, event_id: &str) -> Result<InclusionProofFile, VerifyError> {
     let Some(seq) = verified.store.lookup_id(event_id)? else {
         return Err(VerifyError::Input(format!("no record of ledger {} has event id {event_id}", verified.report.ledger)));
@@ -72,7 +72,8 @@ pub fn make_proof(verified: &Verified, event_id: &str) -> Result<InclusionProofF
         return Err(VerifyError::Input(format!("the record of event {event_id} was not kept during verification")));
     };
     debug_assert_eq!(*captured_seq, seq);
-    let Some(size) = verified.book.checked().map(|checkpoint| checkpoint.size).find(|size| *size >= seq) else {
+    // The newest checkpoint: the one witnesses co-sign.
+    let Some(size) = verified.book.checked().last().map(|checkpoint| checkpoint.size).filter(|size| *size >= seq) else {
         return Err(VerifyError::Input(format!(
             "no checkpoint covers record {seq} yet (the newest covers {} records): wait for the next checkpoint and try again",
             verified.book.checked().last().map_or(0, |checkpoint| checkpoint.size)

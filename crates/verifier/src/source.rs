@@ -20,7 +20,6 @@ use futures::StreamExt as _;
 
 use crate::bundle::{keys_of, BundleHeader, BundleItem, BundleReader, BundleWriter, BUNDLE_FORMAT, BUNDLE_VERSION};
 use crate::checkpoints::{CheckpointBook, WitnessStatement};
-use fundledger_core::checkpoint::SignedCheckpoint;
 use crate::engine::{ParsedChunk, RawRecord, Verified, Verifier, CHUNK_RECORDS};
 use crate::failure::{Failure, FailureKind, VerifyError};
 use crate::store::Store;
@@ -303,12 +302,12 @@ pub async fn export_nats(js: &jetstream::Context, ledger: &LedgerId, out: &Path,
         source: source.to_string(),
     };
     let mut writer = BundleWriter::create(out, &header, overwrite)?;
-    // As published: operator checkpoints first, then witness statements, each in stream order.
-    for message in checkpoint_messages.iter().filter(|message| !message.subject.contains(".witness.")) {
-        writer.checkpoint(&SignedCheckpoint::from_json(&message.payload).map_err(|error| Failure::new(0, None, FailureKind::Checkpoint, error.to_string()))?)?;
-    }
-    for message in checkpoint_messages.iter().filter(|message| message.subject.contains(".witness.")) {
-        writer.witness(&WitnessStatement::from_json(&message.payload).map_err(|error| Failure::new(0, None, FailureKind::Checkpoint, error))?)?;
+    // In stream order, as published (`book_of` above refused any that does not parse).
+    for message in &checkpoint_messages {
+        match crate::checkpoints::parse_message(&message.subject, &message.payload).map_err(|error| Failure::new(0, None, FailureKind::Checkpoint, error))? {
+            (_, Some(statement)) => writer.witness(&statement)?,
+            (checkpoint, None) => writer.checkpoint(&checkpoint)?,
+        }
     }
     let verifier = Verifier::new(ledger.clone(), options.open_store(ledger)?, book, options.operator, None)?;
     let (sender, receiver) = tokio::sync::mpsc::channel::<Chunk>(CHUNKS_IN_FLIGHT_MAX);

@@ -20,8 +20,8 @@
 use std::path::Path;
 
 use fundledger_core::chain::ChainState;
-use fundledger_core::checkpoint::SignedCheckpoint;
-use fundledger_core::crypto::{sha256, KeyId};
+use fundledger_core::checkpoint::{Checkpoint, SignedCheckpoint};
+use fundledger_core::crypto::{sha256, Hash, KeyId};
 use fundledger_core::id::LedgerId;
 use fundledger_core::ledger::Ledger;
 use fundledger_core::merkle::{self, consistency_proof, root_at, verify_consistency, CompactRange};
@@ -57,10 +57,20 @@ pub struct TrustedFile {
     pub verified_at: String,
 }
 
-/// Saves the newest verified checkpoint of `verified` as a trusted file.
-pub fn save(verified: &Verified, path: &Path) -> Result<(), VerifyError> {
+/// Saves the newest verified checkpoint of `verified` as a trusted file and
+/// returns its size. A run that started from trusted file `previous` and met
+/// no newer checkpoint keeps trusting that one (copied to `path`).
+pub fn save(verified: &Verified, path: &Path, previous: Option<&Path>) -> Result<u64, VerifyError> {
     let Some(snapshot) = &verified.snapshot else {
-        return Err(VerifyError::Input("no checkpoint was verified, so there is nothing to trust yet".to_string()));
+        return match (previous, &verified.report.trusted) {
+            (Some(previous), Some(trusted)) => {
+                if previous != path {
+                    std::fs::copy(previous, path).map_err(|error| VerifyError::io(path, error))?;
+                }
+                Ok(trusted.size)
+            }
+            _ => Err(VerifyError::Input("no checkpoint was verified, so there is nothing to trust yet".to_string())),
+        };
     };
     let Some(checkpoint) = verified.book.at(snapshot.size).next().cloned() else {
         return Err(VerifyError::Input(format!("the checkpoint at size {} is missing", snapshot.size)));
@@ -79,7 +89,8 @@ pub fn save(verified: &Verified, path: &Path) -> Result<(), VerifyError> {
         verified_at: crate::now().to_string(),
     };
     let json = serde_json::to_vec_pretty(&file).map_err(|error| VerifyError::Input(error.to_string()))?;
-    std::fs::write(path, json).map_err(|error| VerifyError::io(path, error))
+    std::fs::write(path, json).map_err(|error| VerifyError::io(path, error))?;
+    Ok(snapshot.size)
 }
 
 fn bad_file(path: &Path, reason: impl std::fmt::Display) -> VerifyError {
@@ -161,32 +172,28 @@ pub(crate) fn start(ledger: &LedgerId, book: CheckpointBook, options: &VerifyOpt
     }
     let forgotten = store.forget_tail()?;
     tracing::info!(size, forgotten, "resuming from a trusted checkpoint");
-    let newest = book.largest_size().filter(|newest| *newest > size);
     book.drop_below(size + 1);
-    let chain = ChainState::resume(ledger.clone(), trusted.head, tree.clone());
+    let chain = ChainState::resume(ledger.clone(), trusted.head, tree);
     let verifier = Verifier::resume(ResumeParts {
         ledger: ledger.clone(),
         replay: Replay::resume(state, chain),
-        tree,
         store,
         book,
         operator: file.operator,
         operator_pin: options.operator,
         capture: options.capture.clone(),
-        trusted: TrustedStart { size, root: hex::encode(trusted.root), consistent_to_size: newest.unwrap_or(size) },
+        trusted: TrustedStart { size, root: hex::encode(trusted.root), consistent_to_size: size },
         trusted_root: trusted.root,
     });
     Ok((verifier, size + 1))
 }
 
 /// Checks the RFC 6962 consistency proof from the trusted checkpoint to the
-/// newest one, built from the stored nodes (called once the records reach it).
-pub(crate) fn check_consistency(store: &crate::store::Store, trusted_size: u64, trusted_root: &[u8; 32], newest_size: u64, newest_root: &[u8; 32], newest_event_id: Option<&str>) -> Result<(), Failure> {
-    if newest_size <= trusted_size {
-        return Ok(());
-    }
-    let fail = |reason: String| Failure::new(newest_size, newest_event_id.map(str::to_string), FailureKind::Consistency, reason);
+/// newest one, built from the stored nodes.
+pub(crate) fn check_consistency(store: &crate::store::Store, trusted_size: u64, trusted_root: &Hash, newest: &Checkpoint) -> Result<(), Failure> {
+    let newest_size = newest.size;
+    let fail = |reason: String| Failure::new(newest_size, None, FailureKind::Consistency, reason);
     let proof = consistency_proof(store, trusted_size, newest_size).map_err(|error| fail(format!("cannot build the consistency proof: {error}")))?;
-    verify_consistency(trusted_size, newest_size, trusted_root, newest_root, &proof)
+    verify_consistency(trusted_size, newest_size, trusted_root, &newest.root, &proof)
         .map_err(|error| fail(format!("the checkpoint at size {newest_size} is not consistent with the trusted checkpoint at size {trusted_size}: {error}")))
 }
