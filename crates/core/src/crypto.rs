@@ -67,11 +67,28 @@ impl KeyId {
     /// Parses a public key. Small-order ("weak") keys are refused: with one,
     /// anybody could forge a signature that batch verification accepts.
     pub fn parse(text: &str) -> Result<KeyId, CryptoError> {
+        // A ledger has few keys and every record names one: remember the keys
+        // already checked on this thread (a decompression costs about as much
+        // as half a signature check). Only valid keys are remembered.
+        const CHECKED_KEYS_MAX: usize = 4096;
+        thread_local! {
+            static CHECKED: std::cell::RefCell<std::collections::HashSet<[u8; 32]>> = std::cell::RefCell::new(std::collections::HashSet::new());
+        }
         let bytes = decode_hex::<32>("public key", text)?;
+        if CHECKED.with(|checked| checked.borrow().contains(&bytes)) {
+            return Ok(KeyId(bytes));
+        }
         let key = ed25519_dalek::VerifyingKey::from_bytes(&bytes).map_err(|_| CryptoError::BadPublicKey(text.to_string()))?;
         if key.is_weak() {
             return Err(CryptoError::BadPublicKey(text.to_string()));
         }
+        CHECKED.with(|checked| {
+            let mut checked = checked.borrow_mut();
+            if checked.len() >= CHECKED_KEYS_MAX {
+                checked.clear();
+            }
+            checked.insert(bytes);
+        });
         Ok(KeyId(bytes))
     }
     pub fn as_bytes(&self) -> &[u8; 32] {
