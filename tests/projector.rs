@@ -1,7 +1,9 @@
 //! Projector system tests: a `fundledger serve` projector SIGKILLed at random
 //! moments (mid-batch, mid-catch-up) and restarted ends byte-identical to a
 //! clean `fundledger rebuild`; projectors sharing one durable consumer name
-//! (with their own stores, or one store between two) never double-apply.
+//! (with their own stores, or one store between two) never double-apply; the
+//! query API and the CLI's query commands answer with the sequence they
+//! reflect, `as_of` included, and serve the committed OpenAPI document.
 
 use std::os::unix::process::CommandExt;
 use std::path::Path;
@@ -40,16 +42,20 @@ fn kill(child: &mut Child) {
     let _ = child.wait();
 }
 
-/// `records` from the query API's `/v1/status`, if it answers.
-fn projected_records(address: &str) -> Option<u64> {
+/// The body of `GET path` over plain HTTP/1.1, if the server answers.
+fn http_body(address: &str, path: &str) -> Option<String> {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect_timeout(&address.parse().ok()?, Duration::from_millis(500)).ok()?;
     stream.set_read_timeout(Some(Duration::from_millis(2_000))).ok()?;
-    write!(stream, "GET /v1/status HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n").ok()?;
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n").ok()?;
     let mut answer = String::new();
     stream.read_to_string(&mut answer).ok()?;
-    let body = answer.split("\r\n\r\n").nth(1)?;
-    let value: serde_json::Value = serde_json::from_str(body).ok()?;
+    answer.split_once("\r\n\r\n").map(|(_, body)| body.to_string())
+}
+
+/// `records` from the query API's `/v1/status`, if it answers.
+fn projected_records(address: &str) -> Option<u64> {
+    let value: serde_json::Value = serde_json::from_str(&http_body(address, "/v1/status")?).ok()?;
     value["data"]["records"].as_u64()
 }
 
@@ -263,18 +269,8 @@ async fn the_query_api_and_cli_answer_with_the_sequence_they_reflect() {
     assert!(row.contains(",7200000000,5400000000,4800000000,2026-03-31,0.7500,0.6667,1.4167"), "{row}");
 
     // The served OpenAPI document is the committed one.
-    let served = reqwest_get(&address, "/openapi.json");
-    let committed = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/openapi.json")).expect("schemas/openapi.json");
-    assert!(served == committed, "the served OpenAPI document differs from schemas/openapi.json");
+    let served = http_body(&address, "/openapi.json").expect("the query API answers");
+    let committed = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/api/openapi.json")).expect("schemas/api/openapi.json");
+    assert!(served == committed, "the served OpenAPI document differs from schemas/api/openapi.json");
     kill(&mut child);
-}
-
-/// The body of `GET path` over plain HTTP/1.1.
-fn reqwest_get(address: &str, path: &str) -> String {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(address).expect("connects");
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n").expect("writes");
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).expect("reads");
-    answer.split_once("\r\n\r\n").map(|(_, body)| body.to_string()).unwrap_or_default()
 }

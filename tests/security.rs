@@ -3,9 +3,9 @@
 //! * NATS: a server started from ops/nats/single.conf and ops/nats/accounts.conf
 //!   (ports, store and ledger id adapted) gives each user least privilege:
 //!   anonymous clients are refused, the writer appends, a submitter submits,
-//!   readers read, and nobody but the writer publishes to the ledger subjects
-//!   or may delete or purge anything (nats-server answers "Permissions
-//!   Violation" and nothing changes).
+//!   readers read (the projector user runs a real projector), and nobody but
+//!   the writer publishes to the ledger subjects or may delete or purge
+//!   anything (nats-server answers "Permissions Violation" and nothing changes).
 //! * The ledger stream itself refuses message deletes, purges and clearing
 //!   those flags, whoever asks (a server without accounts).
 //! * The writer's HTTP API answers unsigned, wrongly signed, revoked-key and
@@ -235,6 +235,23 @@ async fn nats_users_from_the_ops_config_have_least_privilege() {
     assert_eq!(after, (before.0, before.1 + 1), "only the auditor's co-signature was added");
     let replayed = replay_stream(&nats.url("reporting")).await.expect("the ledger still verifies");
     assert_eq!(replayed.len() as u64, before.0);
+
+    // The projector user's rights suffice to keep read models: it catches up,
+    // then follows its durable consumer (deliveries and acks) to a new record.
+    let store = std::sync::Arc::new(fundledger_projector::Store::open(&dir.path().join("models"), &ledger_id()).expect("the read models open"));
+    let js = fundledger_nats::connect_jetstream(&nats.url("projector")).await.expect("the projector user connects");
+    let projector = fundledger_projector::Projector::new(store, js, fundledger_projector::ProjectorConfig::new(ledger_id())).expect("a projector");
+    let mut position = projector.subscribe();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(projector.run(async move {
+        let _ = stopped.await;
+    }));
+    let wait = Duration::from_millis(TEST_WAIT_MS);
+    tokio::time::timeout(wait, position.wait_for(|seq| *seq == before.0)).await.expect("the projector catches up in time").expect("it runs");
+    append_all(&writer, vec![actors.pilot_grant(11)]).await;
+    tokio::time::timeout(wait, position.wait_for(|seq| *seq == before.0 + 1)).await.expect("the projector follows in time").expect("it runs");
+    let _ = stop.send(());
+    running.await.expect("the projector task").expect("the projector stops cleanly");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -178,15 +178,14 @@ fn deeply_nested_and_huge_inputs_are_refused_without_harm() {
 #[test]
 fn regressions_stay_fixed() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz-regressions");
-    let mut replayed = 0;
+    assert!(root.join("README.md").is_file(), "the regression corpus is where fuzz/README.md says: {}", root.display());
     for (name, target) in TARGETS {
+        // A target without a directory has had no crash yet.
         let Ok(entries) = std::fs::read_dir(root.join(name)) else { continue };
         for entry in entries {
             let path = entry.expect("a directory entry").path();
             let input = std::fs::read(&path).expect("reads a regression input");
             target(&input);
-            replayed += 1;
         }
     }
-    assert!(replayed > 0, "the regression corpus in {} is not empty", root.display());
 }

@@ -1,5 +1,5 @@
 //! The query API: HTTP JSON over the read models (OpenAPI: `GET /openapi.json`,
-//! committed as `schemas/openapi.json`).
+//! committed as `schemas/api/openapi.json`).
 //!
 //! Each request reads one RocksDB snapshot on a blocking thread, so an answer
 //! is consistent with itself and says the ledger sequence it reflects; the

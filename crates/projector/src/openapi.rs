@@ -1,7 +1,7 @@
 //! The query API's OpenAPI 3.0 document: paths written here, response schemas
 //! generated from the Rust view types (schemars' OpenAPI settings), so the
 //! document cannot drift from what the handlers serialise. It is served at
-//! `GET /openapi.json` and committed as `schemas/openapi.json`; the test
+//! `GET /openapi.json` and committed as `schemas/api/openapi.json`; the test
 //! `crates/projector/tests/openapi.rs` fails when the two differ.
 
 use schemars::gen::{SchemaGenerator, SchemaSettings};
