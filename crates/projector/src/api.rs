@@ -180,6 +180,14 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
+/// Ready when the read models can be read (answers 503 with the reason otherwise).
+async fn readyz(State(store): State<Arc<Store>>) -> Response {
+    match answer(store, None, query::status).await {
+        Ok(_) => "ready".into_response(),
+        Err(error) => (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {}", error.0)).into_response(),
+    }
+}
+
 async fn fallback() -> Response {
     (StatusCode::NOT_FOUND, Json(json!({"error": {"code": "not_found", "message": "no such endpoint; see GET /openapi.json"}}))).into_response()
 }
@@ -188,6 +196,7 @@ async fn fallback() -> Response {
 pub fn router(store: Arc<Store>) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
         .route("/openapi.json", get(openapi))
         .route("/v1/status", get(status))
         .route("/v1/portfolio", get(portfolio))
