@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use futures::StreamExt;
-use fundledger_core::id::LedgerId;
 use fundledger_core::record::SignedEvent;
 use fundledger_writer::{Writer, WriterConfig};
 use serde_json::json;
@@ -43,23 +42,10 @@ pub async fn run(args: AppendArgs) -> Result<()> {
     if args.events == 0 || args.batch == 0 || args.clients == 0 {
         bail!("--events, --batch and --clients must be positive");
     }
-    let temporary = tempfile::tempdir().context("cannot create a temporary directory")?;
-    let mut embedded = None;
-    let url = match &args.nats {
-        Some(url) => url.clone(),
-        None => {
-            let options = fundledger_nats::EmbeddedOptions { data_dir: Some(temporary.path().join("nats")), ..Default::default() };
-            std::fs::create_dir_all(temporary.path().join("nats"))?;
-            let server = fundledger_nats::EmbeddedNats::start(options).await?;
-            let url = server.url();
-            embedded = Some(server);
-            url
-        }
-    };
-    let run_id = format!("{:x}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0));
-    let ledger = LedgerId::parse(&format!("bench-{run_id}"))?;
+    let environment = super::Environment::start("append", args.nats.clone()).await?;
+    let (url, ledger, run_id) = (environment.nats.url.clone(), environment.ledger.clone(), environment.run_id.clone());
     let setup = Setup::new(ledger.clone());
-    let config = WriterConfig::new(ledger.clone(), url.clone(), temporary.path().join("writer"));
+    let config = WriterConfig::new(ledger.clone(), url.clone(), environment.temporary.path().join("writer"));
     let (writer, _sequencer) = Writer::start(config).await?;
     for outcome in writer.submit(setup_events(&setup)?).await {
         outcome.context("setting up the bench ledger")?;
@@ -185,8 +171,5 @@ pub async fn run(args: AppendArgs) -> Result<()> {
         println!("  for reference: signature checks alone on all cores {:.0} events/s", verify_rate);
         println!("  single-event latency, one client: p50 {:.2} ms  p99 {:.2} ms  max {:.2} ms  (target p99 under 10 ms)", ms(percentile(&single, 0.5)), ms(percentile(&single, 0.99)), ms(single.last().copied().unwrap_or_default()));
     }
-    if let Some(server) = embedded.as_mut() {
-        server.stop().await?;
-    }
-    Ok(())
+    environment.stop().await
 }

@@ -9,8 +9,11 @@ mod verify;
 
 use std::time::Duration;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::Subcommand;
+use fundledger_core::id::LedgerId;
+
+use crate::serve::{NatsArgs, NatsConnection};
 
 #[derive(Subcommand, Debug)]
 pub enum BenchCommand {
@@ -38,3 +41,31 @@ pub(crate) fn percentile(sorted: &[Duration], fraction: f64) -> Duration {
     sorted[index.min(sorted.len() - 1)]
 }
 
+
+/// What every bench starts from: a temporary directory, a ledger of its own
+/// (named for the bench and the run) and a NATS server: the one given, or an
+/// embedded one in the temporary directory.
+pub(crate) struct Environment {
+    pub temporary: tempfile::TempDir,
+    pub run_id: String,
+    pub ledger: LedgerId,
+    pub nats: NatsConnection,
+}
+
+impl Environment {
+    pub async fn start(bench: &str, nats: Option<String>) -> Result<Environment> {
+        let temporary = tempfile::tempdir().context("cannot create a temporary directory")?;
+        let run_id = format!("{:x}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0));
+        let ledger = LedgerId::parse(&format!("bench-{bench}-{run_id}"))?;
+        let nats = NatsArgs { nats, data_dir: temporary.path().to_path_buf(), ledger: ledger.clone(), replicas: 1 }.connect_or_embed().await?;
+        Ok(Environment { temporary, run_id, ledger, nats })
+    }
+
+    /// Stops the embedded server (if any) before its directory goes.
+    pub async fn stop(mut self) -> Result<()> {
+        if let Some(server) = self.nats.embedded.as_mut() {
+            server.stop().await?;
+        }
+        Ok(())
+    }
+}

@@ -11,11 +11,9 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use futures::StreamExt;
-use fundledger_core::id::LedgerId;
 use fundledger_projector::{Durability, Projector, ProjectorConfig, Store};
 use serde_json::json;
 
-use crate::serve::NatsArgs;
 
 /// Target: rebuild records per second on 2 cores (DESIGN.md 6).
 const TARGET_RECORDS_PER_SECOND: f64 = 150_000.0;
@@ -43,11 +41,8 @@ pub async fn run(args: RebuildArgs) -> Result<()> {
     if args.events == 0 {
         bail!("--events must be positive");
     }
-    let temporary = tempfile::tempdir().context("cannot create a temporary directory")?;
-    let run_id = format!("{:x}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0));
-    let ledger = LedgerId::parse(&format!("bench-rebuild-{run_id}"))?;
-    let nats_args = NatsArgs { nats: args.nats.clone(), data_dir: temporary.path().to_path_buf(), ledger: ledger.clone(), replicas: 1 };
-    let mut nats = nats_args.connect_or_embed().await?;
+    let environment = super::Environment::start("rebuild", args.nats.clone()).await?;
+    let (nats, ledger, temporary) = (&environment.nats, environment.ledger.clone(), environment.temporary.path());
     let js = fundledger_nats::connect_jetstream(&nats.url).await?;
     let progress = !args.json && std::io::IsTerminal::is_terminal(&std::io::stderr());
     eprintln!("writing a synthetic ledger of {} signed events...", args.events);
@@ -71,7 +66,7 @@ pub async fn run(args: RebuildArgs) -> Result<()> {
 
     // (b) A rebuild of the read models from the stream.
     eprintln!("rebuilding the read models from the {} records...", synthetic.size);
-    let path = temporary.path().join("projector");
+    let path = temporary.join("projector");
     let store = Arc::new(Store::open(&path, &ledger)?);
     let mut projector = Projector::new(store.clone(), js.clone(), ProjectorConfig::new(ledger.clone()))?;
     let bar = crate::query::progress_bar(synthetic.size, progress);
@@ -118,8 +113,5 @@ pub async fn run(args: RebuildArgs) -> Result<()> {
     }
     drop(projector);
     drop(store);
-    if let Some(server) = nats.embedded.as_mut() {
-        server.stop().await?;
-    }
-    Ok(())
+    environment.stop().await
 }

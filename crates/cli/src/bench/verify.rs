@@ -7,11 +7,10 @@
 
 use std::time::Instant;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use clap::Args;
 use fundledger_core::checkpoint::Checkpoint;
 use fundledger_core::crypto::{self, domain, Hash, KeyId, Signature};
-use fundledger_core::id::LedgerId;
 use fundledger_core::record::{Record, VERIFY_CHUNK_EVENTS};
 use fundledger_verifier::VerifyOptions;
 use futures::StreamExt;
@@ -57,21 +56,8 @@ pub async fn run(args: VerifyBenchArgs) -> Result<()> {
     if args.events == 0 {
         bail!("--events must be positive");
     }
-    let temporary = tempfile::tempdir().context("cannot create a temporary directory")?;
-    let mut embedded = None;
-    let url = match &args.nats {
-        Some(url) => url.clone(),
-        None => {
-            std::fs::create_dir_all(temporary.path().join("nats"))?;
-            let options = fundledger_nats::EmbeddedOptions { data_dir: Some(temporary.path().join("nats")), ..Default::default() };
-            let server = fundledger_nats::EmbeddedNats::start(options).await?;
-            let url = server.url();
-            embedded = Some(server);
-            url
-        }
-    };
-    let run_id = format!("{:x}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0));
-    let ledger = LedgerId::parse(&format!("bench-verify-{run_id}"))?;
+    let environment = super::Environment::start("verify", args.nats.clone()).await?;
+    let (url, ledger) = (environment.nats.url.clone(), environment.ledger.clone());
     let js = fundledger_nats::connect_jetstream(&url).await?;
     let terminal = !args.json && std::io::IsTerminal::is_terminal(&std::io::stderr());
     eprintln!("writing a synthetic ledger of {} events...", args.events);
@@ -175,8 +161,5 @@ pub async fn run(args: VerifyBenchArgs) -> Result<()> {
             if full_rate >= TARGET_EVENTS_PER_SECOND && share >= TARGET_SHARE_OF_BATCH { "met" } else { "NOT met" }
         );
     }
-    if let Some(server) = embedded.as_mut() {
-        server.stop().await?;
-    }
-    Ok(())
+    environment.stop().await
 }
