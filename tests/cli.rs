@@ -310,3 +310,27 @@ fn bad_input_gets_a_precise_error_before_anything_is_sent() {
     assert!(!output.success(), "{output}");
     assert!(output.stderr.contains("cannot reach the writer") && output.stderr.contains("--id retry-1 --occurred-at"), "{output}");
 }
+
+/// Each benchmark runs end to end on its own embedded nats-server and reports
+/// both sides of its comparison for every event it was asked for (rates are
+/// not judged here: benchmarks measure, tests check they measure something).
+#[test]
+fn every_bench_measures_both_sides_on_a_small_ledger() {
+    let run = |args: &[&str]| -> Value {
+        let output = cli::run(args, None, None);
+        assert!(output.success(), "{output}");
+        serde_json::from_str(&output.stdout).unwrap_or_else(|error| panic!("{error}: {output}"))
+    };
+    let positive = |value: &Value| value.as_f64().is_some_and(|rate| rate > 0.0);
+    let append = run(&["bench", "append", "--events", "3000", "--batch", "500", "--latency-events", "20", "--json"]);
+    assert_eq!(append["events"], 3000, "{append}");
+    assert!(positive(&append["ledger_append"]["events_per_second"]) && positive(&append["raw_jetstream_publish"]["events_per_second"]), "{append}");
+    assert!(positive(&append["single_event_latency_ms"]["p99"]), "{append}");
+    let verify = run(&["bench", "verify", "--events", "3000", "--json"]);
+    assert!(verify["events"].as_u64().is_some_and(|events| events > 3000), "setup events come on top: {verify}");
+    assert!(positive(&verify["full_verification"]["events_per_second"]) && positive(&verify["batch_verify_only"]["events_per_second"]), "{verify}");
+    let rebuild = run(&["bench", "rebuild", "--events", "3000", "--json"]);
+    assert_eq!(rebuild["records"], verify["events"], "the same synthetic ledger shape: {rebuild}");
+    assert!(positive(&rebuild["raw_fetch"]["records_per_second"]) && positive(&rebuild["rebuild"]["records_per_second"]), "{rebuild}");
+    assert!(rebuild["rebuild"]["database_bytes"].as_u64().is_some_and(|bytes| bytes > 0), "{rebuild}");
+}
