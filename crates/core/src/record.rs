@@ -17,7 +17,7 @@ use thiserror::Error;
 
 use crate::canonical::{canonicalize, CanonicalError};
 use crate::crypto::{self, domain, sha256, CryptoError, Hash, KeyId, SecretKey, Signature};
-use crate::event::{Event, EventBody, EventError};
+use crate::event::{BodyContent, Event, EventBody, EventError};
 use crate::id::EventId;
 use crate::id::LedgerId;
 use crate::time::Timestamp;
@@ -266,6 +266,19 @@ pub struct Record {
     pub hash: Hash,
 }
 
+/// A stored record as [`Record::read_stored`] reads it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredRecord {
+    pub ledger: LedgerId,
+    pub seq: u64,
+    pub prev: Hash,
+    pub hash: Hash,
+    pub recorded_at: Timestamp,
+    pub id: EventId,
+    pub occurred_at: Timestamp,
+    pub event: Event,
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawRecord<'a> {
@@ -306,6 +319,30 @@ impl Record {
     pub fn seal(ledger: LedgerId, seq: u64, prev: Hash, recorded_at: Timestamp, event: SignedEvent) -> Record {
         let hash = record_hash(&ledger, seq, &prev, &recorded_at, &event.event_hash, &event.signatures);
         Record { ledger, seq, prev, recorded_at, event, hash }
+    }
+
+    /// Reads a stored record for a reader that verifies no signature (the
+    /// projector): the stated hash is recomputed from the stored bytes, which
+    /// pins the body to what the writer sealed, but the body is not
+    /// re-canonicalised and the signer keys are not checked, the two costly
+    /// parts of [`Record::from_json`]. The chain link is the caller's.
+    pub fn read_stored(json: &[u8]) -> Result<StoredRecord, RecordError> {
+        let raw: RawRecord = serde_json::from_slice(json).map_err(|error| RecordError::Json(error.to_string()))?;
+        if raw.v != RECORD_FORMAT_VERSION {
+            return Err(RecordError::Version(raw.v));
+        }
+        let body_bytes = raw.body.get().as_bytes();
+        let BodyContent { id, ledger, occurred_at, event } = EventBody::content_from_json(raw.body.get()).map_err(SubmissionError::from)?;
+        if ledger != raw.ledger {
+            return Err(RecordError::LedgerMismatch { record: raw.ledger.to_string(), body: ledger.to_string() });
+        }
+        let prev = crypto::hash_from_hex("prev", &raw.prev).map_err(|error| RecordError::Json(error.to_string()))?;
+        let stated = crypto::hash_from_hex("hash", &raw.hash).map_err(|error| RecordError::Json(error.to_string()))?;
+        let computed = record_hash(&raw.ledger, raw.seq, &prev, &raw.recorded_at, &event_hash(body_bytes), &raw.signatures);
+        if computed != stated {
+            return Err(RecordError::HashMismatch { stated: hex::encode(stated), computed: hex::encode(computed) });
+        }
+        Ok(StoredRecord { ledger: raw.ledger, seq: raw.seq, prev, hash: stated, recorded_at: raw.recorded_at, id, occurred_at, event })
     }
 
     /// Parses a stored record and checks what it can alone: canonical body,
