@@ -16,6 +16,12 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// The services allocate and free many small buffers per event (records,
+/// ids, headers, acknowledgements) across threads; mimalloc does that with
+/// less contention than the system allocator (docs/PERFORMANCE.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// A verifiable ledger for public innovation funding: the I&T
 /// Industry-Oriented Fund and matching-grant schemes. Every event is signed
 /// with ed25519, chained with SHA-256 and appended to NATS JetStream.

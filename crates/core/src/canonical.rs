@@ -96,6 +96,192 @@ fn write_value(out: &mut String, value: &Value, path: &mut String, depth: usize)
     Ok(())
 }
 
+/// Whether `bytes` are already the canonical form of the JSON they hold,
+/// decided in one pass without building a value: what a stored record's body
+/// must be, and what well-behaved clients submit.
+///
+/// It is sound, not complete: `true` means `canonicalize(parse(bytes))` gives
+/// `bytes` back (a property test and the fuzz target hold it to that), while
+/// `false` may also mean "outside the fast subset", so callers fall back to
+/// [`canonicalize`], which names the precise problem. Recanonicalising through
+/// a `serde_json::Value` costs about as much as checking a signature.
+pub fn is_canonical(bytes: &[u8]) -> bool {
+    let Ok(text) = std::str::from_utf8(bytes) else { return false };
+    let mut scanner = Scanner { text, at: 0 };
+    scanner.value(0) && scanner.at == bytes.len()
+}
+
+/// A cursor over JSON text that accepts only canonical forms.
+struct Scanner<'a> {
+    text: &'a str,
+    at: usize,
+}
+
+impl<'a> Scanner<'a> {
+    fn peek(&self) -> Option<u8> {
+        self.text.as_bytes().get(self.at).copied()
+    }
+
+    fn eat(&mut self, byte: u8) -> bool {
+        let found = self.peek() == Some(byte);
+        self.at += usize::from(found);
+        found
+    }
+
+    fn literal(&mut self, word: &str) -> bool {
+        let found = self.text.as_bytes()[self.at..].starts_with(word.as_bytes());
+        self.at += if found { word.len() } else { 0 };
+        found
+    }
+
+    fn value(&mut self, depth: usize) -> bool {
+        if depth > NESTING_DEPTH_MAX {
+            return false;
+        }
+        match self.peek() {
+            Some(b'{') => self.object(depth),
+            Some(b'[') => self.array(depth),
+            Some(b'"') => self.string().is_some(),
+            Some(b't') => self.literal("true"),
+            Some(b'f') => self.literal("false"),
+            Some(b'n') => self.literal("null"),
+            Some(b'-' | b'0'..=b'9') => self.integer(),
+            _ => false,
+        }
+    }
+
+    /// Members strictly ascending by UTF-16 code units: sorted, no duplicates.
+    fn object(&mut self, depth: usize) -> bool {
+        debug_assert_eq!(self.peek(), Some(b'{'));
+        self.at += 1;
+        if self.eat(b'}') {
+            return true;
+        }
+        let mut previous: Option<std::borrow::Cow<'a, str>> = None;
+        loop {
+            let Some(name) = self.string() else { return false };
+            if previous.as_deref().is_some_and(|previous| !utf16_less(previous, &name)) {
+                return false;
+            }
+            if !self.eat(b':') || !self.value(depth + 1) {
+                return false;
+            }
+            previous = Some(name);
+            if !self.eat(b',') {
+                return self.eat(b'}');
+            }
+        }
+    }
+
+    fn array(&mut self, depth: usize) -> bool {
+        debug_assert_eq!(self.peek(), Some(b'['));
+        self.at += 1;
+        if self.eat(b']') {
+            return true;
+        }
+        loop {
+            if !self.value(depth + 1) {
+                return false;
+            }
+            if !self.eat(b',') {
+                return self.eat(b']');
+            }
+        }
+    }
+
+    /// A string escaped exactly as [`write_string`] escapes; its decoded text.
+    fn string(&mut self) -> Option<std::borrow::Cow<'a, str>> {
+        if !self.eat(b'"') {
+            return None;
+        }
+        let start = self.at;
+        let mut escaped = false;
+        loop {
+            match self.peek()? {
+                b'"' => break,
+                b'\\' => {
+                    escaped = true;
+                    self.at += self.escape_length()?;
+                }
+                control if control < 0x20 => return None,
+                _ => self.at += 1,
+            }
+        }
+        // Both ends are ASCII quotes, so these are character boundaries.
+        let raw = &self.text[start..self.at];
+        self.at += 1;
+        Some(if escaped { std::borrow::Cow::Owned(unescape(raw)) } else { std::borrow::Cow::Borrowed(raw) })
+    }
+
+    /// The length of the escape at the cursor, if it is one [`write_string`] writes.
+    fn escape_length(&self) -> Option<usize> {
+        let bytes = &self.text.as_bytes()[self.at..];
+        match bytes.get(1)? {
+            b'"' | b'\\' | b'b' | b't' | b'n' | b'f' | b'r' => Some(2),
+            b'u' => {
+                let code = bytes.get(2..6)?;
+                let lower_hex = |byte: &u8| byte.is_ascii_digit() || (b'a'..=b'f').contains(byte);
+                if code[0] != b'0' || code[1] != b'0' || !code[2..].iter().all(lower_hex) {
+                    return None;
+                }
+                let value = u8::from_str_radix(std::str::from_utf8(&code[2..]).ok()?, 16).ok()?;
+                (value < 0x20 && !matches!(value, 0x08 | 0x09 | 0x0a | 0x0c | 0x0d)).then_some(6)
+            }
+            _ => None,
+        }
+    }
+
+    /// Plain decimal, no leading zero, no `-0`, magnitude at most 2^53 - 1.
+    fn integer(&mut self) -> bool {
+        let negative = self.eat(b'-');
+        let start = self.at;
+        while self.peek().is_some_and(|byte| byte.is_ascii_digit()) {
+            self.at += 1;
+        }
+        let digits = &self.text[start..self.at];
+        let Some(first) = digits.bytes().next() else { return false };
+        if first == b'0' && (digits.len() > 1 || negative) {
+            return false;
+        }
+        digits.len() <= 16 && digits.parse::<u64>().is_ok_and(|magnitude| magnitude <= INTEGER_MAGNITUDE_MAX)
+    }
+}
+
+/// RFC 8785 member order: by UTF-16 code units (byte order for ASCII).
+fn utf16_less(a: &str, b: &str) -> bool {
+    if a.is_ascii() && b.is_ascii() {
+        a < b
+    } else {
+        a.encode_utf16().lt(b.encode_utf16())
+    }
+}
+
+/// The text of a string body whose escapes [`Scanner::escape_length`] accepted.
+fn unescape(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    let mut characters = raw.chars();
+    while let Some(character) = characters.next() {
+        if character != '\\' {
+            out.push(character);
+            continue;
+        }
+        match characters.next() {
+            Some('b') => out.push('\u{08}'),
+            Some('t') => out.push('\t'),
+            Some('n') => out.push('\n'),
+            Some('f') => out.push('\u{0c}'),
+            Some('r') => out.push('\r'),
+            Some('u') => {
+                let code: String = characters.by_ref().take(4).collect();
+                out.extend(u32::from_str_radix(&code, 16).ok().and_then(char::from_u32));
+            }
+            Some(other) => out.push(other),
+            None => {}
+        }
+    }
+    out
+}
+
 /// ECMAScript `JSON.stringify` string escaping (RFC 8785 3.2.2.2).
 fn write_string(out: &mut String, text: &str) {
     out.push('"');
@@ -151,6 +337,41 @@ mod tests {
         assert!(canonicalize(&json!(9_007_199_254_740_991u64)).is_ok());
         let error = canonicalize(&json!({"data": {"amount": 1.5}})).unwrap_err().to_string();
         assert!(error.contains("$.data.amount"), "{error}");
+    }
+
+    #[test]
+    fn recognises_canonical_bytes_without_parsing() {
+        for canonical in [r#"{"a":[true,null,"x"],"b":1,"c":{"y":0,"z":-5}}"#, "\"a\\\"b\\\\c\\n\\u0001\u{7f}é€/\"", "{\"\\r\":3,\"1\":4,\"\u{1f600}\":2,\"\u{ff61}\":1}", "[]", "{}", "0", "-9007199254740991"] {
+            assert!(is_canonical(canonical.as_bytes()), "{canonical}");
+            assert_eq!(canonicalize(&serde_json::from_str(canonical).unwrap()).unwrap(), canonical.as_bytes());
+        }
+        for other in [
+            r#"{"b":1,"a":2}"#,          // unsorted
+            r#"{"a":1,"a":1}"#,          // duplicate member
+            r#"{"a": 1}"#,               // whitespace
+            r#"{"\u0061":1}"#,            // needless escape
+            r#""\/""#,                    // escaped solidus
+            r#""\u001F""#,                // upper-case hex
+            r#""\u0009""#,                // \t spelled long
+            "-0",
+            "01",
+            "1.0",
+            "1e3",
+            "9007199254740992",
+            "[1,]",
+            "{\"\u{ff61}\":1,\"\u{1f600}\":2}", // byte order, not UTF-16 order
+            "\"\u{1}\"",                 // raw control character
+            "tru",
+            "",
+        ] {
+            assert!(!is_canonical(other.as_bytes()), "{other}");
+        }
+        assert!(!is_canonical(b"\"\xff\""));
+        let mut deep = json!(1);
+        for _ in 0..40 {
+            deep = json!([deep]);
+        }
+        assert!(!is_canonical(deep.to_string().as_bytes()));
     }
 
     #[test]

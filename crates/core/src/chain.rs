@@ -9,7 +9,7 @@ use thiserror::Error;
 use crate::crypto::Hash;
 use crate::id::LedgerId;
 use crate::merkle::{self, CompactRange, NodeId};
-use crate::record::{Record, SignedEvent, GENESIS_PREV};
+use crate::record::{Record, RecordEnvelope, SignedEvent, GENESIS_PREV};
 use crate::time::Timestamp;
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -66,14 +66,18 @@ impl ChainState {
 
     /// Checks that `record` is the next link of this chain.
     pub fn check_next(&self, record: &Record) -> Result<(), ChainError> {
-        if record.ledger != self.ledger {
-            return Err(ChainError::Ledger { seq: record.seq, expected: self.ledger.to_string(), found: record.ledger.to_string() });
+        self.check_link(&record.ledger, record.seq, &record.prev)
+    }
+
+    fn check_link(&self, ledger: &LedgerId, seq: u64, prev: &Hash) -> Result<(), ChainError> {
+        if *ledger != self.ledger {
+            return Err(ChainError::Ledger { seq, expected: self.ledger.to_string(), found: ledger.to_string() });
         }
-        if record.seq != self.size() + 1 {
-            return Err(ChainError::Sequence { expected: self.size() + 1, found: record.seq });
+        if seq != self.size() + 1 {
+            return Err(ChainError::Sequence { expected: self.size() + 1, found: seq });
         }
-        if record.prev != self.head {
-            return Err(ChainError::Link { seq: record.seq, expected: hex::encode(self.head), found: hex::encode(record.prev) });
+        if *prev != self.head {
+            return Err(ChainError::Link { seq, expected: hex::encode(self.head), found: hex::encode(prev) });
         }
         Ok(())
     }
@@ -81,10 +85,19 @@ impl ChainState {
     /// Checks and appends the next record; `on_node` receives every Merkle
     /// node the append completes (to be stored for proofs) .
     pub fn append(&mut self, record: &Record, on_node: impl FnMut(NodeId, &Hash)) -> Result<(), ChainError> {
-        self.check_next(record)?;
-        self.tree.append(merkle::leaf_hash(&record.hash), on_node);
-        self.head = record.hash;
-        debug_assert_eq!(self.tree.size(), record.seq);
+        self.append_link(&record.ledger, record.seq, &record.prev, &record.hash, on_node)
+    }
+
+    /// [`append`](Self::append) for a record's envelope.
+    pub fn append_envelope(&mut self, envelope: &RecordEnvelope, on_node: impl FnMut(NodeId, &Hash)) -> Result<(), ChainError> {
+        self.append_link(&envelope.ledger, envelope.seq, &envelope.prev, &envelope.hash, on_node)
+    }
+
+    fn append_link(&mut self, ledger: &LedgerId, seq: u64, prev: &Hash, hash: &Hash, on_node: impl FnMut(NodeId, &Hash)) -> Result<(), ChainError> {
+        self.check_link(ledger, seq, prev)?;
+        self.tree.append(merkle::leaf_hash(hash), on_node);
+        self.head = *hash;
+        debug_assert_eq!(self.tree.size(), seq);
         Ok(())
     }
 }

@@ -9,7 +9,7 @@
 
 use serde_json::Value;
 
-use crate::canonical::canonicalize;
+use crate::canonical::{canonicalize, is_canonical};
 use crate::checkpoint::SignedCheckpoint;
 use crate::merkle::{self, Hash, MemoryNodeStore};
 use crate::record::{Record, SignedEvent};
@@ -40,10 +40,23 @@ pub fn record(data: &[u8]) {
 }
 
 /// RFC 8785 canonicalisation of any JSON: the output is JSON, canonical
-/// again (idempotent), and means the same value as the input.
+/// again (idempotent), and means the same value as the input; the one-pass
+/// check [`is_canonical`] accepts only input that canonicalises to itself,
+/// and accepts every canonical output.
 pub fn canonical(data: &[u8]) {
-    let Ok(value) = serde_json::from_slice::<Value>(data) else { return };
-    let Ok(canonical) = canonicalize(&value) else { return };
+    let accepted = is_canonical(data);
+    let Ok(value) = serde_json::from_slice::<Value>(data) else {
+        assert!(!accepted, "is_canonical accepted bytes that are not JSON");
+        return;
+    };
+    let Ok(canonical) = canonicalize(&value) else {
+        assert!(!accepted, "is_canonical accepted JSON outside the signed subset");
+        return;
+    };
+    if accepted {
+        assert_eq!(canonical, data, "is_canonical accepted bytes that canonicalise differently");
+    }
+    assert!(is_canonical(&canonical), "is_canonical refused a canonical output");
     let reparsed: Value = serde_json::from_slice(&canonical).expect("canonical output is JSON");
     assert_eq!(reparsed, value, "canonical output means the input's value");
     assert_eq!(canonicalize(&reparsed).as_deref(), Ok(&canonical[..]), "canonicalisation is idempotent");

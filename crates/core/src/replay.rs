@@ -17,7 +17,7 @@ use crate::crypto::Hash;
 use crate::id::LedgerId;
 use crate::ledger::Ledger;
 use crate::merkle::NodeId;
-use crate::record::{verify_events_parallel, Record, VerifiedEvent};
+use crate::record::{verify_record_signatures, PreparedRecord, Record, VerifiedEvent};
 use crate::time::Timestamp;
 
 /// What kind of check a record failed.
@@ -96,51 +96,42 @@ impl Replay {
 
     /// [`check_chunk`](Self::check_chunk) that also hands every Merkle node
     /// the chain completes to `on_node`, for a verifier that stores them to
-    /// build proofs. Links are checked before signatures, so nodes of records
-    /// after the first bad one may be reported too: discard them on failure.
-    pub fn check_chunk_with_nodes(
+    /// build proofs.
+    pub fn check_chunk_with_nodes(&mut self, records: Vec<Record>, on_node: impl FnMut(NodeId, &Hash), on_record: impl FnMut(&VerifiedRecord)) -> Result<(), ReplayError> {
+        self.check_prepared_with_nodes(verify_record_signatures(records), on_node, on_record)
+    }
+
+    /// The in-order part of the check, for records whose signatures were
+    /// checked ahead ([`verify_record_signatures`], on all cores): for each
+    /// record, the chain link, then its signatures' verdict, then the state
+    /// machine. On failure, nodes already handed to `on_node` for that
+    /// record are to be discarded with the rest of the chunk.
+    pub fn check_prepared_with_nodes(
         &mut self,
-        records: Vec<Record>,
+        records: Vec<PreparedRecord>,
         mut on_node: impl FnMut(NodeId, &Hash),
         mut on_record: impl FnMut(&VerifiedRecord),
     ) -> Result<(), ReplayError> {
-        let mut chain_failure = None;
-        let mut envelopes = Vec::with_capacity(records.len());
-        let mut events = Vec::with_capacity(records.len());
-        for record in records {
-            if chain_failure.is_none() {
-                if let Err(error) = self.chain.append(&record, &mut on_node) {
-                    chain_failure = Some(ReplayError {
-                        seq: record.seq,
-                        event_id: Some(record.body().id.to_string()),
-                        kind: FailureKind::Chain,
-                        reason: error.to_string(),
-                    });
-                }
+        for prepared in records {
+            let (envelope, event) = prepared.into_parts();
+            let seq = envelope.seq;
+            if let Err(error) = self.chain.append_envelope(&envelope, &mut on_node) {
+                let event_id = match &event {
+                    Ok(event) => event.body().id.to_string(),
+                    Err((id, _)) => id.to_string(),
+                };
+                return Err(ReplayError { seq, event_id: Some(event_id), kind: FailureKind::Chain, reason: error.to_string() });
             }
-            if chain_failure.is_some() {
-                break;
-            }
-            envelopes.push((record.seq, record.hash, record.recorded_at));
-            events.push(record.event);
-        }
-        let ids: Vec<String> = events.iter().map(|event| event.body().id.to_string()).collect();
-        let verified = verify_events_parallel(events);
-        for (((seq, hash, recorded_at), event_id), result) in envelopes.into_iter().zip(ids).zip(verified) {
-            let event = result.map_err(|error| ReplayError { seq, event_id: Some(event_id), kind: FailureKind::Signature, reason: error.to_string() })?;
-            let event_id = || Some(event.body().id.to_string());
+            let event = event.map_err(|(id, error)| ReplayError { seq, event_id: Some(id.to_string()), kind: FailureKind::Signature, reason: error.to_string() })?;
             self.ledger.apply(&event).map_err(|violation| ReplayError {
                 seq,
-                event_id: event_id(),
+                event_id: Some(event.body().id.to_string()),
                 kind: FailureKind::Rule,
                 reason: format!("the state machine refuses it: {violation}"),
             })?;
-            on_record(&VerifiedRecord { seq, hash, recorded_at, event });
+            on_record(&VerifiedRecord { seq, hash: envelope.hash, recorded_at: envelope.recorded_at, event });
         }
-        match chain_failure {
-            Some(error) => Err(error),
-            None => Ok(()),
-        }
+        Ok(())
     }
 
     pub fn ledger(&self) -> &Ledger {

@@ -790,3 +790,47 @@ fn every_byte_of_every_record_matters() {
     }
     assert_eq!(verifier.ledger.grants()[&GrantId::parse("g-tiny").unwrap()].disbursed, hkd(1_000));
 }
+
+/// JSON values of the signed subset, with names and strings that need
+/// escapes and characters whose UTF-16 order differs from their byte order.
+fn json_value() -> impl Strategy<Value = serde_json::Value> {
+    use serde_json::Value;
+    let text = "[a-c1\"\\\\/\u{1}\u{8}\t\n\r\u{7f}é\u{ff61}\u{1f600} ]{0,6}";
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        (-(1i64 << 53) + 1..(1i64 << 53)).prop_map(Value::from),
+        text.prop_map(Value::String),
+    ];
+    leaf.prop_recursive(4, 48, 6, move |inner| {
+        prop_oneof![
+            vec(inner.clone(), 0..6).prop_map(Value::Array),
+            proptest::collection::btree_map(text, inner, 0..6).prop_map(|members| Value::Object(members.into_iter().collect())),
+        ]
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// The one-pass check agrees with canonicalisation: it accepts every
+    /// canonical form, and any change to one that it still accepts
+    /// canonicalises to itself (it never lets a non-canonical body through).
+    #[test]
+    fn the_one_pass_canonical_check_agrees_with_canonicalisation(value in json_value(), at in any::<Index>(), byte in any::<u8>(), insert in any::<bool>()) {
+        use fundledger_core::canonical::{canonicalize, is_canonical};
+        let canonical = canonicalize(&value).unwrap();
+        prop_assert!(is_canonical(&canonical), "refused {}", String::from_utf8_lossy(&canonical));
+        let mut changed = canonical.clone();
+        let position = at.index(changed.len() + 1);
+        if insert {
+            changed.insert(position, byte);
+        } else if position < changed.len() {
+            changed[position] = byte;
+        }
+        if is_canonical(&changed) {
+            let reparsed: serde_json::Value = serde_json::from_slice(&changed).unwrap();
+            prop_assert_eq!(canonicalize(&reparsed).unwrap(), changed);
+        }
+    }
+}

@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime};
 
 use async_nats::jetstream::{
     self,
-    consumer::{pull::OrderedConfig, DeliverPolicy},
+    consumer::{pull::OrderedConfig, push, DeliverPolicy, FromConsumer, IntoConsumerConfig},
     stream::RawMessageErrorKind,
 };
 use bytes::Bytes;
@@ -78,11 +78,19 @@ pub async fn read_from(
         Some(sequence) if sequence <= target => {}
         _ => return Ok(stream::empty().boxed()),
     }
-    let consumer = create_ordered(&stream, stream_name, filter_subject, start_sequence).await?;
+    let config = push::OrderedConfig {
+        deliver_subject: js.client().new_inbox(),
+        filter_subject: filter_subject.unwrap_or_default().to_string(),
+        deliver_policy: DeliverPolicy::ByStartSequence { start_sequence },
+        ..push::OrderedConfig::default()
+    };
+    let consumer = create_ordered(&stream, stream_name, config).await?;
     let messages = consumer
         .messages()
         .await
-        .map_err(|err| NatsError::jetstream(format!("ordered consumer on {stream_name}"), err))?;
+        .map_err(|err| NatsError::jetstream(format!("ordered consumer on {stream_name}"), err))?
+        .map(|item| item.map_err(|err| err.to_string()))
+        .boxed();
     let state = Replay {
         messages,
         handle: stream,
@@ -106,7 +114,12 @@ pub async fn follow_from(
 ) -> Result<MessageStream, NatsError> {
     let start_sequence = start_sequence.max(1);
     let stream = get_stream(js, stream_name).await?;
-    let consumer = create_ordered(&stream, stream_name, filter_subject, start_sequence).await?;
+    let config = OrderedConfig {
+        filter_subject: filter_subject.unwrap_or_default().to_string(),
+        deliver_policy: DeliverPolicy::ByStartSequence { start_sequence },
+        ..OrderedConfig::default()
+    };
+    let consumer = create_ordered(&stream, stream_name, config).await?;
     let messages = consumer
         .messages()
         .await
@@ -192,18 +205,15 @@ async fn get_stream(
     .map_err(|err| NatsError::jetstream(operation(), err))
 }
 
-async fn create_ordered(
+async fn create_ordered<C>(
     stream: &jetstream::stream::Stream,
     stream_name: &str,
-    filter_subject: Option<&str>,
-    start_sequence: u64,
-) -> Result<jetstream::consumer::Consumer<OrderedConfig>, NatsError> {
+    config: C,
+) -> Result<jetstream::consumer::Consumer<C>, NatsError>
+where
+    C: IntoConsumerConfig + FromConsumer + Clone,
+{
     let operation = || format!("create ordered consumer on {stream_name}");
-    let config = OrderedConfig {
-        filter_subject: filter_subject.unwrap_or_default().to_string(),
-        deliver_policy: DeliverPolicy::ByStartSequence { start_sequence },
-        ..OrderedConfig::default()
-    };
     // Creating a consumer needs the cluster's meta leader, which is briefly
     // missing after a node fails or rejoins: retry a few times.
     let mut attempt = 1;
@@ -250,7 +260,7 @@ fn stored_message(
 
 /// State of a terminating replay.
 struct Replay {
-    messages: jetstream::consumer::pull::Ordered,
+    messages: BoxStream<'static, Result<jetstream::Message, String>>,
     /// The stream, for asking its leader what is left.
     handle: jetstream::stream::Stream,
     filter: Option<String>,
@@ -274,7 +284,7 @@ impl Replay {
         .await;
         let message = match next {
             Ok(Some(Ok(message))) => message,
-            Ok(Some(Err(err))) => return Some(self.fail(err.to_string())),
+            Ok(Some(Err(err))) => return Some(self.fail(err)),
             Ok(None) => return Some(self.fail("the consumer ended".to_string())),
             Err(_) => {
                 return Some(self.fail(format!("no message for {REPLAY_IDLE_TIMEOUT_MS} ms")))

@@ -1,13 +1,14 @@
 //! The verification engine: checks stored records chunk by chunk, in order,
 //! and names the first bad one.
 //!
-//! Per chunk: records are parsed, their bodies checked canonical and their
-//! stated hashes recomputed on all cores (rayon; this is the costly part);
-//! event ids are looked up in the disk-backed id set; then the core's
-//! [`Replay`] checks chain links, batch-verifies signatures on all cores and
-//! applies every event to the same state machine the writer uses, which
-//! re-checks every business and authorisation rule (signers registered, not
-//! revoked, holding the role) as of that point in history. The complete
+//! Per chunk: records are parsed, their bodies checked canonical, their
+//! stated hashes recomputed and their signatures batch-verified on all cores
+//! (rayon; this is the costly part, and it needs no state, so it runs one
+//! chunk ahead); event ids are looked up in the disk-backed id set; then the
+//! core's [`Replay`] checks each chain link in order, takes the signature
+//! verdict and applies every event to the same state machine the writer uses,
+//! which re-checks every business and authorisation rule (signers registered,
+//! not revoked, holding the role) as of that point in history. The complete
 //! Merkle nodes the chain's tree gains are written to the store with the ids;
 //! a chunk is split after every size a checkpoint states, where the
 //! checkpoints are checked against the chain's root and head. The sources
@@ -21,7 +22,7 @@ use fundledger_core::event::Event;
 use fundledger_core::id::LedgerId;
 use fundledger_core::ledger::Ledger;
 use fundledger_core::merkle::CompactRange;
-use fundledger_core::record::Record;
+use fundledger_core::record::{verify_record_signatures, PreparedRecord, Record};
 use fundledger_core::replay::{Replay, ReplayError};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -117,10 +118,10 @@ pub struct Snapshot {
     pub tree: CompactRange,
 }
 
-/// A chunk of raw records with the result of parsing each.
+/// A chunk of raw records with the result of parsing each and checking its signatures.
 pub struct ParsedChunk {
     raw: Vec<RawRecord>,
-    parsed: Vec<Result<Record, Failure>>,
+    parsed: Vec<Result<PreparedRecord, Failure>>,
 }
 
 impl ParsedChunk {
@@ -201,10 +202,26 @@ impl Verifier {
         self.replay.chain().size()
     }
 
-    /// Parses a chunk on all cores: the costly part (canonical form, hashes),
-    /// needing no state, so a pipeline runs it ahead of [`check_parsed`](Self::check_parsed).
+    /// Parses a chunk and checks its signatures on all cores: the costly
+    /// part (canonical form, hashes, ed25519), needing no state, so a
+    /// pipeline runs it ahead of [`check_parsed`](Self::check_parsed).
     pub fn parse(raw: Vec<RawRecord>) -> ParsedChunk {
-        let parsed = raw.par_iter().map(|record| Replay::parse(record.position, &record.bytes).map_err(|error| parse_failure(error, &record.bytes))).collect();
+        let parsed: Vec<Result<Record, Failure>> =
+            raw.par_iter().map(|record| Replay::parse(record.position, &record.bytes).map_err(|error| parse_failure(error, &record.bytes))).collect();
+        // Whether each position holds a record or a failure, while the records go to be checked together.
+        let mut records = Vec::with_capacity(parsed.len());
+        let mut failures = Vec::with_capacity(parsed.len());
+        for result in parsed {
+            match result {
+                Ok(record) => {
+                    records.push(record);
+                    failures.push(None);
+                }
+                Err(failure) => failures.push(Some(failure)),
+            }
+        }
+        let mut prepared = verify_record_signatures(records).into_iter();
+        let parsed = failures.into_iter().filter_map(|failure| failure.map_or_else(|| prepared.next().map(Ok), |failure| Some(Err(failure)))).collect();
         ParsedChunk { raw, parsed }
     }
 
@@ -262,7 +279,7 @@ impl Verifier {
         let (Some(first), Some(last)) = (raw.first(), raw.last()) else { return Ok(None) };
         debug_assert_eq!(raw.len(), parsed.len());
         let (first_position, last_position) = (first.position, last.position);
-        let mut records = Vec::with_capacity(parsed.len());
+        let mut records: Vec<PreparedRecord> = Vec::with_capacity(parsed.len());
         let mut parse_failure = None;
         for result in parsed {
             match result {
@@ -286,7 +303,7 @@ impl Verifier {
         let mut last_event_id = None;
         // Both callbacks write it, never at once (nodes while linking, the rest once verified).
         let batch = std::cell::RefCell::new(batch);
-        let result = replay.check_chunk_with_nodes(records, |id, hash| batch.borrow_mut().put_node(id, hash, nodes_cf), |record| {
+        let result = replay.check_prepared_with_nodes(records, |id, hash| batch.borrow_mut().put_node(id, hash, nodes_cf), |record| {
             let mut batch = batch.borrow_mut();
             let event_id = record.event.body().id.as_str();
             batch.put_id(event_id, record.seq, ids_cf);
@@ -340,13 +357,13 @@ impl Verifier {
     /// Finds the first record whose event id an earlier record used (in the
     /// store or earlier in this chunk), truncates `records` before it and
     /// returns the failure.
-    fn find_duplicate(&self, records: &mut Vec<Record>) -> Result<Option<Failure>, VerifyError> {
-        let ids: Vec<&str> = records.iter().map(|record| record.body().id.as_str()).collect();
+    fn find_duplicate(&self, records: &mut Vec<PreparedRecord>) -> Result<Option<Failure>, VerifyError> {
+        let ids: Vec<&str> = records.iter().map(|prepared| prepared.record().body().id.as_str()).collect();
         let known = self.store.lookup_ids(&ids)?;
         let mut seen: HashMap<&str, u64> = HashMap::with_capacity(ids.len());
         let mut found = None;
         for (index, (id, earlier)) in ids.iter().zip(known).enumerate() {
-            let seq = records[index].seq;
+            let seq = records[index].record().seq;
             let earlier = earlier.or_else(|| seen.get(id).copied());
             if let Some(earlier) = earlier {
                 found = Some((index, Failure::new(seq, Some(id.to_string()), FailureKind::DuplicateId, format!("event id {id} was already used by record {earlier}"))));

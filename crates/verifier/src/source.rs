@@ -83,9 +83,9 @@ pub async fn read_checkpoints(js: &jetstream::Context, ledger: &LedgerId) -> Res
 type Chunk = Result<Vec<RawRecord>, VerifyError>;
 
 /// Runs the checker over chunks from `receiver` until it closes. A parser
-/// thread parses each chunk (on all cores) while the checker checks the one
-/// before, so the checker's sequential work (chain, rules, store) overlaps
-/// the parsing.
+/// thread parses each chunk and checks its signatures (on all cores) while
+/// the checker checks the one before, so the checker's sequential work
+/// (chain, rules, store) overlaps the costly, stateless part.
 fn run_checker(mut verifier: Verifier, mut receiver: tokio::sync::mpsc::Receiver<Chunk>, total: u64, progress: Option<Progress>) -> Result<Verifier, VerifyError> {
     let (parsed_sender, parsed_receiver) = std::sync::mpsc::sync_channel::<Result<ParsedChunk, VerifyError>>(1);
     let parser = std::thread::spawn(move || {
