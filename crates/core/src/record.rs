@@ -258,35 +258,44 @@ pub struct RecordEnvelope {
 /// Checks the signatures of stored records on all cores (rayon), batch by
 /// batch as [`verify_events`] does. Computation only, no I/O.
 pub fn verify_record_signatures(records: Vec<Record>) -> Vec<PreparedRecord> {
-    use rayon::prelude::*;
-    let verdicts: Vec<bool> = records.par_chunks(VERIFY_CHUNK_EVENTS).map(|chunk| batch_verifies(chunk.iter().map(|record| &record.event))).collect();
+    on_all_cores(records, verify_record_batch)
+}
+
+/// [`verify_record_signatures`] on this thread, as one batch: for callers
+/// that spread their own work over the cores.
+pub fn verify_record_batch(records: Vec<Record>) -> Vec<PreparedRecord> {
+    let all_verify = batch_verifies(records.iter().map(|record| &record.event));
     records
-        .into_par_iter()
-        .enumerate()
-        .map(|(index, record)| {
-            let signatures = if verdicts[index / VERIFY_CHUNK_EVENTS] { Ok(()) } else { record.event.check_signatures() };
+        .into_iter()
+        .map(|record| {
+            let signatures = if all_verify { Ok(()) } else { record.event.check_signatures() };
             PreparedRecord { record, signatures }
         })
         .collect()
 }
 
-/// Chunk size for [`verify_events_parallel`]: large enough for batch
+/// Chunk size for batch verification on all cores: large enough for batch
 /// verification to pay off, small enough to spread over the cores.
 pub const VERIFY_CHUNK_EVENTS: usize = 128;
 
 /// [`verify_events`] over chunks on all cores (rayon). Computation only, no I/O.
 pub fn verify_events_parallel(events: Vec<SignedEvent>) -> Vec<Result<VerifiedEvent, SubmissionError>> {
+    on_all_cores(events, verify_events)
+}
+
+/// `batch` over chunks of [`VERIFY_CHUNK_EVENTS`] items on all cores, results in order.
+fn on_all_cores<T: Send, R: Send>(items: Vec<T>, batch: impl Fn(Vec<T>) -> Vec<R> + Sync + Send) -> Vec<R> {
     use rayon::prelude::*;
-    if events.len() <= VERIFY_CHUNK_EVENTS {
-        return verify_events(events);
+    if items.len() <= VERIFY_CHUNK_EVENTS {
+        return batch(items);
     }
-    let mut chunks: Vec<Vec<SignedEvent>> = Vec::with_capacity(events.len() / VERIFY_CHUNK_EVENTS + 1);
-    let mut events = events.into_iter().peekable();
-    while events.peek().is_some() {
-        chunks.push(events.by_ref().take(VERIFY_CHUNK_EVENTS).collect());
+    let mut chunks: Vec<Vec<T>> = Vec::with_capacity(items.len() / VERIFY_CHUNK_EVENTS + 1);
+    let mut items = items.into_iter().peekable();
+    while items.peek().is_some() {
+        chunks.push(items.by_ref().take(VERIFY_CHUNK_EVENTS).collect());
     }
-    let verified: Vec<Vec<_>> = chunks.into_par_iter().map(verify_events).collect();
-    verified.into_iter().flatten().collect()
+    let done: Vec<Vec<R>> = chunks.into_par_iter().map(batch).collect();
+    done.into_iter().flatten().collect()
 }
 
 impl VerifiedEvent {

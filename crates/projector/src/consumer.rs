@@ -43,6 +43,8 @@ use crate::store::{Durability, Store, StoreError};
 pub const BATCH_RECORDS_MAX: usize = 4096;
 /// Chunks in flight between the reader and the applier.
 pub const PIPELINE_CHUNKS_MAX: usize = 4;
+/// In a rebuild, decided chunks waiting for the commit thread.
+const BULK_COMMITS_IN_FLIGHT_MAX: usize = 2;
 /// Chunks at least this big are parsed on all cores.
 const PARALLEL_PARSE_RECORDS_MIN: usize = 256;
 /// Wait before re-attaching the durable consumer after a broker error.
@@ -94,6 +96,29 @@ pub struct Applier {
     position: watch::Sender<u64>,
 }
 
+/// What deciding a chunk gave: the records applied, the positions before and
+/// after, and the failure that stopped it, if any.
+struct Step {
+    applied: Applied,
+    from: Position,
+    to: Position,
+    failure: Option<ProjectionError>,
+}
+
+/// A decided chunk's changes, to be committed in order by another thread.
+struct BulkCommit {
+    changes: Changes,
+    from: Position,
+    to: Position,
+}
+
+impl BulkCommit {
+    fn write(self, store: &Store) -> Result<u64, StoreError> {
+        store.begin().commit(&self.changes, self.from, self.to, Durability::Bulk)?;
+        Ok(self.to.seq)
+    }
+}
+
 /// What one call to [`Applier::apply`] did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Applied {
@@ -123,15 +148,47 @@ impl Applier {
     /// before the position are skipped. Stops at the first delivery after a
     /// gap: the caller fills the gap and calls again.
     pub fn apply(&mut self, deliveries: &[Delivered], durability: Durability) -> Result<Applied, ProjectorError> {
-        let writing = self.store.begin();
+        let store = Arc::clone(&self.store);
+        let writing = store.begin();
         if self.store.position()? != self.projection.position() {
             // Another instance sharing the store committed: continue from its state.
             self.projection = self.store.load()?;
             self.position.send_replace(self.projection.position().seq);
         }
+        let mut changes = std::mem::take(&mut self.changes);
+        let step = self.decide(deliveries, &mut changes);
+        if step.to != step.from {
+            if let Err(error) = writing.commit(&changes, step.from, step.to, durability) {
+                // The in-memory projection is ahead of the store: take the store's.
+                self.projection = self.store.load()?;
+                return Err(error.into());
+            }
+            self.position.send_replace(step.to.seq);
+        }
+        self.changes = changes;
+        match step.failure {
+            Some(error) => Err(error.into()),
+            None => Ok(step.applied),
+        }
+    }
+
+    /// [`apply`](Self::apply) for a rebuild into a new database that no other
+    /// instance writes to: the commit is returned to be written by another
+    /// thread, in order, while this one decides the next chunk.
+    fn decide_bulk(&mut self, deliveries: &[Delivered]) -> (Option<BulkCommit>, Step) {
+        let mut changes = Changes::default();
+        let step = self.decide(deliveries, &mut changes);
+        let commit = (step.to != step.from).then_some(BulkCommit { changes, from: step.from, to: step.to });
+        (commit, step)
+    }
+
+    /// Decides the deliveries that continue the projection into `changes`
+    /// (cleared first), up to the first failure.
+    fn decide(&mut self, deliveries: &[Delivered], changes: &mut Changes) -> Step {
+        changes.clear();
         let start = self.projection.position();
         let first_new = deliveries.iter().position(|delivery| delivery.seq > start.seq).unwrap_or(deliveries.len());
-        let mut outcome = Applied { applied: 0, skipped: first_new as u64 };
+        let mut step = Step { applied: Applied { applied: 0, skipped: first_new as u64 }, from: start, to: start, failure: None };
         let contiguous = deliveries[first_new..]
             .iter()
             .enumerate()
@@ -139,7 +196,7 @@ impl Applier {
             .count();
         let fresh = &deliveries[first_new..first_new + contiguous];
         if fresh.is_empty() {
-            return Ok(outcome);
+            return step;
         }
         let parsed: Vec<Result<ProjectedRecord, String>> = if fresh.len() >= PARALLEL_PARSE_RECORDS_MIN {
             use rayon::prelude::*;
@@ -147,8 +204,6 @@ impl Applier {
         } else {
             fresh.iter().map(|delivery| parse_record(&delivery.payload)).collect()
         };
-        self.changes.clear();
-        let mut failure = None;
         for (delivery, record) in fresh.iter().zip(parsed) {
             let result = record
                 .map_err(|reason| ProjectionError::Malformed { seq: delivery.seq, reason })
@@ -159,33 +214,78 @@ impl Applier {
                             reason: format!("the record says it is record {} but it is stored at position {}", record.seq, delivery.seq),
                         });
                     }
-                    self.projection.apply(&delivery.payload, &record, &mut self.changes)
+                    self.projection.apply(&delivery.payload, &record, changes)
                 });
             if let Err(error) = result {
-                failure = Some(error);
+                step.failure = Some(error);
                 break;
             }
-            outcome.applied += 1;
+            step.applied.applied += 1;
         }
-        let end = self.projection.position();
-        if end != start {
-            if let Err(error) = writing.commit(&self.changes, start, end, durability) {
-                // The in-memory projection is ahead of the store: take the store's.
-                self.projection = self.store.load()?;
-                return Err(error.into());
-            }
-            self.position.send_replace(end.seq);
-        }
-        match failure {
-            Some(error) => Err(error.into()),
-            None => Ok(outcome),
-        }
+        step.to = self.projection.position();
+        step
     }
 
     /// Persists bulk commits.
     pub fn flush(&self) -> Result<(), ProjectorError> {
         Ok(self.store.flush()?)
     }
+}
+
+/// Applies every chunk from `receiver`, committing each before the next.
+fn apply_all(mut applier: Applier, mut receiver: mpsc::Receiver<Vec<Delivered>>) -> (Applier, Result<u64, ProjectorError>) {
+    let mut total = 0;
+    while let Some(chunk) = receiver.blocking_recv() {
+        match applier.apply(&chunk, Durability::Logged) {
+            Ok(applied) => total += applied.applied,
+            Err(error) => return (applier, Err(error)),
+        }
+    }
+    (applier, Ok(total))
+}
+
+/// Applies every chunk from `receiver` into a database being rebuilt: a
+/// commit thread writes each chunk's WriteBatch (in order, without the WAL)
+/// while this thread decides the next one. Flushed at the end, even after an
+/// error: logged commits must never follow unflushed bulk ones.
+fn apply_all_bulk(mut applier: Applier, mut receiver: mpsc::Receiver<Vec<Delivered>>) -> (Applier, Result<u64, ProjectorError>) {
+    let store = applier.store.clone();
+    let (commits, pending) = std::sync::mpsc::sync_channel::<BulkCommit>(BULK_COMMITS_IN_FLIGHT_MAX);
+    let committer = std::thread::spawn(move || pending.into_iter().try_for_each(|commit| commit.write(&store).map(|_| ())));
+    let mut total = 0;
+    let mut failure = None;
+    while let Some(chunk) = receiver.blocking_recv() {
+        let (commit, step) = applier.decide_bulk(&chunk);
+        total += step.applied.applied;
+        if commit.is_some_and(|commit| commits.send(commit).is_err()) {
+            break; // the commit thread stopped on an error, reported below
+        }
+        if let Some(error) = step.failure {
+            failure = Some(ProjectorError::from(error));
+            break;
+        }
+    }
+    drop(commits);
+    let committed = match committer.join() {
+        Ok(written) => written.map_err(ProjectorError::from),
+        Err(_) => Err(ProjectorError::Thread("the commit thread panicked".to_string())),
+    };
+    let flushed = applier.flush();
+    let result = match (committed, failure, flushed) {
+        (Err(error), _, _) => Err(error),
+        (Ok(()), Some(error), _) => Err(error),
+        (Ok(()), None, Err(error)) => Err(error),
+        (Ok(()), None, Ok(())) => Ok(total),
+    };
+    if result.is_err() {
+        // What was decided may be ahead of what was committed: continue from the store.
+        match applier.store.load() {
+            Ok(projection) => applier.projection = projection,
+            Err(error) => return (applier, Err(error.into())),
+        }
+    }
+    applier.position.send_replace(applier.projection.position().seq);
+    (applier, result)
 }
 
 /// Settings of a projector.
@@ -254,30 +354,11 @@ impl Projector {
             record_progress(self.position(), tail.saturating_sub(self.position()));
             return Ok(0);
         }
-        let mut applier = self.applier()?;
-        let (sender, mut receiver) = mpsc::channel::<Vec<Delivered>>(PIPELINE_CHUNKS_MAX);
-        let worker = tokio::task::spawn_blocking(move || {
-            let mut result = Ok(0u64);
-            while let Some(chunk) = receiver.blocking_recv() {
-                match applier.apply(&chunk, durability) {
-                    Ok(applied) => {
-                        if let Ok(total) = result.as_mut() {
-                            *total += applied.applied;
-                        }
-                    }
-                    Err(error) => {
-                        result = Err(error);
-                        break;
-                    }
-                }
-            }
-            // Flushed even after an error: logged commits must never follow unflushed bulk ones.
-            if durability == Durability::Bulk {
-                if let (Err(error), Ok(_)) = (applier.flush(), &result) {
-                    result = Err(error);
-                }
-            }
-            (applier, result)
+        let applier = self.applier()?;
+        let (sender, receiver) = mpsc::channel::<Vec<Delivered>>(PIPELINE_CHUNKS_MAX);
+        let worker = tokio::task::spawn_blocking(move || match durability {
+            Durability::Logged => apply_all(applier, receiver),
+            Durability::Bulk => apply_all_bulk(applier, receiver),
         });
         let read = async {
             let mut messages = fundledger_nats::read_from(&self.js, &self.stream, None, start).await?;

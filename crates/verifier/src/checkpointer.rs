@@ -153,7 +153,9 @@ async fn run(js: jetstream::Context, config: CheckpointerConfig, last: Option<Si
     let mut chain = ChainState::new(config.ledger.clone());
     let mut last = last;
     let mut waiting: Vec<(u64, Reply)> = Vec::new();
-    let mut ticker = tokio::time::interval(config.every);
+    // The first tick after one period, not at once: an immediate tick would
+    // checkpoint whatever size the stream had reached by the time it fired.
+    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + config.every, config.every);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let last_size = |last: &Option<SignedCheckpoint>| last.as_ref().map_or(0, |checkpoint| checkpoint.checkpoint.size);
     loop {

@@ -22,7 +22,7 @@ use fundledger_core::event::Event;
 use fundledger_core::id::LedgerId;
 use fundledger_core::ledger::Ledger;
 use fundledger_core::merkle::CompactRange;
-use fundledger_core::record::{verify_record_signatures, PreparedRecord, Record};
+use fundledger_core::record::{verify_record_batch, PreparedRecord, VERIFY_CHUNK_EVENTS};
 use fundledger_core::replay::{Replay, ReplayError};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -206,23 +206,9 @@ impl Verifier {
     /// part (canonical form, hashes, ed25519), needing no state, so a
     /// pipeline runs it ahead of [`check_parsed`](Self::check_parsed).
     pub fn parse(raw: Vec<RawRecord>) -> ParsedChunk {
-        let parsed: Vec<Result<Record, Failure>> =
-            raw.par_iter().map(|record| Replay::parse(record.position, &record.bytes).map_err(|error| parse_failure(error, &record.bytes))).collect();
-        // Whether each position holds a record or a failure, while the records go to be checked together.
-        let mut records = Vec::with_capacity(parsed.len());
-        let mut failures = Vec::with_capacity(parsed.len());
-        for result in parsed {
-            match result {
-                Ok(record) => {
-                    records.push(record);
-                    failures.push(None);
-                }
-                Err(failure) => failures.push(Some(failure)),
-            }
-        }
-        let mut prepared = verify_record_signatures(records).into_iter();
-        let parsed = failures.into_iter().filter_map(|failure| failure.map_or_else(|| prepared.next().map(Ok), |failure| Some(Err(failure)))).collect();
-        ParsedChunk { raw, parsed }
+        // Parsed and verified in batches, each on one core: the parsed records are still in its cache.
+        let batches: Vec<Vec<Result<PreparedRecord, Failure>>> = raw.par_chunks(VERIFY_CHUNK_EVENTS).map(parse_batch).collect();
+        ParsedChunk { parsed: batches.into_iter().flatten().collect(), raw }
     }
 
     /// Checks the next chunk of records, in order. On the first bad record
@@ -476,6 +462,24 @@ impl Verifier {
             operator,
         })
     }
+}
+
+/// Parses a batch of records and batch-verifies the signatures of those that parsed.
+fn parse_batch(raw: &[RawRecord]) -> Vec<Result<PreparedRecord, Failure>> {
+    let mut records = Vec::with_capacity(raw.len());
+    // Whether each position holds a record or a failure, while the records are verified together.
+    let mut failures = Vec::with_capacity(raw.len());
+    for record in raw {
+        match Replay::parse(record.position, &record.bytes) {
+            Ok(parsed) => {
+                records.push(parsed);
+                failures.push(None);
+            }
+            Err(error) => failures.push(Some(parse_failure(error, &record.bytes))),
+        }
+    }
+    let mut prepared = verify_record_batch(records).into_iter();
+    failures.into_iter().filter_map(|failure| failure.map_or_else(|| prepared.next().map(Ok), |failure| Some(Err(failure)))).collect()
 }
 
 /// Counts records that passed every check, for `/metrics`.
