@@ -66,6 +66,9 @@ impl std::fmt::Debug for Store {
 
 /// Memtable size: large enough that a rebuild flushes rarely.
 const WRITE_BUFFER_BYTES: usize = 128 * 1024 * 1024;
+/// Memtables at most: a rebuild fills one while others flush, instead of
+/// stalling on the flush (the default is 2).
+const WRITE_BUFFERS_MAX: i32 = 4;
 
 impl Store {
     /// Opens (or creates) the database of `ledger` at `path`.
@@ -74,6 +77,7 @@ impl Store {
         let mut options = rocksdb::Options::default();
         options.create_if_missing(true);
         options.set_write_buffer_size(WRITE_BUFFER_BYTES);
+        options.set_max_write_buffer_number(WRITE_BUFFERS_MAX);
         options.set_compression_type(rocksdb::DBCompressionType::Lz4);
         let mut table = rocksdb::BlockBasedOptions::default();
         table.set_bloom_filter(10.0, false);
