@@ -221,7 +221,7 @@ pub fn verify_events(events: Vec<SignedEvent>) -> Vec<Result<VerifiedEvent, Subm
 /// A stored record and the verdict on its signatures, reached on any thread
 /// ahead of the in-order replay (`Replay::check_prepared_with_nodes`), so a
 /// verifier checks the signatures of one chunk while it replays the chunk
-/// before. Only [`verify_record_signatures`] makes one.
+/// before. Only [`verify_record_signatures`] and [`verify_record_batch`] make one.
 #[derive(Clone, Debug)]
 pub struct PreparedRecord {
     record: Record,

@@ -113,9 +113,8 @@ struct BulkCommit {
 }
 
 impl BulkCommit {
-    fn write(self, store: &Store) -> Result<u64, StoreError> {
-        store.begin().commit(&self.changes, self.from, self.to, Durability::Bulk)?;
-        Ok(self.to.seq)
+    fn write(self, store: &Store) -> Result<(), StoreError> {
+        store.begin().commit(&self.changes, self.from, self.to, Durability::Bulk)
     }
 }
 
@@ -251,7 +250,7 @@ fn apply_all(mut applier: Applier, mut receiver: mpsc::Receiver<Vec<Delivered>>)
 fn apply_all_bulk(mut applier: Applier, mut receiver: mpsc::Receiver<Vec<Delivered>>) -> (Applier, Result<u64, ProjectorError>) {
     let store = applier.store.clone();
     let (commits, pending) = std::sync::mpsc::sync_channel::<BulkCommit>(BULK_COMMITS_IN_FLIGHT_MAX);
-    let committer = std::thread::spawn(move || pending.into_iter().try_for_each(|commit| commit.write(&store).map(|_| ())));
+    let committer = std::thread::spawn(move || pending.into_iter().try_for_each(|commit| commit.write(&store)));
     let mut total = 0;
     let mut failure = None;
     while let Some(chunk) = receiver.blocking_recv() {
