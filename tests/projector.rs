@@ -17,8 +17,11 @@ use fundledger_system_tests::*;
 
 /// NAV reports appended in each round of a test.
 const ROUND_EVENTS: u32 = 500;
-/// Rounds appended while a projector is killed and restarted, at most.
-const LIVE_ROUNDS_MAX: u32 = 100;
+/// Rounds appended while a projector is killed and restarted, at most: they
+/// must outlast the kill cycles, or a fast projector sits at the final tail.
+const LIVE_ROUNDS_MAX: u32 = 240;
+/// Pause between those rounds.
+const LIVE_ROUND_PAUSE_MS: u64 = 250;
 
 fn open_store(path: &Path) -> Store {
     Store::open(path, &ledger_id()).expect("the read models open")
@@ -84,7 +87,7 @@ async fn a_projector_killed_mid_batch_restarts_to_the_models_of_a_clean_rebuild(
                 let mut events: Vec<_> = (0..ROUND_EVENTS).map(|index| actors.nav_report(round * ROUND_EVENTS + index)).collect();
                 events.push(actors.pilot_grant(round));
                 append_all(&writer, events).await;
-                tokio::time::sleep(Duration::from_millis(100)).await;
+                tokio::time::sleep(Duration::from_millis(LIVE_ROUND_PAUSE_MS)).await;
             }
         }
     });

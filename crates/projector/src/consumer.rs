@@ -93,7 +93,8 @@ pub struct Applier {
     store: Arc<Store>,
     projection: Projection,
     changes: Changes,
-    position: watch::Sender<u64>,
+    /// Shared with a rebuild's commit thread, which moves it commit by commit.
+    position: Arc<watch::Sender<u64>>,
 }
 
 /// What deciding a chunk gave: the records applied, the positions before and
@@ -130,6 +131,7 @@ impl Applier {
     pub fn new(store: Arc<Store>) -> Result<Applier, ProjectorError> {
         let projection = store.load()?;
         let (position, _) = watch::channel(projection.position().seq);
+        let position = Arc::new(position);
         Ok(Applier { store, projection, changes: Changes::default(), position })
     }
 
@@ -249,8 +251,16 @@ fn apply_all(mut applier: Applier, mut receiver: mpsc::Receiver<Vec<Delivered>>)
 /// error: logged commits must never follow unflushed bulk ones.
 fn apply_all_bulk(mut applier: Applier, mut receiver: mpsc::Receiver<Vec<Delivered>>) -> (Applier, Result<u64, ProjectorError>) {
     let store = applier.store.clone();
+    let position = applier.position.clone();
     let (commits, pending) = std::sync::mpsc::sync_channel::<BulkCommit>(BULK_COMMITS_IN_FLIGHT_MAX);
-    let committer = std::thread::spawn(move || pending.into_iter().try_for_each(|commit| commit.write(&store)));
+    let committer = std::thread::spawn(move || {
+        pending.into_iter().try_for_each(|commit| {
+            let committed = commit.to.seq;
+            commit.write(&store)?;
+            position.send_replace(committed); // progress bars follow the commits
+            Ok::<(), StoreError>(())
+        })
+    });
     let mut total = 0;
     let mut failure = None;
     while let Some(chunk) = receiver.blocking_recv() {
