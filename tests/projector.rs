@@ -3,7 +3,8 @@
 //! clean `fundledger rebuild`; projectors sharing one durable consumer name
 //! (with their own stores, or one store between two) never double-apply; the
 //! query API and the CLI's query commands answer with the sequence they
-//! reflect, `as_of` included, and serve the committed OpenAPI document.
+//! reflect, `as_of` included, and serve the committed OpenAPI document; a
+//! rebuild that meets a bad record names it and leaves the old models.
 
 use std::os::unix::process::CommandExt;
 use std::path::Path;
@@ -276,4 +277,46 @@ async fn the_query_api_and_cli_answer_with_the_sequence_they_reflect() {
     let committed = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/api/openapi.json")).expect("schemas/api/openapi.json");
     assert!(served == committed, "the served OpenAPI document differs from schemas/api/openapi.json");
     kill(&mut child);
+}
+
+/// A rebuild that meets a bad record (here one appended past the writer,
+/// its sequence changed so that its stated hash no longer holds) fails,
+/// names the record, and leaves the read models it would have replaced as
+/// they were; the chunks it had already committed were in a database of
+/// its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rebuild_that_meets_a_bad_record_names_it_and_keeps_the_old_models() {
+    let nats = start_nats().await;
+    let url = nats.url();
+    let writer_dir = tempfile::tempdir().expect("temporary directory");
+    let writer = start_writer(&url, writer_dir.path()).await;
+    let actors = Actors::new("bad");
+    append_all(&writer, actors.setup()).await;
+    // More than a chunk (4,096 records), so the commit thread has written one before the bad record.
+    for round in 0..9u32 {
+        append_all(&writer, (0..ROUND_EVENTS).map(|index| actors.nav_report(round * ROUND_EVENTS + index)).collect()).await;
+    }
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let data = dir.path().join("data");
+    let rebuild = || cli::run(&["rebuild", "--nats", &url, "--ledger", "test", "--json", "--data-dir", data.to_str().expect("utf-8 path")], None, None);
+    let first = rebuild();
+    assert!(first.success(), "{first}");
+    let good_tail = stream_size(&url).await;
+    let before = open_store(&data.join("projector")).dump().expect("dump");
+
+    let js = fundledger_nats::connect_jetstream(&url).await.expect("connects");
+    let stream = fundledger_nats::stream_name("test").expect("name");
+    let last = fundledger_nats::get_message(&js, &stream, good_tail).await.expect("reads").expect("the last record");
+    let text = String::from_utf8(last.payload.to_vec()).expect("a record is text");
+    let forged = text.replacen(&format!("\"seq\":{good_tail},"), &format!("\"seq\":{},", good_tail + 1), 1);
+    assert_ne!(forged, text, "the sequence is in the record");
+    js.publish(last.subject.clone(), forged.into()).await.expect("publishes").await.expect("stored past the writer");
+
+    let second = rebuild();
+    assert!(!second.success(), "a rebuild over a bad record must fail: {second}");
+    let bad = (good_tail + 1).to_string();
+    assert!(second.stderr.contains(&bad) && second.stderr.to_lowercase().contains("hash"), "the error names record {bad} and its hash: {second}");
+    let after = open_store(&data.join("projector"));
+    assert_eq!(after.position().expect("position").seq, good_tail);
+    assert!(after.dump().expect("dump") == before, "the read models a failed rebuild would have replaced are unchanged");
 }
