@@ -63,18 +63,31 @@ fn projected_records(address: &str) -> Option<u64> {
     value["data"]["records"].as_u64()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_projector_killed_mid_batch_restarts_to_the_models_of_a_clean_rebuild() {
+/// A ledger on its own nats-server: the setup events, then `rounds` rounds of NAV reports.
+struct Backlog {
+    nats: fundledger_nats::EmbeddedNats,
+    url: String,
+    _writer_dir: tempfile::TempDir,
+    writer: fundledger_writer::Writer,
+}
+
+async fn backlog(tag: &str, rounds: u32) -> Backlog {
     let nats = start_nats().await;
     let url = nats.url();
     let writer_dir = tempfile::tempdir().expect("temporary directory");
     let writer = start_writer(&url, writer_dir.path()).await;
-    let actors = Actors::new("kill");
+    let actors = Actors::new(tag);
     append_all(&writer, actors.setup()).await;
-    // A backlog for the first start (a bulk catch-up), then appends while it runs (live, logged commits).
-    for round in 0..24u32 {
+    for round in 0..rounds {
         append_all(&writer, (0..ROUND_EVENTS).map(|index| actors.nav_report(round * ROUND_EVENTS + index)).collect()).await;
     }
+    Backlog { nats, url, _writer_dir: writer_dir, writer }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_projector_killed_mid_batch_restarts_to_the_models_of_a_clean_rebuild() {
+    // A backlog for the first start (a catch-up), then appends while it runs (live commits).
+    let Backlog { nats: _nats, url, _writer_dir, writer } = backlog("kill", 24).await;
     // Appends go on through every kill cycle (bounded by LIVE_ROUNDS_MAX), so most kills land mid-stream.
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let appending = tokio::spawn({
@@ -286,16 +299,8 @@ async fn the_query_api_and_cli_answer_with_the_sequence_they_reflect() {
 /// its own.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rebuild_that_meets_a_bad_record_names_it_and_keeps_the_old_models() {
-    let nats = start_nats().await;
-    let url = nats.url();
-    let writer_dir = tempfile::tempdir().expect("temporary directory");
-    let writer = start_writer(&url, writer_dir.path()).await;
-    let actors = Actors::new("bad");
-    append_all(&writer, actors.setup()).await;
     // More than a chunk (4,096 records), so the commit thread has written one before the bad record.
-    for round in 0..9u32 {
-        append_all(&writer, (0..ROUND_EVENTS).map(|index| actors.nav_report(round * ROUND_EVENTS + index)).collect()).await;
-    }
+    let Backlog { nats: _nats, url, _writer_dir, writer: _writer } = backlog("bad", 9).await;
     let dir = tempfile::tempdir().expect("temporary directory");
     let data = dir.path().join("data");
     let rebuild = || cli::run(&["rebuild", "--nats", &url, "--ledger", "test", "--json", "--data-dir", data.to_str().expect("utf-8 path")], None, None);
