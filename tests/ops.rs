@@ -148,9 +148,7 @@ fn sample(text: &str, prefix: &str) -> f64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writer_metrics_count_appends_refusals_by_reason_and_publish_latency() {
-    let nats = start_nats().await;
-    let dir = tempfile::tempdir().unwrap();
-    let writer = start_writer(&nats.url(), dir.path()).await;
+    let TestLedger { nats: _nats, writer, writer_dir: _writer_dir } = TestLedger::start().await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     tokio::spawn(api::serve_http(writer.clone(), listener));
@@ -265,9 +263,7 @@ impl Drop for KillOnDrop {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_verifying_tail_reports_its_verification_count_on_metrics() {
-    let nats = start_nats().await;
-    let dir = tempfile::tempdir().unwrap();
-    let writer = start_writer(&nats.url(), dir.path()).await;
+    let TestLedger { nats, writer, writer_dir: _writer_dir } = TestLedger::start().await;
     let actors = Actors::new("tail");
     let setup = actors.setup();
     append_all(&writer, setup.clone()).await;

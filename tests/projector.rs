@@ -63,31 +63,22 @@ fn projected_records(address: &str) -> Option<u64> {
     value["data"]["records"].as_u64()
 }
 
-/// A ledger on its own nats-server: the setup events, then `rounds` rounds of NAV reports.
-struct Backlog {
-    nats: fundledger_nats::EmbeddedNats,
-    url: String,
-    _writer_dir: tempfile::TempDir,
-    writer: fundledger_writer::Writer,
-}
-
-async fn backlog(tag: &str, rounds: u32) -> Backlog {
-    let nats = start_nats().await;
-    let url = nats.url();
-    let writer_dir = tempfile::tempdir().expect("temporary directory");
-    let writer = start_writer(&url, writer_dir.path()).await;
+/// A test ledger with the setup events, then `rounds` rounds of NAV reports.
+async fn backlog(tag: &str, rounds: u32) -> TestLedger {
+    let ledger = TestLedger::start().await;
     let actors = Actors::new(tag);
-    append_all(&writer, actors.setup()).await;
+    append_all(&ledger.writer, actors.setup()).await;
     for round in 0..rounds {
-        append_all(&writer, (0..ROUND_EVENTS).map(|index| actors.nav_report(round * ROUND_EVENTS + index)).collect()).await;
+        append_all(&ledger.writer, (0..ROUND_EVENTS).map(|index| actors.nav_report(round * ROUND_EVENTS + index)).collect()).await;
     }
-    Backlog { nats, url, _writer_dir: writer_dir, writer }
+    ledger
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_projector_killed_mid_batch_restarts_to_the_models_of_a_clean_rebuild() {
     // A backlog for the first start (a catch-up), then appends while it runs (live commits).
-    let Backlog { nats: _nats, url, _writer_dir, writer } = backlog("kill", 24).await;
+    let TestLedger { nats, writer, writer_dir: _writer_dir } = backlog("kill", 24).await;
+    let url = nats.url();
     // Appends go on through every kill cycle (bounded by LIVE_ROUNDS_MAX), so most kills land mid-stream.
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let appending = tokio::spawn({
@@ -146,10 +137,8 @@ async fn a_projector_killed_mid_batch_restarts_to_the_models_of_a_clean_rebuild(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn projectors_sharing_a_durable_name_never_double_apply() {
-    let nats = start_nats().await;
+    let TestLedger { nats, writer, writer_dir: _writer_dir } = TestLedger::start().await;
     let url = nats.url();
-    let writer_dir = tempfile::tempdir().expect("temporary directory");
-    let writer = start_writer(&url, writer_dir.path()).await;
     let actors = Actors::new("twins");
     append_all(&writer, actors.setup()).await;
     let dir = tempfile::tempdir().expect("temporary directory");
@@ -219,10 +208,8 @@ fn waits_for(address: &str, records: u64, log: &Path) {
 async fn the_query_api_and_cli_answer_with_the_sequence_they_reflect() {
     use fundledger_core::event::*;
     use fundledger_core::money::Money;
-    let nats = start_nats().await;
+    let TestLedger { nats, writer, writer_dir: _writer_dir } = TestLedger::start().await;
     let url = nats.url();
-    let writer_dir = tempfile::tempdir().expect("temporary directory");
-    let writer = start_writer(&url, writer_dir.path()).await;
     let actors = Actors::new("query");
     append_all(&writer, actors.setup()).await;
     // The ILPA worked check on sub-fund sf-ai: committed 80, paid in 72, distributed 54, NAV 48 (HK$ millions,
@@ -300,7 +287,8 @@ async fn the_query_api_and_cli_answer_with_the_sequence_they_reflect() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rebuild_that_meets_a_bad_record_names_it_and_keeps_the_old_models() {
     // More than a chunk (4,096 records), so the commit thread has written one before the bad record.
-    let Backlog { nats: _nats, url, _writer_dir, writer: _writer } = backlog("bad", 9).await;
+    let TestLedger { nats, writer: _writer, writer_dir: _writer_dir } = backlog("bad", 9).await;
+    let url = nats.url();
     let dir = tempfile::tempdir().expect("temporary directory");
     let data = dir.path().join("data");
     let rebuild = || cli::run(&["rebuild", "--nats", &url, "--ledger", "test", "--json", "--data-dir", data.to_str().expect("utf-8 path")], None, None);

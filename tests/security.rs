@@ -257,9 +257,7 @@ async fn nats_users_from_the_ops_config_have_least_privilege() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_ledger_stream_refuses_message_deletes_purges_and_unsetting_its_guards() {
     // No accounts here: whoever asks, the stream's own settings refuse.
-    let nats = start_nats().await;
-    let dir = tempfile::tempdir().unwrap();
-    let writer = start_writer(&nats.url(), dir.path()).await;
+    let TestLedger { nats, writer, writer_dir: _writer_dir } = TestLedger::start().await;
     let actors = Actors::new("guard");
     append_all(&writer, actors.setup()).await;
     let size = stream_size(&nats.url()).await;
@@ -327,9 +325,7 @@ fn error_code(body: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_http_api_refuses_unsigned_forged_revoked_unauthorised_oversized_and_nested_requests() {
-    let nats = start_nats().await;
-    let dir = tempfile::tempdir().unwrap();
-    let writer = start_writer(&nats.url(), dir.path()).await;
+    let TestLedger { nats, writer, writer_dir: _writer_dir } = TestLedger::start().await;
     let actors = Actors::new("http");
     append_all(&writer, actors.setup()).await;
     // A grant officer whose key is then revoked.

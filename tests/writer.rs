@@ -14,9 +14,7 @@ use fundledger_writer::WriterConfig;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn appends_and_reads_back_a_verifiable_chain() {
-    let nats = start_nats().await;
-    let dir = tempfile::tempdir().unwrap();
-    let writer = start_writer(&nats.url(), dir.path()).await;
+    let TestLedger { nats, writer, writer_dir: _writer_dir } = TestLedger::start().await;
     let actors = Actors::new("read");
     let mut events = actors.setup();
     events.extend((0..50).map(|n| actors.pilot_grant(n)));
@@ -34,9 +32,7 @@ async fn appends_and_reads_back_a_verifiable_chain() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_kind_of_bad_input_is_refused_and_appends_nothing() {
-    let nats = start_nats().await;
-    let dir = tempfile::tempdir().unwrap();
-    let writer = start_writer(&nats.url(), dir.path()).await;
+    let TestLedger { nats, writer, writer_dir: _writer_dir } = TestLedger::start().await;
     let actors = Actors::new("bad");
     append_all(&writer, actors.setup()).await;
     let size = stream_size(&nats.url()).await;
@@ -212,9 +208,7 @@ async fn a_writer_stopped_mid_load_loses_no_acknowledged_event_and_duplicates_no
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn submits_over_nats_request_reply_and_http() {
-    let nats = start_nats().await;
-    let dir = tempfile::tempdir().unwrap();
-    let writer = start_writer(&nats.url(), dir.path()).await;
+    let TestLedger { nats, writer, writer_dir: _writer_dir } = TestLedger::start().await;
     tokio::spawn(fundledger_writer::api::serve_nats(writer.clone()));
     let actors = Actors::new("doors");
     let client = fundledger_nats::connect(&nats.url()).await.unwrap();

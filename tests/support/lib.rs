@@ -41,6 +41,28 @@ pub async fn start_writer_with(config: WriterConfig) -> Writer {
     writer
 }
 
+/// A ledger of its own for one test: a nats-server and a writer whose index
+/// lives in a temporary directory (both gone when it is dropped).
+pub struct TestLedger {
+    pub nats: EmbeddedNats,
+    pub writer: Writer,
+    /// Bind it (`writer_dir: _writer_dir`) to keep the directory while the writer runs.
+    pub writer_dir: tempfile::TempDir,
+}
+
+impl TestLedger {
+    pub async fn start() -> TestLedger {
+        let nats = start_nats().await;
+        let writer_dir = tempfile::tempdir().expect("temporary directory");
+        let writer = start_writer(&nats.url(), writer_dir.path()).await;
+        TestLedger { nats, writer, writer_dir }
+    }
+
+    pub fn url(&self) -> String {
+        self.nats.url()
+    }
+}
+
 pub fn text(value: &str) -> Text {
     Text::parse(value).expect("valid text")
 }
