@@ -114,8 +114,10 @@ struct BulkCommit {
 }
 
 impl BulkCommit {
-    fn write(self, store: &Store) -> Result<(), StoreError> {
-        store.begin().commit(&self.changes, self.from, self.to, Durability::Bulk)
+    /// Commits, and gives the buffer back.
+    fn write(self, store: &Store) -> Result<Changes, StoreError> {
+        store.begin().commit(&self.changes, self.from, self.to, Durability::Bulk)?;
+        Ok(self.changes)
     }
 }
 
@@ -176,9 +178,9 @@ impl Applier {
     /// [`apply`](Self::apply) for a rebuild into a new database that no other
     /// instance writes to: the commit is returned to be written by another
     /// thread, in order, while this one decides the next chunk.
-    fn decide_bulk(&mut self, deliveries: &[Delivered]) -> (Option<BulkCommit>, Step) {
-        let mut changes = Changes::default();
+    fn decide_bulk(&mut self, deliveries: &[Delivered], mut changes: Changes) -> (Option<BulkCommit>, Step) {
         let step = self.decide(deliveries, &mut changes);
+        changes.sort();
         let commit = (step.to != step.from).then_some(BulkCommit { changes, from: step.from, to: step.to });
         (commit, step)
     }
@@ -247,24 +249,30 @@ fn apply_all(mut applier: Applier, mut receiver: mpsc::Receiver<Vec<Delivered>>)
 
 /// Applies every chunk from `receiver` into a database being rebuilt: a
 /// commit thread writes each chunk's WriteBatch (in order, without the WAL)
-/// while this thread decides the next one. Flushed at the end, even after an
+/// while this thread decides the next one, and hands the chunk's buffer back
+/// for reuse. Flushed at the end, even after an
 /// error: logged commits must never follow unflushed bulk ones.
 fn apply_all_bulk(mut applier: Applier, mut receiver: mpsc::Receiver<Vec<Delivered>>) -> (Applier, Result<u64, ProjectorError>) {
     let store = applier.store.clone();
+    if let Err(error) = store.begin_bulk() {
+        return (applier, Err(error.into()));
+    }
     let position = applier.position.clone();
     let (commits, pending) = std::sync::mpsc::sync_channel::<BulkCommit>(BULK_COMMITS_IN_FLIGHT_MAX);
+    let (recycle, recycled) = std::sync::mpsc::channel::<Changes>();
     let committer = std::thread::spawn(move || {
         pending.into_iter().try_for_each(|commit| {
             let committed = commit.to.seq;
-            commit.write(&store)?;
+            let changes = commit.write(&store)?;
             position.send_replace(committed); // progress bars follow the commits
+            let _ = recycle.send(changes); // the applier may have stopped
             Ok::<(), StoreError>(())
         })
     });
     let mut total = 0;
     let mut failure = None;
     while let Some(chunk) = receiver.blocking_recv() {
-        let (commit, step) = applier.decide_bulk(&chunk);
+        let (commit, step) = applier.decide_bulk(&chunk, recycled.try_recv().unwrap_or_default());
         total += step.applied.applied;
         if commit.is_some_and(|commit| commits.send(commit).is_err()) {
             break; // the commit thread stopped on an error, reported below

@@ -47,74 +47,112 @@ impl Kind {
     }
 }
 
-fn with_seq(mut key: Vec<u8>, seq: u64) -> Vec<u8> {
-    key.extend_from_slice(&seq.to_be_bytes());
+// Each key has an `_into` form that appends it to a buffer (the projection
+// writes millions of keys into one buffer per chunk) and a form that returns it.
+
+fn seq_into(out: &mut Vec<u8>, seq: u64) {
+    out.extend_from_slice(&seq.to_be_bytes());
+}
+
+fn entity_into(out: &mut Vec<u8>, tag: &str, kind: Kind, id: &str) {
+    out.extend_from_slice(tag.as_bytes());
+    out.extend_from_slice(kind.as_str().as_bytes());
+    out.push(b'/');
+    out.extend_from_slice(id.as_bytes());
+    out.push(0);
+}
+
+fn build(size: usize, write: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
+    let mut key = Vec::with_capacity(size);
+    write(&mut key);
     key
 }
 
-fn entity(tag: &str, kind: Kind, id: &str) -> Vec<u8> {
-    let mut key = Vec::with_capacity(tag.len() + 12 + id.len() + 9);
-    key.extend_from_slice(tag.as_bytes());
-    key.extend_from_slice(kind.as_str().as_bytes());
-    key.push(b'/');
-    key.extend_from_slice(id.as_bytes());
-    key.push(0);
-    key
+pub fn record_into(out: &mut Vec<u8>, seq: u64) {
+    out.extend_from_slice(RECORD_PREFIX);
+    seq_into(out, seq);
 }
-
 pub fn record(seq: u64) -> Vec<u8> {
-    with_seq(b"e/".to_vec(), seq)
+    build(10, |key| record_into(key, seq))
 }
 pub const RECORD_PREFIX: &[u8] = b"e/";
 
+pub fn event_id_into(out: &mut Vec<u8>, id: &str) {
+    out.extend_from_slice(b"i/");
+    out.extend_from_slice(id.as_bytes());
+}
 pub fn event_id(id: &str) -> Vec<u8> {
-    [b"i/".as_slice(), id.as_bytes()].concat()
+    build(2 + id.len(), |key| event_id_into(key, id))
 }
 
 /// `x/<kind>/<id>\0`: the events of one entity, in ledger order after it.
 pub fn index_prefix(kind: Kind, id: &str) -> Vec<u8> {
-    entity("x/", kind, id)
+    build(16 + id.len(), |key| entity_into(key, "x/", kind, id))
+}
+pub fn index_into(out: &mut Vec<u8>, kind: Kind, id: &str, seq: u64) {
+    entity_into(out, "x/", kind, id);
+    seq_into(out, seq);
 }
 pub fn index(kind: Kind, id: &str, seq: u64) -> Vec<u8> {
-    with_seq(index_prefix(kind, id), seq)
+    build(24 + id.len(), |key| index_into(key, kind, id, seq))
 }
 
 /// `v/<kind>/<id>\0`: the versions of one entity.
 pub fn version_prefix(kind: Kind, id: &str) -> Vec<u8> {
-    entity("v/", kind, id)
+    build(16 + id.len(), |key| entity_into(key, "v/", kind, id))
+}
+pub fn version_into(out: &mut Vec<u8>, kind: Kind, id: &str, seq: u64) {
+    entity_into(out, "v/", kind, id);
+    seq_into(out, seq);
 }
 pub fn version(kind: Kind, id: &str, seq: u64) -> Vec<u8> {
-    with_seq(version_prefix(kind, id), seq)
+    build(24 + id.len(), |key| version_into(key, kind, id, seq))
 }
 
 /// `d/<kind>/`: every entity of a kind.
 pub fn directory_prefix(kind: Kind) -> Vec<u8> {
     [b"d/".as_slice(), kind.as_str().as_bytes(), b"/"].concat()
 }
+pub fn directory_into(out: &mut Vec<u8>, kind: Kind, id: &str) {
+    out.extend_from_slice(b"d/");
+    out.extend_from_slice(kind.as_str().as_bytes());
+    out.push(b'/');
+    out.extend_from_slice(id.as_bytes());
+}
 pub fn directory(kind: Kind, id: &str) -> Vec<u8> {
-    [directory_prefix(kind).as_slice(), id.as_bytes()].concat()
+    build(16 + id.len(), |key| directory_into(key, kind, id))
 }
 
 /// `c/<kind>/<id>\0<child kind>/`: the children of one entity.
 pub fn children_prefix(kind: Kind, id: &str, child: Kind) -> Vec<u8> {
-    let mut key = entity("c/", kind, id);
-    key.extend_from_slice(child.as_str().as_bytes());
-    key.push(b'/');
-    key
+    build(32 + id.len(), |key| children_prefix_into(key, kind, id, child))
+}
+fn children_prefix_into(out: &mut Vec<u8>, kind: Kind, id: &str, child: Kind) {
+    entity_into(out, "c/", kind, id);
+    out.extend_from_slice(child.as_str().as_bytes());
+    out.push(b'/');
+}
+pub fn child_into(out: &mut Vec<u8>, kind: Kind, id: &str, child_kind: Kind, child_id: &str) {
+    children_prefix_into(out, kind, id, child_kind);
+    out.extend_from_slice(child_id.as_bytes());
 }
 pub fn child(kind: Kind, id: &str, child_kind: Kind, child_id: &str) -> Vec<u8> {
-    [children_prefix(kind, id, child_kind).as_slice(), child_id.as_bytes()].concat()
+    build(32 + id.len() + child_id.len(), |key| child_into(key, kind, id, child_kind, child_id))
 }
 
 /// `f/<kind>/<id>\0`: the dated money flows of a sub-fund or scheme.
 pub fn flow_prefix(kind: Kind, id: &str) -> Vec<u8> {
-    entity("f/", kind, id)
+    build(16 + id.len(), |key| entity_into(key, "f/", kind, id))
+}
+pub fn flow_into(out: &mut Vec<u8>, kind: Kind, id: &str, seq: u64) {
+    entity_into(out, "f/", kind, id);
+    seq_into(out, seq);
 }
 pub fn flow(kind: Kind, id: &str, seq: u64) -> Vec<u8> {
-    with_seq(flow_prefix(kind, id), seq)
+    build(24 + id.len(), |key| flow_into(key, kind, id, seq))
 }
 
-/// The sequence at the end of a key made by `with_seq`.
+/// The sequence at the end of a key that ends with one.
 pub fn trailing_seq(key: &[u8]) -> Option<u64> {
     let start = key.len().checked_sub(8)?;
     Some(u64::from_be_bytes(key[start..].try_into().ok()?))

@@ -57,15 +57,79 @@ impl ProjectionError {
     }
 }
 
-/// Key/value puts for one RocksDB WriteBatch.
+/// Key/value puts for one RocksDB WriteBatch, laid end to end in one buffer:
+/// a rebuild makes about five puts per record, and two allocations per put
+/// (freed by the commit thread) cost more than the projection itself.
 #[derive(Default, Debug)]
 pub struct Changes {
-    pub puts: Vec<(Vec<u8>, Vec<u8>)>,
+    bytes: Vec<u8>,
+    puts: Vec<Put>,
+}
+
+/// Where one put's key and value lie in [`Changes`]' buffer.
+#[derive(Clone, Copy, Debug)]
+struct Put {
+    start: usize,
+    key_end: usize,
+    value_end: usize,
 }
 
 impl Changes {
     pub fn clear(&mut self) {
+        self.bytes.clear();
         self.puts.clear();
+    }
+
+    /// Number of puts.
+    pub fn len(&self) -> usize {
+        self.puts.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.puts.is_empty()
+    }
+
+    /// Bytes of all keys and values together.
+    pub fn byte_len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    /// The puts, in the order they were made or, after [`Changes::sort`], of their keys.
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
+        self.puts.iter().map(|put| {
+            debug_assert!(put.start <= put.key_end && put.key_end <= put.value_end && put.value_end <= self.bytes.len());
+            (&self.bytes[put.start..put.key_end], &self.bytes[put.key_end..put.value_end])
+        })
+    }
+
+    /// Orders the puts by key; of two puts of one key the later stays later.
+    /// RocksDB inserts a batch whose keys ascend into its memtable (a skip
+    /// list that remembers where the last insert went) in a fraction of the
+    /// time it takes for keys in record order, which jump between key spaces.
+    pub fn sort(&mut self) {
+        let bytes = &self.bytes;
+        self.puts.sort_by(|a, b| bytes[a.start..a.key_end].cmp(&bytes[b.start..b.key_end]));
+    }
+
+    /// Appends a put whose key and value are written by `key` and `value`.
+    /// If `value` fails, what it wrote stays until [`Changes::truncate`].
+    fn put(&mut self, key: impl FnOnce(&mut Vec<u8>), value: impl FnOnce(&mut Vec<u8>) -> Result<(), String>) -> Result<(), String> {
+        let start = self.bytes.len();
+        key(&mut self.bytes);
+        let key_end = self.bytes.len();
+        value(&mut self.bytes)?;
+        self.puts.push(Put { start, key_end, value_end: self.bytes.len() });
+        Ok(())
+    }
+
+    fn mark(&self) -> (usize, usize) {
+        (self.bytes.len(), self.puts.len())
+    }
+
+    /// Drops every put made after `mark`.
+    fn truncate(&mut self, (bytes, puts): (usize, usize)) {
+        self.bytes.truncate(bytes);
+        self.puts.truncate(puts);
     }
 }
 
@@ -130,8 +194,15 @@ fn type_index(event: &Event) -> u8 {
     index as u8
 }
 
-fn json<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, String> {
-    serde_json::to_vec(value).map_err(|error| format!("cannot encode a model: {error}"))
+fn json<T: serde::Serialize>(value: &T) -> impl FnOnce(&mut Vec<u8>) -> Result<(), String> + '_ {
+    move |out| serde_json::to_writer(out, value).map_err(|error| format!("cannot encode a model: {error}"))
+}
+
+fn bytes(value: &[u8]) -> impl FnOnce(&mut Vec<u8>) -> Result<(), String> + '_ {
+    move |out| {
+        out.extend_from_slice(value);
+        Ok(())
+    }
 }
 
 impl Projection {
@@ -182,8 +253,11 @@ impl Projection {
         }
         let inconsistent = |reason: String| ProjectionError::Inconsistent { seq, event_id: record.id.to_string(), reason };
         let delta = self.decide(record).map_err(inconsistent)?;
-        let puts = Self::write(&delta, record, payload).map_err(inconsistent)?;
-        changes.puts.extend(puts);
+        let mark = changes.mark();
+        if let Err(reason) = Self::write(&delta, record, payload, changes) {
+            changes.truncate(mark);
+            return Err(inconsistent(reason));
+        }
         self.evolve(delta);
         self.position = Position { seq, hash: record.hash };
         Ok(())
@@ -534,42 +608,42 @@ impl Projection {
 
     /// The puts for one record: the record, its id, its index entry, the new
     /// entity versions, directory entries, links and its flow.
-    fn write(delta: &Delta, record: &ProjectedRecord, payload: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, String> {
+    fn write(delta: &Delta, record: &ProjectedRecord, payload: &[u8], changes: &mut Changes) -> Result<(), String> {
         let seq = record.seq;
-        let mut puts = Vec::with_capacity(6);
-        puts.push((keys::record(seq), payload.to_vec()));
-        puts.push((keys::event_id(record.id.as_str()), keys::encode_seq(seq).to_vec()));
+        let seq_bytes = keys::encode_seq(seq);
+        changes.put(|key| keys::record_into(key, seq), bytes(payload))?;
+        changes.put(|key| keys::event_id_into(key, record.id.as_str()), bytes(&seq_bytes))?;
         if let Some((kind, id)) = &delta.index {
-            puts.push((keys::index(*kind, id, seq), vec![type_index(&record.event)]));
+            changes.put(|key| keys::index_into(key, *kind, id, seq), bytes(&[type_index(&record.event)]))?;
         }
         if let Some(model) = &delta.ledger {
-            puts.push((keys::version(Kind::Ledger, model.ledger.as_str(), seq), json(model)?));
+            changes.put(|key| keys::version_into(key, Kind::Ledger, model.ledger.as_str(), seq), json(model))?;
         }
         if let Some(model) = &delta.fund {
-            puts.push((keys::version(Kind::Fund, model.terms.fund.as_str(), seq), json(model)?));
+            changes.put(|key| keys::version_into(key, Kind::Fund, model.terms.fund.as_str(), seq), json(model))?;
         }
         if let Some(model) = &delta.subfund {
-            puts.push((keys::version(Kind::SubFund, model.subfund.as_str(), seq), json(model)?));
+            changes.put(|key| keys::version_into(key, Kind::SubFund, model.subfund.as_str(), seq), json(model))?;
         }
         if let Some(model) = &delta.investment {
-            puts.push((keys::version(Kind::Investment, model.investment.as_str(), seq), json(model)?));
+            changes.put(|key| keys::version_into(key, Kind::Investment, model.investment.as_str(), seq), json(model))?;
         }
         if let Some(model) = &delta.scheme {
-            puts.push((keys::version(Kind::Scheme, model.terms.scheme.as_str(), seq), json(model)?));
+            changes.put(|key| keys::version_into(key, Kind::Scheme, model.terms.scheme.as_str(), seq), json(model))?;
         }
         if let Some(model) = &delta.grant {
-            puts.push((keys::version(Kind::Grant, model.grant.as_str(), seq), json(model)?));
+            changes.put(|key| keys::version_into(key, Kind::Grant, model.grant.as_str(), seq), json(model))?;
         }
         for (kind, id) in &delta.created {
-            puts.push((keys::directory(*kind, id), keys::encode_seq(seq).to_vec()));
+            changes.put(|key| keys::directory_into(key, *kind, id), bytes(&seq_bytes))?;
         }
         for (kind, id, child_kind, child_id) in &delta.links {
-            puts.push((keys::child(*kind, id, *child_kind, child_id), keys::encode_seq(seq).to_vec()));
+            changes.put(|key| keys::child_into(key, *kind, id, *child_kind, child_id), bytes(&seq_bytes))?;
         }
         if let Some((kind, id, flow)) = &delta.flow {
-            puts.push((keys::flow(*kind, id, seq), json(flow)?));
+            changes.put(|key| keys::flow_into(key, *kind, id, seq), json(flow))?;
         }
-        Ok(puts)
+        Ok(())
     }
 
     fn evolve(&mut self, delta: Delta) {
@@ -597,5 +671,42 @@ impl Projection {
         if let Some(enterprise) = delta.new_enterprise {
             self.enterprises.insert(enterprise);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn put(changes: &mut Changes, key: &[u8], value: &[u8]) {
+        changes.put(|out| out.extend_from_slice(key), bytes(value)).unwrap();
+    }
+
+    #[test]
+    fn changes_keep_their_puts_apart_sort_stably_and_roll_back() {
+        let mut changes = Changes::default();
+        put(&mut changes, b"v/b", b"2");
+        put(&mut changes, b"e/1", b"");
+        put(&mut changes, b"v/b", b"3");
+        put(&mut changes, b"a", b"xyz");
+        assert_eq!(changes.len(), 4);
+        assert_eq!(changes.byte_len(), (3 + 1) + 3 + (3 + 1) + (1 + 3));
+        let made: Vec<_> = changes.iter().collect();
+        assert_eq!(made, [(&b"v/b"[..], &b"2"[..]), (b"e/1", b""), (b"v/b", b"3"), (b"a", b"xyz")]);
+        changes.sort();
+        let sorted: Vec<_> = changes.iter().collect();
+        assert_eq!(sorted, [(&b"a"[..], &b"xyz"[..]), (b"e/1", b""), (b"v/b", b"2"), (b"v/b", b"3")], "the later put of a key stays later");
+
+        let mark = changes.mark();
+        let failed = changes.put(|out| out.extend_from_slice(b"f/1"), |out| {
+            out.extend_from_slice(b"half");
+            Err("cannot encode".to_string())
+        });
+        assert_eq!(failed, Err("cannot encode".to_string()));
+        changes.truncate(mark);
+        assert_eq!(changes.iter().count(), 4);
+        assert_eq!(changes.byte_len(), 15);
+        changes.clear();
+        assert!(changes.is_empty() && changes.byte_len() == 0);
     }
 }
