@@ -7,7 +7,7 @@
 //! | `e/<seq>` | the record exactly as stored in the stream |
 //! | `i/<event id>` | u64be seq |
 //! | `x/<kind>/<id>\0<seq>` | one byte: the event type's index in `Event::TYPES` (events by entity) |
-//! | `v/<kind>/<id>\0<seq>` | the entity's model (JSON) after record `seq`: its full history |
+//! | `v/<kind>/<id>\0<seq>` | the entity's model after record `seq` (encoded as `model::Stored` says: postcard, JSON for schemes): its full history |
 //! | `d/<kind>/<id>` | u64be seq that created it (the directory of entities) |
 //! | `c/<kind>/<id>\0<child kind>/<child id>` | u64be seq that linked them (sub-funds of a fund, grants of a scheme or enterprise) |
 //! | `f/<kind>/<id>\0<seq>` | a dated money flow (JSON) for IRR and reports |
@@ -15,8 +15,9 @@
 //! Sequences are big-endian so that keys sort in ledger order, and a `\0`
 //! ends every id (ids never contain one), so `g1` never matches `g10`.
 
-/// Version of this layout; a database of another version must be rebuilt.
-pub const FORMAT_VERSION: u32 = 1;
+/// Version of this layout; a database of another version must be rebuilt
+/// (2: versions of most models in postcard instead of JSON).
+pub const FORMAT_VERSION: u32 = 2;
 pub const POSITION: &[u8] = b"m/position";
 pub const LEDGER: &[u8] = b"m/ledger";
 pub const FORMAT: &[u8] = b"m/format";

@@ -194,8 +194,8 @@ fn type_index(event: &Event) -> u8 {
     index as u8
 }
 
-fn json<T: serde::Serialize>(value: &T) -> impl FnOnce(&mut Vec<u8>) -> Result<(), String> + '_ {
-    move |out| serde_json::to_writer(out, value).map_err(|error| format!("cannot encode a model: {error}"))
+fn stored<T: Stored>(value: &T) -> impl FnOnce(&mut Vec<u8>) -> Result<(), String> + '_ {
+    move |out| value.encode_into(out)
 }
 
 fn bytes(value: &[u8]) -> impl FnOnce(&mut Vec<u8>) -> Result<(), String> + '_ {
@@ -617,22 +617,22 @@ impl Projection {
             changes.put(|key| keys::index_into(key, *kind, id, seq), bytes(&[type_index(&record.event)]))?;
         }
         if let Some(model) = &delta.ledger {
-            changes.put(|key| keys::version_into(key, Kind::Ledger, model.ledger.as_str(), seq), json(model))?;
+            changes.put(|key| keys::version_into(key, Kind::Ledger, model.ledger.as_str(), seq), stored(model))?;
         }
         if let Some(model) = &delta.fund {
-            changes.put(|key| keys::version_into(key, Kind::Fund, model.terms.fund.as_str(), seq), json(model))?;
+            changes.put(|key| keys::version_into(key, Kind::Fund, model.terms.fund.as_str(), seq), stored(model))?;
         }
         if let Some(model) = &delta.subfund {
-            changes.put(|key| keys::version_into(key, Kind::SubFund, model.subfund.as_str(), seq), json(model))?;
+            changes.put(|key| keys::version_into(key, Kind::SubFund, model.subfund.as_str(), seq), stored(model))?;
         }
         if let Some(model) = &delta.investment {
-            changes.put(|key| keys::version_into(key, Kind::Investment, model.investment.as_str(), seq), json(model))?;
+            changes.put(|key| keys::version_into(key, Kind::Investment, model.investment.as_str(), seq), stored(model))?;
         }
         if let Some(model) = &delta.scheme {
-            changes.put(|key| keys::version_into(key, Kind::Scheme, model.terms.scheme.as_str(), seq), json(model))?;
+            changes.put(|key| keys::version_into(key, Kind::Scheme, model.terms.scheme.as_str(), seq), stored(model))?;
         }
         if let Some(model) = &delta.grant {
-            changes.put(|key| keys::version_into(key, Kind::Grant, model.grant.as_str(), seq), json(model))?;
+            changes.put(|key| keys::version_into(key, Kind::Grant, model.grant.as_str(), seq), stored(model))?;
         }
         for (kind, id) in &delta.created {
             changes.put(|key| keys::directory_into(key, *kind, id), bytes(&seq_bytes))?;
@@ -641,7 +641,7 @@ impl Projection {
             changes.put(|key| keys::child_into(key, *kind, id, *child_kind, child_id), bytes(&seq_bytes))?;
         }
         if let Some((kind, id, flow)) = &delta.flow {
-            changes.put(|key| keys::flow_into(key, *kind, id, seq), json(flow))?;
+            changes.put(|key| keys::flow_into(key, *kind, id, seq), stored(flow))?;
         }
         Ok(())
     }

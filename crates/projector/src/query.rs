@@ -83,11 +83,11 @@ impl<'r, 'a> Query<'r, 'a> {
         (self.seq != self.reader.position().seq).then_some(self.seq)
     }
 
-    fn version<T: serde::de::DeserializeOwned>(&self, kind: Kind, id: &str) -> Result<Option<T>, QueryError> {
+    fn version<T: Stored>(&self, kind: Kind, id: &str) -> Result<Option<T>, QueryError> {
         Ok(self.reader.version::<T>(kind, id, self.seq)?.map(|(_, model)| model))
     }
 
-    fn require<T: serde::de::DeserializeOwned>(&self, kind: Kind, id: &str) -> Result<T, QueryError> {
+    fn require<T: Stored>(&self, kind: Kind, id: &str) -> Result<T, QueryError> {
         self.version(kind, id)?.ok_or_else(|| QueryError::NotFound { kind: kind.as_str(), id: id.to_string(), as_of: self.as_of() })
     }
 

@@ -18,7 +18,6 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
 use rocksdb::{Direction, IteratorMode, ReadOptions, WriteBatch, WriteOptions, DB};
-use serde::de::DeserializeOwned;
 use thiserror::Error;
 
 use fundledger_core::id::{EnterpriseId, LedgerId};
@@ -165,7 +164,7 @@ impl Store {
             }
             Ok(values)
         };
-        fn decode<T: DeserializeOwned>(reader: &Reader<'_>, values: Vec<Vec<u8>>) -> Result<Vec<T>, StoreError> {
+        fn decode<T: Stored>(reader: &Reader<'_>, values: Vec<Vec<u8>>) -> Result<Vec<T>, StoreError> {
             values.iter().map(|bytes| reader.decode(bytes)).collect()
         }
         let ledger = reader.version::<LedgerModel>(Kind::Ledger, self.ledger.as_str(), position.seq)?.map(|(_, model)| model);
@@ -283,8 +282,8 @@ impl<'a> Reader<'a> {
         StoreError::Corrupt { path: self.store.path.display().to_string(), what: what.to_string() }
     }
 
-    pub fn decode<T: DeserializeOwned>(&self, bytes: &[u8]) -> Result<T, StoreError> {
-        serde_json::from_slice(bytes).map_err(|error| self.corrupt(format!("an entry does not decode: {error}")))
+    pub fn decode<T: Stored>(&self, bytes: &[u8]) -> Result<T, StoreError> {
+        T::decode(bytes).map_err(|error| self.corrupt(format!("an entry does not decode: {error}")))
     }
 
     pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
@@ -307,7 +306,7 @@ impl<'a> Reader<'a> {
     }
 
     /// The version of an entity current as of record `as_of`.
-    pub fn version<T: DeserializeOwned>(&self, kind: Kind, id: &str, as_of: u64) -> Result<Option<(u64, T)>, StoreError> {
+    pub fn version<T: Stored>(&self, kind: Kind, id: &str, as_of: u64) -> Result<Option<(u64, T)>, StoreError> {
         match self.version_bytes(kind, id, as_of)? {
             Some((seq, bytes)) => Ok(Some((seq, self.decode(&bytes)?))),
             None => Ok(None),
