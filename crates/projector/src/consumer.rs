@@ -250,8 +250,8 @@ fn apply_all(mut applier: Applier, mut receiver: mpsc::Receiver<Vec<Delivered>>)
 /// Applies every chunk from `receiver` into a database being rebuilt: a
 /// commit thread writes each chunk's WriteBatch (in order, without the WAL)
 /// while this thread decides the next one, and hands the chunk's buffer back
-/// for reuse. Flushed at the end, even after an
-/// error: logged commits must never follow unflushed bulk ones.
+/// for reuse. Flushed at the end, even after an error: logged commits must
+/// never follow unflushed bulk ones.
 fn apply_all_bulk(mut applier: Applier, mut receiver: mpsc::Receiver<Vec<Delivered>>) -> (Applier, Result<u64, ProjectorError>) {
     let store = applier.store.clone();
     if let Err(error) = store.begin_bulk() {

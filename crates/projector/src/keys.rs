@@ -167,16 +167,19 @@ pub fn decode_seq(bytes: &[u8]) -> Option<u64> {
     Some(u64::from_be_bytes(bytes.try_into().ok()?))
 }
 
+/// Bytes of the position value.
+pub const POSITION_BYTES: usize = 40;
+
 /// The position value: u64be seq then the record hash.
-pub fn encode_position(seq: u64, hash: &[u8; 32]) -> [u8; 40] {
-    let mut value = [0u8; 40];
+pub fn encode_position(seq: u64, hash: &[u8; 32]) -> [u8; POSITION_BYTES] {
+    let mut value = [0u8; POSITION_BYTES];
     value[..8].copy_from_slice(&seq.to_be_bytes());
     value[8..].copy_from_slice(hash);
     value
 }
 
 pub fn decode_position(bytes: &[u8]) -> Option<(u64, [u8; 32])> {
-    if bytes.len() != 40 {
+    if bytes.len() != POSITION_BYTES {
         return None;
     }
     let seq = u64::from_be_bytes(bytes[..8].try_into().ok()?);

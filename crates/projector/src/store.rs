@@ -11,8 +11,8 @@
 //! Bulk commits (a rebuild into a new database) skip the write-ahead log:
 //! RocksDB flushes a single key space's memtables whole and in order, so
 //! what survives a crash is still a prefix of batches, position included,
-//! though possibly far behind. [`Store::flush`] ends such a phase before
-//! WAL-logged commits resume.
+//! though possibly far behind. Compactions wait during such a phase, and
+//! [`Store::flush`] ends it before WAL-logged commits resume.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
@@ -219,7 +219,7 @@ impl Writing<'_> {
             return Err(StoreError::PositionMoved { stored: stored.seq, expected: from.seq });
         }
         // Sized once: a batch grown put by put is copied each time it doubles.
-        let mut batch = WriteBatch::with_capacity_bytes(WRITE_BATCH_HEADER_BYTES + changes.byte_len() + (changes.len() + 1) * WRITE_BATCH_PUT_OVERHEAD_BYTES + 48);
+        let mut batch = WriteBatch::with_capacity_bytes(WRITE_BATCH_HEADER_BYTES + changes.byte_len() + keys::POSITION.len() + keys::POSITION_BYTES + (changes.len() + 1) * WRITE_BATCH_PUT_OVERHEAD_BYTES);
         for (key, value) in changes.iter() {
             batch.put(key, value);
         }
