@@ -395,3 +395,21 @@ fn a_broken_chain_or_changed_record_stops_the_projection() {
     assert!(error.to_string().contains("links to previous hash"), "{error}");
     assert_eq!(store.position().unwrap().seq, 9);
 }
+
+#[test]
+fn models_of_another_layout_version_are_refused_with_the_fix() {
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join("models");
+    let ledger = LedgerId::parse("t").unwrap();
+    drop(Store::open(&path, &ledger).unwrap());
+    {
+        // As a build before layout version 2 (JSON versions) left it.
+        let db = rocksdb::DB::open_default(&path).unwrap();
+        db.put(fundledger_projector::keys::FORMAT, b"1").unwrap();
+    }
+    let error = Store::open(&path, &ledger).unwrap_err();
+    let text = error.to_string();
+    assert!(matches!(error, fundledger_projector::StoreError::Format { .. }), "{text}");
+    let expected = format!("has layout version 1, this build uses {}; run `fundledger rebuild`", fundledger_projector::keys::FORMAT_VERSION);
+    assert!(text.contains(&expected), "{text}");
+}
