@@ -112,12 +112,15 @@ pub fn version(kind: Kind, id: &str, seq: u64) -> Vec<u8> {
 
 /// `d/<kind>/`: every entity of a kind.
 pub fn directory_prefix(kind: Kind) -> Vec<u8> {
-    [b"d/".as_slice(), kind.as_str().as_bytes(), b"/"].concat()
+    build(16, |key| directory_prefix_into(key, kind))
 }
-pub fn directory_into(out: &mut Vec<u8>, kind: Kind, id: &str) {
+fn directory_prefix_into(out: &mut Vec<u8>, kind: Kind) {
     out.extend_from_slice(b"d/");
     out.extend_from_slice(kind.as_str().as_bytes());
     out.push(b'/');
+}
+pub fn directory_into(out: &mut Vec<u8>, kind: Kind, id: &str) {
+    directory_prefix_into(out, kind);
     out.extend_from_slice(id.as_bytes());
 }
 pub fn directory(kind: Kind, id: &str) -> Vec<u8> {
