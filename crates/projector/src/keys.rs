@@ -7,7 +7,7 @@
 //! | `e/<seq>` | the record exactly as stored in the stream |
 //! | `i/<event id>` | u64be seq |
 //! | `x/<kind>/<id>\0<seq>` | one byte: the event type's index in `Event::TYPES` (events by entity) |
-//! | `v/<kind>/<id>\0<seq>` | the entity's model after record `seq` (encoded as `model::Stored` says: postcard, JSON for schemes): its full history |
+//! | `v/<kind>/<id>\0<seq>` | the entity's model after record `seq` (encoded as `model::Stored` says: postcard, or JSON for schemes): its full history |
 //! | `d/<kind>/<id>` | u64be seq that created it (the directory of entities) |
 //! | `c/<kind>/<id>\0<child kind>/<child id>` | u64be seq that linked them (sub-funds of a fund, grants of a scheme or enterprise) |
 //! | `f/<kind>/<id>\0<seq>` | a dated money flow (JSON) for IRR and reports |

@@ -208,8 +208,8 @@ pub trait Stored: Serialize + DeserializeOwned {
 
     /// Appends the encoded value to `out`.
     fn encode_into(&self, out: &mut Vec<u8>) -> Result<(), String> {
-        let encoded = if Self::BINARY { postcard::to_io(self, out).map(|_| ()).map_err(|error| error.to_string()) } else { serde_json::to_writer(out, self).map_err(|error| error.to_string()) };
-        encoded.map_err(|error| format!("cannot encode a model: {error}"))
+        let failure = if Self::BINARY { postcard::to_io(self, out).err().map(|error| error.to_string()) } else { serde_json::to_writer(out, self).err().map(|error| error.to_string()) };
+        failure.map_or(Ok(()), |error| Err(format!("cannot encode a model: {error}")))
     }
 
     /// Decodes a whole value: trailing bytes are an error.
