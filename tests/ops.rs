@@ -270,16 +270,12 @@ async fn a_verifying_tail_reports_its_verification_count_on_metrics() {
     let log_dir = tempfile::tempdir().unwrap();
     let log_path = log_dir.path().join("tail.log");
     let log = || std::fs::read_to_string(&log_path).unwrap_or_default();
-    let start = |address: std::net::SocketAddr| {
-        let mut command = cli::command();
-        command.args(["tail", "--verify", "--ledger", "test", "--nats", &nats.url(), "--metrics", &address.to_string()]);
-        command.stdout(std::process::Stdio::null()).stderr(std::fs::File::create(&log_path).unwrap());
-        KillOnDrop(command.spawn().unwrap_or_else(|error| panic!("runs {}: {error}", cli::binary().display())))
-    };
-    let free_address = || -> std::net::SocketAddr { format!("127.0.0.1:{}", cli::free_port()).parse().unwrap() };
-    let mut address = free_address();
-    let mut tail = start(address);
-    let mut restarts = 0;
+    let mut command = cli::command();
+    command.args(["tail", "--verify", "--ledger", "test", "--nats", &nats.url(), "--metrics", "127.0.0.1:0"]);
+    command.stdout(std::process::Stdio::null()).stderr(std::fs::File::create(&log_path).unwrap());
+    let mut tail = KillOnDrop(command.spawn().unwrap_or_else(|error| panic!("runs {}: {error}", cli::binary().display())));
+    let announced = cli::wait_for_address(&mut tail.0, &log_path, "metrics");
+    let address: std::net::SocketAddr = announced.parse().unwrap_or_else(|_| panic!("an address: {announced}"));
     let deadline = std::time::Instant::now() + Duration::from_millis(TEST_WAIT_MS);
     loop {
         if let Ok(Ok((200, text))) = tokio::time::timeout(Duration::from_millis(2_000), tokio::spawn(http(address, "GET", "/metrics", Vec::new()))).await {
@@ -288,14 +284,6 @@ async fn a_verifying_tail_reports_its_verification_count_on_metrics() {
             }
         }
         if let Some(status) = tail.0.try_wait().unwrap() {
-            // Another test's server, or a connection's local end, can take the
-            // free port before the tail binds it: start again on another.
-            if log().contains("cannot listen") && restarts < 5 {
-                restarts += 1;
-                address = free_address();
-                tail = start(address);
-                continue;
-            }
             panic!("the tail exited ({status}) before reporting {} verified records:\n{}", setup.len(), log());
         }
         assert!(std::time::Instant::now() < deadline, "the tail did not report {} verified records on /metrics:\n{}", setup.len(), log());

@@ -28,11 +28,13 @@ fn open_store(path: &Path) -> Store {
     Store::open(path, &ledger_id()).expect("the read models open")
 }
 
-fn serve_read_side(nats_url: &str, data_dir: &Path, query_address: &str, log: &Path) -> Child {
+/// `fundledger serve --no-writer` with its query API on a port of its choosing
+/// (see `cli::announced_address`).
+fn serve_read_side(nats_url: &str, data_dir: &Path, log: &Path) -> Child {
     let log_file = std::fs::File::create(log).expect("creates the log");
     let mut command = cli::command();
     command
-        .args(["serve", "--no-writer", "--ledger", "test", "--nats", nats_url, "--query-http", query_address, "--data-dir"])
+        .args(["serve", "--no-writer", "--ledger", "test", "--nats", nats_url, "--query-http", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir)
         .stdin(Stdio::null())
         .stdout(log_file.try_clone().expect("log handle"))
@@ -99,10 +101,9 @@ async fn a_projector_killed_mid_batch_restarts_to_the_models_of_a_clean_rebuild(
     let dir = tempfile::tempdir().expect("temporary directory");
     let data = dir.path().join("data");
     let models = data.join("projector");
-    let address = format!("127.0.0.1:{}", cli::free_port());
     let mut positions = Vec::new();
     for cycle in 0..12u64 {
-        let mut child = serve_read_side(&url, &data, &address, &dir.path().join(format!("serve-{cycle}.log")));
+        let mut child = serve_read_side(&url, &data, &dir.path().join(format!("serve-{cycle}.log")));
         tokio::time::sleep(Duration::from_millis(250 + 97 * cycle)).await;
         kill(&mut child);
         let position = open_store(&models).position().expect("position").seq;
@@ -114,10 +115,12 @@ async fn a_projector_killed_mid_batch_restarts_to_the_models_of_a_clean_rebuild(
     let mid_way = positions.iter().filter(|&&position| position > 0 && position < tail).count();
     assert!(mid_way >= 3, "the projector should have been killed part-way at least 3 times: {positions:?} of {tail}");
     // A last run to the tail, killed again once there.
-    let mut child = serve_read_side(&url, &data, &address, &dir.path().join("serve-last.log"));
+    let last_log = dir.path().join("serve-last.log");
+    let mut child = serve_read_side(&url, &data, &last_log);
+    let address = cli::wait_for_address(&mut child, &last_log, "query API");
     let deadline = Instant::now() + Duration::from_millis(TEST_WAIT_MS * 2);
     while projected_records(&address) != Some(tail) {
-        assert!(Instant::now() < deadline, "the projector did not reach record {tail}: {:?}\n{}", projected_records(&address), std::fs::read_to_string(dir.path().join("serve-last.log")).unwrap_or_default());
+        assert!(Instant::now() < deadline, "the projector did not reach record {tail}: {:?}\n{}", projected_records(&address), std::fs::read_to_string(&last_log).unwrap_or_default());
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     kill(&mut child);
@@ -231,9 +234,9 @@ async fn the_query_api_and_cli_answer_with_the_sequence_they_reflect() {
     let tail = stream_size(&url).await;
 
     let dir = tempfile::tempdir().expect("temporary directory");
-    let address = format!("127.0.0.1:{}", cli::free_port());
     let log = dir.path().join("serve.log");
-    let mut child = serve_read_side(&url, &dir.path().join("data"), &address, &log);
+    let mut child = serve_read_side(&url, &dir.path().join("data"), &log);
+    let address = cli::wait_for_address(&mut child, &log, "query API");
     waits_for(&address, tail, &log);
     let api = format!("http://{address}");
 

@@ -362,9 +362,38 @@ pub mod cli {
         Output { code: status.code(), stdout: out.join().unwrap_or_default(), stderr: err.join().unwrap_or_default() }
     }
 
-    /// A free TCP port on 127.0.0.1 (free when asked; another process may take it later).
+    /// A free TCP port on 127.0.0.1 (free when asked; another process may take
+    /// it later). Only for addresses nothing must answer on: a server under
+    /// test listens on port 0 and is found with [`announced_address`].
     pub fn free_port() -> u16 {
         TcpListener::bind("127.0.0.1:0").and_then(|listener| listener.local_addr()).expect("binds a loopback port").port()
+    }
+
+    /// The `host:port` a fundledger process announced in its log on the line
+    /// `<label> : http://host:port...`, if it has yet. Servers under test bind
+    /// port 0 and are reached this way: a port picked free beforehand can be
+    /// taken by another test before the server binds it.
+    pub fn announced_address(log: &Path, label: &str) -> Option<String> {
+        let text = std::fs::read_to_string(log).ok()?;
+        text.lines().find_map(|line| {
+            let rest = line.trim_start().strip_prefix(label)?.trim_start().strip_prefix(':')?.trim_start();
+            rest.strip_prefix("http://")?.split(['/', ' ']).next().map(str::to_string)
+        })
+    }
+
+    /// Waits until `child` announces `label` in `log` (see [`announced_address`]).
+    pub fn wait_for_address(child: &mut Child, log: &Path, label: &str) -> String {
+        let deadline = Instant::now() + Duration::from_millis(SERVE_READY_TIMEOUT_MS);
+        loop {
+            if let Some(address) = announced_address(log, label) {
+                return address;
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("the process exited ({status}) before announcing its {label}:\n{}", std::fs::read_to_string(log).unwrap_or_default());
+            }
+            assert!(Instant::now() < deadline, "no {label} announced within {SERVE_READY_TIMEOUT_MS} ms:\n{}", std::fs::read_to_string(log).unwrap_or_default());
+            std::thread::sleep(Duration::from_millis(POLL_MS));
+        }
     }
 
     /// `GET path` over plain HTTP/1.1; the status code, if the server answered.
@@ -411,16 +440,18 @@ pub mod cli {
             let data_dir = data_dir.map(Path::to_path_buf).unwrap_or_else(|| dir.path().join("data"));
             let log = dir.path().join("serve.log");
             let log_file = std::fs::File::create(&log).expect("creates the log");
-            let address = format!("127.0.0.1:{}", free_port());
             let mut command = command();
-            let query_address = format!("127.0.0.1:{}", free_port());
-            command.args(["serve", "--http", &address, "--query-http", &query_address, "--ledger", ledger, "--data-dir"]).arg(&data_dir);
+            command.args(["serve", "--http", "127.0.0.1:0", "--query-http", "127.0.0.1:0", "--ledger", ledger, "--data-dir"]).arg(&data_dir);
             if let Some(url) = nats_url {
                 command.args(["--nats", url]);
             }
             command.stdin(Stdio::null()).stdout(log_file.try_clone().expect("log handle")).stderr(log_file).process_group(0);
             let child = command.spawn().unwrap_or_else(|error| panic!("cannot start fundledger serve: {error}"));
-            let mut serve = Serve { child, url: format!("http://{address}"), query_url: format!("http://{query_address}"), address, log, data_dir, _dir: dir };
+            // Owned by `serve` from here, so that a failed wait still stops it.
+            let mut serve = Serve { child, address: String::new(), url: String::new(), query_url: String::new(), log, data_dir, _dir: dir };
+            serve.address = wait_for_address(&mut serve.child, &serve.log, "writer HTTP API");
+            serve.url = format!("http://{}", serve.address);
+            serve.query_url = format!("http://{}", wait_for_address(&mut serve.child, &serve.log, "query API"));
             let deadline = Instant::now() + Duration::from_millis(SERVE_READY_TIMEOUT_MS);
             loop {
                 if let Ok(Some(status)) = serve.child.try_wait() {

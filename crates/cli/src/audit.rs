@@ -147,7 +147,8 @@ pub struct TailArgs {
     pub json: bool,
     /// While following, serve GET /metrics (Prometheus; with --verify,
     /// `fundledger_verifier_records_verified_total`, whose rate is the
-    /// verification rate) and GET /healthz on this address.
+    /// verification rate) and GET /healthz on this address (port 0: a free
+    /// port, announced on stderr).
     #[arg(long, env = "FUNDLEDGER_METRICS", value_name = "ADDR")]
     pub metrics: Option<std::net::SocketAddr>,
 }
@@ -333,6 +334,7 @@ pub async fn witness(args: WitnessArgs) -> Result<()> {
 pub async fn tail(args: TailArgs) -> Result<()> {
     if let Some(address) = args.metrics {
         let listener = tokio::net::TcpListener::bind(address).await.with_context(|| format!("cannot listen on {address}"))?;
+        eprintln!("metrics: http://{}/metrics (and /healthz)", listener.local_addr()?);
         tokio::spawn(fundledger_metrics::serve(listener));
     }
     let js = fundledger_nats::connect_jetstream(&args.nats).await?;

@@ -27,6 +27,7 @@ pub const API_TIMEOUT_MS: u64 = 30_000;
 #[derive(Args, Debug, Clone)]
 pub struct ReadArgs {
     /// Address for the query API (GET /v1/portfolio, /v1/funds/{id}, ..., /openapi.json).
+    /// Port 0 takes a free port; the address bound is printed at start.
     #[arg(long, env = "FUNDLEDGER_QUERY_HTTP", default_value = fundledger_projector::api::DEFAULT_ADDRESS)]
     pub query_http: SocketAddr,
     /// Do not run the projector (which keeps the read models in <data-dir>/projector); implies --no-query-api.

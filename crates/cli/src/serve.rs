@@ -43,6 +43,7 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub nats: NatsArgs,
     /// Address for the writer's HTTP API (POST /v1/events, GET /v1/status, /healthz, /readyz, /metrics).
+    /// Port 0 takes a free port; the address bound is printed at start.
     #[arg(long, env = "FUNDLEDGER_HTTP", default_value = "127.0.0.1:7400")]
     pub http: SocketAddr,
     /// The operator's key file (the key the genesis names): with it, serve also runs the checkpointer,
