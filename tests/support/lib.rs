@@ -383,15 +383,21 @@ pub mod cli {
 
     /// Waits until `child` announces `label` in `log` (see [`announced_address`]).
     pub fn wait_for_address(child: &mut Child, log: &Path, label: &str) -> String {
+        wait_for(child, log, &format!("announcing its {label}"), || announced_address(log, label))
+    }
+
+    /// Polls `probe` until it gives a value, failing with `log` if `child`
+    /// exits first or [`SERVE_READY_TIMEOUT_MS`] passes.
+    fn wait_for<T>(child: &mut Child, log: &Path, what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
         let deadline = Instant::now() + Duration::from_millis(SERVE_READY_TIMEOUT_MS);
         loop {
-            if let Some(address) = announced_address(log, label) {
-                return address;
+            if let Some(value) = probe() {
+                return value;
             }
             if let Ok(Some(status)) = child.try_wait() {
-                panic!("the process exited ({status}) before announcing its {label}:\n{}", std::fs::read_to_string(log).unwrap_or_default());
+                panic!("the process exited ({status}) before {what}:\n{}", std::fs::read_to_string(log).unwrap_or_default());
             }
-            assert!(Instant::now() < deadline, "no {label} announced within {SERVE_READY_TIMEOUT_MS} ms:\n{}", std::fs::read_to_string(log).unwrap_or_default());
+            assert!(Instant::now() < deadline, "not {what} within {SERVE_READY_TIMEOUT_MS} ms:\n{}", std::fs::read_to_string(log).unwrap_or_default());
             std::thread::sleep(Duration::from_millis(POLL_MS));
         }
     }
@@ -452,19 +458,9 @@ pub mod cli {
             serve.address = wait_for_address(&mut serve.child, &serve.log, "writer HTTP API");
             serve.url = format!("http://{}", serve.address);
             serve.query_url = format!("http://{}", wait_for_address(&mut serve.child, &serve.log, "query API"));
-            let deadline = Instant::now() + Duration::from_millis(SERVE_READY_TIMEOUT_MS);
-            loop {
-                if let Ok(Some(status)) = serve.child.try_wait() {
-                    panic!("fundledger serve exited ({status}) before it was ready:\n{}", serve.log());
-                }
-                if http_get_status(&serve.address, "/readyz") == Some(200) {
-                    return serve;
-                }
-                if Instant::now() > deadline {
-                    panic!("fundledger serve was not ready within {SERVE_READY_TIMEOUT_MS} ms:\n{}", serve.log());
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
+            let address = serve.address.clone();
+            wait_for(&mut serve.child, &serve.log, "being ready (GET /readyz)", || (http_get_status(&address, "/readyz") == Some(200)).then_some(()));
+            serve
         }
 
         /// Kills the server's process group with SIGKILL (no clean stop) and reaps it.
