@@ -13,7 +13,7 @@
 //! stream from the start and plans the batch again: events that did land are
 //! then found in the index and answered with their original records.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -139,6 +139,7 @@ impl Writer {
             chain: ChainState::new(config.ledger.clone()),
             planned: Tip::default(),
             pending: HashMap::new(),
+            unacknowledged: BTreeMap::new(),
             index,
             status: status.clone(),
             needs_reload: true,
@@ -231,6 +232,9 @@ struct Sequencer {
     planned: Tip,
     /// Ids of planned records not yet acknowledged (the index only has acknowledged ones).
     pending: HashMap<String, IndexedEvent>,
+    /// Records sealed but not yet acknowledged, by sequence; kept across a
+    /// reload. See [`Sequencer::seal`].
+    unacknowledged: BTreeMap<u64, Sealed>,
     index: IdIndex,
     status: Arc<RwLock<WriterStatus>>,
     needs_reload: bool,
@@ -239,6 +243,14 @@ struct Sequencer {
     /// Signalled (or dropped) when the last started batch is all on the
     /// connection: the next batch may be planned before, but sent only after.
     sending: Option<oneshot::Receiver<()>>,
+}
+
+/// What made a sealed record's bytes: the same event at the same sequence
+/// after the same previous hash is sealed again with the same time.
+struct Sealed {
+    prev: Hash,
+    event_hash: Hash,
+    recorded_at: Timestamp,
 }
 
 /// The end of the planned chain.
@@ -344,6 +356,7 @@ impl Sequencer {
         self.planned = Tip { size: chain.size(), head: *chain.head(), message_id: None };
         self.chain = chain;
         self.pending.clear();
+        self.unacknowledged = self.unacknowledged.split_off(&(self.chain.size() + 1));
         self.needs_reload = false;
         self.publish_status(|status| status.ready = true);
         info!(ledger = %self.ledger_id, size = self.chain.size(), elapsed_ms = started.elapsed().as_millis() as u64, "ledger loaded");
@@ -595,13 +608,30 @@ impl Sequencer {
             }
         };
         *seq += 1;
-        let record = Record::seal(self.ledger_id.clone(), *seq, *prev, recorded_at.clone(), event.signed().clone());
+        let record = self.seal(*seq, *prev, recorded_at, event);
         *prev = record.hash;
         plan.messages.push(OutgoingMessage { subject, message_id: id.to_string(), payload: record.to_json().into() });
         in_batch.insert(id.to_string(), plan.records.len());
         self.pending.insert(id.to_string(), IndexedEvent { seq: record.seq, event_hash: *event_hash, record_hash: record.hash });
         plan.records.push(record);
         Slot::Pending(plan.records.len() - 1)
+    }
+
+    /// Seals `event` as record `seq` after `prev`. A record sealed again at
+    /// the same place (a batch planned again after a failed append) keeps its
+    /// first time, so it has the same bytes and hash: a message of the failed
+    /// attempt that the cluster still stores late (forwarded during a leader
+    /// change) then links correctly, and its retry is de-duplicated onto it.
+    /// With a new time, the late message would pass the fencing (same message
+    /// ids at the same sequences) but link to a hash no longer in the chain.
+    fn seal(&mut self, seq: u64, prev: Hash, now: &Timestamp, event: &VerifiedEvent) -> Record {
+        let event_hash = *event.signed().event_hash();
+        let recorded_at = match self.unacknowledged.get(&seq) {
+            Some(sealed) if sealed.prev == prev && sealed.event_hash == event_hash => sealed.recorded_at.clone(),
+            _ => now.clone(),
+        };
+        self.unacknowledged.insert(seq, Sealed { prev, event_hash, recorded_at: recorded_at.clone() });
+        Record::seal(self.ledger_id.clone(), seq, prev, recorded_at, event.signed().clone())
     }
 
     /// Advances the chain past acknowledged records and indexes their ids.
@@ -611,6 +641,7 @@ impl Sequencer {
             assert!(self.chain.append(record, |_, _| {}).is_ok(), "sealed record {} does not extend the chain", record.seq);
             self.pending.remove(record.body().id.as_str());
         }
+        self.unacknowledged = self.unacknowledged.split_off(&(self.chain.size() + 1));
         let entries = records.iter().map(|record| {
             (record.body().id.as_str(), IndexedEvent { seq: record.seq, event_hash: *record.event.event_hash(), record_hash: record.hash })
         });
