@@ -1,7 +1,9 @@
 //! Fault tests: real processes killed at a bad moment. A `fundledger serve`
 //! writer is SIGKILLed under load and restarted; every event it acknowledged
 //! must be in the ledger exactly once, at the sequence and hash it
-//! acknowledged, and the chain must verify.
+//! acknowledged, and the chain must verify. A publish held in limbo and
+//! stored only after the writer gave up on it and appended the batch again
+//! must not break the chain either.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
@@ -241,4 +243,38 @@ async fn a_three_node_r3_cluster_loses_nothing_when_a_node_dies_under_load() {
     assert!(killed_at < setup + events.len() as u64, "the node was killed mid-load");
     cluster.restart_node(node).await.expect("the node rejoins");
     assert_ledger_holds(&cluster.url_list(), &events, &acknowledged).await;
+}
+
+/// A cluster can store a publish whose ack never came, after the writer gave
+/// up on it: a leader change forwards it late. Staged here exactly with a
+/// proxy that holds a batch's publishes until the writer has timed out,
+/// re-read the stream and starts appending the batch again; the held
+/// publishes then land first and the retry is de-duplicated onto them. The
+/// writer must have sealed the retry with the same bytes, or its next record
+/// links to a hash that is not in the chain (seen once in the cluster test).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publishes_stored_late_after_the_writer_retried_do_not_break_the_chain() {
+    let nats = start_nats().await;
+    let proxy = fundledger_system_tests::limbo::LimboProxy::start(&nats.url()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let writer = start_writer(&proxy.url(), dir.path()).await;
+    let actors = Actors::new("limbo");
+    append_all(&writer, actors.setup()).await;
+    let held: Vec<SignedEvent> = (0..3).map(|n| actors.pilot_grant(n)).collect();
+    proxy.hold_next("fl.test.ev.", held.len());
+    let receipts = tokio::time::timeout(Duration::from_millis(TEST_WAIT_MS), append_all(&writer, held.clone())).await.expect("the retry is answered in time");
+    assert_eq!(proxy.released(), Some(held.len()), "the first attempt was held and stored late, just before the retry");
+    assert!(writer.status().reloads_since_start > 0, "the writer gave up on the first attempt and re-read the stream");
+    let next = append_all(&writer, vec![actors.pilot_grant(3)]).await.remove(0);
+
+    let replayed = replay_stream(&nats.url()).await.expect("the chain verifies after the late publishes");
+    assert_eq!(replayed.last().map(|(seq, id)| (*seq, id.clone())), Some((next.seq, next.event_id.clone())));
+    let js = fundledger_nats::connect_jetstream(&nats.url()).await.unwrap();
+    let stream = fundledger_nats::stream_name("test").unwrap();
+    for receipt in receipts.iter().chain([&next]) {
+        let stored = fundledger_nats::get_message(&js, &stream, receipt.seq).await.unwrap().expect("the acknowledged record is stored");
+        let record = fundledger_core::record::Record::from_json(&stored.payload).unwrap();
+        assert_eq!((record.body().id.to_string(), hex::encode(record.hash)), (receipt.event_id.clone(), receipt.record_hash.clone()), "the writer acknowledged the record that is stored at {}", receipt.seq);
+    }
+    assert_eq!(writer.status().head, next.record_hash, "the writer's head is the stream's");
 }

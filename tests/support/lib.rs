@@ -16,6 +16,8 @@ use fundledger_core::time::Timestamp;
 use fundledger_nats::{EmbeddedNats, EmbeddedOptions};
 use fundledger_writer::{Receipt, WriteError, Writer, WriterConfig};
 
+pub mod limbo;
+
 /// Bound on any single wait in a system test.
 pub const TEST_WAIT_MS: u64 = 30_000;
 

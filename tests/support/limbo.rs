@@ -1,0 +1,175 @@
+//! A TCP proxy in front of a real nats-server that can hold a client's
+//! publishes in limbo and deliver them late.
+//!
+//! Why: in a cluster, a publish whose ack never came (the stream leader
+//! changed under it) can still be stored later, after the writer gave up on
+//! it, re-read the stream and planned the batch again. That race is rare and
+//! timing-bound in a real cluster; this proxy makes it exact. It parses the
+//! client-to-server half of the NATS protocol into frames (`PUB`/`HPUB` with
+//! their payloads, other commands line by line), keeps the first `count`
+//! `HPUB` frames on a subject prefix instead of forwarding them, and forwards
+//! them just before the next such frame, i.e. right before the retry. The
+//! server-to-client half is copied unchanged.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// What the proxy does with matching publishes.
+#[derive(Debug, Default)]
+enum Limbo {
+    /// Forward everything.
+    #[default]
+    Open,
+    /// Keep the next `count` matching frames.
+    Holding { prefix: String, count: usize, frames: Vec<Vec<u8>> },
+    /// All held; the next matching frame releases them ahead of itself.
+    Held { prefix: String, frames: Vec<Vec<u8>> },
+    /// The held frames were delivered (how many).
+    Released(usize),
+}
+
+/// A proxy listening on a loopback port; stops with the test process.
+pub struct LimboProxy {
+    address: SocketAddr,
+    limbo: Arc<Mutex<Limbo>>,
+}
+
+impl LimboProxy {
+    /// Proxies to the nats-server at `upstream` (`nats://host:port`).
+    pub async fn start(upstream: &str) -> LimboProxy {
+        let upstream = upstream.trim_start_matches("nats://").to_string();
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("the proxy binds a loopback port");
+        let address = listener.local_addr().expect("bound address");
+        let limbo = Arc::new(Mutex::new(Limbo::Open));
+        let shared = limbo.clone();
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let server = match TcpStream::connect(&upstream).await {
+                    Ok(server) => server,
+                    Err(_) => continue,
+                };
+                let (client_read, mut client_write) = client.into_split();
+                let (mut server_read, server_write) = server.into_split();
+                tokio::spawn(async move {
+                    let _ = tokio::io::copy(&mut server_read, &mut client_write).await;
+                });
+                tokio::spawn(forward_client(client_read, server_write, shared.clone()));
+            }
+        });
+        LimboProxy { address, limbo }
+    }
+
+    /// The URL clients connect to.
+    pub fn url(&self) -> String {
+        format!("nats://{}", self.address)
+    }
+
+    /// Holds the next `count` publishes with headers whose subject starts
+    /// with `prefix`, and delivers them just before the one after them.
+    pub fn hold_next(&self, prefix: &str, count: usize) {
+        assert!(count > 0, "hold at least one publish");
+        *self.lock() = Limbo::Holding { prefix: prefix.to_string(), count, frames: Vec::new() };
+    }
+
+    /// Publishes held so far (0 once released).
+    pub fn held(&self) -> usize {
+        match &*self.lock() {
+            Limbo::Holding { frames, .. } | Limbo::Held { frames, .. } => frames.len(),
+            Limbo::Open | Limbo::Released(_) => 0,
+        }
+    }
+
+    /// How many held publishes were delivered, once they were.
+    pub fn released(&self) -> Option<usize> {
+        match &*self.lock() {
+            Limbo::Released(count) => Some(*count),
+            _ => None,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Limbo> {
+        self.limbo.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Copies client frames to the server, holding and releasing per `limbo`.
+async fn forward_client(mut client: tokio::net::tcp::OwnedReadHalf, mut server: tokio::net::tcp::OwnedWriteHalf, limbo: Arc<Mutex<Limbo>>) {
+    let mut buffer: Vec<u8> = Vec::with_capacity(64 * 1024);
+    let mut chunk = vec![0u8; 64 * 1024];
+    loop {
+        let read = match client.read(&mut chunk).await {
+            Ok(0) | Err(_) => return,
+            Ok(read) => read,
+        };
+        buffer.extend_from_slice(&chunk[..read]);
+        let mut out: Vec<u8> = Vec::new();
+        let mut start = 0;
+        while let Some(length) = frame_length(&buffer[start..]) {
+            let frame = &buffer[start..start + length];
+            start += length;
+            let mut limbo = limbo.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let matching = |prefix: &str| publish_subject(frame).is_some_and(|subject| subject.starts_with(prefix));
+            match &mut *limbo {
+                Limbo::Holding { prefix, count, frames } if matching(prefix) => {
+                    frames.push(frame.to_vec());
+                    if frames.len() == *count {
+                        *limbo = Limbo::Held { prefix: std::mem::take(prefix), frames: std::mem::take(frames) };
+                    }
+                }
+                Limbo::Held { prefix, frames } if matching(prefix) => {
+                    for held in frames.iter() {
+                        out.extend_from_slice(held);
+                    }
+                    out.extend_from_slice(frame);
+                    *limbo = Limbo::Released(frames.len());
+                }
+                _ => out.extend_from_slice(frame),
+            }
+        }
+        buffer.drain(..start);
+        if !out.is_empty() && server.write_all(&out).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// The length of the complete frame at the start of `bytes`, if it is all there.
+fn frame_length(bytes: &[u8]) -> Option<usize> {
+    let line_end = bytes.windows(2).position(|pair| pair == b"\r\n")? + 2;
+    let line = std::str::from_utf8(&bytes[..line_end - 2]).ok()?;
+    let mut words = line.split_ascii_whitespace();
+    let verb = words.next().unwrap_or_default().to_ascii_uppercase();
+    let length = match verb.as_str() {
+        // PUB <subject> [reply] <bytes> / HPUB <subject> [reply] <header bytes> <total bytes>
+        "PUB" | "HPUB" => line_end + words.last()?.parse::<usize>().ok()? + 2,
+        _ => line_end,
+    };
+    (bytes.len() >= length).then_some(length)
+}
+
+/// The subject of an `HPUB` frame (the writer's publishes carry headers).
+fn publish_subject(frame: &[u8]) -> Option<&str> {
+    let line_end = frame.windows(2).position(|pair| pair == b"\r\n")?;
+    let mut words = std::str::from_utf8(&frame[..line_end]).ok()?.split_ascii_whitespace();
+    words.next().filter(|verb| verb.eq_ignore_ascii_case("HPUB"))?;
+    words.next()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_are_cut_at_their_declared_lengths() {
+        assert_eq!(frame_length(b"PING\r\nPONG\r\n"), Some(6));
+        assert_eq!(frame_length(b"PUB a.b 5\r\nhello\r\n"), Some(18));
+        assert_eq!(frame_length(b"PUB a.b 5\r\nhel"), None);
+        let hpub = b"HPUB a.b _INBOX.1 12 17\r\nNATS/1.0\r\n\r\nhello\r\n";
+        assert_eq!(frame_length(hpub), Some(hpub.len()));
+        assert_eq!(publish_subject(hpub), Some("a.b"));
+        assert_eq!(publish_subject(b"PUB a.b 5\r\nhello\r\n"), None);
+    }
+}
