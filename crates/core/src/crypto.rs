@@ -246,7 +246,7 @@ pub struct BatchItem<'a> {
 
 /// Verifies many signatures at once, under the same rules as [`verify`]. The
 /// terms of signatures by one key are coalesced into one (a ledger has few
-/// signers), which makes a batch about a third cheaper than one that treats
+/// signers), which makes a batch a quarter to a third cheaper than one that treats
 /// every signature alone. On failure it does not say which failed: the
 /// caller re-checks the batch one by one to name the bad signature.
 ///
