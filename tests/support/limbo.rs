@@ -136,24 +136,30 @@ async fn forward_client(mut client: tokio::net::tcp::OwnedReadHalf, mut server: 
     }
 }
 
+/// The first protocol line of `bytes` (without its CRLF) and where it ends
+/// (after the CRLF), once the whole line is there.
+fn first_line(bytes: &[u8]) -> Option<(&str, usize)> {
+    let end = bytes.windows(2).position(|pair| pair == b"\r\n")?;
+    Some((std::str::from_utf8(&bytes[..end]).ok()?, end + 2))
+}
+
 /// The length of the complete frame at the start of `bytes`, if it is all there.
 fn frame_length(bytes: &[u8]) -> Option<usize> {
-    let line_end = bytes.windows(2).position(|pair| pair == b"\r\n")? + 2;
-    let line = std::str::from_utf8(&bytes[..line_end - 2]).ok()?;
+    let (line, line_end) = first_line(bytes)?;
     let mut words = line.split_ascii_whitespace();
-    let verb = words.next().unwrap_or_default().to_ascii_uppercase();
-    let length = match verb.as_str() {
+    let verb = words.next().unwrap_or_default();
+    let length = if verb.eq_ignore_ascii_case("PUB") || verb.eq_ignore_ascii_case("HPUB") {
         // PUB <subject> [reply] <bytes> / HPUB <subject> [reply] <header bytes> <total bytes>
-        "PUB" | "HPUB" => line_end + words.last()?.parse::<usize>().ok()? + 2,
-        _ => line_end,
+        line_end + words.last()?.parse::<usize>().ok()? + 2
+    } else {
+        line_end
     };
     (bytes.len() >= length).then_some(length)
 }
 
 /// The subject of an `HPUB` frame (the writer's publishes carry headers).
 fn publish_subject(frame: &[u8]) -> Option<&str> {
-    let line_end = frame.windows(2).position(|pair| pair == b"\r\n")?;
-    let mut words = std::str::from_utf8(&frame[..line_end]).ok()?.split_ascii_whitespace();
+    let mut words = first_line(frame)?.0.split_ascii_whitespace();
     words.next().filter(|verb| verb.eq_ignore_ascii_case("HPUB"))?;
     words.next()
 }
