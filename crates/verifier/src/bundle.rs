@@ -18,7 +18,7 @@
 //! a changed byte is a changed record.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, BufWriter, Read, Write};
+use std::io::{BufWriter, Read, Write};
 use std::path::Path;
 
 use bytes::Bytes;
@@ -100,18 +100,24 @@ fn bundle_failure(line: u64, reason: impl std::fmt::Display) -> VerifyError {
     Failure::new(0, None, FailureKind::Bundle, format!("bundle line {line}: {reason}")).into()
 }
 
+/// Bytes read from a bundle at once: record lines are cut from these blocks
+/// without copying (each record shares its block until it is checked).
+const READ_BLOCK_BYTES: usize = 4 << 20;
+
 /// Reads a bundle line by line.
 pub struct BundleReader {
-    reader: BufReader<std::fs::File>,
+    file: std::fs::File,
+    /// Read and not yet returned.
+    pending: Bytes,
+    at_end: bool,
     line: u64,
-    buffer: Vec<u8>,
     path: std::path::PathBuf,
 }
 
 impl BundleReader {
     pub fn open(path: &Path) -> Result<BundleReader, VerifyError> {
         let file = std::fs::File::open(path).map_err(|error| VerifyError::io(path, error))?;
-        Ok(BundleReader { reader: BufReader::with_capacity(1 << 20, file), line: 0, buffer: Vec::with_capacity(4096), path: path.to_path_buf() })
+        Ok(BundleReader { file, pending: Bytes::new(), at_end: false, line: 0, path: path.to_path_buf() })
     }
 
     /// The number of the line last read (1-based).
@@ -119,29 +125,52 @@ impl BundleReader {
         self.line
     }
 
+    /// The next line without its line feed, or `None` at the end of the file.
+    fn next_line(&mut self) -> Result<Option<Bytes>, VerifyError> {
+        loop {
+            if let Some(end) = memchr::memchr(b'\n', &self.pending) {
+                let line = self.pending.split_to(end + 1);
+                return Ok(Some(line.slice(..end)));
+            }
+            if self.pending.len() > BUNDLE_LINE_BYTES_MAX {
+                return Err(bundle_failure(self.line + 1, format!("longer than {BUNDLE_LINE_BYTES_MAX} bytes")));
+            }
+            if self.at_end {
+                return Ok((!self.pending.is_empty()).then(|| std::mem::take(&mut self.pending)));
+            }
+            let mut block = bytes::BytesMut::with_capacity(self.pending.len() + READ_BLOCK_BYTES);
+            block.extend_from_slice(&self.pending);
+            let mut filled = block.len();
+            block.resize(filled + READ_BLOCK_BYTES, 0);
+            while filled < block.len() {
+                match self.file.read(&mut block[filled..]) {
+                    Ok(0) => {
+                        self.at_end = true;
+                        break;
+                    }
+                    Ok(read) => filled += read,
+                    Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(error) => return Err(VerifyError::io(&self.path, error)),
+                }
+            }
+            block.truncate(filled);
+            self.pending = block.freeze();
+        }
+    }
+
     /// The next item, or `None` at the end of the file.
     pub fn next_item(&mut self) -> Result<Option<BundleItem>, VerifyError> {
-        self.buffer.clear();
-        let read = (&mut self.reader).take(BUNDLE_LINE_BYTES_MAX as u64 + 1).read_until(b'\n', &mut self.buffer).map_err(|error| VerifyError::io(&self.path, error))?;
-        if read == 0 {
-            return Ok(None);
-        }
+        let Some(line) = self.next_line()? else { return Ok(None) };
         self.line += 1;
-        if self.buffer.len() > BUNDLE_LINE_BYTES_MAX {
+        if line.len() > BUNDLE_LINE_BYTES_MAX {
             return Err(bundle_failure(self.line, format!("longer than {BUNDLE_LINE_BYTES_MAX} bytes")));
         }
-        let mut line: &[u8] = &self.buffer;
-        if let Some(stripped) = line.strip_suffix(b"\n") {
-            line = stripped;
-        }
         // Records are nearly every line: take the stored bytes between the prefix and the closing brace.
-        if let Some(rest) = line.strip_prefix(RECORD_PREFIX) {
-            if let Some(record) = rest.strip_suffix(b"}") {
-                return Ok(Some(BundleItem::Record(Bytes::copy_from_slice(record))));
-            }
+        if line.starts_with(RECORD_PREFIX) && line.ends_with(b"}") {
+            return Ok(Some(BundleItem::Record(line.slice(RECORD_PREFIX.len()..line.len() - 1))));
         }
         let members: BTreeMap<String, Box<RawValue>> =
-            serde_json::from_slice(line).map_err(|error| bundle_failure(self.line, format!("not a JSON object: {error}")))?;
+            serde_json::from_slice(&line).map_err(|error| bundle_failure(self.line, format!("not a JSON object: {error}")))?;
         let mut members = members.into_iter();
         let (Some((name, value)), None) = (members.next(), members.next()) else {
             return Err(bundle_failure(self.line, "each line is an object with exactly one member"));

@@ -208,7 +208,9 @@ impl Verifier {
     pub fn parse(raw: Vec<RawRecord>) -> ParsedChunk {
         // Parsed and verified in batches, each on one core: the parsed records are still in its cache.
         let batches: Vec<Vec<Result<PreparedRecord, Failure>>> = raw.par_chunks(VERIFY_CHUNK_EVENTS).map(parse_batch).collect();
-        ParsedChunk { parsed: batches.into_iter().flatten().collect(), raw }
+        let mut parsed = Vec::with_capacity(raw.len());
+        batches.into_iter().for_each(|batch| parsed.extend(batch));
+        ParsedChunk { parsed, raw }
     }
 
     /// Checks the next chunk of records, in order. On the first bad record
@@ -280,7 +282,6 @@ impl Verifier {
 
         let Verifier { replay, store, operator, operator_pin, capture, captured, records_checked, signatures_checked, snapshot_at, .. } = self;
         let ids_cf = store.ids_cf()?;
-        let nodes_cf = store.nodes_cf()?;
         let tail_cf = store.tail_cf()?;
         let snapshot_at = *snapshot_at;
         let batch = StoreBatch::default();
@@ -289,7 +290,7 @@ impl Verifier {
         let mut last_event_id = None;
         // Both callbacks write it, never at once (nodes while linking, the rest once verified).
         let batch = std::cell::RefCell::new(batch);
-        let result = replay.check_prepared_with_nodes(records, |id, hash| batch.borrow_mut().put_node(id, hash, nodes_cf), |record| {
+        let result = replay.check_prepared_with_nodes(records, |id, hash| batch.borrow_mut().put_node(id, hash), |record| {
             let mut batch = batch.borrow_mut();
             let event_id = record.event.body().id.as_str();
             batch.put_id(event_id, record.seq, ids_cf);
@@ -479,7 +480,9 @@ fn parse_batch(raw: &[RawRecord]) -> Vec<Result<PreparedRecord, Failure>> {
         }
     }
     let mut prepared = verify_record_batch(records).into_iter();
-    failures.into_iter().filter_map(|failure| failure.map_or_else(|| prepared.next().map(Ok), |failure| Some(Err(failure)))).collect()
+    let mut parsed = Vec::with_capacity(raw.len());
+    parsed.extend(failures.into_iter().filter_map(|failure| failure.map_or_else(|| prepared.next().map(Ok), |failure| Some(Err(failure)))));
+    parsed
 }
 
 /// Counts records that passed every check, for `/metrics`.

@@ -79,9 +79,8 @@ impl Follower {
             return Err(Failure::new(position, Some(event_id.clone()), FailureKind::DuplicateId, format!("event id {event_id} was already used by record {earlier}")).into());
         }
         let mut batch = StoreBatch::default();
-        let nodes = self.store.nodes_cf()?;
         let mut verified = None;
-        self.replay.check_chunk_with_nodes(vec![record], |id, hash| batch.put_node(id, hash, nodes), |record| verified = Some(record.clone())).map_err(Failure::from)?;
+        self.replay.check_chunk_with_nodes(vec![record], |id, hash| batch.put_node(id, hash), |record| verified = Some(record.clone())).map_err(Failure::from)?;
         let Some(verified) = verified else {
             return Err(VerifyError::Input("the replay accepted a record without reporting it".to_string()));
         };

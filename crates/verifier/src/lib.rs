@@ -21,6 +21,8 @@ pub mod checkpoints;
 pub mod engine;
 pub mod failure;
 pub mod follow;
+mod id_filter;
+mod node_files;
 pub mod proof;
 pub mod source;
 pub mod store;

@@ -82,23 +82,41 @@ pub async fn read_checkpoints(js: &jetstream::Context, ledger: &LedgerId) -> Res
 /// What the checker thread receives.
 type Chunk = Result<Vec<RawRecord>, VerifyError>;
 
-/// Runs the checker over chunks from `receiver` until it closes. A parser
-/// thread parses each chunk and checks its signatures (on all cores) while
-/// the checker checks the one before, so the checker's sequential work
-/// (chain, rules, store) overlaps the costly, stateless part.
+/// Chunks whose parsing may be started ahead of the one being checked.
+const CHUNKS_PARSED_AHEAD: usize = 2;
+
+/// Runs the checker over chunks from `receiver` until it closes. Each chunk
+/// is parsed and its signatures checked by a task on the rayon pool (all
+/// cores), started as soon as the chunk is read, while the checker checks
+/// the chunks before it in order. With more than one chunk in flight, a core
+/// that finishes its part of a chunk starts on the next one instead of
+/// waiting for the other core to finish the chunk's last batch.
 fn run_checker(mut verifier: Verifier, mut receiver: tokio::sync::mpsc::Receiver<Chunk>, total: u64, progress: Option<Progress>) -> Result<Verifier, VerifyError> {
-    let (parsed_sender, parsed_receiver) = std::sync::mpsc::sync_channel::<Result<ParsedChunk, VerifyError>>(1);
+    type Parsed = std::sync::mpsc::Receiver<Result<ParsedChunk, VerifyError>>;
+    let (pending_sender, pending_receiver) = std::sync::mpsc::sync_channel::<Parsed>(CHUNKS_PARSED_AHEAD);
     let parser = std::thread::spawn(move || {
         while let Some(chunk) = receiver.blocking_recv() {
-            let parsed = chunk.map(Verifier::parse);
-            let stop = parsed.is_err();
-            if parsed_sender.send(parsed).is_err() || stop {
+            let (sender, parsed) = std::sync::mpsc::sync_channel(1);
+            let stop = chunk.is_err();
+            match chunk {
+                Ok(raw) => rayon::spawn(move || {
+                    // A panic on a rayon task would abort the process: it becomes this chunk's error instead.
+                    let parsed = std::panic::catch_unwind(move || Verifier::parse(raw))
+                        .map_err(|_| VerifyError::Input("parsing a chunk of records panicked; please report this as a bug".to_string()));
+                    let _ = sender.send(parsed);
+                }),
+                Err(error) => {
+                    let _ = sender.send(Err(error));
+                }
+            }
+            if pending_sender.send(parsed).is_err() || stop {
                 return;
             }
         }
     });
     let mut outcome = Ok(());
-    for chunk in parsed_receiver {
+    for parsed in pending_receiver {
+        let chunk = parsed.recv().unwrap_or_else(|_| Err(VerifyError::Input("a parser task stopped without a result".to_string())));
         let checked = chunk.and_then(|chunk| verifier.check_parsed(chunk));
         if let Err(error) = checked {
             outcome = Err(error);
@@ -108,7 +126,7 @@ fn run_checker(mut verifier: Verifier, mut receiver: tokio::sync::mpsc::Receiver
             progress(verifier.size(), total.max(verifier.size()));
         }
     }
-    // Dropping the receiver (by leaving the loop) stops the parser, which stops the reader.
+    // Dropping the queue (by leaving the loop) stops the parser, which stops the reader.
     let _ = parser.join();
     outcome.map(|()| verifier)
 }

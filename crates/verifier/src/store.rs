@@ -3,10 +3,11 @@
 //!
 //! * column family `ids`: event id -> sequence, to check that no event id is
 //!   used twice (FORMAT.md 15, step 9) and to find a record for `prove`;
-//! * column family `nodes`: Merkle complete-subtree nodes `(level, index)` ->
-//!   hash, as [`CompactRange::append`] reports them; it implements
-//!   [`NodeStore`], so inclusion and consistency proofs for any past size are
-//!   read from disk in O(log n), never from an in-memory tree;
+//! * directory `merkle-nodes`: Merkle complete-subtree nodes `(level, index)`
+//!   as [`CompactRange::append`] reports them, in flat files
+//!   ([`crate::node_files`]); the store implements [`NodeStore`], so
+//!   inclusion and consistency proofs for any past size are read from disk in
+//!   O(log n), never from an in-memory tree;
 //! * column family `meta`: which ledger, and the size of the checkpoint a
 //!   trusted restart resumes from;
 //! * column family `tail`: seq -> event id for the records after that
@@ -16,6 +17,8 @@
 //! safe (the next run verifies from scratch). Writes skip the write-ahead log
 //! for speed; [`Store::flush`] makes them durable at the end of a run, and a
 //! crash before that only loses the cache.
+//!
+//! [`CompactRange::append`]: fundledger_core::merkle::CompactRange::append
 
 use std::path::{Path, PathBuf};
 
@@ -24,9 +27,13 @@ use fundledger_core::merkle::{MerkleError, NodeId, NodeStore};
 use rocksdb::{BlockBasedOptions, ColumnFamilyDescriptor, Options, WriteBatch, WriteOptions, DB};
 
 use crate::failure::VerifyError;
+use crate::id_filter::{id_hash, IdFilter};
+use crate::node_files::NodeFiles;
 
 const CF_IDS: &str = "ids";
-const CF_NODES: &str = "nodes";
+/// Where stores written before the node files kept the nodes; dropped when such a store is opened.
+const CF_NODES_OLD: &str = "nodes";
+const NODES_DIRECTORY: &str = "merkle-nodes";
 const CF_META: &str = "meta";
 /// seq -> event id, only for records after the newest checkpoint: a trusted
 /// restart re-verifies those, so their ids are forgotten first.
@@ -36,30 +43,31 @@ const META_SNAPSHOT_SIZE: &[u8] = b"snapshot_size";
 
 pub struct Store {
     db: DB,
+    nodes: NodeFiles,
+    /// Every id in `ids`, while the store holds only what this process put
+    /// there (from [`Store::clear`] on); `None` for a store opened with ids.
+    id_filter: std::sync::Mutex<Option<IdFilter>>,
     path: PathBuf,
     /// A temporary directory holding the store, removed on drop (after `db`, declared above it, is closed).
-    _temporary: Option<tempfile::TempDir>,
+    temporary: Option<tempfile::TempDir>,
 }
 
-/// Writes of one chunk of records, applied atomically.
+/// Writes of one chunk of records, applied together by [`Store::commit`]
+/// (nothing of a batch that is dropped instead).
 #[derive(Default)]
 pub struct StoreBatch {
     batch: WriteBatch,
-}
-
-fn node_key(id: NodeId) -> [u8; 9] {
-    let mut key = [0u8; 9];
-    key[0] = id.level;
-    key[1..].copy_from_slice(&id.index.to_be_bytes());
-    key
+    nodes: Vec<(NodeId, Hash)>,
+    id_hashes: Vec<u64>,
 }
 
 impl StoreBatch {
     pub fn put_id(&mut self, event_id: &str, seq: u64, cf: &rocksdb::ColumnFamily) {
         self.batch.put_cf(cf, event_id.as_bytes(), seq.to_be_bytes());
+        self.id_hashes.push(id_hash(event_id));
     }
-    pub fn put_node(&mut self, id: NodeId, hash: &Hash, cf: &rocksdb::ColumnFamily) {
-        self.batch.put_cf(cf, node_key(id), hash);
+    pub fn put_node(&mut self, id: NodeId, hash: &Hash) {
+        self.nodes.push((id, *hash));
     }
     pub fn put_tail(&mut self, seq: u64, event_id: &str, cf: &rocksdb::ColumnFamily) {
         self.batch.put_cf(cf, seq.to_be_bytes(), event_id.as_bytes());
@@ -82,16 +90,26 @@ impl Store {
         table.set_cache_index_and_filter_blocks(true);
         ids.set_block_based_table_factory(&table);
         ids.set_write_buffer_size(64 << 20);
-        let mut nodes = Options::default();
-        nodes.set_write_buffer_size(64 << 20);
-        let families = vec![
+        // The same for the memtable, where the lookups of a fresh verification all go.
+        ids.set_memtable_whole_key_filtering(true);
+        ids.set_memtable_prefix_bloom_ratio(0.1);
+        let mut families = vec![
             ColumnFamilyDescriptor::new(CF_IDS, ids),
-            ColumnFamilyDescriptor::new(CF_NODES, nodes),
             ColumnFamilyDescriptor::new(CF_META, Options::default()),
             ColumnFamilyDescriptor::new(CF_TAIL, Options::default()),
         ];
+        let old_nodes = DB::list_cf(&options, path).is_ok_and(|names| names.iter().any(|name| name == CF_NODES_OLD));
+        if old_nodes {
+            families.push(ColumnFamilyDescriptor::new(CF_NODES_OLD, Options::default()));
+        }
         let db = DB::open_cf_descriptors(&options, path, families).map_err(|error| store_error(path, error))?;
-        let store = Store { db, path: path.to_path_buf(), _temporary: None };
+        let nodes = NodeFiles::open(&path.join(NODES_DIRECTORY)).map_err(|error| store_error(path, error))?;
+        let mut store = Store { db, nodes, id_filter: std::sync::Mutex::new(None), path: path.to_path_buf(), temporary: None };
+        if old_nodes {
+            // Its nodes are not carried over: nothing can resume from it, and the next verification fills it again.
+            store.db.drop_cf(CF_NODES_OLD).map_err(|error| store_error(path, error))?;
+            store.db.delete_cf(store.cf(CF_META)?, META_SNAPSHOT_SIZE).map_err(|error| store.fail(error))?;
+        }
         match store.get_meta(META_LEDGER)? {
             Some(found) if found != ledger.as_bytes() => {
                 return Err(VerifyError::Store {
@@ -112,7 +130,8 @@ impl Store {
             .tempdir()
             .map_err(|error| VerifyError::Io { path: std::env::temp_dir().display().to_string(), message: error.to_string() })?;
         let mut store = Store::open(directory.path(), ledger)?;
-        store._temporary = Some(directory);
+        store.temporary = Some(directory);
+        *store.id_filter() = Some(IdFilter::new());
         Ok(store)
     }
 
@@ -134,9 +153,6 @@ impl Store {
     pub fn ids_cf(&self) -> Result<&rocksdb::ColumnFamily, VerifyError> {
         self.cf(CF_IDS)
     }
-    pub fn nodes_cf(&self) -> Result<&rocksdb::ColumnFamily, VerifyError> {
-        self.cf(CF_NODES)
-    }
     pub fn tail_cf(&self) -> Result<&rocksdb::ColumnFamily, VerifyError> {
         self.cf(CF_TAIL)
     }
@@ -152,9 +168,11 @@ impl Store {
         }
     }
 
-    /// Forgets the ids of the records after `size` (listed in `tail`), before
-    /// a trusted restart from `size` verifies them again.
-    pub fn forget_tail(&self) -> Result<u64, VerifyError> {
+    /// Forgets the ids of the records after the snapshot (listed in `tail`)
+    /// and the Merkle nodes beyond its `size`, before a trusted restart from
+    /// `size` verifies them again.
+    pub fn forget_after(&self, size: u64) -> Result<u64, VerifyError> {
+        self.nodes.truncate(size).map_err(|error| self.fail(error))?;
         let tail = self.cf(CF_TAIL)?;
         let ids = self.cf(CF_IDS)?;
         let mut batch = WriteBatch::default();
@@ -175,47 +193,75 @@ impl Store {
 
     /// Empties the store (ids, nodes, tail and snapshot size), keeping its ledger.
     pub fn clear(&self) -> Result<(), VerifyError> {
+        self.nodes.truncate(0).map_err(|error| self.fail(error))?;
         let mut batch = WriteBatch::default();
-        for family in [CF_IDS, CF_NODES, CF_TAIL] {
+        for family in [CF_IDS, CF_TAIL] {
             let cf = self.cf(family)?;
             // Keys are ids (at most 128 bytes) or fixed binary: all sort below 129 bytes of 0xff.
             batch.delete_range_cf(cf, [0u8].as_slice(), [0xffu8; 129].as_slice());
         }
         let meta = self.cf(CF_META)?;
         batch.delete_cf(meta, META_SNAPSHOT_SIZE);
-        self.db.write(batch).map_err(|error| self.fail(error))
+        self.db.write(batch).map_err(|error| self.fail(error))?;
+        *self.id_filter() = Some(IdFilter::new());
+        Ok(())
+    }
+
+    fn id_filter(&self) -> std::sync::MutexGuard<'_, Option<IdFilter>> {
+        // The filter is only ever updated whole (an insert cannot be left half done): a poisoned lock still holds a sound one.
+        self.id_filter.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The sequences at which these event ids were recorded, in order (`None` for unknown ids).
     pub fn lookup_ids(&self, ids: &[&str]) -> Result<Vec<Option<u64>>, VerifyError> {
+        // Only the ids the filter may hold (all of them without a filter) are looked up.
+        let asked: Vec<usize> = match self.id_filter().as_ref() {
+            Some(filter) => (0..ids.len()).filter(|index| filter.may_contain(id_hash(ids[*index]))).collect(),
+            None => (0..ids.len()).collect(),
+        };
+        let mut found = vec![None; ids.len()];
+        if asked.is_empty() {
+            return Ok(found);
+        }
         let cf = self.cf(CF_IDS)?;
-        let results = self.db.batched_multi_get_cf(cf, ids.iter().map(|id| id.as_bytes()), false);
-        results
-            .into_iter()
-            .map(|result| match result.map_err(|error| self.fail(error))? {
-                None => Ok(None),
-                Some(bytes) => {
-                    let array: [u8; 8] = bytes.as_ref().try_into().map_err(|_| self.fail("corrupt id entry"))?;
-                    Ok(Some(u64::from_be_bytes(array)))
-                }
-            })
-            .collect()
+        let sorted = asked.windows(2).all(|pair| ids[pair[0]] < ids[pair[1]]);
+        let results = self.db.batched_multi_get_cf(cf, asked.iter().map(|index| ids[*index].as_bytes()), sorted);
+        for (index, result) in asked.into_iter().zip(results) {
+            if let Some(bytes) = result.map_err(|error| self.fail(error))? {
+                let array: [u8; 8] = bytes.as_ref().try_into().map_err(|_| self.fail("corrupt id entry"))?;
+                found[index] = Some(u64::from_be_bytes(array));
+            }
+        }
+        Ok(found)
     }
 
     pub fn lookup_id(&self, id: &str) -> Result<Option<u64>, VerifyError> {
         Ok(self.lookup_ids(&[id])?.into_iter().next().flatten())
     }
 
-    /// Applies a chunk's writes atomically (without the write-ahead log: see the module doc).
+    /// Applies a chunk's writes: the nodes, then the ids atomically (without
+    /// the write-ahead log: see the module doc).
     pub fn commit(&self, batch: StoreBatch) -> Result<(), VerifyError> {
+        self.nodes.write(&batch.nodes).map_err(|error| self.fail(error))?;
         let mut options = WriteOptions::default();
         options.disable_wal(true);
-        self.db.write_opt(batch.batch, &options).map_err(|error| self.fail(error))
+        self.db.write_opt(batch.batch, &options).map_err(|error| self.fail(error))?;
+        if let Some(filter) = self.id_filter().as_mut() {
+            for hash in batch.id_hashes {
+                filter.insert(hash);
+            }
+        }
+        Ok(())
     }
 
-    /// Makes everything written so far durable.
+    /// Makes everything written so far durable; a temporary store is
+    /// removed when it is dropped, so it is left as it is.
     pub fn flush(&self) -> Result<(), VerifyError> {
-        for family in [CF_IDS, CF_NODES, CF_META, CF_TAIL] {
+        if self.temporary.is_some() {
+            return Ok(());
+        }
+        self.nodes.sync().map_err(|error| self.fail(error))?;
+        for family in [CF_IDS, CF_META, CF_TAIL] {
             self.db.flush_cf(self.cf(family)?).map_err(|error| self.fail(error))?;
         }
         Ok(())
@@ -228,14 +274,7 @@ fn store_error(path: &Path, error: impl std::fmt::Display) -> VerifyError {
 
 impl NodeStore for Store {
     fn node(&self, id: NodeId) -> Result<Option<Hash>, MerkleError> {
-        let cf = self.db.cf_handle(CF_NODES).ok_or_else(|| MerkleError::store("column family nodes is missing"))?;
-        match self.db.get_pinned_cf(cf, node_key(id)).map_err(MerkleError::store)? {
-            None => Ok(None),
-            Some(bytes) => {
-                let hash: Hash = bytes.as_ref().try_into().map_err(|_| MerkleError::store(format!("node {id} is not 32 bytes")))?;
-                Ok(Some(hash))
-            }
-        }
+        self.nodes.read(id)
     }
 }
 
@@ -248,12 +287,11 @@ mod tests {
     fn nodes_and_ids_round_trip_and_serve_proofs() {
         let directory = tempfile::tempdir().unwrap();
         let store = Store::open(directory.path(), "hk").unwrap();
-        let nodes = store.nodes_cf().unwrap();
         let ids = store.ids_cf().unwrap();
         let mut batch = StoreBatch::default();
         let mut range = CompactRange::new();
         for index in 0u8..13 {
-            range.append(leaf_hash(&[index; 32]), |id, hash| batch.put_node(id, hash, nodes));
+            range.append(leaf_hash(&[index; 32]), |id, hash| batch.put_node(id, hash));
             batch.put_id(&format!("e{index}"), u64::from(index) + 1, ids);
         }
         store.commit(batch).unwrap();
@@ -266,5 +304,18 @@ mod tests {
         store.clear().unwrap();
         assert_eq!(store.lookup_id("e3").unwrap(), None);
         assert!(inclusion_proof(&store, 5, 13).is_err());
+        // A cleared store answers from its id filter first: ids committed since are still found.
+        let mut batch = StoreBatch::default();
+        for index in 0..5000u64 {
+            batch.put_id(&format!("f{index}"), index + 1, store.ids_cf().unwrap());
+        }
+        store.commit(batch).unwrap();
+        let asked: Vec<String> = (4990..5010u64).map(|index| format!("f{index}")).collect();
+        let asked: Vec<&str> = asked.iter().map(String::as_str).collect();
+        let expected: Vec<Option<u64>> = (4990..5010u64).map(|index| (index < 5000).then_some(index + 1)).collect();
+        assert_eq!(store.lookup_ids(&asked).unwrap(), expected);
+        drop(store);
+        let reopened = Store::open(directory.path(), "hk").unwrap();
+        assert_eq!(reopened.lookup_ids(&asked).unwrap(), expected, "a store opened with ids has no filter and asks RocksDB");
     }
 }

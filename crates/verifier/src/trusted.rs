@@ -139,7 +139,7 @@ pub(crate) fn start(ledger: &LedgerId, book: CheckpointBook, options: &VerifyOpt
     let store_error = |message: String| VerifyError::Store { path: store.path().display().to_string(), message };
     if store.snapshot_size()? != Some(size) {
         return Err(store_error(format!(
-            "it was last filled by a verification whose newest checkpoint was at size {:?}, not the trusted size {size}: use the trusted file saved by that run, or verify from scratch",
+            "it was last filled by a verification whose newest checkpoint was at size {:?}, not the trusted size {size}: use the trusted file saved by that run (by this version of fundledger), or verify from scratch",
             store.snapshot_size()?
         )));
     }
@@ -170,7 +170,7 @@ pub(crate) fn start(ledger: &LedgerId, book: CheckpointBook, options: &VerifyOpt
             }
         }
     }
-    let forgotten = store.forget_tail()?;
+    let forgotten = store.forget_after(size)?;
     tracing::info!(size, forgotten, "resuming from a trusted checkpoint");
     book.drop_below(size + 1);
     let chain = ChainState::resume(ledger.clone(), trusted.head, tree);
