@@ -329,6 +329,7 @@ fn every_bench_measures_both_sides_on_a_small_ledger() {
     let verify = run(&["bench", "verify", "--events", "3000", "--json"]);
     assert!(verify["events"].as_u64().is_some_and(|events| events > 3000), "setup events come on top: {verify}");
     assert!(positive(&verify["full_verification"]["events_per_second"]) && positive(&verify["batch_verify_only"]["events_per_second"]), "{verify}");
+    assert!(positive(&verify["full_verification_from_bundle"]["events_per_second"]) && verify["full_verification_from_bundle"]["bundle_bytes"].as_u64().is_some_and(|bytes| bytes > 0), "{verify}");
     let rebuild = run(&["bench", "rebuild", "--events", "3000", "--json"]);
     assert_eq!(rebuild["records"], verify["events"], "the same synthetic ledger shape: {rebuild}");
     assert!(positive(&rebuild["raw_fetch"]["records_per_second"]) && positive(&rebuild["rebuild"]["records_per_second"]), "{rebuild}");

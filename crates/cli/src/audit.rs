@@ -46,7 +46,7 @@ pub struct CheckArgs {
     /// the genesis must name this key. Without it the report shows the key for you to compare.
     #[arg(long, value_parser = parse_public_key)]
     pub operator: Option<KeyId>,
-    /// Keep the verifier's id set and Merkle nodes in this directory (RocksDB) instead of a temporary one.
+    /// Keep the verifier's id set (RocksDB) and Merkle nodes (flat files) in this directory instead of a temporary one.
     #[arg(long)]
     pub store: Option<PathBuf>,
     /// Print machine-readable JSON on stdout.

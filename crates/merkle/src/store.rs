@@ -1,7 +1,8 @@
 //! Read access to stored complete-subtree nodes. Proof generation needs only
 //! nodes whose subtrees are complete, which never change once written, so a
-//! store can be an append-only `(level, index) -> hash` table (a RocksDB
-//! column family in production, the in-memory table here for tests and tools).
+//! store can be an append-only `(level, index) -> hash` table (one flat file
+//! per level in the verifier's store, the in-memory table here for tests and
+//! tools).
 
 use crate::compact::CompactRange;
 use crate::error::MerkleError;

@@ -102,7 +102,7 @@ fn bundle_failure(line: u64, reason: impl std::fmt::Display) -> VerifyError {
 
 /// Bytes read from a bundle at once: record lines are cut from these blocks
 /// without copying (each record shares its block until it is checked).
-const READ_BLOCK_BYTES: usize = 4 << 20;
+const READ_BLOCK_BYTES: usize = 256 << 10;
 
 /// Reads a bundle line by line.
 pub struct BundleReader {

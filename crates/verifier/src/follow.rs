@@ -9,7 +9,8 @@
 //! JetStream (the ledger stream and the checkpoint stream together) and
 //! hands every verified record to the caller.
 //!
-//! Memory stays flat: event ids and Merkle nodes live in a RocksDB store, so
+//! Memory stays flat: event ids and Merkle nodes live on disk (the verifier's
+//! store: RocksDB and flat node files), so
 //! a checkpoint that arrives after the records it covers is checked against
 //! the root and leaf read back from the stored nodes.
 

@@ -2,8 +2,9 @@
 //!
 //! Reading and checking are pipelined: a reader (a tokio task for NATS, a
 //! thread for a file) fills chunks of [`CHUNK_RECORDS`] and hands them over a
-//! bounded channel to the checker, which runs on a blocking thread and uses
-//! every core for parsing and signatures. So the network or the disk works
+//! bounded channel; each chunk is parsed and its signatures checked by a task
+//! on the rayon pool (every core), a few chunks ahead of the checker, which
+//! takes them in order on a blocking thread. So the network or the disk works
 //! while the cores verify, and memory holds at most a few chunks.
 //!
 //! Checkpoints are read before the records: the ledger's tail is fixed after

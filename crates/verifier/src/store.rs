@@ -318,4 +318,24 @@ mod tests {
         let reopened = Store::open(directory.path(), "hk").unwrap();
         assert_eq!(reopened.lookup_ids(&asked).unwrap(), expected, "a store opened with ids has no filter and asks RocksDB");
     }
+
+    #[test]
+    fn a_store_that_kept_its_nodes_in_rocksdb_opens_and_cannot_be_resumed_from() {
+        let directory = tempfile::tempdir().unwrap();
+        {
+            let mut options = Options::default();
+            options.create_if_missing(true);
+            options.create_missing_column_families(true);
+            let old = DB::open_cf(&options, directory.path(), [CF_IDS, CF_NODES_OLD, CF_META, CF_TAIL]).unwrap();
+            let meta = old.cf_handle(CF_META).unwrap();
+            old.put_cf(meta, META_LEDGER, b"hk").unwrap();
+            old.put_cf(meta, META_SNAPSHOT_SIZE, 7u64.to_be_bytes()).unwrap();
+            old.put_cf(old.cf_handle(CF_NODES_OLD).unwrap(), [0u8; 9], [1u8; 32]).unwrap();
+        }
+        let store = Store::open(directory.path(), "hk").unwrap();
+        assert_eq!(store.snapshot_size().unwrap(), None, "its nodes are gone, so no trusted restart may start from it");
+        drop(store);
+        let families = DB::list_cf(&Options::default(), directory.path()).unwrap();
+        assert!(!families.iter().any(|name| name == CF_NODES_OLD), "{families:?}");
+    }
 }

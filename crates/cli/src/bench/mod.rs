@@ -19,7 +19,7 @@ use crate::serve::{NatsArgs, NatsConnection};
 pub enum BenchCommand {
     /// Append throughput and latency: the ledger's append path vs raw JetStream publishes of the same bytes.
     Append(append::AppendArgs),
-    /// Full verification of a big ledger from JetStream vs pure ed25519 batch verification of the same signatures.
+    /// Full verification of a big ledger, from JetStream and from an audit bundle, vs pure ed25519 batch verification of the same signatures.
     Verify(verify::VerifyBenchArgs),
     /// Projector rebuild of a big ledger into RocksDB vs raw fetching of the same stream.
     Rebuild(rebuild::RebuildArgs),
