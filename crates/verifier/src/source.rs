@@ -2,9 +2,8 @@
 //!
 //! Reading and checking are pipelined: a reader (a tokio task for NATS, a
 //! thread for a file) fills chunks of [`CHUNK_RECORDS`] and hands them over a
-//! bounded channel; each chunk is parsed and its signatures checked by a task
-//! on the rayon pool (every core), a few chunks ahead of the checker, which
-//! takes them in order on a blocking thread. So the network or the disk works
+//! bounded channel to the checker, which runs on a blocking thread and uses
+//! every core for parsing and signatures. So the network or the disk works
 //! while the cores verify, and memory holds at most a few chunks.
 //!
 //! Checkpoints are read before the records: the ledger's tail is fixed after
@@ -83,41 +82,23 @@ pub async fn read_checkpoints(js: &jetstream::Context, ledger: &LedgerId) -> Res
 /// What the checker thread receives.
 type Chunk = Result<Vec<RawRecord>, VerifyError>;
 
-/// Chunks whose parsing may be started ahead of the one being checked.
-const CHUNKS_PARSED_AHEAD: usize = 2;
-
-/// Runs the checker over chunks from `receiver` until it closes. Each chunk
-/// is parsed and its signatures checked by a task on the rayon pool (all
-/// cores), started as soon as the chunk is read, while the checker checks
-/// the chunks before it in order. With more than one chunk in flight, a core
-/// that finishes its part of a chunk starts on the next one instead of
-/// waiting for the other core to finish the chunk's last batch.
+/// Runs the checker over chunks from `receiver` until it closes. A parser
+/// thread parses each chunk and checks its signatures (on all cores) while
+/// the checker checks the one before, so the checker's sequential work
+/// (chain, rules, store) overlaps the costly, stateless part.
 fn run_checker(mut verifier: Verifier, mut receiver: tokio::sync::mpsc::Receiver<Chunk>, total: u64, progress: Option<Progress>) -> Result<Verifier, VerifyError> {
-    type Parsed = std::sync::mpsc::Receiver<Result<ParsedChunk, VerifyError>>;
-    let (pending_sender, pending_receiver) = std::sync::mpsc::sync_channel::<Parsed>(CHUNKS_PARSED_AHEAD);
+    let (parsed_sender, parsed_receiver) = std::sync::mpsc::sync_channel::<Result<ParsedChunk, VerifyError>>(1);
     let parser = std::thread::spawn(move || {
         while let Some(chunk) = receiver.blocking_recv() {
-            let (sender, parsed) = std::sync::mpsc::sync_channel(1);
-            let stop = chunk.is_err();
-            match chunk {
-                Ok(raw) => rayon::spawn(move || {
-                    // A panic on a rayon task would abort the process: it becomes this chunk's error instead.
-                    let parsed = std::panic::catch_unwind(move || Verifier::parse(raw))
-                        .map_err(|_| VerifyError::Input("parsing a chunk of records panicked; please report this as a bug".to_string()));
-                    let _ = sender.send(parsed);
-                }),
-                Err(error) => {
-                    let _ = sender.send(Err(error));
-                }
-            }
-            if pending_sender.send(parsed).is_err() || stop {
+            let parsed = chunk.map(Verifier::parse);
+            let stop = parsed.is_err();
+            if parsed_sender.send(parsed).is_err() || stop {
                 return;
             }
         }
     });
     let mut outcome = Ok(());
-    for parsed in pending_receiver {
-        let chunk = parsed.recv().unwrap_or_else(|_| Err(VerifyError::Input("a parser task stopped without a result".to_string())));
+    for chunk in parsed_receiver {
         let checked = chunk.and_then(|chunk| verifier.check_parsed(chunk));
         if let Err(error) = checked {
             outcome = Err(error);
@@ -127,7 +108,7 @@ fn run_checker(mut verifier: Verifier, mut receiver: tokio::sync::mpsc::Receiver
             progress(verifier.size(), total.max(verifier.size()));
         }
     }
-    // Dropping the queue (by leaving the loop) stops the parser, which stops the reader.
+    // Dropping the receiver (by leaving the loop) stops the parser, which stops the reader.
     let _ = parser.join();
     outcome.map(|()| verifier)
 }

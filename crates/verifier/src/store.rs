@@ -90,9 +90,6 @@ impl Store {
         table.set_cache_index_and_filter_blocks(true);
         ids.set_block_based_table_factory(&table);
         ids.set_write_buffer_size(64 << 20);
-        // The same for the memtable, where the lookups of a fresh verification all go.
-        ids.set_memtable_whole_key_filtering(true);
-        ids.set_memtable_prefix_bloom_ratio(0.1);
         let mut families = vec![
             ColumnFamilyDescriptor::new(CF_IDS, ids),
             ColumnFamilyDescriptor::new(CF_META, Options::default()),
