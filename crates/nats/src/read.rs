@@ -23,6 +23,7 @@ use async_nats::jetstream::{
 };
 use bytes::Bytes;
 use futures::stream::{self, BoxStream, StreamExt as _};
+use futures::FutureExt as _;
 
 use crate::error::NatsError;
 
@@ -249,7 +250,16 @@ fn stored_message(
         stream: stream_name.to_string(),
         detail: err.to_string(),
     })?;
-    Ok(StoredMessage {
+    Ok(stored_with_info(message, &info))
+}
+
+/// The stored message, given its already parsed `info` (parsing it is a
+/// good part of a replay's client-side cost).
+fn stored_with_info(
+    message: &jetstream::Message,
+    info: &jetstream::message::Info<'_>,
+) -> StoredMessage {
+    StoredMessage {
         sequence: info.stream_sequence,
         subject: message.subject.to_string(),
         payload: message.payload.clone(),
@@ -259,7 +269,7 @@ fn stored_message(
             .and_then(|headers| headers.get(MESSAGE_ID_HEADER))
             .map(|value| value.as_str().to_string()),
         published_at: SystemTime::from(info.published),
-    })
+    }
 }
 
 /// State of a terminating replay.
@@ -281,11 +291,17 @@ impl Replay {
         if self.done {
             return None;
         }
-        let next = tokio::time::timeout(
-            Duration::from_millis(REPLAY_IDLE_TIMEOUT_MS),
-            self.messages.next(),
-        )
-        .await;
+        // Most messages are already buffered: take them without arming the idle timer.
+        let next = match self.messages.next().now_or_never() {
+            Some(next) => Ok(next),
+            None => {
+                tokio::time::timeout(
+                    Duration::from_millis(REPLAY_IDLE_TIMEOUT_MS),
+                    self.messages.next(),
+                )
+                .await
+            }
+        };
         let message = match next {
             Ok(Some(Ok(message))) => message,
             Ok(Some(Err(err))) => return Some(self.fail(err)),
@@ -294,8 +310,8 @@ impl Replay {
                 return Some(self.fail(format!("no message for {REPLAY_IDLE_TIMEOUT_MS} ms")))
             }
         };
-        let pending = match message.info() {
-            Ok(info) => info.pending,
+        let (pending, stored) = match message.info() {
+            Ok(info) => (info.pending, stored_with_info(&message, &info)),
             Err(err) => {
                 self.done = true;
                 let error = NatsError::MalformedMessage {
@@ -303,13 +319,6 @@ impl Replay {
                     detail: err.to_string(),
                 };
                 return Some((Err(error), self));
-            }
-        };
-        let stored = match stored_message(&self.stream, &message) {
-            Ok(stored) => stored,
-            Err(err) => {
-                self.done = true;
-                return Some((Err(err), self));
             }
         };
         if stored.sequence > self.target {

@@ -3,8 +3,8 @@
 //!
 //! Per chunk: records are parsed, their bodies checked canonical, their
 //! stated hashes recomputed and their signatures batch-verified on all cores
-//! (rayon; this is the costly part, and it needs no state, so it runs one
-//! chunk ahead); event ids are looked up in the disk-backed id set; then the
+//! (rayon; this is the costly part, and it needs no state, so it runs
+//! chunks ahead); event ids are looked up in the disk-backed id set; then the
 //! core's [`Replay`] checks each chain link in order, takes the signature
 //! verdict and applies every event to the same state machine the writer uses,
 //! which re-checks every business and authorisation rule (signers registered,
@@ -15,6 +15,7 @@
 //! (JetStream, bundle) only feed chunks.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use fundledger_core::crypto::{Hash, KeyId};
@@ -133,6 +134,35 @@ impl ParsedChunk {
     }
 }
 
+/// A chunk whose batches are being parsed on the rayon pool ([`Verifier::start_parsing`]).
+pub struct ParsingChunk {
+    raw: Arc<Vec<RawRecord>>,
+    /// One receiver per batch, in order; `None` arrives if parsing the batch panicked.
+    batches: Vec<std::sync::mpsc::Receiver<Option<ParsedBatch>>>,
+}
+
+/// The records of a batch, each parsed and signature-checked or the reason it is bad.
+type ParsedBatch = Vec<Result<PreparedRecord, Failure>>;
+
+impl ParsingChunk {
+    /// Waits for every batch of the chunk to be parsed and verified.
+    pub fn wait(self) -> Result<ParsedChunk, VerifyError> {
+        // A pool thread blocked here would hold up the very tasks it waits for.
+        debug_assert!(rayon::current_thread_index().is_none(), "ParsingChunk::wait called on a rayon thread");
+        let mut parsed = Vec::with_capacity(self.raw.len());
+        for batch in self.batches {
+            match batch.recv() {
+                Ok(Some(results)) => parsed.extend(results),
+                _ => return Err(VerifyError::Input("parsing a batch of records failed unexpectedly (a panic); please report this as a bug".to_string())),
+            }
+        }
+        // Every task has released its reference before sending its batch.
+        let raw = Arc::try_unwrap(self.raw).unwrap_or_else(|shared| shared.as_ref().clone());
+        debug_assert_eq!(raw.len(), parsed.len());
+        Ok(ParsedChunk { raw, parsed })
+    }
+}
+
 /// The outcome of a successful verification.
 pub struct Verified {
     pub report: Report,
@@ -202,15 +232,45 @@ impl Verifier {
         self.replay.chain().size()
     }
 
-    /// Parses a chunk and checks its signatures on all cores: the costly
-    /// part (canonical form, hashes, ed25519), needing no state, so a
-    /// pipeline runs it ahead of [`check_parsed`](Self::check_parsed).
+    /// Parses a chunk and checks its signatures on all cores, returning when
+    /// it is done: the costly part (canonical form, hashes, ed25519), needing
+    /// no state. A pipeline uses [`start_parsing`](Self::start_parsing) to run
+    /// it ahead of [`check_parsed`](Self::check_parsed) instead.
     pub fn parse(raw: Vec<RawRecord>) -> ParsedChunk {
         // Parsed and verified in batches, each on one core: the parsed records are still in its cache.
-        let batches: Vec<Vec<Result<PreparedRecord, Failure>>> = raw.par_chunks(VERIFY_CHUNK_EVENTS).map(parse_batch).collect();
+        let batches: Vec<ParsedBatch> = raw.par_chunks(VERIFY_CHUNK_EVENTS).map(parse_batch).collect();
         let mut parsed = Vec::with_capacity(raw.len());
         batches.into_iter().for_each(|batch| parsed.extend(batch));
         ParsedChunk { parsed, raw }
+    }
+
+    /// Starts parsing a chunk on the rayon pool, one task per batch of
+    /// [`VERIFY_CHUNK_EVENTS`] records, queued first in, first out, and
+    /// returns at once; [`ParsingChunk::wait`] collects the result. A
+    /// pipeline starts several chunks ahead of the one it checks, so a core
+    /// that finishes its last batch of a chunk goes on with the next chunk's
+    /// first batch instead of waiting for the other core (with
+    /// [`parse`](Self::parse), each chunk's last batch leaves a core idle).
+    /// Call it from outside the rayon pool: `wait` blocks on the pool's tasks.
+    pub fn start_parsing(raw: Vec<RawRecord>) -> ParsingChunk {
+        let raw = Arc::new(raw);
+        let batches = (0..raw.len())
+            .step_by(VERIFY_CHUNK_EVENTS)
+            .map(|start| {
+                let (sender, receiver) = std::sync::mpsc::sync_channel(1);
+                let raw = Arc::clone(&raw);
+                rayon::spawn_fifo(move || {
+                    let end = (start + VERIFY_CHUNK_EVENTS).min(raw.len());
+                    // A panic on a rayon task would abort the process; here it becomes this chunk's error.
+                    let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| parse_batch(&raw[start..end]))).ok();
+                    // Released before the result is sent, so that `wait` finds itself the only owner.
+                    drop(raw);
+                    let _ = sender.send(parsed);
+                });
+                receiver
+            })
+            .collect();
+        ParsingChunk { raw, batches }
     }
 
     /// Checks the next chunk of records, in order. On the first bad record
@@ -466,7 +526,7 @@ impl Verifier {
 }
 
 /// Parses a batch of records and batch-verifies the signatures of those that parsed.
-fn parse_batch(raw: &[RawRecord]) -> Vec<Result<PreparedRecord, Failure>> {
+fn parse_batch(raw: &[RawRecord]) -> ParsedBatch {
     let mut records = Vec::with_capacity(raw.len());
     // Whether each position holds a record or a failure, while the records are verified together.
     let mut failures = Vec::with_capacity(raw.len());
@@ -545,5 +605,75 @@ impl std::fmt::Display for Report {
             writeln!(formatter, "  - {check}")?;
         }
         write!(formatter, "{} records checked in {:.2} s ({:.0} records/s)", self.records_checked, self.seconds, self.records_checked as f64 / self.seconds.max(1e-9))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fundledger_core::crypto::SecretKey;
+    use fundledger_core::event::{EventBody, GrantCompleted};
+    use fundledger_core::id::{EventId, GrantId};
+    use fundledger_core::record::{Record, SignedEvent};
+    use fundledger_core::time::Timestamp;
+
+    /// `count` stored records signed by one key, some of them damaged:
+    /// a bad signature, a body that is not JSON, a changed byte in a body.
+    fn raw_records(count: u64) -> Vec<RawRecord> {
+        let key = SecretKey::from_seed_label("engine-test");
+        let ledger = LedgerId::parse("hk").unwrap();
+        (1..=count)
+            .map(|seq| {
+                let body = EventBody {
+                    v: 1,
+                    id: EventId::parse(&format!("e{seq}")).unwrap(),
+                    ledger: ledger.clone(),
+                    occurred_at: Timestamp::parse("2026-01-01T00:00:00Z").unwrap(),
+                    signers: vec![key.key_id()],
+                    event: Event::GrantCompleted(GrantCompleted { grant: GrantId::parse("g1").unwrap() }),
+                };
+                let event = SignedEvent::sign(body, &[&key]).unwrap();
+                let record = Record::seal(ledger.clone(), seq, [seq as u8; 32], Timestamp::parse("2026-01-01T00:00:01Z").unwrap(), event);
+                let mut bytes = record.to_json();
+                match seq {
+                    // A signature made over another event: the record hash covers it, so it is re-sealed.
+                    7 => {
+                        let other = SignedEvent::sign(
+                            EventBody { id: EventId::parse("other").unwrap(), ..record.event.body().clone() },
+                            &[&key],
+                        )
+                        .unwrap();
+                        let forged = SignedEvent::from_canonical(record.event.canonical_bytes().to_vec(), other.signatures().to_vec()).unwrap();
+                        bytes = Record::seal(ledger.clone(), seq, record.prev, record.recorded_at.clone(), forged).to_json();
+                    }
+                    600 => bytes = b"not json".to_vec(),
+                    1000 => {
+                        let at = bytes.windows(4).position(|window| window == b"\"g1\"").unwrap();
+                        bytes[at + 2] = b'2';
+                    }
+                    _ => {}
+                }
+                RawRecord { position: seq, bytes: Bytes::from(bytes) }
+            })
+            .collect()
+    }
+
+    /// The pipeline's batch-by-batch parse gives exactly what the one-call parse gives, in order.
+    #[test]
+    fn parsing_batch_by_batch_on_the_pool_matches_parsing_at_once() {
+        let raw = raw_records(VERIFY_CHUNK_EVENTS as u64 * 2 + 77);
+        let at_once = Verifier::parse(raw.clone());
+        let by_batch = Verifier::start_parsing(raw.clone()).wait().unwrap();
+        assert_eq!(by_batch.len(), raw.len());
+        assert_eq!(by_batch.raw.iter().map(|record| record.position).collect::<Vec<_>>(), raw.iter().map(|record| record.position).collect::<Vec<_>>());
+        let outcome = |chunk: ParsedChunk| -> Vec<Result<(u64, bool), Failure>> {
+            chunk.parsed.into_iter().map(|result| result.map(|prepared| (prepared.record().seq, prepared.into_parts().1.is_ok()))).collect()
+        };
+        let (at_once, by_batch) = (outcome(at_once), outcome(by_batch));
+        assert_eq!(at_once, by_batch);
+        // The damaged records are the ones named, and only they.
+        let bad: Vec<u64> = by_batch.iter().zip(1u64..).filter(|(result, _)| !matches!(result, Ok((_, true)))).map(|(_, seq)| seq).collect();
+        assert_eq!(bad, vec![7, 600, 1000]);
+        assert!(matches!(by_batch[6], Ok((7, false))), "a bad signature is a verdict on a parsed record");
     }
 }

@@ -2,9 +2,11 @@
 //!
 //! Reading and checking are pipelined: a reader (a tokio task for NATS, a
 //! thread for a file) fills chunks of [`CHUNK_RECORDS`] and hands them over a
-//! bounded channel to the checker, which runs on a blocking thread and uses
-//! every core for parsing and signatures. So the network or the disk works
-//! while the cores verify, and memory holds at most a few chunks.
+//! bounded channel; each chunk's batches are queued on the rayon pool (every
+//! core) for parsing and signatures as soon as it is read, a few chunks ahead
+//! of the checker, which takes them in order on a blocking thread. So the
+//! network or the disk works while the cores verify, the cores never wait for
+//! each other, and memory holds at most a few chunks.
 //!
 //! Checkpoints are read before the records: the ledger's tail is fixed after
 //! them, so every honest checkpoint lies within the records read.
@@ -20,7 +22,7 @@ use futures::StreamExt as _;
 
 use crate::bundle::{keys_of, BundleHeader, BundleItem, BundleReader, BundleWriter, BUNDLE_FORMAT, BUNDLE_VERSION};
 use crate::checkpoints::{CheckpointBook, WitnessStatement};
-use crate::engine::{ParsedChunk, RawRecord, Verified, Verifier, CHUNK_RECORDS};
+use crate::engine::{ParsingChunk, RawRecord, Verified, Verifier, CHUNK_RECORDS};
 use crate::failure::{Failure, FailureKind, VerifyError};
 use crate::store::Store;
 
@@ -82,24 +84,30 @@ pub async fn read_checkpoints(js: &jetstream::Context, ledger: &LedgerId) -> Res
 /// What the checker thread receives.
 type Chunk = Result<Vec<RawRecord>, VerifyError>;
 
-/// Runs the checker over chunks from `receiver` until it closes. A parser
-/// thread parses each chunk and checks its signatures (on all cores) while
-/// the checker checks the one before, so the checker's sequential work
+/// Chunks started parsing ahead of the one being checked (besides one
+/// waiting to be queued): enough batches queued on the rayon pool that the
+/// cores never wait for the checker, few enough to keep memory flat.
+const CHUNKS_PARSED_AHEAD: usize = 3;
+
+/// Runs the checker over chunks from `receiver` until it closes. A feeder
+/// thread starts parsing each chunk on the rayon pool (every core, batch by
+/// batch, first in first out) as soon as it is read, several chunks ahead of
+/// the checker, which takes them in order: the checker's sequential work
 /// (chain, rules, store) overlaps the costly, stateless part.
 fn run_checker(mut verifier: Verifier, mut receiver: tokio::sync::mpsc::Receiver<Chunk>, total: u64, progress: Option<Progress>) -> Result<Verifier, VerifyError> {
-    let (parsed_sender, parsed_receiver) = std::sync::mpsc::sync_channel::<Result<ParsedChunk, VerifyError>>(1);
-    let parser = std::thread::spawn(move || {
+    let (parsing_sender, parsing_receiver) = std::sync::mpsc::sync_channel::<Result<ParsingChunk, VerifyError>>(CHUNKS_PARSED_AHEAD);
+    let feeder = std::thread::spawn(move || {
         while let Some(chunk) = receiver.blocking_recv() {
-            let parsed = chunk.map(Verifier::parse);
-            let stop = parsed.is_err();
-            if parsed_sender.send(parsed).is_err() || stop {
+            let parsing = chunk.map(Verifier::start_parsing);
+            let stop = parsing.is_err();
+            if parsing_sender.send(parsing).is_err() || stop {
                 return;
             }
         }
     });
     let mut outcome = Ok(());
-    for chunk in parsed_receiver {
-        let checked = chunk.and_then(|chunk| verifier.check_parsed(chunk));
+    for parsing in parsing_receiver {
+        let checked = parsing.and_then(ParsingChunk::wait).and_then(|chunk| verifier.check_parsed(chunk));
         if let Err(error) = checked {
             outcome = Err(error);
             break;
@@ -108,8 +116,8 @@ fn run_checker(mut verifier: Verifier, mut receiver: tokio::sync::mpsc::Receiver
             progress(verifier.size(), total.max(verifier.size()));
         }
     }
-    // Dropping the receiver (by leaving the loop) stops the parser, which stops the reader.
-    let _ = parser.join();
+    // Dropping the queue (by leaving the loop) stops the feeder, which stops the reader.
+    let _ = feeder.join();
     outcome.map(|()| verifier)
 }
 
