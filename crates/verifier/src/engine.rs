@@ -25,7 +25,6 @@ use fundledger_core::ledger::Ledger;
 use fundledger_core::merkle::CompactRange;
 use fundledger_core::record::{verify_record_batch, PreparedRecord, VERIFY_CHUNK_EVENTS};
 use fundledger_core::replay::{Replay, ReplayError};
-use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::checkpoints::{CheckedCheckpoint, CheckpointBook};
@@ -126,6 +125,10 @@ pub struct ParsedChunk {
 }
 
 impl ParsedChunk {
+    /// The records as read.
+    pub fn records(&self) -> &[RawRecord] {
+        &self.raw
+    }
     pub fn len(&self) -> usize {
         self.raw.len()
     }
@@ -232,25 +235,13 @@ impl Verifier {
         self.replay.chain().size()
     }
 
-    /// Parses a chunk and checks its signatures on all cores, returning when
-    /// it is done: the costly part (canonical form, hashes, ed25519), needing
-    /// no state. A pipeline uses [`start_parsing`](Self::start_parsing) to run
-    /// it ahead of [`check_parsed`](Self::check_parsed) instead.
-    pub fn parse(raw: Vec<RawRecord>) -> ParsedChunk {
-        // Parsed and verified in batches, each on one core: the parsed records are still in its cache.
-        let batches: Vec<ParsedBatch> = raw.par_chunks(VERIFY_CHUNK_EVENTS).map(parse_batch).collect();
-        let mut parsed = Vec::with_capacity(raw.len());
-        batches.into_iter().for_each(|batch| parsed.extend(batch));
-        ParsedChunk { parsed, raw }
-    }
-
     /// Starts parsing a chunk on the rayon pool, one task per batch of
     /// [`VERIFY_CHUNK_EVENTS`] records, queued first in, first out, and
-    /// returns at once; [`ParsingChunk::wait`] collects the result. A
-    /// pipeline starts several chunks ahead of the one it checks, so a core
+    /// returns at once; [`ParsingChunk::wait`] collects the result. This is
+    /// the costly part (canonical form, hashes, ed25519), needing no state.
+    /// A pipeline starts several chunks ahead of the one it checks, so a core
     /// that finishes its last batch of a chunk goes on with the next chunk's
-    /// first batch instead of waiting for the other core (with
-    /// [`parse`](Self::parse), each chunk's last batch leaves a core idle).
+    /// first batch instead of waiting for the other core to finish the chunk.
     /// Call it from outside the rayon pool: `wait` blocks on the pool's tasks.
     pub fn start_parsing(raw: Vec<RawRecord>) -> ParsingChunk {
         let raw = Arc::new(raw);
@@ -273,14 +264,9 @@ impl Verifier {
         ParsingChunk { raw, batches }
     }
 
-    /// Checks the next chunk of records, in order. On the first bad record
-    /// it returns the failure; nothing is committed for that chunk then.
-    pub fn check(&mut self, raw: Vec<RawRecord>) -> Result<(), VerifyError> {
-        self.check_parsed(Self::parse(raw))
-    }
-
-    /// [`check`](Self::check) for a chunk parsed by [`parse`](Self::parse).
-    /// Verified records are counted in `fundledger_verifier_records_verified_total`
+    /// Checks the next chunk of records, parsed by [`start_parsing`](Self::start_parsing),
+    /// in order. On the first bad record it returns the failure; nothing is
+    /// committed for that chunk then. Verified records are counted in `fundledger_verifier_records_verified_total`
     /// (`/metrics`; its rate is the verification rate).
     pub fn check_parsed(&mut self, chunk: ParsedChunk) -> Result<(), VerifyError> {
         let records = chunk.len() as u64;
@@ -658,11 +644,11 @@ mod tests {
             .collect()
     }
 
-    /// The pipeline's batch-by-batch parse gives exactly what the one-call parse gives, in order.
+    /// The pipeline's batch-by-batch parse gives exactly what parsing the chunk as one batch gives, in order.
     #[test]
     fn parsing_batch_by_batch_on_the_pool_matches_parsing_at_once() {
         let raw = raw_records(VERIFY_CHUNK_EVENTS as u64 * 2 + 77);
-        let at_once = Verifier::parse(raw.clone());
+        let at_once = ParsedChunk { parsed: parse_batch(&raw), raw: raw.clone() };
         let by_batch = Verifier::start_parsing(raw.clone()).wait().unwrap();
         assert_eq!(by_batch.len(), raw.len());
         assert_eq!(by_batch.raw.iter().map(|record| record.position).collect::<Vec<_>>(), raw.iter().map(|record| record.position).collect::<Vec<_>>());

@@ -89,12 +89,13 @@ type Chunk = Result<Vec<RawRecord>, VerifyError>;
 /// cores never wait for the checker, few enough to keep memory flat.
 const CHUNKS_PARSED_AHEAD: usize = 3;
 
-/// Runs the checker over chunks from `receiver` until it closes. A feeder
-/// thread starts parsing each chunk on the rayon pool (every core, batch by
-/// batch, first in first out) as soon as it is read, several chunks ahead of
-/// the checker, which takes them in order: the checker's sequential work
-/// (chain, rules, store) overlaps the costly, stateless part.
-fn run_checker(mut verifier: Verifier, mut receiver: tokio::sync::mpsc::Receiver<Chunk>, total: u64, progress: Option<Progress>) -> Result<Verifier, VerifyError> {
+/// Starts a feeder thread that starts parsing each chunk from `receiver` on
+/// the rayon pool (every core, batch by batch, first in first out) as soon as
+/// it is read, up to [`CHUNKS_PARSED_AHEAD`] chunks ahead of the caller, which
+/// takes them in order from the returned queue: its sequential work (chain,
+/// rules, store, writing a bundle) overlaps the costly, stateless part.
+/// Dropping the queue stops the feeder, which stops the reader.
+fn parse_ahead(mut receiver: tokio::sync::mpsc::Receiver<Chunk>) -> (std::sync::mpsc::Receiver<Result<ParsingChunk, VerifyError>>, std::thread::JoinHandle<()>) {
     let (parsing_sender, parsing_receiver) = std::sync::mpsc::sync_channel::<Result<ParsingChunk, VerifyError>>(CHUNKS_PARSED_AHEAD);
     let feeder = std::thread::spawn(move || {
         while let Some(chunk) = receiver.blocking_recv() {
@@ -105,6 +106,12 @@ fn run_checker(mut verifier: Verifier, mut receiver: tokio::sync::mpsc::Receiver
             }
         }
     });
+    (parsing_receiver, feeder)
+}
+
+/// Runs the checker over chunks from `receiver` until it closes ([`parse_ahead`]).
+fn run_checker(mut verifier: Verifier, receiver: tokio::sync::mpsc::Receiver<Chunk>, total: u64, progress: Option<Progress>) -> Result<Verifier, VerifyError> {
+    let (parsing_receiver, feeder) = parse_ahead(receiver);
     let mut outcome = Ok(());
     for parsing in parsing_receiver {
         let checked = parsing.and_then(ParsingChunk::wait).and_then(|chunk| verifier.check_parsed(chunk));
@@ -116,7 +123,7 @@ fn run_checker(mut verifier: Verifier, mut receiver: tokio::sync::mpsc::Receiver
             progress(verifier.size(), total.max(verifier.size()));
         }
     }
-    // Dropping the queue (by leaving the loop) stops the feeder, which stops the reader.
+    // Leaving the loop dropped the queue, which stops the feeder.
     let _ = feeder.join();
     outcome.map(|()| verifier)
 }
@@ -324,21 +331,24 @@ pub async fn export_nats(js: &jetstream::Context, ledger: &LedgerId, out: &Path,
         // Every record is written; checking stops at the first failure, writing does not.
         let mut verifier = Some(verifier);
         let mut failure: Option<VerifyError> = None;
-        let mut receiver = receiver;
         let mut written = 0u64;
-        while let Some(chunk) = receiver.blocking_recv() {
-            let chunk = match chunk {
+        let (parsing_receiver, feeder) = parse_ahead(receiver);
+        let mut stopped = None;
+        for parsing in parsing_receiver {
+            let chunk = match parsing.and_then(ParsingChunk::wait) {
                 Ok(chunk) => chunk,
-                Err(error) => return (writer, Err(error)),
-            };
-            for record in &chunk {
-                if let Err(error) = writer.record(&record.bytes) {
-                    return (writer, Err(error));
+                Err(error) => {
+                    stopped = Some(error);
+                    break;
                 }
+            };
+            if let Err(error) = chunk.records().iter().try_for_each(|record| writer.record(&record.bytes)) {
+                stopped = Some(error);
+                break;
             }
             written += chunk.len() as u64;
             if let Some(active) = verifier.as_mut() {
-                if let Err(error) = active.check(chunk) {
+                if let Err(error) = active.check_parsed(chunk) {
                     failure = Some(error);
                     verifier = None;
                 }
@@ -347,10 +357,12 @@ pub async fn export_nats(js: &jetstream::Context, ledger: &LedgerId, out: &Path,
                 progress(written, total.max(written));
             }
         }
-        let verdict = match (verifier, failure) {
-            (_, Some(error)) => Err(error),
-            (Some(verifier), None) => verifier.finish(),
-            (None, None) => Err(VerifyError::Input("the checker stopped without a verdict".to_string())),
+        // Leaving the loop dropped the queue, which stops the feeder.
+        let _ = feeder.join();
+        let verdict = match (stopped, verifier, failure) {
+            (Some(error), _, _) | (None, _, Some(error)) => Err(error),
+            (None, Some(verifier), None) => verifier.finish(),
+            (None, None, None) => Err(VerifyError::Input("the checker stopped without a verdict".to_string())),
         };
         (writer, verdict)
     });
