@@ -15,7 +15,6 @@
 //! (JetStream, bundle) only feed chunks.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
 
 use bytes::Bytes;
 use fundledger_core::crypto::{Hash, KeyId};
@@ -139,9 +138,11 @@ impl ParsedChunk {
 
 /// A chunk whose batches are being parsed on the rayon pool ([`Verifier::start_parsing`]).
 pub struct ParsingChunk {
-    raw: Arc<Vec<RawRecord>>,
-    /// One receiver per batch, in order; `None` arrives if parsing the batch panicked.
-    batches: Vec<std::sync::mpsc::Receiver<Option<ParsedBatch>>>,
+    /// Records in the chunk.
+    len: usize,
+    /// One receiver per batch, in order: the batch's records and what parsing
+    /// them gave, or `None` if parsing the batch panicked.
+    batches: Vec<std::sync::mpsc::Receiver<Option<(Vec<RawRecord>, ParsedBatch)>>>,
 }
 
 /// The records of a batch, each parsed and signature-checked or the reason it is bad.
@@ -152,17 +153,17 @@ impl ParsingChunk {
     pub fn wait(self) -> Result<ParsedChunk, VerifyError> {
         // A pool thread blocked here would hold up the very tasks it waits for.
         debug_assert!(rayon::current_thread_index().is_none(), "ParsingChunk::wait called on a rayon thread");
-        let mut parsed = Vec::with_capacity(self.raw.len());
+        let mut chunk = ParsedChunk { raw: Vec::with_capacity(self.len), parsed: Vec::with_capacity(self.len) };
         for batch in self.batches {
-            match batch.recv() {
-                Ok(Some(results)) => parsed.extend(results),
-                _ => return Err(VerifyError::Input("parsing a batch of records failed unexpectedly (a panic); please report this as a bug".to_string())),
-            }
+            let Ok(Some((raw, parsed))) = batch.recv() else {
+                return Err(VerifyError::Input("parsing a batch of records failed unexpectedly (a panic); please report this as a bug".to_string()));
+            };
+            debug_assert_eq!(raw.len(), parsed.len());
+            chunk.raw.extend(raw);
+            chunk.parsed.extend(parsed);
         }
-        // Every task has released its reference before sending its batch.
-        let raw = Arc::try_unwrap(self.raw).unwrap_or_else(|shared| shared.as_ref().clone());
-        debug_assert_eq!(raw.len(), parsed.len());
-        Ok(ParsedChunk { raw, parsed })
+        debug_assert_eq!(chunk.raw.len(), self.len);
+        Ok(chunk)
     }
 }
 
@@ -244,24 +245,23 @@ impl Verifier {
     /// first batch instead of waiting for the other core to finish the chunk.
     /// Call it from outside the rayon pool: `wait` blocks on the pool's tasks.
     pub fn start_parsing(raw: Vec<RawRecord>) -> ParsingChunk {
-        let raw = Arc::new(raw);
-        let batches = (0..raw.len())
-            .step_by(VERIFY_CHUNK_EVENTS)
-            .map(|start| {
-                let (sender, receiver) = std::sync::mpsc::sync_channel(1);
-                let raw = Arc::clone(&raw);
-                rayon::spawn_fifo(move || {
-                    let end = (start + VERIFY_CHUNK_EVENTS).min(raw.len());
-                    // A panic on a rayon task would abort the process; here it becomes this chunk's error.
-                    let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| parse_batch(&raw[start..end]))).ok();
-                    // Released before the result is sent, so that `wait` finds itself the only owner.
-                    drop(raw);
-                    let _ = sender.send(parsed);
-                });
-                receiver
-            })
-            .collect();
-        ParsingChunk { raw, batches }
+        let len = raw.len();
+        let mut records = raw.into_iter();
+        let mut batches = Vec::with_capacity(len.div_ceil(VERIFY_CHUNK_EVENTS));
+        loop {
+            let batch: Vec<RawRecord> = records.by_ref().take(VERIFY_CHUNK_EVENTS).collect();
+            if batch.is_empty() {
+                break;
+            }
+            let (sender, receiver) = std::sync::mpsc::sync_channel(1);
+            rayon::spawn_fifo(move || {
+                // A panic on a rayon task would abort the process; here it becomes this chunk's error.
+                let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| parse_batch(&batch))).ok();
+                let _ = sender.send(parsed.map(|parsed| (batch, parsed)));
+            });
+            batches.push(receiver);
+        }
+        ParsingChunk { len, batches }
     }
 
     /// Checks the next chunk of records, parsed by [`start_parsing`](Self::start_parsing),
