@@ -90,8 +90,13 @@ pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
 
 /// Serves `GET /metrics` and `GET /healthz` on `listener`, for a process
 /// without an HTTP API of its own (`fundledger tail --verify --metrics ADDR`).
-pub async fn serve(listener: tokio::net::TcpListener) -> std::io::Result<()> {
-    axum::serve(listener, router().route("/healthz", get(|| async { "ok" }))).await
+///
+/// The recorder is installed by this call, before the returned future first
+/// runs: what the process counts in the meantime (a spawned server may wait
+/// for a worker thread while the caller verifies) would otherwise be lost.
+pub fn serve(listener: tokio::net::TcpListener) -> impl std::future::Future<Output = std::io::Result<()>> + Send {
+    let app = router().route("/healthz", get(|| async { "ok" }));
+    std::future::IntoFuture::into_future(axum::serve(listener, app))
 }
 
 /// The `/metrics` answer: the text format, or 503 if metrics are unavailable.
