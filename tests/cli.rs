@@ -330,6 +330,17 @@ fn every_bench_measures_both_sides_on_a_small_ledger() {
     assert!(verify["events"].as_u64().is_some_and(|events| events > 3000), "setup events come on top: {verify}");
     assert!(positive(&verify["full_verification"]["events_per_second"]) && positive(&verify["batch_verify_only"]["events_per_second"]), "{verify}");
     assert!(positive(&verify["full_verification_from_bundle"]["events_per_second"]) && verify["full_verification_from_bundle"]["bundle_bytes"].as_u64().is_some_and(|bytes| bytes > 0), "{verify}");
+    // CPU is measured on both sides of the comparison, the embedded server's too.
+    for side in ["full_verification", "full_verification_from_bundle", "batch_verify_only"] {
+        assert!(positive(&verify[side]["process_cpu_seconds"]), "{side}: {verify}");
+    }
+    let budget = &verify["jetstream_budget"];
+    assert!(positive(&verify["full_verification"]["server_cpu_seconds"]) && positive(&budget["server_core_seconds"]), "{verify}");
+    assert!(positive(&budget["core_seconds_allowed"]) && budget["cores"].as_u64().is_some_and(|cores| cores > 0), "{budget}");
+    // The floor is verification plus the server's share (to within the microsecond of rounding), and has a verdict.
+    let seconds = |field: &str| budget[field].as_f64().unwrap_or(f64::NAN);
+    assert!((seconds("floor_core_seconds") - seconds("verification_core_seconds") - seconds("server_core_seconds")).abs() < 1e-6, "{budget}");
+    assert!(budget["reachable"].is_boolean(), "{budget}");
     let rebuild = run(&["bench", "rebuild", "--events", "3000", "--json"]);
     assert_eq!(rebuild["records"], verify["events"], "the same synthetic ledger shape: {rebuild}");
     assert!(positive(&rebuild["raw_fetch"]["records_per_second"]) && positive(&rebuild["rebuild"]["records_per_second"]), "{rebuild}");

@@ -202,6 +202,11 @@ impl EmbeddedNats {
         self.child.as_ref().map(Child::id)
     }
 
+    /// CPU time (user and system) the server has used since it started, while it runs.
+    pub fn cpu_time(&self) -> Option<Duration> {
+        self.pid().and_then(process_cpu_time)
+    }
+
     /// Whether the child process is still alive.
     pub fn is_running(&mut self) -> bool {
         match self.child.as_mut() {
@@ -442,6 +447,26 @@ pub fn find_server_binary() -> Result<PathBuf, NatsError> {
     Err(NatsError::ServerBinaryNotFound {
         tried: tried.join(", "),
     })
+}
+
+/// CPU time (user and system, every thread) that process `pid` has used so
+/// far, from `/proc/<pid>/stat`; `None` where that cannot be read (not Linux,
+/// or no such process). Benchmarks read it for the embedded server and for
+/// themselves: on a machine the broker shares, core-seconds say which side
+/// spent what. Its resolution is the kernel's clock tick (10 ms).
+pub fn process_cpu_time(pid: u32) -> Option<Duration> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) is in parentheses and may hold spaces: count fields after it.
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    let mut fields = after_name.split_ascii_whitespace();
+    // Fields 14 and 15 of the line are utime and stime; after the name, field 3 is the first.
+    let user: u64 = fields.nth(11)?.parse().ok()?;
+    let system: u64 = fields.next()?.parse().ok()?;
+    // SAFETY: sysconf has no memory-safety preconditions.
+    let ticks_per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    let ticks_per_second = u64::try_from(ticks_per_second).ok().filter(|ticks| *ticks > 0)?;
+    let ticks = user.checked_add(system)?;
+    Some(Duration::from_secs(ticks / ticks_per_second) + Duration::from_nanos((ticks % ticks_per_second) * 1_000_000_000 / ticks_per_second))
 }
 
 /// A port on 127.0.0.1 that was free a moment ago.

@@ -20,7 +20,7 @@ pub use append::{
 };
 pub use async_nats;
 pub use client::{connect, connect_jetstream, jetstream_context, redact_url};
-pub use embedded::{EmbeddedCluster, EmbeddedNats, EmbeddedOptions};
+pub use embedded::{process_cpu_time, EmbeddedCluster, EmbeddedNats, EmbeddedOptions};
 pub use error::NatsError;
 pub use read::{follow_from, get_message, read_from, MessageStream, StoredMessage};
 pub use streams::{ensure_ledger_streams, LedgerStreams, StreamSettings};

@@ -3,6 +3,7 @@
 //! something on any machine.
 
 mod append;
+mod cpu;
 mod rebuild;
 pub mod synthetic;
 mod verify;
@@ -41,7 +42,6 @@ pub(crate) fn percentile(sorted: &[Duration], fraction: f64) -> Duration {
     sorted[index.min(sorted.len() - 1)]
 }
 
-
 /// What every bench starts from: a temporary directory, a ledger of its own
 /// (named for the bench and the run) and a NATS server: the one given, or an
 /// embedded one in the temporary directory.
@@ -59,6 +59,11 @@ impl Environment {
         let ledger = LedgerId::parse(&format!("bench-{bench}-{run_id}"))?;
         let nats = NatsArgs { nats, data_dir: temporary.path().to_path_buf(), ledger: ledger.clone(), replicas: 1 }.connect_or_embed().await?;
         Ok(Environment { temporary, run_id, ledger, nats })
+    }
+
+    /// The embedded nats-server's process id: its CPU time can be read (not a server given with `--nats`).
+    pub fn server_pid(&self) -> Option<u32> {
+        self.nats.embedded.as_ref().and_then(fundledger_nats::EmbeddedNats::pid)
     }
 
     /// Stops the embedded server (if any) before its directory goes.

@@ -7,7 +7,7 @@
 //! embedded nats-server and the client share the cores with the verifier;
 //! from a bundle, verification has them to itself.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
@@ -19,6 +19,7 @@ use futures::StreamExt;
 use rayon::prelude::*;
 use serde_json::json;
 
+use super::cpu::{CpuClock, CpuUsed};
 use super::synthetic::publish_ledger;
 
 /// Target: full verification events per second on 2 cores (DESIGN.md 6).
@@ -76,10 +77,10 @@ pub async fn run(args: VerifyBenchArgs) -> Result<()> {
 
     // (a) Full verification from JetStream, with the operator key pinned.
     eprintln!("verifying all {} records from JetStream...", synthetic.size);
-    let started = Instant::now();
+    let (started, cpu) = (Instant::now(), CpuClock::start(environment.server_pid()));
     let options = VerifyOptions { operator: Some(synthetic.setup.operator.key_id()), ..VerifyOptions::default() };
     let verified = fundledger_verifier::verify_nats(&js, &ledger, options).await.map_err(|error| anyhow::anyhow!("{error}"))?;
-    let full_seconds = started.elapsed().as_secs_f64();
+    let (full_seconds, full_cpu) = (started.elapsed().as_secs_f64(), cpu.read());
     if verified.report.size != synthetic.size || verified.report.checkpoints.len() != 1 {
         bail!("the verifier checked {} records and {} checkpoints; expected {} and 1", verified.report.size, verified.report.checkpoints.len(), synthetic.size);
     }
@@ -93,10 +94,10 @@ pub async fn run(args: VerifyBenchArgs) -> Result<()> {
     let exported = fundledger_verifier::export_nats(&js, &ledger, &bundle, "bench", true, VerifyOptions::default()).await.map_err(|error| anyhow::anyhow!("{error}"))?;
     exported.verdict.map_err(|error| anyhow::anyhow!("the exported ledger did not verify: {error}"))?;
     eprintln!("verifying all {} records from the audit bundle...", synthetic.size);
-    let started = Instant::now();
+    let (started, cpu) = (Instant::now(), CpuClock::start(None));
     let options = VerifyOptions { operator: Some(synthetic.setup.operator.key_id()), ..VerifyOptions::default() };
     let verified = fundledger_verifier::verify_bundle(&bundle, options).await.map_err(|error| anyhow::anyhow!("{error}"))?;
-    let bundle_seconds = started.elapsed().as_secs_f64();
+    let (bundle_seconds, bundle_cpu) = (started.elapsed().as_secs_f64(), cpu.read());
     if verified.report.size != synthetic.size || verified.report.signatures_checked != signatures || verified.report.checkpoints.len() != 1 {
         bail!("the bundle verification checked {} records, {} signatures and {} checkpoints; expected {}, {signatures} and 1", verified.report.size, verified.report.signatures_checked, verified.report.checkpoints.len(), synthetic.size);
     }
@@ -138,7 +139,7 @@ pub async fn run(args: VerifyBenchArgs) -> Result<()> {
         bail!("collected {} signatures, the verifier checked {signatures}", items.len());
     }
     eprintln!("batch-verifying {} signatures on {} threads...", items.len(), rayon::current_num_threads());
-    let started = Instant::now();
+    let (started, cpu) = (Instant::now(), CpuClock::start(None));
     let outcomes: Vec<bool> = items
         .par_chunks(VERIFY_CHUNK_EVENTS)
         .map(|chunk| {
@@ -146,7 +147,8 @@ pub async fn run(args: VerifyBenchArgs) -> Result<()> {
             crypto::verify_batch(&batch).is_ok()
         })
         .collect();
-    let batch_seconds = started.elapsed().as_secs_f64();
+    let (batch_elapsed, batch_cpu) = (started.elapsed(), cpu.read());
+    let batch_seconds = batch_elapsed.as_secs_f64();
     if outcomes.iter().any(|ok| !ok) {
         bail!("a batch of the benchmark's signatures failed to verify");
     }
@@ -158,13 +160,15 @@ pub async fn run(args: VerifyBenchArgs) -> Result<()> {
     let share = full_rate / batch_event_rate;
     let bundle_share = bundle_rate / batch_event_rate;
     let met = |rate: f64, share: f64| rate >= TARGET_EVENTS_PER_SECOND && share >= TARGET_SHARE_OF_BATCH;
+    let budget = JetStreamBudget::of(batch_elapsed, full_cpu, bundle_cpu);
     let result = json!({
         "events": synthetic.size,
         "signatures": items.len(),
         "threads": rayon::current_num_threads(),
-        "full_verification": {"seconds": full_seconds, "events_per_second": full_rate, "share_of_batch_verify": share},
-        "full_verification_from_bundle": {"seconds": bundle_seconds, "events_per_second": bundle_rate, "share_of_batch_verify": bundle_share, "bundle_bytes": bundle_bytes},
-        "batch_verify_only": {"seconds": batch_seconds, "signatures_per_second": batch_rate, "events_per_second": batch_event_rate},
+        "full_verification": {"seconds": full_seconds, "events_per_second": full_rate, "share_of_batch_verify": share, "process_cpu_seconds": full_cpu.process.as_secs_f64(), "server_cpu_seconds": full_cpu.server.map(|used| used.as_secs_f64())},
+        "full_verification_from_bundle": {"seconds": bundle_seconds, "events_per_second": bundle_rate, "share_of_batch_verify": bundle_share, "bundle_bytes": bundle_bytes, "process_cpu_seconds": bundle_cpu.process.as_secs_f64()},
+        "batch_verify_only": {"seconds": batch_seconds, "signatures_per_second": batch_rate, "events_per_second": batch_event_rate, "process_cpu_seconds": batch_cpu.process.as_secs_f64()},
+        "jetstream_budget": budget.to_json(),
         "share_of_batch_verify": share,
         "targets": {
             "events_per_second": TARGET_EVENTS_PER_SECOND,
@@ -183,6 +187,14 @@ pub async fn run(args: VerifyBenchArgs) -> Result<()> {
         println!("  ed25519 batch verify only            {batch_seconds:>8.2} s  {batch_event_rate:>10.0} events/s   (the same signatures, nothing else)");
         println!("  (full = hash, chain, signatures, rules, ids and Merkle nodes on disk, checkpoint)");
         println!(
+            "  CPU, core-s: from JetStream {:.2} here + {} nats-server; from the bundle {:.2}; batch verify {:.2}",
+            full_cpu.process.as_secs_f64(),
+            full_cpu.server.map_or_else(|| "? (not embedded)".to_string(), |used| format!("{:.2}", used.as_secs_f64())),
+            bundle_cpu.process.as_secs_f64(),
+            batch_cpu.process.as_secs_f64()
+        );
+        println!("  {}", budget.describe());
+        println!(
             "  targets: >= {TARGET_EVENTS_PER_SECOND:.0} events/s and >= {:.0}% of batch verify: from JetStream {}, from the bundle {}",
             TARGET_SHARE_OF_BATCH * 100.0,
             verdict(full_rate, share),
@@ -190,4 +202,66 @@ pub async fn run(args: VerifyBenchArgs) -> Result<()> {
         );
     }
     environment.stop().await
+}
+
+/// Whether 60% of batch verify is within reach of these cores when the
+/// records come from a nats-server on the same machine, in core-seconds
+/// measured in this run: the cores can give at most `allowed`; verifying the
+/// records needs at least what verifying them from the bundle took (no
+/// broker, no client), and the server needs what it took to serve them.
+struct JetStreamBudget {
+    cores: usize,
+    /// Core-seconds the cores give in the wall time the target allows.
+    allowed: Duration,
+    /// Verification alone: the bundle run's CPU (it includes reading the file).
+    verification: Duration,
+    /// The nats-server's CPU while it served the JetStream run (None: not embedded).
+    server: Option<Duration>,
+    /// What reading from JetStream cost this process beyond verifying (its CPU minus the bundle run's).
+    client: Duration,
+}
+
+impl JetStreamBudget {
+    fn of(batch_elapsed: Duration, from_jetstream: CpuUsed, from_bundle: CpuUsed) -> JetStreamBudget {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        // The target's wall time is the batch verify's divided by the share; every core can work all of it.
+        let allowed = batch_elapsed.mul_f64(cores as f64 / TARGET_SHARE_OF_BATCH);
+        JetStreamBudget { cores, allowed, verification: from_bundle.process, server: from_jetstream.server, client: from_jetstream.process.saturating_sub(from_bundle.process) }
+    }
+
+    /// Verification plus the server's share: what any client would need at least (None: the server's share is unknown).
+    fn floor(&self) -> Option<Duration> {
+        self.server.map(|server| self.verification + server)
+    }
+
+    fn reachable(&self) -> Option<bool> {
+        self.floor().map(|floor| floor <= self.allowed)
+    }
+
+    fn to_json(&self) -> serde_json::Value {
+        json!({
+            "cores": self.cores,
+            "core_seconds_allowed": self.allowed.as_secs_f64(),
+            "verification_core_seconds": self.verification.as_secs_f64(),
+            "server_core_seconds": self.server.map(|used| used.as_secs_f64()),
+            "client_core_seconds": self.client.as_secs_f64(),
+            "floor_core_seconds": self.floor().map(|floor| floor.as_secs_f64()),
+            "reachable": self.reachable(),
+        })
+    }
+
+    fn describe(&self) -> String {
+        let allowed = format!("{:.0}% of batch verify from JetStream allows {:.2} core-s on {} cores", TARGET_SHARE_OF_BATCH * 100.0, self.allowed.as_secs_f64(), self.cores);
+        match (self.server, self.floor(), self.reachable()) {
+            (Some(server), Some(floor), Some(reachable)) => format!(
+                "budget: {allowed}; verifying alone took {:.2} and the nats-server {:.2}, so at least {:.2} core-s are needed: {}; reading via the client cost {:.2} more",
+                self.verification.as_secs_f64(),
+                server.as_secs_f64(),
+                floor.as_secs_f64(),
+                if reachable { "within reach" } else { "NOT reachable while the server shares these cores" },
+                self.client.as_secs_f64()
+            ),
+            _ => format!("budget: {allowed}; the server's share is unknown (not an embedded server)"),
+        }
+    }
 }
