@@ -202,11 +202,6 @@ impl EmbeddedNats {
         self.child.as_ref().map(Child::id)
     }
 
-    /// CPU time (user and system) the server has used since it started, while it runs.
-    pub fn cpu_time(&self) -> Option<Duration> {
-        self.pid().and_then(process_cpu_time)
-    }
-
     /// Whether the child process is still alive.
     pub fn is_running(&mut self) -> bool {
         match self.child.as_mut() {
@@ -621,5 +616,23 @@ impl EmbeddedCluster {
             tracing::debug!(error = %last_error, "cluster not ready yet");
             tokio::time::sleep(Duration::from_millis(CLUSTER_PROBE_INTERVAL_MS)).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn process_cpu_time_reads_a_running_process_and_none_for_a_missing_one() {
+        let before = process_cpu_time(std::process::id()).expect("this process's /proc/<pid>/stat");
+        let started = Instant::now();
+        let mut state = 1u64;
+        while started.elapsed() < Duration::from_millis(100) {
+            state = std::hint::black_box(state.wrapping_mul(6364136223846793005).wrapping_add(1));
+        }
+        let after = process_cpu_time(std::process::id()).expect("still readable");
+        assert!(after >= before + Duration::from_millis(50), "{before:?} -> {after:?}");
+        assert!(process_cpu_time(u32::MAX).is_none(), "no such process");
     }
 }

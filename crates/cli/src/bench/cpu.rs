@@ -59,6 +59,5 @@ mod tests {
         let used = clock.read();
         assert!(used.process >= Duration::from_millis(100), "{used:?}");
         assert!(used.server.is_some_and(|server| server >= Duration::from_millis(100)), "{used:?}");
-        assert!(process_cpu_time(u32::MAX).is_none(), "no such process");
     }
 }
