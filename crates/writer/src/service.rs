@@ -15,6 +15,7 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -111,7 +112,12 @@ pub struct Writer {
     status: Arc<RwLock<WriterStatus>>,
     ledger: LedgerId,
     client: fundledger_nats::async_nats::Client,
+    /// Set by [`Writer::shut_down`], shared by every clone.
+    closing: Arc<AtomicBool>,
 }
+
+/// Why a submission made after [`Writer::shut_down`] is refused (503, `unavailable`).
+pub const SHUTTING_DOWN: &str = "the writer is shutting down";
 
 fn now() -> Timestamp {
     let millis = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
@@ -150,7 +156,7 @@ impl Writer {
         sequencer.load().await?;
         let (jobs, receiver) = mpsc::channel(QUEUE_SUBMISSIONS_MAX);
         let task = tokio::spawn(sequencer.run(receiver));
-        Ok((Writer { jobs, status, ledger: config.ledger, client }, task))
+        Ok((Writer { jobs, status, ledger: config.ledger, client, closing: Arc::new(AtomicBool::new(false)) }, task))
     }
 
     pub fn ledger(&self) -> &LedgerId {
@@ -158,7 +164,22 @@ impl Writer {
     }
 
     pub fn status(&self) -> WriterStatus {
-        self.status.read().map(|status| status.clone()).unwrap_or_default()
+        let mut status = self.status.read().map(|status| status.clone()).unwrap_or_default();
+        status.ready &= !self.is_shutting_down();
+        status
+    }
+
+    /// Refuses every submission from now on with [`SHUTTING_DOWN`] (and reports
+    /// not ready); submissions already handed to the sequencer are still
+    /// appended and answered. The sequencer finishes its batches and stops
+    /// once every handle is dropped (the task [`Writer::start`] returned).
+    pub fn shut_down(&self) {
+        self.closing.store(true, Ordering::SeqCst);
+    }
+
+    /// True once [`Writer::shut_down`] was called on any clone.
+    pub fn is_shutting_down(&self) -> bool {
+        self.closing.load(Ordering::SeqCst)
     }
 
     /// The connection the writer uses (for serving NATS request/reply).
@@ -175,6 +196,9 @@ impl Writer {
     /// answers line up with the request.
     pub async fn submit_parsed(&self, events: Vec<Result<SignedEvent, WriteError>>) -> Vec<Outcome> {
         let count = events.len();
+        if self.is_shutting_down() {
+            return (0..count).map(|_| Err(WriteError::Unavailable(SHUTTING_DOWN.to_string()))).collect();
+        }
         let mut errors: Vec<Option<WriteError>> = Vec::with_capacity(count);
         let mut parsed = Vec::with_capacity(count);
         for event in events {
@@ -211,6 +235,9 @@ impl Writer {
     /// the errors are passed through in place.
     pub async fn submit_checked(&self, events: Vec<Result<VerifiedEvent, WriteError>>) -> Vec<Outcome> {
         let count = events.len();
+        if self.is_shutting_down() {
+            return (0..count).map(|_| Err(WriteError::Unavailable(SHUTTING_DOWN.to_string()))).collect();
+        }
         let (reply, answer) = oneshot::channel();
         if self.jobs.send(Job { events, reply }).await.is_err() {
             return (0..count).map(|_| Err(WriteError::Unavailable("the writer has stopped".to_string()))).collect();
