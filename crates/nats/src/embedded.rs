@@ -6,6 +6,8 @@
 //! Every server started here listens on a loopback port of its own and keeps its
 //! state in a directory of its own, so it never touches a system nats-server.
 //! The child is killed when its handle is dropped, also when a test panics.
+//! On Linux it also receives SIGTERM when its parent dies (`PR_SET_PDEATHSIG`),
+//! so a `fundledger serve` killed with SIGKILL leaves no orphaned server.
 
 use std::fs::{self, OpenOptions};
 use std::io::Write as _;
@@ -332,6 +334,7 @@ impl EmbeddedNats {
         if self.flags_override_listen {
             command.args(["-a", "127.0.0.1", "-p", &self.port.to_string()]);
         }
+        stop_with_parent(&mut command);
         let child = command
             .stdin(Stdio::null())
             .stdout(Stdio::from(log))
@@ -395,6 +398,33 @@ impl Drop for EmbeddedNats {
         self.kill();
     }
 }
+
+/// Makes the child receive SIGTERM (a graceful stop) when its parent dies,
+/// however it dies. Linux sends it when the *thread* that spawned the child
+/// exits: fundledger starts its servers from the thread running the main
+/// future or from a runtime worker, both of which live as long as the process.
+#[cfg(target_os = "linux")]
+fn stop_with_parent(command: &mut Command) {
+    use std::os::unix::process::CommandExt as _;
+    let parent = libc::pid_t::try_from(std::process::id()).unwrap_or(0);
+    // SAFETY: the closure runs in the forked child before exec and calls only
+    // async-signal-safe functions (prctl, getppid); it allocates nothing.
+    unsafe {
+        command.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM as libc::c_ulong) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // The parent died between fork and prctl: nothing would signal us.
+            if libc::getppid() != parent {
+                return Err(std::io::Error::from(std::io::ErrorKind::BrokenPipe));
+            }
+            Ok(())
+        });
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn stop_with_parent(_command: &mut Command) {}
 
 /// True when a client connection to the port receives the server's INFO line,
 /// i.e. the server accepts clients (JetStream is enabled before that).
