@@ -219,3 +219,9 @@ pub fn router(store: Arc<Store>) -> Router {
 pub async fn serve(store: Arc<Store>, listener: tokio::net::TcpListener) -> std::io::Result<()> {
     axum::serve(listener, router(store)).await
 }
+
+/// Serves the query API on `listener` until `shutdown` resolves, then stops
+/// accepting and returns once the requests under way are answered.
+pub async fn serve_until(store: Arc<Store>, listener: tokio::net::TcpListener, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    axum::serve(listener, router(store)).with_graceful_shutdown(shutdown).await
+}

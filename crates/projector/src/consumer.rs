@@ -55,6 +55,8 @@ pub const ACK_WAIT_MS: u64 = 30_000;
 pub const ACK_PENDING_MAX: i64 = 16_384;
 /// With no delivery for this long, the projector checks the stream's tail and reads what it missed.
 pub const IDLE_CATCH_UP_MS: u64 = 500;
+/// How long a stopping projector waits for its last acknowledgements to reach the server.
+pub const ACK_FLUSH_TIMEOUT_MS: u64 = 2_000;
 /// The default durable consumer name.
 pub const DEFAULT_DURABLE_NAME: &str = "projector";
 
@@ -460,20 +462,39 @@ impl Projector {
 
     /// Runs until `shutdown` resolves or the stream holds something that
     /// cannot be projected. Broker errors are retried.
+    ///
+    /// `shutdown` is heeded between batches: a batch being applied is
+    /// committed and acknowledged first, and the acknowledgements are flushed
+    /// to the server, so a clean stop leaves nothing to redeliver.
     pub async fn run(mut self, shutdown: impl std::future::Future<Output = ()>) -> Result<(), ProjectorError> {
-        tokio::pin!(shutdown);
+        let shutdown = shutdown.shared();
         loop {
+            let stop = shutdown.clone();
             let attempt = async {
-                self.catch_up(None, Durability::Logged).await?;
-                let consumer = self.durable_consumer().await?;
+                tokio::select! {
+                    _ = stop.clone() => return Ok(()),
+                    result = self.catch_up(None, Durability::Logged) => { result?; }
+                }
+                let consumer = tokio::select! {
+                    _ = stop.clone() => return Ok(()),
+                    consumer = self.durable_consumer() => consumer?,
+                };
                 let name = self.config.durable_name.clone();
                 let mut messages = consumer.messages().await.map_err(|error| ProjectorError::Consumer { name: name.clone(), message: error.to_string() })?;
                 loop {
                     // Instances sharing the durable consumer each get only part of the
                     // deliveries: one that gets none for a while reads what it missed.
-                    let first = match tokio::time::timeout(Duration::from_millis(IDLE_CATCH_UP_MS), messages.next()).await {
+                    let next = tokio::select! {
+                        biased;
+                        _ = stop.clone() => return Ok(()),
+                        next = tokio::time::timeout(Duration::from_millis(IDLE_CATCH_UP_MS), messages.next()) => next,
+                    };
+                    let first = match next {
                         Err(_) => {
-                            self.catch_up(None, Durability::Logged).await?;
+                            tokio::select! {
+                                _ = stop.clone() => return Ok(()),
+                                result = self.catch_up(None, Durability::Logged) => { result?; }
+                            }
                             continue;
                         }
                         Ok(None) => return Err(ProjectorError::Consumer { name, message: "the message stream ended".to_string() }),
@@ -507,17 +528,23 @@ impl Projector {
                     }
                 }
             };
-            let outcome: Result<(), ProjectorError> = tokio::select! {
-                _ = &mut shutdown => return Ok(()),
-                outcome = attempt => outcome,
-            };
+            let outcome: Result<(), ProjectorError> = attempt.await;
             match outcome {
-                Ok(()) => return Ok(()),
+                Ok(()) => {
+                    // Stopping: the acknowledgements are only buffered on the connection so far.
+                    match tokio::time::timeout(Duration::from_millis(ACK_FLUSH_TIMEOUT_MS), self.js.client().flush()).await {
+                        Ok(Ok(())) => {}
+                        Ok(Err(error)) => tracing::warn!(%error, "projector: flushing the last acknowledgements failed; those records will be redelivered and skipped"),
+                        Err(_) => tracing::warn!("projector: the last acknowledgements were not flushed within {ACK_FLUSH_TIMEOUT_MS} ms; those records will be redelivered and skipped"),
+                    }
+                    tracing::info!(position = self.position(), "projector stopped");
+                    return Ok(());
+                }
                 Err(error @ (ProjectorError::Projection(_) | ProjectorError::Store(_) | ProjectorError::DurableName(_) | ProjectorError::Thread(_))) => return Err(error),
                 Err(error) => {
                     tracing::warn!(%error, "projector: broker error, retrying");
                     tokio::select! {
-                        _ = &mut shutdown => return Ok(()),
+                        _ = shutdown.clone() => return Ok(()),
                         _ = tokio::time::sleep(Duration::from_millis(RETRY_PAUSE_MS)) => {}
                     }
                 }
