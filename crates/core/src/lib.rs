@@ -24,6 +24,7 @@ pub mod money;
 pub mod presets;
 pub mod record;
 pub mod replay;
+pub mod rollback;
 pub mod time;
 
 pub use fundledger_merkle as merkle;

@@ -173,6 +173,22 @@ pub async fn get_message(
     }
 }
 
+/// The stream's last sequence and the bytes it stores at `sequence` (none
+/// when it is shorter or the message is gone): what a service compares with a
+/// record it saw acknowledged, to notice a stream that went backward.
+pub async fn tail_and_message_at(
+    js: &jetstream::Context,
+    stream_name: &str,
+    sequence: u64,
+) -> Result<(u64, Option<Bytes>), NatsError> {
+    let last = crate::append::last_sequence(js, stream_name).await?;
+    if sequence == 0 || sequence > last {
+        return Ok((last, None));
+    }
+    let stored = get_message(js, stream_name, sequence).await?;
+    Ok((last, stored.map(|message| message.payload)))
+}
+
 /// The sequence of the first message at or after `from` matching `filter`
 /// (all messages if `None`), as the stream leader knows it.
 async fn next_matching(

@@ -6,14 +6,21 @@
 //!
 //! Every answer is counted for `/metrics` (see [`METRICS`]): appended and
 //! duplicate events, refusals by error code, request latency by door.
+//!
+//! Both doors stop cleanly (`serve_http_until`, `serve_nats_until`): they stop
+//! taking requests and return once every request under way is answered, so a
+//! caller gets its receipts or a 503, never a dropped connection.
 
+use std::future::Future;
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::StatusCode;
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -26,10 +33,17 @@ use serde_json::value::RawValue;
 use tracing::{info, warn};
 
 use crate::error::{ErrorBody, WriteError};
-use crate::service::{Receipt, Writer, SUBMISSION_EVENTS_MAX};
+use crate::service::{Receipt, Writer, SHUTTING_DOWN, SUBMISSION_EVENTS_MAX};
 
 /// Largest request body accepted, over HTTP and NATS.
 pub const REQUEST_BYTES_MAX: usize = 32 * 1024 * 1024;
+/// How long a stopping NATS door waits for its last replies to reach the server.
+pub const REPLY_FLUSH_TIMEOUT_MS: u64 = 2_000;
+/// A stopping HTTP door keeps its port open, answering 503, until no request
+/// other than a refusal was answered for this long (see [`serve_http_until`]).
+pub const QUIET_BEFORE_CLOSE_MS: u64 = 300;
+/// How often a stopping HTTP door checks whether the requests under way are answered.
+const QUIET_POLL_MS: u64 = 10;
 
 /// The writer's metrics: name, type and help text (also documented in docs/OPERATIONS.md).
 pub const METRICS: &[(&str, &str, &str)] = &[
@@ -39,6 +53,7 @@ pub const METRICS: &[(&str, &str, &str)] = &[
     ("fundledger_writer_events_duplicate_total", "counter", "Re-submitted events answered with their original record."),
     ("fundledger_writer_rejected_total", "counter", "Events or requests refused through the API, by error code and kind."),
     ("fundledger_writer_ready", "gauge", "1 when the writer has loaded the ledger and can append, else 0."),
+    ("fundledger_writer_rollback_detected", "gauge", "1 when the stream lost or changed a record this writer saw acknowledged (the writer refuses to append), else 0."),
     ("fundledger_writer_ledger_records", "gauge", "Records in the ledger as the writer last saw it."),
     ("fundledger_writer_reloads_total", "counter", "Times the writer re-read the stream after a failed append."),
     ("fundledger_append_batch_seconds", "histogram", "Time to publish one pipelined batch to JetStream and receive every ack, by outcome."),
@@ -108,8 +123,23 @@ fn submitted_id(raw: &str) -> Option<String> {
     parsed.body?.id.map(|id| id.chars().take(128).collect())
 }
 
-/// Handles a request body; used by both HTTP and NATS.
+/// The answer to a whole request made while the writer shuts down.
+fn shutting_down_answer() -> Answer {
+    let error = WriteError::Unavailable(SHUTTING_DOWN.to_string());
+    count_rejection(error.code(), "unavailable");
+    Answer { status: 503, body: json!({ "status": 503, "error": error.body(None) }) }
+}
+
+fn is_shutting_down(outcome: &Result<Receipt, WriteError>) -> bool {
+    matches!(outcome, Err(WriteError::Unavailable(message)) if message == SHUTTING_DOWN)
+}
+
+/// Handles a request body; used by both HTTP and NATS. While the writer shuts
+/// down, a request is refused as a whole: 503 `unavailable`, nothing appended.
 pub async fn handle_submission(writer: &Writer, request: &[u8]) -> Answer {
+    if writer.is_shutting_down() {
+        return shutting_down_answer();
+    }
     if request.len() > REQUEST_BYTES_MAX {
         return error_answer(413, "request_too_large", format!("request is {} bytes; at most {REQUEST_BYTES_MAX} are accepted", request.len()));
     }
@@ -134,6 +164,9 @@ pub async fn handle_submission(writer: &Writer, request: &[u8]) -> Answer {
     let ids: Vec<Option<String>> = raws.iter().map(|raw| submitted_id(raw.get())).collect();
     let events = raws.iter().map(|raw| SignedEvent::from_submission_json(raw.get()).map_err(WriteError::from)).collect();
     let outcomes = writer.submit_parsed(events).await;
+    if outcomes.iter().all(is_shutting_down) {
+        return shutting_down_answer();
+    }
     for outcome in &outcomes {
         match outcome {
             Ok(receipt) if receipt.duplicate => counter!("fundledger_writer_events_duplicate_total").increment(1),
@@ -170,6 +203,7 @@ async fn post_events(State(writer): State<Writer>, body: Result<Bytes, BytesReje
 async fn get_metrics(State(writer): State<Writer>) -> Response {
     let status = writer.status();
     gauge!("fundledger_writer_ready").set(if status.ready { 1.0 } else { 0.0 });
+    gauge!("fundledger_writer_rollback_detected").set(if status.incident.is_some() { 1.0 } else { 0.0 });
     gauge!("fundledger_writer_ledger_records").set(status.size as f64);
     counter!("fundledger_writer_events_appended_total").absolute(status.appended_since_start);
     counter!("fundledger_writer_reloads_total").absolute(status.reloads_since_start);
@@ -181,16 +215,76 @@ async fn get_status(State(writer): State<Writer>) -> Json<Value> {
 }
 
 async fn ready(State(writer): State<Writer>) -> Response {
-    if writer.status().ready {
-        (StatusCode::OK, "ready").into_response()
-    } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "not ready").into_response()
+    let status = writer.status();
+    match (status.ready, status.incident) {
+        (_, Some(incident)) => (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {incident}")).into_response(),
+        (true, None) => (StatusCode::OK, "ready").into_response(),
+        (false, None) => (StatusCode::SERVICE_UNAVAILABLE, "not ready").into_response(),
     }
+}
+
+/// Once the writer is shutting down, every answer closes its connection, so
+/// that no client sends its next request on a connection about to be closed.
+async fn close_when_shutting_down(State(writer): State<Writer>, mut response: Response) -> Response {
+    if writer.is_shutting_down() {
+        response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
+}
+
+/// The HTTP requests under way, and when one was last answered with anything
+/// but a 503: a stopping door closes its port only once it has been quiet for
+/// [`QUIET_BEFORE_CLOSE_MS`], so a client that just got its receipts and comes
+/// back gets a 503 rather than a refused or reset connection.
+#[derive(Default)]
+struct Activity {
+    in_progress: AtomicUsize,
+    last_served: Mutex<Option<Instant>>,
+}
+
+impl Activity {
+    fn served(&self) {
+        if let Ok(mut last) = self.last_served.lock() {
+            *last = Some(Instant::now());
+        }
+    }
+
+    /// How much longer to wait for `quiet`, or `None` once it has been.
+    fn until_quiet(&self, quiet: Duration) -> Option<Duration> {
+        if self.in_progress.load(Ordering::SeqCst) > 0 {
+            return Some(Duration::from_millis(QUIET_POLL_MS));
+        }
+        let last = self.last_served.lock().ok().and_then(|last| *last)?;
+        quiet.checked_sub(last.elapsed()).filter(|left| !left.is_zero())
+    }
+}
+
+/// Decrements the count of requests under way, also if the request is dropped.
+struct InProgress(Arc<Activity>);
+
+impl Drop for InProgress {
+    fn drop(&mut self) {
+        self.0.in_progress.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+async fn track(State(activity): State<Arc<Activity>>, request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    activity.in_progress.fetch_add(1, Ordering::SeqCst);
+    let _guard = InProgress(activity.clone());
+    let response = next.run(request).await;
+    if response.status() != StatusCode::SERVICE_UNAVAILABLE {
+        activity.served();
+    }
+    response
 }
 
 /// The writer's HTTP routes: `POST /v1/events`, `GET /v1/status`, `/healthz`,
 /// `/readyz`, `/metrics`.
 pub fn router(writer: Writer) -> Router {
+    router_tracked(writer, Arc::new(Activity::default()))
+}
+
+fn router_tracked(writer: Writer, activity: Arc<Activity>) -> Router {
     describe_metrics();
     Router::new()
         .route("/v1/events", post(post_events))
@@ -199,18 +293,48 @@ pub fn router(writer: Writer) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .layer(DefaultBodyLimit::max(REQUEST_BYTES_MAX))
+        .layer(axum::middleware::map_response_with_state(writer.clone(), close_when_shutting_down))
+        .layer(axum::middleware::from_fn_with_state(activity, track))
         .with_state(writer)
 }
 
 /// Serves HTTP on `listener` until the task is dropped or fails.
 pub async fn serve_http(writer: Writer, listener: tokio::net::TcpListener) -> std::io::Result<()> {
+    serve_http_until(writer, listener, std::future::pending()).await
+}
+
+/// Serves HTTP on `listener` until `shutdown` resolves. Then the writer shuts
+/// down ([`Writer::shut_down`]: new submissions get 503 and their connections
+/// are closed), the port stays open until it has been quiet for
+/// [`QUIET_BEFORE_CLOSE_MS`], and the call returns once every request under
+/// way is answered.
+pub async fn serve_http_until(writer: Writer, listener: tokio::net::TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
     let address: Option<SocketAddr> = listener.local_addr().ok();
     info!(?address, "writer HTTP API listening");
-    axum::serve(listener, router(writer)).await
+    let activity = Arc::new(Activity::default());
+    let router = router_tracked(writer.clone(), activity.clone());
+    let closing = async move {
+        shutdown.await;
+        writer.shut_down();
+        drop(writer);
+        activity.served();
+        while let Some(left) = activity.until_quiet(Duration::from_millis(QUIET_BEFORE_CLOSE_MS)) {
+            tokio::time::sleep(left).await;
+        }
+        info!(?address, "writer HTTP API closing its port");
+    };
+    axum::serve(listener, router).with_graceful_shutdown(closing).await
 }
 
 /// Answers submissions sent as NATS requests to `fl.<ledger>.submit`.
 pub async fn serve_nats(writer: Writer) -> Result<(), fundledger_nats::NatsError> {
+    serve_nats_until(writer, std::future::pending()).await
+}
+
+/// Like [`serve_nats`] until `shutdown` resolves; then drains the
+/// subscription (requests already delivered are still answered), waits for
+/// every answer and flushes the replies.
+pub async fn serve_nats_until(writer: Writer, shutdown: impl Future<Output = ()>) -> Result<(), fundledger_nats::NatsError> {
     let subject = fundledger_nats::request_subject(writer.ledger().as_str())?;
     let client = writer.nats_client().clone();
     let mut requests = client
@@ -218,11 +342,27 @@ pub async fn serve_nats(writer: Writer) -> Result<(), fundledger_nats::NatsError
         .await
         .map_err(|error| fundledger_nats::NatsError::JetStream { operation: format!("subscribing to {subject}"), source: Box::new(error) })?;
     info!(%subject, "writer answering NATS requests");
-    while let Some(message) = requests.next().await {
+    tokio::pin!(shutdown);
+    let mut draining = false;
+    let mut answering = tokio::task::JoinSet::new();
+    loop {
+        let message = tokio::select! {
+            _ = &mut shutdown, if !draining => {
+                draining = true;
+                if let Err(error) = requests.drain().await {
+                    warn!(%error, %subject, "could not drain the NATS request subscription");
+                    break;
+                }
+                continue;
+            }
+            Some(_) = answering.join_next(), if !answering.is_empty() => continue,
+            message = requests.next() => message,
+        };
+        let Some(message) = message else { break };
         let Some(reply) = message.reply.clone() else { continue };
         let writer = writer.clone();
         let client = client.clone();
-        tokio::spawn(async move {
+        answering.spawn(async move {
             let started = Instant::now();
             let answer = handle_submission(&writer, &message.payload).await;
             count_request("nats", answer.status, started);
@@ -232,5 +372,13 @@ pub async fn serve_nats(writer: Writer) -> Result<(), fundledger_nats::NatsError
             }
         });
     }
+    while answering.join_next().await.is_some() {}
+    drop(writer);
+    match tokio::time::timeout(Duration::from_millis(REPLY_FLUSH_TIMEOUT_MS), client.flush()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => warn!(%error, "could not flush the last NATS replies"),
+        Err(_) => warn!("the last NATS replies were not flushed within {REPLY_FLUSH_TIMEOUT_MS} ms"),
+    }
+    info!(%subject, "writer stopped answering NATS requests");
     Ok(())
 }

@@ -25,6 +25,10 @@ pub enum WriteError {
     /// The ledger could not be reached or is being rebuilt; safe to retry.
     #[error("the writer cannot append right now: {0}; nothing was appended, retry later")]
     Unavailable(String),
+    /// The stream lost or changed records this writer saw acknowledged: the
+    /// writer refuses to append until an operator has dealt with it.
+    #[error("the writer refuses to append: {0}; nothing was appended (an operator must investigate: docs/OPERATIONS.md, \"Ledger rollback\")")]
+    Rollback(String),
 }
 
 impl From<SubmissionError> for WriteError {
@@ -44,7 +48,7 @@ impl From<SubmissionError> for WriteError {
 pub struct ErrorBody {
     /// Stable machine-readable code: a rule code like `government_commitment_cap`,
     /// or one of `invalid_event`, `bad_signature`, `id_conflict`, `unavailable`,
-    /// `malformed_request`, `request_too_large`.
+    /// `ledger_rollback`, `malformed_request`, `request_too_large`.
     pub code: String,
     /// `rule_violation`, `unauthorised`, `invalid`, `conflict` or `unavailable`.
     pub kind: &'static str,
@@ -65,11 +69,12 @@ impl WriteError {
             WriteError::Violation(violation) => violation.rule.code(),
             WriteError::IdConflict { .. } => "id_conflict",
             WriteError::Unavailable(_) => "unavailable",
+            WriteError::Rollback(_) => "ledger_rollback",
         }
     }
 
     /// The HTTP status: 400 invalid, 401 bad signature, 403 not authorised,
-    /// 409 id conflict, 422 rule violation, 503 unavailable.
+    /// 409 id conflict, 422 rule violation, 503 unavailable or ledger rollback.
     pub fn http_status(&self) -> u16 {
         match self {
             WriteError::Invalid(_) => 400,
@@ -77,7 +82,7 @@ impl WriteError {
             WriteError::Violation(violation) if is_access_rule(violation.rule) => 403,
             WriteError::Violation(_) => 422,
             WriteError::IdConflict { .. } => 409,
-            WriteError::Unavailable(_) => 503,
+            WriteError::Unavailable(_) | WriteError::Rollback(_) => 503,
         }
     }
 
@@ -88,7 +93,7 @@ impl WriteError {
             WriteError::Violation(violation) if is_access_rule(violation.rule) => "unauthorised",
             WriteError::Violation(_) => "rule_violation",
             WriteError::IdConflict { .. } => "conflict",
-            WriteError::Unavailable(_) => "unavailable",
+            WriteError::Unavailable(_) | WriteError::Rollback(_) => "unavailable",
         };
         ErrorBody { code: self.code().to_string(), kind, message: self.to_string(), event_id }
     }
@@ -105,4 +110,7 @@ pub enum WriterError {
     Corrupt { seq: u64, reason: String },
     #[error("the writer has stopped")]
     Stopped,
+    /// The stream no longer holds what this writer saw acknowledged.
+    #[error("{0}")]
+    Rollback(fundledger_core::rollback::Rollback),
 }

@@ -104,3 +104,29 @@ impl IdIndex {
         self.db.write_opt(batch, &options).map_err(|error| self.fail(error))
     }
 }
+
+impl IdIndex {
+    /// The ids recorded after sequence `seq` (by scanning every entry), at
+    /// most `limit` of them in sequence order, and how many there are in all:
+    /// what a rollback loses, for the operator who accepts it.
+    pub fn ids_after(&self, seq: u64, limit: usize) -> Result<(Vec<(String, u64)>, u64), WriterError> {
+        let mut found = Vec::new();
+        let mut count = 0u64;
+        for item in self.db.prefix_iterator(ID_PREFIX) {
+            let (key, value) = item.map_err(|error| self.fail(error))?;
+            if !key.starts_with(ID_PREFIX) {
+                break;
+            }
+            let Some(entry_seq) = value.get(..8).and_then(|bytes| bytes.try_into().ok()).map(u64::from_be_bytes) else {
+                return Err(self.fail("corrupt entry"));
+            };
+            if entry_seq > seq {
+                count += 1;
+                found.push((String::from_utf8_lossy(&key[ID_PREFIX.len()..]).into_owned(), entry_seq));
+            }
+        }
+        found.sort_by_key(|(_, entry_seq)| *entry_seq);
+        found.truncate(limit);
+        Ok((found, count))
+    }
+}

@@ -2,6 +2,7 @@
 //!
 //! * [`service`]: the sequencer that verifies, applies, chains and appends.
 //! * [`index`]: the durable idempotency index (RocksDB).
+//! * [`recovery`]: what an operator runs after a ledger rollback.
 //! * [`api`]: HTTP and NATS request/reply, one request/response format.
 //! * [`error`]: the typed answers for events that were not appended.
 //!
@@ -10,6 +11,7 @@
 pub mod api;
 pub mod error;
 pub mod index;
+pub mod recovery;
 pub mod service;
 
 pub use error::{WriteError, WriterError};

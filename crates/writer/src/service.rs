@@ -12,6 +12,13 @@
 //! the in-memory state ahead of the stream, so the sequencer re-reads the
 //! stream from the start and plans the batch again: events that did land are
 //! then found in the index and answered with their original records.
+//!
+//! A stream that no longer holds a record this writer saw acknowledged (it
+//! is shorter, or holds another record there) is never re-read as the truth:
+//! the writer enters an incident, answers every submission 503
+//! `ledger_rollback`, reports not ready, and stays so until an operator runs
+//! `fundledger accept-rollback` (see [`crate::recovery`]). It checks at every
+//! load and, while idle, every [`STREAM_WATCH_INTERVAL_MS`].
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::PathBuf;
@@ -26,12 +33,13 @@ use fundledger_core::id::LedgerId;
 use fundledger_core::ledger::{EventScope, Ledger};
 use fundledger_core::record::{verify_events_parallel, Record, SignedEvent, VerifiedEvent};
 use fundledger_core::replay::{Replay, ReplayError};
+use fundledger_core::rollback::{self, KnownPosition, Rollback};
 use fundledger_core::time::Timestamp;
 use fundledger_nats::async_nats::jetstream;
-use fundledger_nats::{AppendError, Appender, OutgoingMessage, ScopeKind, StreamSettings};
+use fundledger_nats::{AppendError, AppendMode, Appender, OutgoingMessage, ScopeKind, StreamSettings};
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 use crate::error::{WriteError, WriterError};
 use crate::index::{IdIndex, IndexedEvent};
@@ -49,6 +57,9 @@ pub const BATCHES_IN_FLIGHT_MAX: usize = 2;
 pub const APPEND_ATTEMPTS_MAX: u32 = 4;
 /// Records replayed per chunk on load (signatures verified per chunk in parallel).
 pub const REPLAY_CHUNK_RECORDS: usize = 2048;
+/// While idle, how often the writer checks that the stream still holds its
+/// last acknowledged record.
+pub const STREAM_WATCH_INTERVAL_MS: u64 = 1_000;
 
 #[derive(Clone, Debug)]
 pub struct WriterConfig {
@@ -60,6 +71,14 @@ pub struct WriterConfig {
     /// JetStream's de-duplication window for the streams; the writer's own
     /// index keeps idempotency beyond it.
     pub duplicate_window: Duration,
+    /// How batches are appended; `None`: the best the stream allows (atomic
+    /// batches on nats-server 2.12+, else pipelined-fenced). Forcing
+    /// [`AppendMode::Atomic`] on a stream without `allow_atomic` fails every append.
+    pub append_mode: Option<AppendMode>,
+    /// Start with `replicas > 1` even on a nats-server older than 2.9.21,
+    /// whose clustered streams do not fence concurrent appends reliably
+    /// (see `fundledger_nats::server_version`). Off: such a start is refused.
+    pub allow_old_nats_cluster: bool,
 }
 
 impl WriterConfig {
@@ -71,6 +90,8 @@ impl WriterConfig {
             data_dir: data_dir.into(),
             replicas: 1,
             duplicate_window: Duration::from_millis(fundledger_nats::streams::DUPLICATE_WINDOW_DEFAULT_MS),
+            append_mode: None,
+            allow_old_nats_cluster: false,
         }
     }
 }
@@ -96,6 +117,12 @@ pub struct WriterStatus {
     pub appended_since_start: u64,
     pub refused_since_start: u64,
     pub reloads_since_start: u64,
+    /// Set when the stream lost or changed a record this writer saw
+    /// acknowledged: the writer refuses to append (see the module doc).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub incident: Option<String>,
+    /// How batches are appended: `atomic` or `pipelined-fenced`.
+    pub append_mode: String,
 }
 
 type Outcome = Result<Receipt, WriteError>;
@@ -129,6 +156,9 @@ impl Writer {
     /// the stream into memory, and starts the sequencer.
     pub async fn start(config: WriterConfig) -> Result<(Writer, tokio::task::JoinHandle<()>), WriterError> {
         let client = fundledger_nats::connect(&config.nats_url).await?;
+        // Before any stream is created: a replicated ledger on a server that cannot fence it is refused.
+        fundledger_nats::check_server_for_replicas(&client, config.replicas, config.allow_old_nats_cluster)
+            .map_err(fundledger_nats::NatsError::from)?;
         let js = fundledger_nats::jetstream_context(client.clone());
         let settings = StreamSettings { replicas: config.replicas, duplicate_window: config.duplicate_window };
         let streams = fundledger_nats::ensure_ledger_streams(&js, config.ledger.as_str(), &settings).await?;
@@ -137,7 +167,7 @@ impl Writer {
         let index = IdIndex::open(&config.data_dir.join(format!("ids-{}", config.ledger)))?;
         let status = Arc::new(RwLock::new(WriterStatus { ledger: config.ledger.to_string(), ..WriterStatus::default() }));
         let mut sequencer = Sequencer {
-            appender: Appender::new(js.clone(), streams.events_stream.clone()),
+            appender: appender_for(&config, js.clone(), &streams),
             js,
             stream_name: streams.events_stream,
             ledger_id: config.ledger.clone(),
@@ -152,8 +182,16 @@ impl Writer {
             batches_done: mpsc::unbounded_channel(),
             batches_started: 0,
             sending: None,
+            incident: None,
         };
-        sequencer.load().await?;
+        match sequencer.load().await {
+            Ok(()) => {}
+            // Started, but refusing: readiness, status and metrics say why.
+            Err(WriterError::Rollback(rollback)) => sequencer.enter_incident(rollback),
+            Err(error) => return Err(error),
+        }
+        let mode = sequencer.appender.mode().name().to_string();
+        sequencer.publish_status(|status| status.append_mode = mode);
         let (jobs, receiver) = mpsc::channel(QUEUE_SUBMISSIONS_MAX);
         let task = tokio::spawn(sequencer.run(receiver));
         Ok((Writer { jobs, status, ledger: config.ledger, client, closing: Arc::new(AtomicBool::new(false)) }, task))
@@ -270,6 +308,8 @@ struct Sequencer {
     /// Signalled (or dropped) when the last started batch is all on the
     /// connection: the next batch may be planned before, but sent only after.
     sending: Option<oneshot::Receiver<()>>,
+    /// The stream went backward: nothing is appended any more.
+    incident: Option<Rollback>,
 }
 
 /// What made a sealed record's bytes: the same event at the same sequence
@@ -285,9 +325,37 @@ struct Sealed {
 struct Tip {
     size: u64,
     head: Hash,
-    /// The message id of the last planned record, if this writer planned it
-    /// (after a reload the stream's last message id is not known).
+    /// The message id of the last planned record, if this writer planned it;
+    /// after a reload `None` until [`Sequencer::previous_message_id`] reads
+    /// the stream's.
     message_id: Option<String>,
+}
+
+/// Hex digits of the record hash in a message id.
+pub const MESSAGE_ID_HASH_HEX_CHARS: usize = 16;
+
+/// The `Nats-Msg-Id` of a record: `<event id>/<first 16 hex digits of the
+/// record hash>` (docs/FORMAT.md). Bound to the record, not only the event:
+/// two writers' records of the same event at the same sequence (they differ
+/// in `recorded_at`) have different ids, so neither is de-duplicated onto the
+/// other and `Nats-Expected-Last-Msg-Id` only lets a message land behind the
+/// very record it links to. The same sealed record retried has the same id
+/// and is de-duplicated. `/` never occurs in an event id.
+pub fn message_id(event_id: &str, record_hash: &Hash) -> String {
+    let hash = hex::encode(record_hash);
+    format!("{event_id}/{}", &hash[..MESSAGE_ID_HASH_HEX_CHARS.min(hash.len())])
+}
+
+/// The appender in the configured mode, or the best the stream allows.
+fn appender_for(config: &WriterConfig, js: jetstream::Context, streams: &fundledger_nats::LedgerStreams) -> Appender {
+    let appender = Appender::for_stream(js, &streams.events_info);
+    match config.append_mode {
+        Some(mode) if mode != appender.mode() => {
+            info!(%mode, "appending in the configured {mode} mode");
+            appender.with_mode(mode)
+        }
+        _ => appender,
+    }
 }
 
 /// A planned batch whose append is under way.
@@ -347,20 +415,8 @@ impl Sequencer {
     /// Replays the whole stream into a fresh state and catches the index up.
     async fn load(&mut self) -> Result<(), WriterError> {
         let started = std::time::Instant::now();
-        let last = self.appender.last_sequence().await?;
-        let (mut position, position_hash) = self.index.position()?;
-        if position > 0 {
-            let stored = fundledger_nats::get_message(&self.js, &self.stream_name, position).await?;
-            let matches = match stored {
-                Some(message) if position <= last => Record::from_json(&message.payload).map(|r| r.hash == position_hash).unwrap_or(false),
-                _ => false,
-            };
-            if !matches {
-                warn!(position, last, "idempotency index does not match this stream; rebuilding it");
-                self.index.clear()?;
-                position = 0;
-            }
-        }
+        self.check_stream().await?;
+        let (position, _) = self.index.position()?;
         let mut replay = Replay::new(self.ledger_id.clone());
         let mut messages = fundledger_nats::read_from(&self.js, &self.stream_name, None, 1).await?;
         let mut chunk: Vec<Record> = Vec::with_capacity(REPLAY_CHUNK_RECORDS);
@@ -413,6 +469,58 @@ impl Sequencer {
         Ok(replay)
     }
 
+    /// The last record this writer knows was acknowledged: its chain's head,
+    /// or the index's position if that is further (after a restart).
+    fn known_position(&self) -> Result<KnownPosition, WriterError> {
+        let (seq, hash) = self.index.position()?;
+        Ok(if self.chain.size() >= seq { KnownPosition { seq: self.chain.size(), hash: *self.chain.head() } } else { KnownPosition { seq, hash } })
+    }
+
+    /// Fails with [`WriterError::Rollback`] if the stream no longer holds the
+    /// last record this writer knows was acknowledged.
+    async fn check_stream(&self) -> Result<(), WriterError> {
+        let known = self.known_position()?;
+        let (last, stored) = fundledger_nats::tail_and_message_at(&self.js, &self.stream_name, known.seq).await?;
+        rollback::check(known, last, stored.as_deref()).map_err(WriterError::Rollback)
+    }
+
+    /// Stops appending for good (until an operator acts), loudly.
+    fn enter_incident(&mut self, rollback: Rollback) {
+        error!(
+            ledger = %self.ledger_id,
+            known_seq = rollback.known().seq,
+            known_hash = %hex::encode(rollback.known().hash),
+            first_bad_seq = rollback.first_bad_seq(),
+            "LEDGER ROLLBACK: {rollback}; the writer refuses every submission until an operator runs `fundledger accept-rollback`"
+        );
+        fundledger_metrics::metrics::gauge!("fundledger_writer_rollback_detected").set(1.0);
+        let text = rollback.to_string();
+        self.publish_status(|status| {
+            status.ready = false;
+            status.incident = Some(text);
+        });
+        self.needs_reload = true;
+        self.incident = Some(rollback);
+    }
+
+    /// Answers every job with the incident.
+    fn refuse_all(&self, jobs: Vec<Job>) {
+        let reason = self.incident.as_ref().map(ToString::to_string).unwrap_or_default();
+        for job in jobs {
+            let outcomes = job.events.iter().map(|_| Err(WriteError::Rollback(reason.clone()))).collect();
+            let _ = job.reply.send(outcomes);
+        }
+    }
+
+    /// While idle: does the stream still hold what this writer acknowledged?
+    async fn watch_stream(&mut self) {
+        match self.check_stream().await {
+            Ok(()) => {}
+            Err(WriterError::Rollback(rollback)) => self.enter_incident(rollback),
+            Err(error) => tracing::debug!(%error, "could not check the stream's tail; next check in a moment"),
+        }
+    }
+
     fn publish_status(&self, update: impl FnOnce(&mut WriterStatus)) {
         if let Ok(mut status) = self.status.write() {
             status.size = self.chain.size();
@@ -430,15 +538,20 @@ impl Sequencer {
     async fn run(mut self, mut jobs: mpsc::Receiver<Job>) {
         let mut in_flight: VecDeque<InFlight> = VecDeque::new();
         let mut open = true;
+        let mut watch = tokio::time::interval(Duration::from_millis(STREAM_WATCH_INTERVAL_MS));
+        watch.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         while open || !in_flight.is_empty() {
             let may_plan = open && in_flight.len() < BATCHES_IN_FLIGHT_MAX && (!self.needs_reload || in_flight.is_empty());
+            let may_watch = in_flight.is_empty() && self.incident.is_none() && !self.needs_reload;
             tokio::select! {
                 biased;
                 job = jobs.recv(), if may_plan => match job {
                     None => open = false,
                     Some(first) => {
                         let batch = gather(first, &mut jobs);
-                        if self.needs_reload {
+                        if self.incident.is_some() {
+                            self.refuse_all(batch);
+                        } else if self.needs_reload {
                             self.process(batch).await;
                         } else {
                             let started = self.start(batch).await;
@@ -451,6 +564,7 @@ impl Sequencer {
                         batch.result = Some(result);
                     }
                 }
+                _ = watch.tick(), if may_watch => self.watch_stream().await,
             }
             while in_flight.front().is_some_and(|batch| batch.result.is_some()) {
                 let Some(mut batch) = in_flight.pop_front() else { break };
@@ -489,7 +603,14 @@ impl Sequencer {
     async fn start(&mut self, jobs: Vec<Job>) -> InFlight {
         let number = self.batches_started;
         self.batches_started += 1;
-        let previous_message_id = self.planned.message_id.clone();
+        let previous_message_id = match self.previous_message_id().await {
+            Ok(id) => id,
+            Err(error) => {
+                // The first message is still fenced on the sequence.
+                warn!(%error, "could not read the stream's last message id");
+                None
+            }
+        };
         let Plan { slots, records, messages } = self.plan(&jobs);
         let mut batch = InFlight { number, jobs, slots, records, result: None };
         let Some(first) = batch.records.first() else {
@@ -511,6 +632,19 @@ impl Sequencer {
         batch
     }
 
+    /// The message id the next batch must follow: the last planned one, or
+    /// after a reload the `Nats-Msg-Id` actually stored at the planned
+    /// tail (read, not computed, so a ledger written with older message
+    /// ids continues correctly). `None` for an empty ledger.
+    async fn previous_message_id(&mut self) -> Result<Option<String>, fundledger_nats::NatsError> {
+        if self.planned.message_id.is_some() || self.planned.size == 0 {
+            return Ok(self.planned.message_id.clone());
+        }
+        let stored = fundledger_nats::get_message(&self.js, &self.stream_name, self.planned.size).await?;
+        self.planned.message_id = stored.and_then(|message| message.message_id);
+        Ok(self.planned.message_id.clone())
+    }
+
     /// A broker in trouble gets time to recover; a rival writer gets a
     /// growing pause so that one of the two wins the next round.
     async fn pause_after(&self, error: &AppendError, attempt: u32) {
@@ -520,8 +654,15 @@ impl Sequencer {
 
     async fn process(&mut self, jobs: Vec<Job>) {
         for attempt in 1..=APPEND_ATTEMPTS_MAX {
+            if self.incident.is_some() {
+                return self.refuse_all(jobs);
+            }
             if self.needs_reload {
                 if let Err(error) = self.load().await {
+                    if let WriterError::Rollback(rollback) = error {
+                        self.enter_incident(rollback);
+                        return self.refuse_all(jobs);
+                    }
                     warn!(%error, attempt, "reloading the ledger failed");
                     self.publish_status(|status| status.ready = false);
                     tokio::time::sleep(Duration::from_millis(200 * attempt as u64)).await;
@@ -529,7 +670,14 @@ impl Sequencer {
                 }
                 self.publish_status(|status| status.reloads_since_start += 1);
             }
-            let previous_message_id = self.planned.message_id.clone();
+            let previous_message_id = match self.previous_message_id().await {
+                Ok(id) => id,
+                Err(error) => {
+                    warn!(%error, attempt, "could not read the stream's last message id");
+                    self.needs_reload = true;
+                    continue;
+                }
+            };
             let plan = self.plan(&jobs);
             if plan.records.is_empty() {
                 return self.answer(jobs, plan.slots, &plan.records);
@@ -637,7 +785,7 @@ impl Sequencer {
         *seq += 1;
         let record = self.seal(*seq, *prev, recorded_at, event);
         *prev = record.hash;
-        plan.messages.push(OutgoingMessage { subject, message_id: id.to_string(), payload: record.to_json().into() });
+        plan.messages.push(OutgoingMessage { subject, message_id: message_id(id, &record.hash), payload: record.to_json().into() });
         in_batch.insert(id.to_string(), plan.records.len());
         self.pending.insert(id.to_string(), IndexedEvent { seq: record.seq, event_hash: *event_hash, record_hash: record.hash });
         plan.records.push(record);
