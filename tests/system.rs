@@ -4,8 +4,10 @@
 
 mod audit;
 mod cli;
+mod cluster_drill;
 mod faults;
 mod ops;
 mod security;
 mod projector;
+mod rollback;
 mod writer;

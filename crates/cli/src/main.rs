@@ -10,7 +10,9 @@ mod demo;
 mod keyfile;
 mod query;
 mod record;
+mod rollback;
 mod serve;
+mod shutdown;
 
 use std::process::ExitCode;
 
@@ -80,6 +82,10 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Drop the read models and rebuild them from the ledger stream (stop `fundledger serve` first).
     Rebuild(query::RebuildArgs),
+    /// After a ledger rollback (the stream lost or changed records the writer acknowledged; the writer
+    /// refuses to append): show what was lost, and with --lose COUNT let the writer and the read models
+    /// start again from the stream as it is (stop `fundledger serve` first).
+    AcceptRollback(rollback::AcceptRollbackArgs),
     /// Every fund's totals (committed, paid in, distributed, NAV, DPI/RVPI/TVPI, IRR) and every scheme, from the query API.
     Portfolio(query::PortfolioArgs),
     /// Show an enterprise's standing in each scheme, from the query API.
@@ -159,6 +165,7 @@ fn main() -> ExitCode {
             Command::Status(args) => record::status(args).await,
             Command::Serve(args) => serve::run(args).await,
             Command::Rebuild(args) => query::rebuild(args).await,
+            Command::AcceptRollback(args) => rollback::run(args).await,
             Command::Portfolio(args) => query::portfolio(args).await,
             Command::Enterprise(command) => query::enterprise(command).await,
             Command::Events(args) => query::events(args).await,

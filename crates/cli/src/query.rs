@@ -55,8 +55,9 @@ pub struct ReadSide {
 }
 
 impl ReadSide {
-    /// Starts the roles `args` asks for and prints where they are.
-    pub async fn start(args: &ReadArgs, nats: &NatsArgs, url: &str) -> Result<ReadSide> {
+    /// Starts the roles `args` asks for and prints where they are; they run
+    /// until `stop` is requested (see [`ReadSide::finish`]).
+    pub async fn start(args: &ReadArgs, nats: &NatsArgs, url: &str, stop: &crate::shutdown::Stop) -> Result<ReadSide> {
         if args.no_projector {
             return Ok(ReadSide { task: None });
         }
@@ -73,14 +74,26 @@ impl ReadSide {
         } else {
             let listener = tokio::net::TcpListener::bind(args.query_http).await.with_context(|| format!("cannot listen on {} for the query API", args.query_http))?;
             eprintln!("  query API       : http://{} (GET /openapi.json)", listener.local_addr()?);
-            Some(tokio::spawn(fundledger_projector::api::serve(store.clone(), listener)))
+            Some(tokio::spawn(fundledger_projector::api::serve_until(store.clone(), listener, stop.requested())))
         };
+        let stop = stop.clone();
         let task = tokio::spawn(async move {
-            let projecting = projector.run(std::future::pending());
+            // The projector commits and acknowledges the batch it is applying, then stops.
+            let projecting = projector.run(stop.requested());
+            tokio::pin!(projecting);
             match api {
-                Some(api) => tokio::select! {
-                    result = projecting => result.context("the projector stopped"),
-                    result = api => { result.context("query API task")?.context("the query API failed")?; bail!("the query API stopped") }
+                Some(mut api) => tokio::select! {
+                    result = &mut projecting => {
+                        result.context("the projector stopped")?;
+                        api.await.context("query API task")?.context("the query API failed")
+                    }
+                    result = &mut api => {
+                        result.context("query API task")?.context("the query API failed")?;
+                        if !stop.is_requested() {
+                            bail!("the query API stopped");
+                        }
+                        projecting.await.context("the projector stopped")
+                    }
                 },
                 None => projecting.await.context("the projector stopped"),
             }
@@ -88,11 +101,25 @@ impl ReadSide {
         Ok(ReadSide { task: Some(task) })
     }
 
-    /// Resolves only if a role stops (with its error); never if none runs.
+    /// Resolves if a role stops by itself (with its error); never if none runs.
     pub async fn wait(&mut self) -> Result<()> {
         match self.task.as_mut() {
-            Some(task) => task.await.context("read-side task")?,
+            Some(task) => {
+                let result = task.await;
+                self.task = None;
+                result.context("read-side task")?
+            }
             None => std::future::pending().await,
+        }
+    }
+
+    /// After the stop was requested: waits until the projector committed its
+    /// last batch and the query API answered its last requests. True if
+    /// anything was running.
+    pub async fn finish(&mut self) -> Result<bool> {
+        match self.task.take() {
+            Some(task) => task.await.context("read-side task")?.map(|()| true),
+            None => Ok(false),
         }
     }
 }
@@ -116,9 +143,11 @@ pub async fn rebuild(args: RebuildArgs) -> Result<()> {
     std::fs::create_dir_all(&args.nats.data_dir).with_context(|| format!("cannot create {}", args.nats.data_dir.display()))?;
     // The models are never swapped under a running projector (a model of another
     // ledger or layout version is what a rebuild replaces, so only the lock counts).
-    if let Err(error @ StoreError::Locked { .. }) = Store::open(&path, &args.nats.ledger) {
-        return Err(error).context("stop `fundledger serve` first");
-    }
+    let old = match Store::open(&path, &args.nats.ledger) {
+        Err(error @ StoreError::Locked { .. }) => return Err(error).context("stop `fundledger serve` first"),
+        Ok(old) => old.position().ok(),
+        Err(_) => None,
+    };
     let fresh = args.nats.data_dir.join("projector.rebuild");
     if fresh.exists() {
         std::fs::remove_dir_all(&fresh).with_context(|| format!("cannot remove the unfinished rebuild at {}", fresh.display()))?;
@@ -126,6 +155,14 @@ pub async fn rebuild(args: RebuildArgs) -> Result<()> {
     let js = fundledger_nats::connect_jetstream(&nats.url).await?;
     let stream = fundledger_nats::stream_name(args.nats.ledger.as_str())?;
     let tail = fundledger_nats::append::last_sequence(&js, &stream).await.with_context(|| format!("ledger {} has no stream {stream} on this NATS server", args.nats.ledger))?;
+    if let Some(position) = old {
+        // Never rebuild quietly from a stream that lost what the old models reflect.
+        let known = fundledger_core::rollback::KnownPosition { seq: position.seq, hash: position.hash };
+        let (last, stored) = fundledger_nats::tail_and_message_at(&js, &stream, known.seq).await?;
+        if let Err(rollback) = fundledger_core::rollback::check(known, last, stored.as_deref()) {
+            bail!("{rollback}. Nothing was rebuilt: `fundledger accept-rollback` shows what is lost and accepts it");
+        }
+    }
     let started = std::time::Instant::now();
     let store = Arc::new(Store::open(&fresh, &args.nats.ledger)?);
     let mut projector = Projector::new(store.clone(), js, ProjectorConfig::new(args.nats.ledger.clone()))?;
@@ -613,22 +650,35 @@ pub async fn report(args: ReportArgs) -> Result<()> {
 }
 
 /// `fundledger serve --no-writer`: only the projector and the query API.
-pub async fn serve_read_only(args: &ReadArgs, nats_args: &NatsArgs, nats: &mut crate::serve::NatsConnection) -> Result<()> {
+pub async fn serve_read_only(args: &ReadArgs, nats_args: &NatsArgs, nats: &mut crate::serve::NatsConnection, signals: &mut crate::shutdown::StopSignals) -> Result<()> {
     eprintln!("fundledger serving the read side of ledger {} (no writer)", nats_args.ledger);
-    eprintln!("  NATS            : {}{}", fundledger_nats::redact_url(&nats.url), if nats.embedded.is_some() { " (embedded)" } else { "" });
-    let mut read_side = ReadSide::start(args, nats_args, &nats.url).await?;
+    eprintln!("  NATS            : {}", crate::serve::describe_nats(nats));
+    let stop = crate::shutdown::Stop::new();
+    let mut read_side = ReadSide::start(args, nats_args, &nats.url, &stop).await?;
     if read_side.task.is_none() {
         bail!("--no-writer with --no-projector leaves nothing to run");
     }
     eprintln!("Press Ctrl-C to stop.");
     let result = tokio::select! {
-        result = tokio::signal::ctrl_c() => result.context("waiting for Ctrl-C").map(|_| eprintln!("stopping")),
+        signal = signals.recv() => {
+            eprintln!("{signal}: stopping");
+            stop.request();
+            let bound = Duration::from_millis(crate::serve::ROLES_STOP_TIMEOUT_MS);
+            tokio::select! {
+                result = tokio::time::timeout(bound, read_side.finish()) => match result {
+                    Ok(result) => result.map(|_| ()),
+                    Err(_) => Err(anyhow!("the projector and query API did not stop within {} ms", bound.as_millis())),
+                },
+                signal = signals.recv() => Err(anyhow!("{signal} again: not waiting for the projector")),
+            }
+        }
         result = read_side.wait() => result,
     };
-    if let Some(embedded) = nats.embedded.as_mut() {
-        embedded.stop().await.context("stopping the embedded nats-server")?;
-    }
-    result
+    let stopped_nats = crate::serve::stop_nats(nats).await;
+    result?;
+    stopped_nats?;
+    eprintln!("stopped: projector, query API{}", if nats.embedded.is_some() { ", embedded nats-server" } else { "" });
+    Ok(())
 }
 
 /// The end of `fundledger demo`: projects the recorded ledger into read models

@@ -182,6 +182,9 @@ async fn healthz() -> &'static str {
 
 /// Ready when the read models can be read (answers 503 with the reason otherwise).
 async fn readyz(State(store): State<Arc<Store>>) -> Response {
+    if let Some(incident) = store.incident() {
+        return (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {incident}")).into_response();
+    }
     match answer(store, None, query::status).await {
         Ok(_) => "ready".into_response(),
         Err(error) => (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {}", error.0)).into_response(),

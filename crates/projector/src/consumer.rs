@@ -81,6 +81,9 @@ pub enum ProjectorError {
     DurableName(String),
     #[error("the projector's apply thread failed: {0}")]
     Thread(String),
+    /// The stream lost or changed a record the read models reflect.
+    #[error("{0}")]
+    Rollback(fundledger_core::rollback::Rollback),
 }
 
 /// One stored message: its stream sequence and its bytes.
@@ -345,6 +348,7 @@ impl Projector {
         let position = applier.subscribe();
         fundledger_metrics::describe_gauge("fundledger_projector_position", "Sequence of the last record applied to the read models.");
         fundledger_metrics::describe_gauge("fundledger_projector_lag_records", "Records in the stream not yet applied to the read models.");
+        fundledger_metrics::describe_gauge("fundledger_projector_rollback_detected", "1 when the stream lost or changed a record the read models reflect (the projector stopped applying).");
         Ok(Projector { applier: Some(applier), js, stream, config, position })
     }
 
@@ -367,7 +371,7 @@ impl Projector {
     /// build does not finish (`fundledger rebuild`): a crash loses its unflushed commits.
     pub async fn catch_up(&mut self, up_to: Option<u64>, durability: Durability) -> Result<u64, ProjectorError> {
         let start = self.position() + 1;
-        let tail = fundledger_nats::append::last_sequence(&self.js, &self.stream).await?;
+        let tail = self.check_stream().await?;
         let target = up_to.map_or(tail, |limit| limit.min(tail));
         if target < start {
             record_progress(self.position(), tail.saturating_sub(self.position()));
@@ -411,6 +415,17 @@ impl Projector {
         read_result?;
         record_progress(self.position(), tail.saturating_sub(self.position()));
         Ok(applied)
+    }
+
+    /// The stream's last sequence, once it is checked to still hold the last
+    /// applied record: a stream that went backward is a [`ProjectorError::Rollback`],
+    /// never a reason to re-apply from it.
+    async fn check_stream(&self) -> Result<u64, ProjectorError> {
+        let position = self.applier.as_ref().map(Applier::position).ok_or_else(|| ProjectorError::Thread("a previous catch-up was interrupted".to_string()))?;
+        let known = fundledger_core::rollback::KnownPosition { seq: position.seq, hash: position.hash };
+        let (tail, stored) = fundledger_nats::tail_and_message_at(&self.js, &self.stream, known.seq).await?;
+        fundledger_core::rollback::check(known, tail, stored.as_deref()).map_err(ProjectorError::Rollback)?;
+        Ok(tail)
     }
 
     /// Applies deliveries from the durable consumer, filling any gap first.
@@ -538,6 +553,21 @@ impl Projector {
                         Err(_) => tracing::warn!("projector: the last acknowledgements were not flushed within {ACK_FLUSH_TIMEOUT_MS} ms; those records will be redelivered and skipped"),
                     }
                     tracing::info!(position = self.position(), "projector stopped");
+                    return Ok(());
+                }
+                Err(ProjectorError::Rollback(rollback)) => {
+                    // Keep answering what the models reflect, marked not ready; apply nothing more.
+                    tracing::error!(
+                        ledger = %self.config.ledger,
+                        known_seq = rollback.known().seq,
+                        first_bad_seq = rollback.first_bad_seq(),
+                        "LEDGER ROLLBACK: {rollback}; the projector stops applying until an operator runs `fundledger accept-rollback`"
+                    );
+                    fundledger_metrics::metrics::gauge!("fundledger_projector_rollback_detected").set(1.0);
+                    if let Some(applier) = &self.applier {
+                        applier.store.set_incident(rollback.to_string());
+                    }
+                    shutdown.clone().await;
                     return Ok(());
                 }
                 Err(error @ (ProjectorError::Projection(_) | ProjectorError::Store(_) | ProjectorError::DurableName(_) | ProjectorError::Thread(_))) => return Err(error),

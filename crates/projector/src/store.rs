@@ -55,6 +55,9 @@ pub struct Store {
     path: PathBuf,
     ledger: LedgerId,
     commit_lock: Mutex<()>,
+    /// Set when the stream lost or changed a record these models reflect:
+    /// the projector stopped applying and the query API reports not ready.
+    incident: Mutex<Option<String>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -98,7 +101,7 @@ impl Store {
                 StoreError::Database { path: display.clone(), message }
             }
         })?;
-        let store = Store { db, path: path.to_path_buf(), ledger: ledger.clone(), commit_lock: Mutex::new(()) };
+        let store = Store { db, path: path.to_path_buf(), ledger: ledger.clone(), commit_lock: Mutex::new(()), incident: Mutex::new(None) };
         match store.db.get(keys::LEDGER).map_err(|error| store.fail(error))? {
             Some(found) if found != ledger.as_str().as_bytes() => {
                 return Err(StoreError::OtherLedger { path: display, found: String::from_utf8_lossy(&found).into_owned(), expected: ledger.to_string() })
@@ -124,6 +127,18 @@ impl Store {
 
     pub fn ledger(&self) -> &LedgerId {
         &self.ledger
+    }
+
+    /// Records why these models stopped following the stream (a rollback).
+    pub fn set_incident(&self, incident: String) {
+        if let Ok(mut slot) = self.incident.lock() {
+            *slot = Some(incident);
+        }
+    }
+
+    /// Why these models stopped following the stream, if they did.
+    pub fn incident(&self) -> Option<String> {
+        self.incident.lock().ok().and_then(|slot| slot.clone())
     }
 
     /// The applied position as stored.

@@ -15,7 +15,14 @@
 //! It runs beside the writer, not inside it, so the writer's sequencer does
 //! not wait on it; a checkpoint is therefore always a little behind the tail.
 //! On start it reads the last checkpoint it published and never re-issues a
-//! size at or below it. The message id `checkpoint-<size>` makes a re-publish
+//! size at or below it.
+//!
+//! It never signs over a rollback: if the stream no longer holds a record it
+//! followed, or the last checkpoint's record (the stream is shorter than the
+//! checkpoint, or holds another record at its size), it logs the incident,
+//! sets `fundledger_checkpointer_rollback_detected`, and signs nothing more
+//! (requests are answered with the reason) until it is restarted after an
+//! operator accepted the rollback (`CheckpointerConfig::rollback_accepted`). The message id `checkpoint-<size>` makes a re-publish
 //! within the stream's duplicate window a no-op.
 
 use std::time::Duration;
@@ -26,6 +33,7 @@ use fundledger_core::crypto::SecretKey;
 use fundledger_core::event::Event;
 use fundledger_core::id::LedgerId;
 use fundledger_core::record::Record;
+use fundledger_core::rollback::{self, KnownPosition, Rollback};
 use fundledger_nats::async_nats::jetstream;
 use fundledger_nats::StreamSettings;
 use futures::StreamExt as _;
@@ -51,6 +59,10 @@ pub struct CheckpointerConfig {
     pub every: Duration,
     /// Replicas for the ledger streams, should the checkpointer create them.
     pub replicas: usize,
+    /// An operator accepted a rollback of the stream (`fundledger
+    /// accept-rollback`): a last checkpoint beyond what the stream holds is
+    /// left on record (auditors see the fork) and signing starts again.
+    pub rollback_accepted: bool,
 }
 
 impl CheckpointerConfig {
@@ -61,6 +73,7 @@ impl CheckpointerConfig {
             every_records: CHECKPOINT_EVERY_RECORDS_DEFAULT,
             every: Duration::from_millis(CHECKPOINT_EVERY_MS_DEFAULT),
             replicas: 1,
+            rollback_accepted: false,
         }
     }
 }
@@ -84,6 +97,13 @@ impl CheckpointerHandle {
     /// Waits for the checkpointer to stop (it only stops on an error).
     pub async fn join(self) -> Result<(), VerifyError> {
         self.task.await.map_err(|error| VerifyError::Input(format!("the checkpointer task failed: {error}")))?
+    }
+
+    /// Like [`CheckpointerHandle::join`], keeping the handle (to ask for a
+    /// last checkpoint and abort it when stopping). Not to be awaited again
+    /// once it returned.
+    pub async fn stopped(&mut self) -> Result<(), VerifyError> {
+        (&mut self.task).await.map_err(|error| VerifyError::Input(format!("the checkpointer task failed: {error}")))?
     }
 
     pub fn abort(&self) {
@@ -147,11 +167,59 @@ pub(crate) async fn publish_on(js: &jetstream::Context, subject: String, payload
     Ok(ack.sequence)
 }
 
+/// Where the stream must still hold what was signed or followed: the
+/// chain's head, or the last checkpoint's if the chain has not reached it.
+fn known_position(chain: &ChainState, last: &Option<SignedCheckpoint>) -> KnownPosition {
+    match last {
+        Some(checkpoint) if checkpoint.checkpoint.size > chain.size() => KnownPosition { seq: checkpoint.checkpoint.size, hash: checkpoint.checkpoint.head },
+        _ => KnownPosition { seq: chain.size(), hash: *chain.head() },
+    }
+}
+
+/// Does the stream still hold what was signed or followed? A broker that
+/// cannot answer now is only logged.
+async fn check_stream(js: &jetstream::Context, stream: &str, known: KnownPosition) -> Result<(), Rollback> {
+    match fundledger_nats::tail_and_message_at(js, stream, known.seq).await {
+        Ok((tail, stored)) => rollback::check(known, tail, stored.as_deref()),
+        Err(error) => {
+            tracing::warn!(%error, "checkpointer: could not check the stream's tail; next check in a moment");
+            Ok(())
+        }
+    }
+}
+
+/// Signs nothing more: logs the incident loudly and answers every request
+/// with it until the handle is dropped.
+async fn refuse_after(rollback: Rollback, ledger: &LedgerId, mut requests: mpsc::Receiver<(u64, Reply)>, waiting: Vec<(u64, Reply)>) -> Result<(), VerifyError> {
+    tracing::error!(
+        %ledger,
+        known_seq = rollback.known().seq,
+        first_bad_seq = rollback.first_bad_seq(),
+        "LEDGER ROLLBACK: {rollback}; the checkpointer signs nothing more until an operator runs `fundledger accept-rollback` and restarts it"
+    );
+    fundledger_metrics::metrics::gauge!("fundledger_checkpointer_rollback_detected").set(1.0);
+    let reason = format!("the checkpointer refuses to sign: {rollback}");
+    for (_, reply) in waiting {
+        let _ = reply.send(Err(reason.clone()));
+    }
+    while let Some((_, reply)) = requests.recv().await {
+        let _ = reply.send(Err(reason.clone()));
+    }
+    Ok(())
+}
+
 async fn run(js: jetstream::Context, config: CheckpointerConfig, last: Option<SignedCheckpoint>, mut requests: mpsc::Receiver<(u64, Reply)>) -> Result<(), VerifyError> {
     let stream = fundledger_nats::stream_name(config.ledger.as_str())?;
-    let mut messages = fundledger_nats::follow_from(&js, &stream, None, 1).await?;
     let mut chain = ChainState::new(config.ledger.clone());
     let mut last = last;
+    if let Err(rollback) = check_stream(&js, &stream, known_position(&chain, &last)).await {
+        if !config.rollback_accepted {
+            return refuse_after(rollback, &config.ledger, requests, Vec::new()).await;
+        }
+        tracing::warn!("{rollback}; an operator accepted it: signing again from the stream as it is (the earlier checkpoints stay on record)");
+        last = None;
+    }
+    let mut messages = fundledger_nats::follow_from(&js, &stream, None, 1).await?;
     let mut waiting: Vec<(u64, Reply)> = Vec::new();
     // The first tick after one period, not at once: an immediate tick would
     // checkpoint whatever size the stream had reached by the time it fired.
@@ -172,11 +240,19 @@ async fn run(js: jetstream::Context, config: CheckpointerConfig, last: Option<Si
                 let record = check_next(&mut chain, &config, message.sequence, &message.payload)?;
                 let size = chain.size();
                 debug_assert_eq!(size, record);
+                if let Some(checkpoint) = last.as_ref().filter(|checkpoint| checkpoint.checkpoint.size == size && checkpoint.checkpoint.head != *chain.head()) {
+                    let known = KnownPosition { seq: size, hash: checkpoint.checkpoint.head };
+                    let found = format!("record {size} with hash {}", hex::encode(chain.head()));
+                    return refuse_after(Rollback::Replaced { known, found }, &config.ledger, requests, waiting).await;
+                }
                 if size % config.every_records == 0 && size > last_size(&last) {
                     last = Some(publish_checkpoint(&js, &chain, &config.operator).await?);
                 }
             }
             _ = ticker.tick() => {
+                if let Err(rollback) = check_stream(&js, &stream, known_position(&chain, &last)).await {
+                    return refuse_after(rollback, &config.ledger, requests, waiting).await;
+                }
                 if chain.size() > last_size(&last) {
                     last = Some(publish_checkpoint(&js, &chain, &config.operator).await?);
                 }

@@ -41,6 +41,10 @@ pub enum FailureKind {
     Gap,
     /// The audit bundle's own structure is wrong (header, counts, key list).
     Bundle,
+    /// While following, the stream went backward: a record already verified
+    /// (or checkpointed) is no longer in it as it was. Reported at the first
+    /// record lost or changed.
+    Rollback,
 }
 
 impl FailureKind {
@@ -59,6 +63,7 @@ impl FailureKind {
             FailureKind::Operator => "operator",
             FailureKind::Gap => "gap",
             FailureKind::Bundle => "bundle",
+            FailureKind::Rollback => "rollback",
         }
     }
 }

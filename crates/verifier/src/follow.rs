@@ -138,6 +138,23 @@ impl Follower {
     }
 }
 
+/// How often a follower checks that the stream still holds the last record it verified.
+pub const STREAM_WATCH_INTERVAL_MS: u64 = 1_000;
+
+/// Fails with [`FailureKind::Rollback`] if the stream no longer holds the
+/// last record `follower` verified; a broker that cannot answer now is only logged.
+async fn check_stream_holds(js: &jetstream::Context, stream: &str, follower: &Follower) -> Result<(), VerifyError> {
+    let known = fundledger_core::rollback::KnownPosition { seq: follower.size(), hash: *follower.replay.chain().head() };
+    match fundledger_nats::tail_and_message_at(js, stream, known.seq).await {
+        Ok((tail, stored)) => fundledger_core::rollback::check(known, tail, stored.as_deref())
+            .map_err(|rollback| Failure::new(rollback.first_bad_seq(), None, FailureKind::Rollback, rollback.to_string()).into()),
+        Err(error) => {
+            tracing::warn!(%error, "could not check the stream's tail; next check in a moment");
+            Ok(())
+        }
+    }
+}
+
 fn checkpoint_of(message: &fundledger_nats::StoredMessage) -> Result<Pending, Failure> {
     crate::checkpoints::parse_message(&message.subject, &message.payload)
         .map_err(|error| Failure::new(0, None, FailureKind::Checkpoint, format!("checkpoint stream message {}: {error}", message.sequence)))
@@ -157,10 +174,14 @@ pub async fn follow_nats(js: &jetstream::Context, ledger: &LedgerId, mut on_foll
         let (checkpoint, statement) = checkpoint_of(message)?;
         follower.accept_checkpoint(checkpoint, statement)?;
     }
-    let mut records = fundledger_nats::follow_from(js, &fundledger_nats::stream_name(ledger.as_str())?, None, 1).await?;
+    let stream = fundledger_nats::stream_name(ledger.as_str())?;
+    let mut records = fundledger_nats::follow_from(js, &stream, None, 1).await?;
     let mut checkpoints = fundledger_nats::follow_from(js, &fundledger_nats::checkpoint_stream_name(ledger.as_str())?, None, next_checkpoint).await?;
+    let mut watch = tokio::time::interval(std::time::Duration::from_millis(STREAM_WATCH_INTERVAL_MS));
+    watch.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
+            _ = watch.tick() => check_stream_holds(js, &stream, &follower).await?,
             message = records.next() => {
                 let message = match message {
                     Some(Ok(message)) => message,
