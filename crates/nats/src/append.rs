@@ -13,9 +13,14 @@
 //! now occupies — would be stored, leaving our record `i` missing from the
 //! chain. Requiring every message after the first to follow its predecessor's
 //! message id closes that gap, so what lands of a batch is always a contiguous
-//! prefix of it at the expected sequences. (nats-server 2.9 verified: the
-//! sequence check also applies to an expected last sequence of 0, and
-//! de-duplication is checked before both expectations.)
+//! prefix of it at the expected sequences. (Verified on nats-server 2.9.10
+//! and 2.15.1: the sequence check also applies to an expected last sequence
+//! of 0. De-duplication comes before both expectations on 2.9 to 2.11; from
+//! 2.12 on the expected last sequence comes first, so a stored message sent
+//! again behind its old predecessor is fenced, not acknowledged as a
+//! duplicate: a caller that re-reads the tail after any failure, as the
+//! writer does, needs neither; see
+//! [`crate::server_version::LAST_SEQUENCE_BEFORE_DUPLICATES_MIN_VERSION`].)
 //!
 //! Why `acknowledged` on every error: the caller must know exactly which prefix
 //! of the batch is in the stream to continue the chain correctly.
@@ -59,8 +64,9 @@ pub struct PublishReceipt {
     /// The stream sequence the message is stored at.
     pub sequence: u64,
     /// True when the server already had this message id stored at exactly
-    /// this sequence (an idempotent retry of a batch that had landed). The
-    /// message was not stored again.
+    /// this sequence (an idempotent retry of a batch that had landed, as
+    /// nats-server before 2.12 answers it; 2.12 and later refuse such a retry
+    /// as fenced). The message was not stored again.
     pub duplicate: bool,
 }
 

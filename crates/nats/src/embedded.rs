@@ -6,6 +6,11 @@
 //! Every server started here listens on a loopback port of its own and keeps its
 //! state in a directory of its own, so it never touches a system nats-server.
 //! The child is killed when its handle is dropped, also when a test panics.
+//!
+//! Which server: the one named by `$FUNDLEDGER_NATS_SERVER`, else the
+//! project's pinned copy that `scripts/setup` installs (the tested current
+//! release, so a checkout runs what CI runs), else whatever `nats-server` the
+//! system has (Debian's is 2.9.10: supported for single-node ledgers).
 //! On Linux it also receives SIGTERM when its parent dies (`PR_SET_PDEATHSIG`),
 //! so a `fundledger serve` killed with SIGKILL leaves no orphaned server.
 
@@ -23,6 +28,13 @@ use crate::error::NatsError;
 
 /// Environment variable naming the nats-server executable to run.
 pub const SERVER_BINARY_ENV: &str = "FUNDLEDGER_NATS_SERVER";
+/// Where `scripts/setup` installs the pinned nats-server
+/// ([`crate::server_version::PINNED_SERVER_VERSION`]) in this checkout, known
+/// at compile time; used when it exists.
+pub const PINNED_SERVER_BINARY: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../.tools/nats-server-2.15.1/nats-server"
+);
 /// Where Debian's `nats-server` package installs the server.
 pub const FALLBACK_SERVER_BINARY: &str = "/usr/sbin/nats-server";
 /// How long a server may take to accept clients after being spawned.
@@ -67,8 +79,9 @@ pub struct EmbeddedOptions {
     pub data_dir: Option<PathBuf>,
     /// Client port on 127.0.0.1. `None`: a free port is picked.
     pub port: Option<u16>,
-    /// The nats-server executable. `None`: `$FUNDLEDGER_NATS_SERVER`, else
-    /// `nats-server` on `PATH`, else `/usr/sbin/nats-server`.
+    /// The nats-server executable. `None`: [`find_server_binary`]
+    /// (`$FUNDLEDGER_NATS_SERVER`, else the project's pinned copy, else
+    /// `nats-server` on `PATH`, else `/usr/sbin/nats-server`).
     pub server_binary: Option<PathBuf>,
     /// The server's `server_name` (must be unique within a cluster).
     /// `None`: `fundledger-embedded-<port>`.
@@ -444,8 +457,9 @@ async fn probe_info(port: u16) -> bool {
     )
 }
 
-/// Finds the nats-server executable: `$FUNDLEDGER_NATS_SERVER`, `nats-server`
-/// on `PATH`, then `/usr/sbin/nats-server`.
+/// Finds the nats-server executable: `$FUNDLEDGER_NATS_SERVER`, the
+/// project's pinned copy ([`PINNED_SERVER_BINARY`], installed by
+/// `scripts/setup`), `nats-server` on `PATH`, then `/usr/sbin/nats-server`.
 pub fn find_server_binary() -> Result<PathBuf, NatsError> {
     let mut tried = Vec::new();
     if let Some(path) = std::env::var_os(SERVER_BINARY_ENV) {
@@ -455,6 +469,11 @@ pub fn find_server_binary() -> Result<PathBuf, NatsError> {
         }
         tried.push(format!("${SERVER_BINARY_ENV}={}", path.display()));
     }
+    let pinned = PathBuf::from(PINNED_SERVER_BINARY);
+    if pinned.is_file() {
+        return Ok(pinned);
+    }
+    tried.push(PINNED_SERVER_BINARY.to_string());
     if let Some(paths) = std::env::var_os("PATH") {
         for dir in std::env::split_paths(&paths) {
             let candidate = dir.join("nats-server");
@@ -536,8 +555,18 @@ impl EmbeddedCluster {
     /// Starts `size` nodes (each with its own ports and store dir, routes to all
     /// others) and waits at most [`CLUSTER_READY_TIMEOUT_MS`] until the cluster
     /// has a JetStream meta leader, by creating and deleting a probe stream with
-    /// `size` replicas.
+    /// `size` replicas. The nodes run [`find_server_binary`]'s server.
     pub async fn start(size: usize) -> Result<EmbeddedCluster, NatsError> {
+        EmbeddedCluster::start_with_binary(size, None).await
+    }
+
+    /// [`EmbeddedCluster::start`] with every node running `server_binary`
+    /// (`None`: [`find_server_binary`]), e.g. an older release to test what
+    /// the writer does on it.
+    pub async fn start_with_binary(
+        size: usize,
+        server_binary: Option<PathBuf>,
+    ) -> Result<EmbeddedCluster, NatsError> {
         if size == 0 || size > CLUSTER_SIZE_MAX {
             return Err(NatsError::InvalidClusterSize {
                 requested: size,
@@ -562,6 +591,7 @@ impl EmbeddedCluster {
             );
             let node = EmbeddedNats::start(EmbeddedOptions {
                 server_name: Some(format!("n{index}")),
+                server_binary: server_binary.clone(),
                 extra_config,
                 ..EmbeddedOptions::default()
             })
@@ -652,6 +682,19 @@ impl EmbeddedCluster {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_pinned_binary_path_names_the_pinned_version() {
+        let directory = format!(
+            "/.tools/nats-server-{}/nats-server",
+            crate::server_version::PINNED_SERVER_VERSION
+        );
+        assert!(PINNED_SERVER_BINARY.ends_with(&directory), "{PINNED_SERVER_BINARY}");
+        let setup = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/setup");
+        let setup = fs::read_to_string(setup).expect("scripts/setup is readable");
+        let pinned = format!("NATS_SERVER_VERSION={}\n", crate::server_version::PINNED_SERVER_VERSION);
+        assert!(setup.contains(&pinned), "scripts/setup installs {pinned}");
+    }
 
     #[test]
     fn process_cpu_time_reads_a_running_process_and_none_for_a_missing_one() {

@@ -15,13 +15,18 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 pub enum NatsError {
     /// No nats-server executable could be found.
     #[error(
-        "nats-server binary not found (tried {tried}); install it with `apt-get install nats-server` \
+        "nats-server binary not found (tried {tried}); run scripts/setup (installs the tested \
+         nats-server into the project's .tools/), install it with `apt-get install nats-server`, \
          or point FUNDLEDGER_NATS_SERVER at the executable"
     )]
     ServerBinaryNotFound {
         /// The locations that were tried, comma-separated.
         tried: String,
     },
+
+    /// The server cannot be used as asked (too old for replicated streams).
+    #[error(transparent)]
+    ServerVersion(#[from] crate::server_version::ServerVersionError),
 
     /// A local file-system or process operation failed.
     #[error("could not {action} ({path}): {source}")]

@@ -12,6 +12,7 @@ pub mod client;
 pub mod embedded;
 pub mod error;
 pub mod read;
+pub mod server_version;
 pub mod streams;
 pub mod subjects;
 
@@ -23,6 +24,9 @@ pub use client::{connect, connect_jetstream, jetstream_context, redact_url};
 pub use embedded::{process_cpu_time, EmbeddedCluster, EmbeddedNats, EmbeddedOptions};
 pub use error::NatsError;
 pub use read::{follow_from, get_message, read_from, MessageStream, StoredMessage};
+pub use server_version::{
+    check_replicas_supported, check_server_for_replicas, ServerVersion, ServerVersionError,
+};
 pub use streams::{ensure_ledger_streams, LedgerStreams, StreamSettings};
 pub use subjects::{
     checkpoint_stream_name, checkpoint_subject, event_subject, ledger_events_filter,

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use common::{bounded, messages, server_with_ledger};
+use common::{bounded, messages, server_version, server_with_ledger};
 use fundledger_nats::async_nats::jetstream::{
     self, context::PublishErrorKind, message::PublishMessage as Publish,
 };
@@ -154,18 +154,34 @@ async fn a_message_id_already_in_the_window_is_a_duplicate() -> anyhow::Result<(
     let stored = get_message(&js, &streams.events_stream, 4).await?;
     assert_eq!(stored.and_then(|m| m.message_id), Some("b-0".to_string()));
 
-    // Retrying the first batch where it landed is idempotent: the server
-    // recognises every id at exactly the expected sequence.
-    let receipts = appender.append_batch(1, &first).await?;
-    assert_eq!(
-        receipts,
-        (1..=3)
-            .map(|sequence| PublishReceipt {
-                sequence,
-                duplicate: true
-            })
-            .collect::<Vec<_>>()
-    );
+    // Retrying the first batch where it landed stores nothing either way,
+    // but how the server says so depends on its release.
+    let version = server_version(&js)?;
+    let retried = appender.append_batch(1, &first).await;
+    if version.checks_last_sequence_before_duplicates() {
+        // 2.12 on: the first message expects an empty stream, which ends at 4.
+        match retried {
+            Err(AppendError::Fenced {
+                index: 0,
+                expected_last_sequence: 0,
+                acknowledged: 0,
+                detail,
+            }) => assert!(detail.contains("wrong last sequence"), "{version}: {detail}"),
+            other => panic!("{version}: expected Fenced at message 0, got {other:?}"),
+        }
+    } else {
+        // 2.9 to 2.11: every id is recognised at exactly the expected sequence.
+        assert_eq!(
+            retried?,
+            (1..=3)
+                .map(|sequence| PublishReceipt {
+                    sequence,
+                    duplicate: true
+                })
+                .collect::<Vec<_>>(),
+            "{version}"
+        );
+    }
     assert_eq!(appender.last_sequence().await?, 4);
     Ok(())
 }
@@ -453,6 +469,7 @@ async fn raw_publish_batch_stores_payloads_in_order() -> anyhow::Result<()> {
 #[tokio::test]
 async fn the_server_enforces_what_the_fencing_relies_on() -> anyhow::Result<()> {
     let (_server, js, _) = server_with_ledger("hk").await?;
+    let version = server_version(&js)?;
     let subject = "fl.hk.ev.fund.f.test.event";
     let publish = |p: Publish| {
         let js = js.clone();
@@ -471,9 +488,24 @@ async fn the_server_enforces_what_the_fencing_relies_on() -> anyhow::Result<()> 
         err.map_err(|e| e.kind()),
         Err(PublishErrorKind::WrongLastSequence)
     ));
-    // De-duplication comes before the expectations.
-    let dup = publish(body().expected_last_sequence(0).message_id("m1")).await?;
-    assert!(dup.duplicate && dup.sequence == 1);
+    // A stored id whose expected last sequence holds is a duplicate, not stored again.
+    let dup = publish(body().expected_last_sequence(1).message_id("m1")).await?;
+    assert!(dup.duplicate && dup.sequence == 1, "{version}: {dup:?}");
+    // A stored id published again with its old expectation: before 2.12 the
+    // duplicate window comes first; from 2.12 on the expected last sequence does.
+    let again = publish(body().expected_last_sequence(0).message_id("m1")).await;
+    if version.checks_last_sequence_before_duplicates() {
+        assert!(
+            matches!(again.map_err(|e| e.kind()), Err(PublishErrorKind::WrongLastSequence)),
+            "{version}"
+        );
+    } else {
+        let dup = again?;
+        assert!(dup.duplicate && dup.sequence == 1, "{version}: {dup:?}");
+    }
+    // The duplicate window comes before the expected last message id on both.
+    let dup = publish(body().expected_last_message_id("zz").message_id("m1")).await?;
+    assert!(dup.duplicate && dup.sequence == 1, "{version}: {dup:?}");
     // The last message id is compared.
     let err = publish(
         body()

@@ -70,3 +70,12 @@ pub async fn bounded<T>(
     .await
     .with_context(|| format!("{what} took longer than {TEST_WAIT_TIMEOUT_MS} ms"))
 }
+
+/// The version of the server `js` is connected to (what tests branch on
+/// where nats-server releases differ).
+pub fn server_version(js: &jetstream::Context) -> anyhow::Result<fundledger_nats::ServerVersion> {
+    let reported = js.client().server_info().version;
+    reported
+        .parse()
+        .with_context(|| format!("the server reported version {reported:?}"))
+}
