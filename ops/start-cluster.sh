@@ -14,7 +14,10 @@
 #                                 (default 14220, as in ops/nats/cluster/n*.conf)
 #   FUNDLEDGER_CLUSTER_ROUTE_PORT first route port (default 16220)
 #   FUNDLEDGER_CLUSTER_HTTP_PORT  first monitoring port (default 18220)
-#   FUNDLEDGER_NATS_SERVER        nats-server executable (default: on PATH, else /usr/sbin/nats-server)
+#   FUNDLEDGER_NATS_SERVER        nats-server executable (default: the pinned release that
+#                                 scripts/setup installs in .tools/, else nats-server on PATH,
+#                                 else /usr/sbin/nats-server). A 3-replica writer needs 2.9.21
+#                                 or later (docs/OPERATIONS.md, "Supported nats-server versions")
 #   FUNDLEDGER_CLUSTER_TIMEOUT    seconds to wait for readiness (default 30)
 set -euo pipefail
 
@@ -24,7 +27,15 @@ PORT="${FUNDLEDGER_CLUSTER_PORT:-14220}"
 ROUTE_PORT="${FUNDLEDGER_CLUSTER_ROUTE_PORT:-16220}"
 HTTP_PORT="${FUNDLEDGER_CLUSTER_HTTP_PORT:-18220}"
 TIMEOUT="${FUNDLEDGER_CLUSTER_TIMEOUT:-30}"
-SERVER="${FUNDLEDGER_NATS_SERVER:-$(command -v nats-server || echo /usr/sbin/nats-server)}"
+# Keep in step with NATS_SERVER_VERSION in scripts/setup.
+PINNED_SERVER="$OPS_DIR/../.tools/nats-server-2.15.1/nats-server"
+if [[ -n "${FUNDLEDGER_NATS_SERVER:-}" ]]; then
+    SERVER="$FUNDLEDGER_NATS_SERVER"
+elif [[ -x "$PINNED_SERVER" ]]; then
+    SERVER="$(cd "$(dirname "$PINNED_SERVER")" && pwd)/nats-server"
+else
+    SERVER="$(command -v nats-server || echo /usr/sbin/nats-server)"
+fi
 NODES=(1 2 3)
 
 die() { echo "start-cluster: $*" >&2; exit 1; }
@@ -80,7 +91,7 @@ meta_leader() {
 }
 
 start() {
-    [[ -x "$SERVER" ]] || die "nats-server not found at $SERVER (apt-get install nats-server, or set FUNDLEDGER_NATS_SERVER)"
+    [[ -x "$SERVER" ]] || die "nats-server not found at $SERVER (run scripts/setup, or apt-get install nats-server, or set FUNDLEDGER_NATS_SERVER)"
     command -v curl >/dev/null || die "curl is needed to wait for readiness (apt-get install curl)"
     for n in "${NODES[@]}"; do
         if pid="$(node_pid "$n")"; then die "node n$n already runs (pid $pid); '$0 stop' first"; fi
@@ -128,6 +139,7 @@ start() {
     local urls=()
     for n in "${NODES[@]}"; do urls+=("nats://127.0.0.1:$((PORT + n - 1))"); done
     echo "3-node JetStream cluster ready (meta leader $leader), run dir $RUN_DIR"
+    echo "  server      : $SERVER ($("$SERVER" --version 2>&1 || true))"
     echo "  client URLs : $(IFS=,; echo "${urls[*]}")"
     echo "  monitoring  : http://127.0.0.1:$HTTP_PORT/jsz (and +1, +2)"
     echo "  users       : ops/nats/accounts.conf (example passwords: replace before real use)"
@@ -139,6 +151,6 @@ case "${1:-start}" in
     start) start ;;
     stop) stop ;;
     status) status ;;
-    -h|--help|help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//' ;;
+    -h|--help|help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//' ;;
     *) die "unknown command '$1' (start, stop, status)" ;;
 esac

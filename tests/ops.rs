@@ -63,6 +63,8 @@ impl ScriptCluster {
             .env("FUNDLEDGER_CLUSTER_ROUTE_PORT", route.to_string())
             .env("FUNDLEDGER_CLUSTER_HTTP_PORT", http.to_string())
             .env("FUNDLEDGER_CLUSTER_TIMEOUT", "30")
+            // The copied script cannot see the checkout's pinned server: name the one the other tests run.
+            .env("FUNDLEDGER_NATS_SERVER", fundledger_nats::embedded::find_server_binary().expect("a nats-server (scripts/setup installs it)"))
             .output()
             .expect("bash runs the script")
     }

@@ -247,3 +247,40 @@ async fn http_post(address: std::net::SocketAddr, path: &str, body: &str) -> Str
     stream.read_to_string(&mut response).await.unwrap();
     response
 }
+
+/// A replicated ledger needs a server whose clustered streams fence
+/// concurrent appends (2.9.21 on, nats-server #4320). On Debian's 2.9.10,
+/// which scripts/setup keeps installed, a 3-replica writer is refused before
+/// it creates anything, with the version and the reason; forced, it runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replicated_writer_on_a_nats_server_before_2_9_21_is_refused_with_the_reason_unless_forced() {
+    let old_server = std::path::PathBuf::from(fundledger_nats::embedded::FALLBACK_SERVER_BINARY);
+    let cluster = fundledger_nats::EmbeddedCluster::start_with_binary(3, Some(old_server.clone()))
+        .await
+        .unwrap_or_else(|error| panic!("a 3-node cluster of {} (scripts/setup installs Debian's nats-server): {error}", old_server.display()));
+    let client = fundledger_nats::connect(&cluster.url_list()).await.unwrap();
+    let reported = client.server_info().version;
+    let version: fundledger_nats::ServerVersion = reported.parse().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = WriterConfig { replicas: 3, ..WriterConfig::new(ledger_id(), cluster.url_list(), dir.path()) };
+    let refused = fundledger_writer::Writer::start(config.clone()).await;
+    if version >= fundledger_nats::server_version::CLUSTER_FENCING_MIN_VERSION {
+        // Debian moved past the old release: nothing to refuse on this machine.
+        assert!(refused.is_ok(), "nats-server {version} is new enough for 3 replicas");
+        return;
+    }
+    let message = match refused {
+        Ok(_) => panic!("a 3-replica writer on nats-server {version} must be refused"),
+        Err(error) => error.to_string(),
+    };
+    for part in [reported.as_str(), "3-replica", "#4320", "2.9.21", "--allow-old-nats-cluster"] {
+        assert!(message.contains(part), "the refusal names {part:?}: {message}");
+    }
+    let js = fundledger_nats::jetstream_context(client);
+    let stream = fundledger_nats::stream_name("test").unwrap();
+    assert!(js.get_stream(&stream).await.is_err(), "nothing was created before the refusal");
+
+    let writer = start_writer_with(WriterConfig { allow_old_nats_cluster: true, ..config }).await;
+    let receipts = append_all(&writer, Actors::new("old").setup()).await;
+    assert_eq!(stream_size(&cluster.url_list()).await, receipts.len() as u64, "forced, the writer appends");
+}

@@ -42,6 +42,12 @@ pub struct ServeArgs {
     pub config: Option<PathBuf>,
     #[command(flatten)]
     pub nats: NatsArgs,
+    /// Run with --replicas above 1 even on a nats-server older than 2.9.21 (refused otherwise):
+    /// before 2.9.21 the clustered checks of the expected-sequence headers that fence appends
+    /// raced with concurrent publishes (nats-server #4320, #4365), and such servers lack the
+    /// CVE-2023-47090 fix (2.9.23). Upgrade the cluster instead where you can.
+    #[arg(long, env = "FUNDLEDGER_ALLOW_OLD_NATS_CLUSTER")]
+    pub allow_old_nats_cluster: bool,
     /// Address for the writer's HTTP API (POST /v1/events, GET /v1/status, /healthz, /readyz, /metrics).
     /// Port 0 takes a free port; the address bound is printed at start.
     #[arg(long, env = "FUNDLEDGER_HTTP", default_value = "127.0.0.1:7400")]
@@ -90,7 +96,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     if args.read.no_writer {
         return crate::query::serve_read_only(&args.read, &args.nats, &mut nats).await;
     }
-    let (writer, sequencer) = Writer::start(args.nats.writer_config(&nats.url)).await.context("cannot start the writer")?;
+    let (writer, sequencer) = Writer::start(WriterConfig { allow_old_nats_cluster: args.allow_old_nats_cluster, ..args.nats.writer_config(&nats.url) }).await.context("cannot start the writer")?;
     let listener = tokio::net::TcpListener::bind(args.http).await.with_context(|| format!("cannot listen on {}", args.http))?;
     let status = writer.status();
     eprintln!("fundledger serving ledger {} ({} records, head {})", status.ledger, status.size, &status.head[..16]);

@@ -75,9 +75,8 @@ pub struct WriterConfig {
     /// batches on nats-server 2.12+, else pipelined-fenced). Forcing
     /// [`AppendMode::Atomic`] on a stream without `allow_atomic` fails every append.
     pub append_mode: Option<AppendMode>,
-    /// Start with `replicas > 1` even on a nats-server older than 2.9.21,
-    /// whose clustered streams do not fence concurrent appends reliably
-    /// (see `fundledger_nats::server_version`). Off: such a start is refused.
+    /// Start with `replicas > 1` even on a nats-server older than 2.9.21
+    /// (`fundledger_nats::server_version` says why that is refused otherwise).
     pub allow_old_nats_cluster: bool,
 }
 
