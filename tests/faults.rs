@@ -249,9 +249,13 @@ async fn a_three_node_r3_cluster_loses_nothing_when_a_node_dies_under_load() {
 /// up on it: a leader change forwards it late. Staged here exactly with a
 /// proxy that holds a batch's publishes until the writer has timed out,
 /// re-read the stream and starts appending the batch again; the held
-/// publishes then land first and the retry is de-duplicated onto them. The
-/// writer must have sealed the retry with the same bytes, or its next record
-/// links to a hash that is not in the chain (seen once in the cluster test).
+/// publishes then land first. nats-server before 2.12 de-duplicates the
+/// retry onto them; 2.12 and later refuse it as fenced (the expected last
+/// sequence is checked before the duplicate window), and the writer re-reads
+/// the stream and answers the events from it. `scripts/test` runs this on
+/// both. The writer must have sealed the retry with the same bytes, or its
+/// next record links to a hash that is not in the chain (seen once in the
+/// cluster test).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn publishes_stored_late_after_the_writer_retried_do_not_break_the_chain() {
     let nats = start_nats().await;
