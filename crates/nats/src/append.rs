@@ -24,12 +24,32 @@
 //!
 //! Why `acknowledged` on every error: the caller must know exactly which prefix
 //! of the batch is in the stream to continue the chain correctly.
+//!
+//! Why two modes ([`AppendMode`]): nats-server 2.12 and later store an
+//! *atomic batch* (ADR-50: `Nats-Batch-Id`, `Nats-Batch-Sequence`,
+//! `Nats-Batch-Commit`) all or nothing, so a batch lands whole right behind
+//! the tail it was planned on or not at all, and a failed append leaves no
+//! prefix to account for. Inside an atomic batch the server accepts
+//! `Nats-Msg-Id` on every message and `Nats-Expected-Last-Sequence` on the
+//! first only, and refuses `Nats-Expected-Last-Msg-Id` (10177; checked on
+//! 2.15.1). Sequence fencing alone cannot tell our record `n` from a rival's
+//! record `n`, so an atomic batch is only sent once the tail it continues is
+//! proven ours: the previous atomic batch's commit was acknowledged by this
+//! appender, or the stream's message at that sequence carries the expected
+//! message id. Atomic batches are therefore sent one after the other; the
+//! caller's planning still overlaps them. Older servers, and streams without
+//! `allow_atomic`, get the pipelined, per-message fenced mode above.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use async_nats::header::{
+    HeaderMap, NATS_BATCH_COMMIT, NATS_BATCH_COMMIT_FINAL, NATS_BATCH_ID, NATS_BATCH_SEQUENCE,
+    NATS_EXPECTED_LAST_SEQUENCE, NATS_EXPECTED_STREAM, NATS_MESSAGE_ID,
+};
 use async_nats::jetstream::{
     self,
-    context::{PublishAckFuture, PublishErrorKind},
+    context::{PublishAckFuture, PublishError, PublishErrorKind},
     message::PublishMessage,
     publish::PublishAck,
 };
@@ -44,6 +64,43 @@ pub const IN_FLIGHT_MAX: usize = 4096;
 pub const MESSAGE_ID_LENGTH_MAX: usize = 256;
 /// Bound on a stream-info request made by [`Appender::last_sequence`].
 pub const STREAM_INFO_TIMEOUT_MS: u64 = 10_000;
+/// Messages in one atomic batch, at most (the server's limit, ADR-50).
+pub const ATOMIC_BATCH_MESSAGES_MAX: usize = 1000;
+
+/// The JetStream error for an atomic batch holding a message id already in
+/// the duplicate window (async-nats `ATOMIC_PUBLISH_CONTAINS_DUPLICATE_MESSAGE`).
+const ATOMIC_DUPLICATE_ERROR: jetstream::ErrorCode = jetstream::ErrorCode(10201);
+
+/// How an [`Appender`] writes a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppendMode {
+    /// Every message published on its own, pipelined, each fenced on its
+    /// predecessor (`Nats-Expected-Last-Sequence` and
+    /// `Nats-Expected-Last-Msg-Id`): a contiguous prefix of a batch may land.
+    /// Works on every server.
+    PipelinedFenced,
+    /// All-or-nothing atomic batches of at most [`ATOMIC_BATCH_MESSAGES_MAX`]
+    /// messages, each fenced on the stream's last sequence and sent once the
+    /// tail it continues is proven to be the one it was planned on.
+    /// nats-server 2.12+ and a stream with `allow_atomic`.
+    Atomic,
+}
+
+impl AppendMode {
+    /// The mode's name as logs and benchmarks print it.
+    pub fn name(self) -> &'static str {
+        match self {
+            AppendMode::PipelinedFenced => "pipelined-fenced",
+            AppendMode::Atomic => "atomic",
+        }
+    }
+}
+
+impl std::fmt::Display for AppendMode {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(self.name())
+    }
+}
 
 /// One record to append.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,6 +178,26 @@ pub enum AppendError {
         expected_sequence: u64,
         /// Leading messages of the batch that were stored.
         acknowledged: usize,
+    },
+
+    /// An atomic batch was refused whole because one of its message ids is in
+    /// the stream's duplicate window (JetStream 10201): some message of it is
+    /// already stored, e.g. a late publish of an earlier attempt landed.
+    /// Nothing from `index` on was stored; re-read the tail.
+    #[error(
+        "the atomic batch of messages {index}..{end} holds a message id already in the stream's \
+         duplicate window; nothing of it was stored; {acknowledged} earlier messages of the batch \
+         were stored; server said: {detail}"
+    )]
+    DuplicateBatch {
+        /// Index in the batch of the atomic batch's first message.
+        index: usize,
+        /// Index after its last message.
+        end: usize,
+        /// Leading messages of the batch that were stored.
+        acknowledged: usize,
+        /// The server's description.
+        detail: String,
     },
 
     /// The server stored a message somewhere other than expected. The fencing
@@ -218,6 +295,7 @@ impl AppendError {
         match self {
             AppendError::Fenced { acknowledged, .. }
             | AppendError::Duplicate { acknowledged, .. }
+            | AppendError::DuplicateBatch { acknowledged, .. }
             | AppendError::SequenceMismatch { acknowledged, .. }
             | AppendError::FencingViolated { acknowledged, .. }
             | AppendError::Timeout { acknowledged, .. }
@@ -248,17 +326,53 @@ pub struct Appender {
     js: jetstream::Context,
     stream_name: String,
     in_flight_max: usize,
+    mode: AppendMode,
+    /// The last message this appender (or a clone) saw committed: its
+    /// sequence and message id. An atomic batch continuing exactly there
+    /// needs no look-up to prove the tail is ours.
+    committed: Arc<Mutex<Option<(u64, String)>>>,
 }
 
 impl Appender {
-    /// An appender for `stream_name` (the stream must already exist). Acks are
-    /// awaited for at most the context's timeout (async-nats default 5 s).
+    /// An appender for `stream_name` (the stream must already exist) in the
+    /// [`AppendMode::PipelinedFenced`] mode, which every server supports.
+    /// Acks are awaited for at most the context's timeout (async-nats
+    /// default 5 s).
     pub fn new(js: jetstream::Context, stream_name: impl Into<String>) -> Appender {
         Appender {
             js,
             stream_name: stream_name.into(),
             in_flight_max: IN_FLIGHT_MAX,
+            mode: AppendMode::PipelinedFenced,
+            committed: Arc::new(Mutex::new(None)),
         }
+    }
+
+    /// An appender for the stream described by `info`, in the best mode it
+    /// allows: [`AppendMode::Atomic`] when the stream has `allow_atomic`
+    /// (which [`crate::streams::ensure_ledger_streams`] sets on servers that
+    /// support it), else [`AppendMode::PipelinedFenced`]. Logs the choice.
+    pub fn for_stream(js: jetstream::Context, info: &jetstream::stream::Info) -> Appender {
+        let mode = if info.config.allow_atomic_publish {
+            AppendMode::Atomic
+        } else {
+            AppendMode::PipelinedFenced
+        };
+        let server = js.client().server_info().version;
+        tracing::info!(stream = %info.config.name, %mode, %server, "appending in {mode} mode");
+        Appender::new(js, info.config.name.clone()).with_mode(mode)
+    }
+
+    /// Uses `mode`. [`AppendMode::Atomic`] on a stream without `allow_atomic`
+    /// fails every append ([`AppendError::Broker`], JetStream 10174).
+    pub fn with_mode(mut self, mode: AppendMode) -> Appender {
+        self.mode = mode;
+        self
+    }
+
+    /// The mode this appender writes in.
+    pub fn mode(&self) -> AppendMode {
+        self.mode
     }
 
     /// Limits the publishes awaiting acks at once to `in_flight_max`, clamped
@@ -292,6 +406,15 @@ impl Appender {
     /// not stop sending: the message may have landed). Messages already in
     /// flight are always awaited, so [`AppendError::acknowledged`] counts every
     /// message whose storage is proven — by its own ack or a later one's.
+    ///
+    /// In [`AppendMode::Atomic`] the batch goes as atomic batches of at most
+    /// [`ATOMIC_BATCH_MESSAGES_MAX`] (`Nats-Msg-Id` and `Nats-Expected-Stream`
+    /// on every message, `Nats-Expected-Last-Sequence` on each one's first),
+    /// one after the other; `acknowledged` is then always a whole number of
+    /// atomic batches, and a refused one stored nothing. An id already in the
+    /// duplicate window refuses its whole atomic batch
+    /// ([`AppendError::DuplicateBatch`]) instead of acknowledging it as a
+    /// duplicate.
     pub async fn append_batch(
         &self,
         first_sequence: u64,
@@ -311,7 +434,11 @@ impl Appender {
     /// this batch is refused instead of leaving a hole. `sent` is signalled
     /// (or dropped) once every message has been handed to the connection or
     /// sending stopped: only then may the next batch start sending, which
-    /// keeps the messages in order on the wire.
+    /// keeps the messages in order on the wire. In [`AppendMode::Atomic`]
+    /// `sent` goes when the whole batch is committed or failed, and the
+    /// stream's message at `first_sequence - 1` must be `previous_message_id`
+    /// (known from this appender's last commit, else looked up) before
+    /// anything is sent: else [`AppendError::Fenced`] at index 0.
     pub async fn append_batch_after(
         &self,
         first_sequence: u64,
@@ -320,6 +447,15 @@ impl Appender {
         sent: Option<tokio::sync::oneshot::Sender<()>>,
     ) -> Result<Vec<PublishReceipt>, AppendError> {
         validate_batch(first_sequence, messages)?;
+        if self.mode == AppendMode::Atomic {
+            // The next batch may only go once this one is committed (or
+            // failed): `sent` is dropped when this returns.
+            let result = self
+                .append_atomic(first_sequence, previous_message_id, messages)
+                .await;
+            drop(sent);
+            return result;
+        }
         let started = std::time::Instant::now();
         let mut outcomes: Vec<Option<Outcome>> = Vec::with_capacity(messages.len());
         outcomes.resize_with(messages.len(), || None);
@@ -390,6 +526,193 @@ impl Appender {
             publish = publish.expected_last_message_id(previous);
         }
         self.js.send_publish(message.subject.clone(), publish).await
+    }
+
+    /// [`Appender::append_batch_after`] in [`AppendMode::Atomic`]: the batch
+    /// as consecutive atomic batches of at most [`ATOMIC_BATCH_MESSAGES_MAX`],
+    /// each sent once the one before is committed, the first once the tail
+    /// is proven to end with `previous_message_id`.
+    async fn append_atomic(
+        &self,
+        first_sequence: u64,
+        previous_message_id: Option<&str>,
+        messages: &[OutgoingMessage],
+    ) -> Result<Vec<PublishReceipt>, AppendError> {
+        let started = std::time::Instant::now();
+        let result = self
+            .append_atomic_batches(first_sequence, previous_message_id, messages)
+            .await;
+        record_batch_metrics(started, messages.len(), result.is_ok());
+        result
+    }
+
+    async fn append_atomic_batches(
+        &self,
+        first_sequence: u64,
+        previous_message_id: Option<&str>,
+        messages: &[OutgoingMessage],
+    ) -> Result<Vec<PublishReceipt>, AppendError> {
+        if let Some(previous) = previous_message_id {
+            self.check_tail(first_sequence - 1, previous).await?;
+        }
+        let mut receipts = Vec::with_capacity(messages.len());
+        for (number, chunk) in messages.chunks(ATOMIC_BATCH_MESSAGES_MAX).enumerate() {
+            let offset = number * ATOMIC_BATCH_MESSAGES_MAX;
+            let first = first_sequence + offset as u64;
+            let last = first + chunk.len() as u64 - 1;
+            let outcome = self.commit_atomic(first, chunk, offset).await?;
+            match outcome {
+                Ok(ack) if ack.stream == self.stream_name && ack.sequence == last => {}
+                Ok(ack) => {
+                    return Err(AppendError::SequenceMismatch {
+                        index: offset + chunk.len() - 1,
+                        expected_sequence: last,
+                        actual_sequence: ack.sequence,
+                        expected_stream: self.stream_name.clone(),
+                        actual_stream: ack.stream,
+                        acknowledged: offset,
+                    })
+                }
+                Err(err) => return Err(classify_atomic(err, offset, offset + chunk.len(), first)),
+            }
+            receipts.extend((first..=last).map(|sequence| PublishReceipt {
+                sequence,
+                duplicate: false,
+            }));
+            if let (Ok(mut committed), Some(message)) = (self.committed.lock(), chunk.last()) {
+                *committed = Some((last, message.message_id.clone()));
+            }
+        }
+        Ok(receipts)
+    }
+
+    /// Proves that the stream's message at `sequence` is `message_id`: the
+    /// last commit this appender saw, or a look-up. The stream is append
+    /// only, so a batch fenced on `sequence` then lands right behind it.
+    async fn check_tail(&self, sequence: u64, message_id: &str) -> Result<(), AppendError> {
+        if sequence == 0 {
+            return Err(AppendError::InvalidBatch {
+                reason: format!("a previous message id ({message_id:?}) was given for the first sequence"),
+            });
+        }
+        let known = self
+            .committed
+            .lock()
+            .ok()
+            .and_then(|committed| committed.clone());
+        if known.is_some_and(|(at, id)| at == sequence && id == message_id) {
+            return Ok(());
+        }
+        let stored = crate::read::get_message(&self.js, &self.stream_name, sequence)
+            .await
+            .map_err(|err| AppendError::Broker {
+                index: 0,
+                acknowledged: 0,
+                source: PublishError::with_source(PublishErrorKind::Other, err),
+            })?;
+        match stored.and_then(|message| message.message_id) {
+            Some(id) if id == message_id => Ok(()),
+            found => Err(AppendError::Fenced {
+                index: 0,
+                expected_last_sequence: sequence,
+                acknowledged: 0,
+                detail: format!(
+                    "the stream's message at sequence {sequence} has message id {found:?}, \
+                     not {message_id:?}"
+                ),
+            }),
+        }
+    }
+
+    /// Sends one atomic batch (stored at `first ..`) and awaits its commit
+    /// acknowledgement. The outer error: a message could not be handed to
+    /// the connection (nothing of the batch is committed, the server drops
+    /// it after its batch timeout).
+    async fn commit_atomic(
+        &self,
+        first: u64,
+        chunk: &[OutgoingMessage],
+        offset: usize,
+    ) -> Result<AckResult, AppendError> {
+        let client = self.js.client();
+        let batch_id = client.new_inbox();
+        let batch_id = batch_id.rsplit('.').next().unwrap_or(&batch_id).to_string();
+        let not_sent = |index: usize, source: PublishError| AppendError::Broker {
+            index,
+            acknowledged: offset,
+            source,
+        };
+        let last = chunk.len() - 1;
+        for (index, message) in chunk.iter().enumerate() {
+            let mut headers = HeaderMap::new();
+            headers.insert(NATS_BATCH_ID, batch_id.as_str());
+            headers.insert(NATS_BATCH_SEQUENCE, (index + 1).to_string());
+            headers.insert(NATS_MESSAGE_ID, message.message_id.as_str());
+            headers.insert(NATS_EXPECTED_STREAM, self.stream_name.as_str());
+            if index == 0 {
+                headers.insert(NATS_EXPECTED_LAST_SEQUENCE, (first - 1).to_string());
+            }
+            if index < last {
+                // No reply subject: only the commit is acknowledged.
+                client
+                    .publish_with_headers(message.subject.clone(), headers, message.payload.clone())
+                    .await
+                    .map_err(|err| {
+                        not_sent(offset + index, PublishError::with_source(PublishErrorKind::Other, err))
+                    })?;
+                continue;
+            }
+            headers.insert(NATS_BATCH_COMMIT, NATS_BATCH_COMMIT_FINAL);
+            let publish = PublishMessage::build()
+                .payload(message.payload.clone())
+                .headers(headers);
+            let ack = self
+                .js
+                .send_publish(message.subject.clone(), publish)
+                .await
+                .map_err(|err| not_sent(offset + index, err))?;
+            return Ok(ack.await);
+        }
+        Err(AppendError::InvalidBatch {
+            reason: "an empty atomic batch".to_string(),
+        })
+    }
+}
+
+/// The error for an atomic batch of messages `index..end` (stored from
+/// sequence `first`) whose commit was refused or not acknowledged. Nothing of
+/// it is stored unless the outcome is unknown (timeout, broken connection).
+fn classify_atomic(err: PublishError, index: usize, end: usize, first: u64) -> AppendError {
+    let detail = || {
+        std::error::Error::source(&err).map_or_else(|| err.to_string(), ToString::to_string)
+    };
+    let code = std::error::Error::source(&err)
+        .and_then(|source| source.downcast_ref::<jetstream::Error>())
+        .map(|api| api.error_code());
+    match err.kind() {
+        PublishErrorKind::WrongLastSequence | PublishErrorKind::WrongLastMessageId => {
+            AppendError::Fenced {
+                index,
+                expected_last_sequence: first - 1,
+                acknowledged: index,
+                detail: detail(),
+            }
+        }
+        PublishErrorKind::TimedOut => AppendError::Timeout {
+            index,
+            acknowledged: index,
+        },
+        _ if code == Some(ATOMIC_DUPLICATE_ERROR) => AppendError::DuplicateBatch {
+            index,
+            end,
+            acknowledged: index,
+            detail: detail(),
+        },
+        _ => AppendError::Broker {
+            index,
+            acknowledged: index,
+            source: err,
+        },
     }
 }
 

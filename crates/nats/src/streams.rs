@@ -6,6 +6,11 @@
 //! messages out. So an existing stream is checked field by field, and a
 //! difference is an error naming the field: changing it silently could
 //! discard history, and accepting it silently would void the promise.
+//!
+//! The one setting changed on an existing stream is `allow_atomic` on the
+//! event stream (nats-server 2.12+): it adds a way to append, all or nothing
+//! ([`crate::append::AppendMode::Atomic`]), and takes nothing away. Where the
+//! server or the account's rights refuse it, appends stay pipelined-fenced.
 
 use std::time::Duration;
 
@@ -20,6 +25,9 @@ use crate::subjects;
 
 /// Default duplicate window: message ids seen within it are not stored twice.
 pub const DUPLICATE_WINDOW_DEFAULT_MS: u64 = 2 * 60 * 1000;
+/// The first nats-server release with atomic batch publish (ADR-50), as
+/// (major, minor).
+pub const ATOMIC_PUBLISH_SERVER_MIN: (u64, u64) = (2, 12);
 
 /// The tunable settings of the ledger streams.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,6 +62,25 @@ pub struct LedgerStreams {
     pub events_info: jetstream::stream::Info,
     /// The checkpoint stream's info as of this call.
     pub checkpoint_info: jetstream::stream::Info,
+    /// Whether the event stream allows atomic batches (`allow_atomic`).
+    pub atomic_publish: bool,
+}
+
+/// Whether the server the context is connected to supports atomic batch
+/// publish (its version is at least [`ATOMIC_PUBLISH_SERVER_MIN`]).
+pub fn server_supports_atomic_publish(js: &jetstream::Context) -> bool {
+    version_supports_atomic_publish(&js.client().server_info().version)
+}
+
+fn version_supports_atomic_publish(version: &str) -> bool {
+    let mut parts = version
+        .trim_start_matches('v')
+        .split(['.', '-'])
+        .map(|part| part.parse::<u64>().ok());
+    match (parts.next().flatten(), parts.next().flatten()) {
+        (Some(major), Some(minor)) => (major, minor) >= ATOMIC_PUBLISH_SERVER_MIN,
+        _ => false,
+    }
 }
 
 /// The configuration the ledger requires of a stream with these subjects.
@@ -97,12 +124,14 @@ pub async fn ensure_ledger_streams(
     ledger: &str,
     settings: &StreamSettings,
 ) -> Result<LedgerStreams, NatsError> {
-    let events = ledger_stream_config(
+    let mut events = ledger_stream_config(
         subjects::stream_name(ledger)?,
         vec![subjects::ledger_events_filter(ledger)?],
         format!("fundledger events of ledger {ledger}"),
         settings,
     );
+    let atomic_supported = server_supports_atomic_publish(js);
+    events.allow_atomic_publish = atomic_supported;
     let checkpoints = ledger_stream_config(
         subjects::checkpoint_stream_name(ledger)?,
         vec![
@@ -112,9 +141,13 @@ pub async fn ensure_ledger_streams(
         format!("fundledger checkpoints and witness co-signatures of ledger {ledger}"),
         settings,
     );
-    let (events_info, events_created) = ensure_stream(js, events).await?;
+    let (mut events_info, events_created) = ensure_stream(js, events).await?;
+    if atomic_supported && !events_info.config.allow_atomic_publish {
+        events_info = allow_atomic_publish(js, events_info).await;
+    }
     let (checkpoint_info, checkpoints_created) = ensure_stream(js, checkpoints).await?;
     Ok(LedgerStreams {
+        atomic_publish: events_info.config.allow_atomic_publish,
         events_stream: events_info.config.name.clone(),
         checkpoint_stream: checkpoint_info.config.name.clone(),
         events_created,
@@ -158,6 +191,31 @@ pub async fn ensure_stream(
                 }
             }
             Err(NatsError::jetstream(format!("create stream {name}"), err))
+        }
+    }
+}
+
+/// Sets `allow_atomic` on an existing stream and returns its new info; if
+/// the server refuses (no right to update streams, ...), logs why and
+/// returns the info unchanged, and appends stay pipelined-fenced.
+pub async fn allow_atomic_publish(
+    js: &jetstream::Context,
+    info: jetstream::stream::Info,
+) -> jetstream::stream::Info {
+    let mut config = info.config.clone();
+    config.allow_atomic_publish = true;
+    match js.update_stream(config).await {
+        Ok(updated) if updated.config.allow_atomic_publish => {
+            tracing::info!(stream = %info.config.name, "allowed atomic batch publish on the existing stream");
+            updated
+        }
+        Ok(_) => {
+            tracing::warn!(stream = %info.config.name, "the server kept allow_atomic off; appends stay pipelined-fenced");
+            info
+        }
+        Err(error) => {
+            tracing::warn!(stream = %info.config.name, %error, "could not allow atomic batch publish on the existing stream; appends stay pipelined-fenced");
+            info
         }
     }
 }
@@ -347,6 +405,22 @@ mod tests {
                 setting_of(check_stream_config(&base, &found)),
                 Some(setting)
             );
+        }
+    }
+
+    #[test]
+    fn atomic_publish_needs_2_12() {
+        for (version, supported) in [
+            ("2.9.10", false),
+            ("2.11.4", false),
+            ("2.12.0", true),
+            ("2.15.1", true),
+            ("v2.14.0-beta.1", true),
+            ("3.0.0", true),
+            ("", false),
+            ("garbage", false),
+        ] {
+            assert_eq!(version_supports_atomic_publish(version), supported, "{version}");
         }
     }
 
