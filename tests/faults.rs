@@ -6,8 +6,6 @@
 //! must not break the chain either.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,45 +13,6 @@ use std::time::{Duration, Instant};
 use fundledger_core::record::SignedEvent;
 use fundledger_system_tests::cli::Serve;
 use fundledger_system_tests::*;
-use serde_json::Value;
-
-/// `POST /v1/events` with a JSON array of submissions over plain HTTP/1.1;
-/// the parsed JSON answer, or why there was none (the server died).
-fn post_batch(address: &str, events: &[SignedEvent]) -> Result<Value, String> {
-    let body = format!("[{}]", events.iter().map(SignedEvent::to_submission_json).collect::<Vec<_>>().join(","));
-    let mut stream = TcpStream::connect(address).map_err(|error| error.to_string())?;
-    stream.set_read_timeout(Some(Duration::from_millis(TEST_WAIT_MS))).map_err(|error| error.to_string())?;
-    let request = format!(
-        "POST /v1/events HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(request.as_bytes()).map_err(|error| error.to_string())?;
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).map_err(|error| error.to_string())?;
-    let (_, json) = answer.split_once("\r\n\r\n").ok_or_else(|| format!("no HTTP answer: {answer:?}"))?;
-    serde_json::from_str(json).map_err(|error| format!("answer is not JSON ({error}): {json:?}"))
-}
-
-/// What the writer acknowledged: event id -> (seq, record hash, duplicate).
-fn receipts(answer: &Value) -> Vec<(String, u64, String, bool)> {
-    answer["results"]
-        .as_array()
-        .map(|results| {
-            results
-                .iter()
-                .filter_map(|result| {
-                    let receipt = result.get("receipt")?;
-                    Some((
-                        receipt["event_id"].as_str()?.to_string(),
-                        receipt["seq"].as_u64()?,
-                        receipt["record_hash"].as_str()?.to_string(),
-                        receipt["duplicate"].as_bool()?,
-                    ))
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
 
 #[test]
 fn a_writer_killed_with_sigkill_under_load_keeps_every_acknowledged_event_exactly_once() {
