@@ -196,7 +196,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     };
     let outcome = tokio::select! {
         outcome = record(&args, &nats.url, &data_dir, started) => outcome,
-        signal = signals.recv() => Err(anyhow::anyhow!("interrupted by {signal}; the demo's records are incomplete")),
+        signal = signals.recv() => Err(anyhow::anyhow!("interrupted by {signal}")),
     };
     let stopped = crate::serve::stop_nats(&mut nats).await;
     outcome?;
