@@ -30,9 +30,9 @@ pub const FILE_LIMIT_SHARE_DIVISOR: u64 = 4;
 /// The lowest connection cap a small file limit is allowed to leave.
 pub const CONNECTIONS_MIN: usize = 8;
 /// Sustained requests per second from one IP address (0: no limit).
-pub const REQUESTS_PER_SECOND_PER_CLIENT: u32 = 200;
+pub const REQUESTS_PER_SECOND_PER_CLIENT: u32 = 1_000;
 /// Requests one IP address may send at once above the sustained rate.
-pub const REQUESTS_BURST_PER_CLIENT: u32 = 400;
+pub const REQUESTS_BURST_PER_CLIENT: u32 = 2_000;
 /// Clients whose buckets are remembered; full buckets are forgotten first.
 pub const RATE_CLIENTS_MAX: usize = 65_536;
 /// First pause after an accept error (e.g. EMFILE), doubled up to [`ACCEPT_BACKOFF_MAX_MS`].
