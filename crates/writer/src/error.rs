@@ -4,9 +4,13 @@
 
 use fundledger_core::ledger::{Rule, Violation};
 use fundledger_core::crypto::CryptoError;
+use fundledger_core::event::EventError;
 use fundledger_core::record::SubmissionError;
 use serde::Serialize;
 use thiserror::Error;
+
+/// The end of `CryptoError::BadPublicKey`'s message (its Display), which serde keeps.
+const INVALID_KEY_TEXT: &str = "is not a valid ed25519 public key";
 
 /// Why one submitted event was not appended. Nothing was appended for it.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -42,6 +46,11 @@ impl From<SubmissionError> for WriteError {
     fn from(error: SubmissionError) -> WriteError {
         match error {
             SubmissionError::Crypto(CryptoError::BadPublicKey(_)) | SubmissionError::Crypto(CryptoError::BadHex { what: "public key", .. }) => {
+                WriteError::InvalidKey(error.to_string())
+            }
+            // Keys in a body are parsed by serde, which keeps only the message of
+            // `CryptoError::BadPublicKey`: recognise it by its text.
+            SubmissionError::Json(ref message) | SubmissionError::Event(EventError::Body(ref message)) if message.contains(INVALID_KEY_TEXT) => {
                 WriteError::InvalidKey(error.to_string())
             }
             // A missing signature is an authentication failure like a wrong one.
