@@ -6,6 +6,7 @@ mod audit;
 mod cli;
 mod cluster_drill;
 mod faults;
+mod http_limits;
 mod ops;
 mod security;
 mod projector;

@@ -316,3 +316,65 @@ async fn while_nats_is_down_submissions_fail_fast_and_readiness_says_why() {
     let receipts = append_all(&ledger.writer, vec![actors.nav_report(2)]).await;
     assert!(!receipts[0].duplicate);
 }
+
+/// `POST` with a given `Content-Type` header line (or none) over a raw socket.
+async fn http_post_typed(address: std::net::SocketAddr, content_type: Option<&str>, body: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let header = content_type.map(|value| format!("Content-Type: {value}\r\n")).unwrap_or_default();
+    let request = format!("POST /v1/events HTTP/1.1\r\nHost: test\r\n{header}Content-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    response
+}
+
+fn dated(actors: &Actors, id: &str, occurred_at: &str) -> fundledger_core::record::SignedEvent {
+    let event = actors.nav_report(900);
+    let body = event.body();
+    let at = fundledger_core::time::Timestamp::parse(occurred_at).unwrap();
+    fundledger_core::record::SignedEvent::author(&ledger_id(), fundledger_core::id::EventId::parse(id).unwrap(), at, body.event.clone(), &[&actors.manager]).unwrap()
+}
+
+/// Issue 21, item 5: Content-Type required, occurred_at not in the future,
+/// batches count new and replayed events apart, an invalid key is named.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_writer_is_strict_about_media_type_future_dates_replays_and_keys() {
+    let TestLedger { nats: _nats, writer, writer_dir: _writer_dir } = TestLedger::start().await;
+    let actors = Actors::new("strict");
+    let setup = actors.setup();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(fundledger_writer::api::serve_http(writer.clone(), listener));
+    let body = setup[0].to_submission_json();
+    for content_type in [None, Some("text/plain"), Some("application/x-www-form-urlencoded")] {
+        let response = http_post_typed(address, content_type, &body).await;
+        assert!(response.starts_with("HTTP/1.1 415") && response.contains("\"code\":\"unsupported_media_type\""), "{content_type:?}: {response}");
+    }
+    let response = http_post_typed(address, Some("application/json; charset=utf-8"), &body).await;
+    assert!(response.starts_with("HTTP/1.1 201"), "{response}");
+
+    let batch = |events: &[fundledger_core::record::SignedEvent]| format!("[{}]", events.iter().map(|event| event.to_submission_json()).collect::<Vec<_>>().join(","));
+    let answer = handle_submission(&writer, batch(&setup).as_bytes()).await;
+    assert_eq!((answer.body["appended"].as_u64(), answer.body["duplicates"].as_u64(), answer.body["refused"].as_u64()), (Some(setup.len() as u64 - 1), Some(1), Some(0)), "{}", answer.body);
+    assert_eq!(answer.body["accepted"].as_u64(), Some(setup.len() as u64), "accepted stays appended + duplicates");
+
+    let future = dated(&actors, "strict-future", "9999-12-31T23:59:59Z");
+    let answer = handle_submission(&writer, future.to_submission_json().as_bytes()).await;
+    assert_eq!(answer.status, 422, "{}", answer.body);
+    assert_eq!(answer.body["error"]["code"], "occurred_at_in_future");
+    assert!(answer.body["error"]["message"].as_str().unwrap().contains("9999-12-31T23:59:59Z"), "{}", answer.body);
+    let past = dated(&actors, "strict-past", "2001-01-01T00:00:00Z");
+    assert_eq!(handle_submission(&writer, past.to_submission_json().as_bytes()).await.status, 201, "backdated events stay allowed");
+
+    // A signer key that is not a point on the curve.
+    let not_a_point = (0u8..=255)
+        .map(|first| format!("{first:02x}{}", "11".repeat(31)))
+        .find(|text| fundledger_core::crypto::KeyId::parse(text).is_err())
+        .expect("some 32-byte strings are not curve points");
+    let manager = actors.manager.key_id().to_string();
+    let forged = actors.nav_report(901).to_submission_json().replace(&manager, &not_a_point);
+    let answer = handle_submission(&writer, forged.as_bytes()).await;
+    assert_eq!(answer.body["error"]["code"], "invalid_key", "{}", answer.body);
+    assert_eq!(answer.status, 400);
+}

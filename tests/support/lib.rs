@@ -438,7 +438,8 @@ pub mod cli {
         let text = std::fs::read_to_string(log).ok()?;
         text.lines().find_map(|line| {
             let rest = line.trim_start().strip_prefix(label)?.trim_start().strip_prefix(':')?.trim_start();
-            rest.strip_prefix("http://")?.split(['/', ' ']).next().map(str::to_string)
+            let rest = rest.strip_prefix("http://").or_else(|| rest.strip_prefix("https://"))?;
+            rest.split(['/', ' ']).next().map(str::to_string)
         })
     }
 
@@ -502,6 +503,17 @@ pub mod cli {
         }
 
         fn spawn(ledger: &str, nats_url: Option<&str>, data_dir: Option<&Path>) -> Serve {
+            Serve::spawn_with(ledger, nats_url, data_dir, &[], None, true)
+        }
+
+        /// Starts `fundledger serve` with `extra` arguments, under an open-file
+        /// limit of `file_limit` (soft and hard) if given; waits for `/readyz`
+        /// over plain HTTP only if `plain_http`.
+        pub fn start_with(ledger: &str, extra: &[&str], file_limit: Option<u64>, plain_http: bool) -> Serve {
+            Serve::spawn_with(ledger, None, None, extra, file_limit, plain_http)
+        }
+
+        fn spawn_with(ledger: &str, nats_url: Option<&str>, data_dir: Option<&Path>, extra: &[&str], file_limit: Option<u64>, plain_http: bool) -> Serve {
             use std::os::unix::process::CommandExt;
             let dir = tempfile::Builder::new().prefix("fundledger-cli-test-").tempdir().expect("temporary directory");
             let data_dir = data_dir.map(Path::to_path_buf).unwrap_or_else(|| dir.path().join("data"));
@@ -512,6 +524,16 @@ pub mod cli {
             if let Some(url) = nats_url {
                 command.args(["--nats", url]);
             }
+            command.args(extra);
+            if let Some(limit) = file_limit {
+                // SAFETY: setrlimit is async-signal-safe; it runs in the child before exec.
+                unsafe {
+                    command.pre_exec(move || {
+                        let rlimit = libc::rlimit { rlim_cur: limit as libc::rlim_t, rlim_max: limit as libc::rlim_t };
+                        if libc::setrlimit(libc::RLIMIT_NOFILE, &rlimit) == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
+                    });
+                }
+            }
             command.stdin(Stdio::null()).stdout(log_file.try_clone().expect("log handle")).stderr(log_file).process_group(0);
             let child = command.spawn().unwrap_or_else(|error| panic!("cannot start fundledger serve: {error}"));
             // Owned by `serve` from here, so that a failed wait still stops it.
@@ -519,6 +541,9 @@ pub mod cli {
             serve.address = wait_for_address(&mut serve.child, &serve.log, "writer HTTP API");
             serve.url = format!("http://{}", serve.address);
             serve.query_url = format!("http://{}", wait_for_address(&mut serve.child, &serve.log, "query API"));
+            if !plain_http {
+                return serve;
+            }
             let address = serve.address.clone();
             wait_for(&mut serve.child, &serve.log, "being ready (GET /readyz)", || (http_get_status(&address, "/readyz") == Some(200)).then_some(()));
             serve

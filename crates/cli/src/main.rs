@@ -7,6 +7,7 @@ mod bench;
 mod client;
 mod config;
 mod demo;
+mod http_args;
 mod keyfile;
 mod query;
 mod record;

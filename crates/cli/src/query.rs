@@ -42,6 +42,8 @@ pub struct ReadArgs {
     /// The projector's durable JetStream consumer name.
     #[arg(long, env = "FUNDLEDGER_PROJECTOR_NAME", default_value = fundledger_projector::consumer::DEFAULT_DURABLE_NAME)]
     pub projector_name: String,
+    #[command(flatten)]
+    pub http: crate::http_args::HttpArgs,
 }
 
 /// Where the read models of a data directory live.
@@ -73,8 +75,11 @@ impl ReadSide {
             None
         } else {
             let listener = tokio::net::TcpListener::bind(args.query_http).await.with_context(|| format!("cannot listen on {} for the query API", args.query_http))?;
-            eprintln!("  query API       : http://{} (GET /openapi.json)", listener.local_addr()?);
-            Some(tokio::spawn(fundledger_projector::api::serve_until(store.clone(), listener, stop.requested())))
+            eprintln!("  query API       : {}://{} (GET /openapi.json)", args.http.scheme(), listener.local_addr()?);
+            let options = args.http.options()?;
+            let hide_metrics = args.http.metrics_http.is_some();
+            let (store, shutdown) = (store.clone(), stop.requested());
+            Some(tokio::spawn(async move { fundledger_projector::api::serve_with(store, listener, &options, hide_metrics, shutdown).await }))
         };
         let stop = stop.clone();
         let task = tokio::spawn(async move {
@@ -651,6 +656,9 @@ pub async fn report(args: ReportArgs) -> Result<()> {
 
 /// `fundledger serve --no-writer`: only the projector and the query API.
 pub async fn serve_read_only(args: &ReadArgs, nats_args: &NatsArgs, nats: &mut crate::serve::NatsConnection, signals: &mut crate::shutdown::StopSignals) -> Result<()> {
+    if args.http.metrics_http.is_some() {
+        bail!("--metrics-http serves the writer's /metrics; with --no-writer use --metrics-token instead");
+    }
     eprintln!("fundledger serving the read side of ledger {} (no writer)", nats_args.ledger);
     eprintln!("  NATS            : {}", crate::serve::describe_nats(nats));
     let stop = crate::shutdown::Stop::new();

@@ -114,6 +114,10 @@ pub struct ServeArgs {
     /// And at least this often (milliseconds) while records arrive.
     #[arg(long, env = "FUNDLEDGER_CHECKPOINT_INTERVAL_MS", default_value_t = fundledger_verifier::checkpointer::CHECKPOINT_EVERY_MS_DEFAULT)]
     pub checkpoint_interval_ms: u64,
+    /// Refuse events whose occurred_at is more than this many milliseconds after this machine's
+    /// clock (422 occurred_at_in_future); backdated events are always accepted.
+    #[arg(long, env = "FUNDLEDGER_OCCURRED_AT_SKEW_MS", default_value_t = fundledger_core::time::OCCURRED_AT_SKEW_MS_DEFAULT)]
+    pub occurred_at_skew_ms: u64,
     #[command(flatten)]
     pub read: crate::query::ReadArgs,
 }
@@ -193,6 +197,7 @@ struct Roles {
     writer: Writer,
     sequencer: Option<JoinHandle<()>>,
     http: Option<JoinHandle<std::io::Result<()>>>,
+    metrics: Option<JoinHandle<std::io::Result<()>>>,
     requests: Option<JoinHandle<Result<(), fundledger_nats::NatsError>>>,
     read_side: crate::query::ReadSide,
     checkpointer: Option<fundledger_verifier::checkpointer::CheckpointerHandle>,
@@ -247,13 +252,28 @@ impl Roles {
         let (writer, sequencer) = Writer::start(WriterConfig {
             allow_old_nats_cluster: args.allow_old_nats_cluster,
             append_mode: args.append_mode.mode(),
+            occurred_at_skew: Duration::from_millis(args.occurred_at_skew_ms),
             ..args.nats.writer_config(&nats.url)
-        }).await.context("cannot start the writer")?;
+        })
+        .await
+        .context("cannot start the writer")?;
         let listener = tokio::net::TcpListener::bind(args.http).await.with_context(|| format!("cannot listen on {}", args.http))?;
+        let http_options = args.read.http.options()?;
         let status = writer.status();
         eprintln!("fundledger serving ledger {} ({} records, head {})", status.ledger, status.size, &status.head[..16]);
-        eprintln!("  writer HTTP API : http://{}", listener.local_addr()?);
+        let limits = format!("at most {} connections, {} requests/s per client", http_options.effective_connections_max(), http_options.requests_per_second_per_client);
+        eprintln!("  writer HTTP API : {}://{} ({limits})", args.read.http.scheme(), listener.local_addr()?);
         eprintln!("  append mode     : {}", status.append_mode);
+        let metrics = match args.read.http.metrics_http {
+            Some(address) => {
+                let metrics_listener = tokio::net::TcpListener::bind(address).await.with_context(|| format!("cannot listen on {address} for /metrics"))?;
+                eprintln!("  metrics         : {}://{}/metrics", args.read.http.scheme(), metrics_listener.local_addr()?);
+                let (writer, options, shutdown) = (writer.clone(), http_options.clone(), stop.requested());
+                Some(tokio::spawn(async move { api::serve_http_routes(writer, metrics_listener, &options, api::Routes::MetricsOnly, shutdown).await }))
+            }
+            None => None,
+        };
+        let routes = if metrics.is_some() { api::Routes::WithoutMetrics } else { api::Routes::All };
         eprintln!("  NATS            : {}", describe_nats(nats));
         eprintln!("  submit over NATS: {}", fundledger_nats::request_subject(args.nats.ledger.as_str())?);
         let read_side = crate::query::ReadSide::start(&args.read, &args.nats, &nats.url, stop).await?;
@@ -276,9 +296,10 @@ impl Roles {
             }
             None => None,
         };
-        let http = tokio::spawn(api::serve_http_until(writer.clone(), listener, stop.requested()));
+        let (http_writer, shutdown) = (writer.clone(), stop.requested());
+        let http = tokio::spawn(async move { api::serve_http_routes(http_writer, listener, &http_options, routes, shutdown).await });
         let requests = tokio::spawn(api::serve_nats_until(writer.clone(), stop.requested()));
-        Ok(Roles { writer, sequencer: Some(sequencer), http: Some(http), requests: Some(requests), read_side, checkpointer })
+        Ok(Roles { writer, sequencer: Some(sequencer), http: Some(http), metrics, requests: Some(requests), read_side, checkpointer })
     }
 
     /// Waits for a stop signal (`Ok`, its name) or for a role to stop by itself (`Err`).
@@ -302,12 +323,16 @@ impl Roles {
 
     /// Stops every role in order, naming each in `stopped` once it has.
     async fn stop(self, stop: &Stop, stopped: &mut Vec<String>) -> Result<()> {
-        let Roles { writer, sequencer, http, requests, mut read_side, checkpointer } = self;
+        let Roles { writer, sequencer, http, metrics, requests, mut read_side, checkpointer } = self;
         writer.shut_down();
         stop.request();
         if let Some(http) = http {
             http.await.context("HTTP task")?.context("HTTP server failed")?;
             stopped.push("writer HTTP API".to_string());
+        }
+        if let Some(metrics) = metrics {
+            metrics.await.context("metrics task")?.context("metrics listener failed")?;
+            stopped.push("metrics listener".to_string());
         }
         if let Some(requests) = requests {
             requests.await.context("NATS task")?.context("NATS request service failed")?;

@@ -268,3 +268,43 @@ mod tests {
         assert!(Date::parse("2025-13-01").is_err());
     }
 }
+
+/// The default tolerance for an event's `occurred_at` ahead of the writer's clock.
+pub const OCCURRED_AT_SKEW_MS_DEFAULT: u64 = 5 * 60 * 1000;
+
+/// An event dated later than the clock allows.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("occurred_at {occurred_at} is {ahead_ms} ms after the writer's clock ({now}); at most {skew_ms} ms ahead is accepted (backdated events are fine)")]
+pub struct InFuture {
+    pub occurred_at: String,
+    pub now: String,
+    pub ahead_ms: i128,
+    pub skew_ms: u64,
+}
+
+/// Refuses `occurred_at` later than `now` plus `skew_ms`; any earlier time,
+/// however far back, passes. Pure: the shell reads the clock and passes `now`.
+pub fn check_not_in_future(occurred_at: &Timestamp, now: &Timestamp, skew_ms: u64) -> Result<(), InFuture> {
+    let ahead_nanos = occurred_at.unix_nanos() - now.unix_nanos();
+    if ahead_nanos <= skew_ms as i128 * 1_000_000 {
+        return Ok(());
+    }
+    Err(InFuture { occurred_at: occurred_at.as_str().to_string(), now: now.as_str().to_string(), ahead_ms: ahead_nanos / 1_000_000, skew_ms })
+}
+
+#[cfg(test)]
+mod future_tests {
+    use super::*;
+
+    #[test]
+    fn occurred_at_may_be_backdated_but_not_beyond_the_skew_ahead() {
+        let now = Timestamp::parse("2026-06-01T12:00:00Z").expect("valid");
+        let at = |text: &str| Timestamp::parse(text).expect("valid");
+        assert!(check_not_in_future(&at("2001-01-01T00:00:00Z"), &now, 0).is_ok());
+        assert!(check_not_in_future(&at("2026-06-01T12:05:00Z"), &now, 300_000).is_ok());
+        let error = check_not_in_future(&at("2026-06-01T12:05:00.001Z"), &now, 300_000).expect_err("1 ms over");
+        assert_eq!(error.ahead_ms, 300_001);
+        let error = check_not_in_future(&at("9999-12-31T23:59:59Z"), &now, 300_000).expect_err("far future");
+        assert!(error.to_string().contains("9999-12-31T23:59:59Z") && error.to_string().contains("300000 ms"), "{error}");
+    }
+}

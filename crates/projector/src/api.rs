@@ -220,11 +220,24 @@ pub fn router(store: Arc<Store>) -> Router {
 
 /// Serves the query API on `listener` until the task is dropped.
 pub async fn serve(store: Arc<Store>, listener: tokio::net::TcpListener) -> std::io::Result<()> {
-    axum::serve(listener, router(store)).await
+    serve_until(store, listener, std::future::pending()).await
 }
 
 /// Serves the query API on `listener` until `shutdown` resolves, then stops
 /// accepting and returns once the requests under way are answered.
 pub async fn serve_until(store: Arc<Store>, listener: tokio::net::TcpListener, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-    axum::serve(listener, router(store)).with_graceful_shutdown(shutdown).await
+    serve_with(store, listener, &fundledger_http::HttpOptions::default(), false, shutdown).await
+}
+
+/// [`serve_until`] with the port's limits, TLS, CORS and metrics guard (see
+/// `fundledger_http`); `hide_metrics` when `/metrics` has a listener of its own.
+pub async fn serve_with(
+    store: Arc<Store>,
+    listener: tokio::net::TcpListener,
+    options: &fundledger_http::HttpOptions,
+    hide_metrics: bool,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let router = if hide_metrics { fundledger_http::without_metrics(router(store)) } else { router(store) };
+    fundledger_http::serve_until(listener, router, options, shutdown).await
 }

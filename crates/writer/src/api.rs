@@ -20,11 +20,12 @@ use std::time::{Duration, Instant};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures::StreamExt;
+use fundledger_http::HttpOptions;
 use fundledger_core::record::SignedEvent;
 use fundledger_metrics::metrics::{counter, gauge, histogram};
 use serde_json::{json, Value};
@@ -35,6 +36,8 @@ use tracing::{info, warn};
 use crate::error::{ErrorBody, WriteError};
 use crate::service::{Receipt, Writer, SHUTTING_DOWN, SUBMISSION_EVENTS_MAX};
 
+/// The only media type `POST /v1/events` takes (others: 415 `unsupported_media_type`).
+pub const JSON_MEDIA_TYPE: &str = "application/json";
 /// Largest request body accepted, over HTTP and NATS.
 pub const REQUEST_BYTES_MAX: usize = 32 * 1024 * 1024;
 /// How long a stopping NATS door waits for its last replies to reach the server.
@@ -178,15 +181,40 @@ pub async fn handle_submission(writer: &Writer, request: &[u8]) -> Answer {
         let (status, body) = outcome_json(&outcomes[0], ids.into_iter().next().flatten());
         return Answer { status, body };
     }
-    let appended = outcomes.iter().filter(|outcome| outcome.is_ok()).count();
+    let duplicates = outcomes.iter().filter(|outcome| matches!(outcome, Ok(receipt) if receipt.duplicate)).count();
+    let accepted = outcomes.iter().filter(|outcome| outcome.is_ok()).count();
     let results: Vec<Value> = outcomes.iter().zip(ids).map(|(outcome, id)| outcome_json(outcome, id).1).collect();
-    Answer { status: 200, body: json!({ "status": 200, "accepted": appended, "refused": results.len() - appended, "results": results }) }
+    // `accepted` (appended + duplicates) stays for clients written before `appended` and `duplicates`.
+    let body = json!({
+        "status": 200,
+        "appended": accepted - duplicates,
+        "duplicates": duplicates,
+        "refused": results.len() - accepted,
+        "accepted": accepted,
+        "results": results,
+    });
+    Answer { status: 200, body }
 }
 
-async fn post_events(State(writer): State<Writer>, body: Result<Bytes, BytesRejection>) -> Response {
+/// Whether the request says its body is JSON (`application/json`, parameters allowed).
+fn is_json(headers: &HeaderMap) -> bool {
+    let Some(value) = headers.get(header::CONTENT_TYPE).and_then(|value| value.to_str().ok()) else { return false };
+    let media_type = value.split(';').next().unwrap_or("").trim();
+    media_type.eq_ignore_ascii_case(JSON_MEDIA_TYPE)
+}
+
+async fn post_events(State(writer): State<Writer>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Response {
     let started = Instant::now();
     let answer = match body {
+        _ if !is_json(&headers) => {
+            let given = headers.get(header::CONTENT_TYPE).map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned());
+            let given = given.map(|given| format!("Content-Type {given:?}")).unwrap_or_else(|| "no Content-Type".to_string());
+            error_answer(415, "unsupported_media_type", format!("POST /v1/events takes Content-Type: {JSON_MEDIA_TYPE}; the request has {given}"))
+        }
         Ok(body) => handle_submission(&writer, &body).await,
+        Err(rejection) if fundledger_http::is_body_timeout(&rejection) => {
+            error_answer(408, "request_timeout", format!("the request body did not arrive in time: {rejection}"))
+        }
         // The body limit refuses before reading the whole body; answer in our format.
         Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
             error_answer(413, "request_too_large", format!("request body is over the limit of {REQUEST_BYTES_MAX} bytes"))
@@ -312,10 +340,35 @@ pub async fn serve_http(writer: Writer, listener: tokio::net::TcpListener) -> st
 /// [`QUIET_BEFORE_CLOSE_MS`], and the call returns once every request under
 /// way is answered.
 pub async fn serve_http_until(writer: Writer, listener: tokio::net::TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    serve_http_with(writer, listener, &HttpOptions::default(), shutdown).await
+}
+
+/// [`serve_http_until`] with the port's limits, TLS, CORS and metrics guard
+/// (see `fundledger_http`); `metrics_only` serves nothing but `/metrics`
+/// (a metrics listener of its own), `without_metrics` everything else.
+pub async fn serve_http_with(writer: Writer, listener: tokio::net::TcpListener, options: &HttpOptions, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    serve_http_routes(writer, listener, options, Routes::All, shutdown).await
+}
+
+/// Which of the writer's routes a port serves.
+#[derive(Clone, Copy, Debug)]
+pub enum Routes {
+    All,
+    WithoutMetrics,
+    MetricsOnly,
+}
+
+/// [`serve_http_with`], serving `routes` of the writer's router.
+pub async fn serve_http_routes(writer: Writer, listener: tokio::net::TcpListener, options: &HttpOptions, routes: Routes, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
     let address: Option<SocketAddr> = listener.local_addr().ok();
     info!(?address, "writer HTTP API listening");
     let activity = Arc::new(Activity::default());
     let router = router_tracked(writer.clone(), activity.clone());
+    let router = match routes {
+        Routes::All => router,
+        Routes::WithoutMetrics => fundledger_http::without_metrics(router),
+        Routes::MetricsOnly => fundledger_http::metrics_only(router),
+    };
     let closing = async move {
         shutdown.await;
         writer.shut_down();
@@ -326,7 +379,7 @@ pub async fn serve_http_until(writer: Writer, listener: tokio::net::TcpListener,
         }
         info!(?address, "writer HTTP API closing its port");
     };
-    axum::serve(listener, router).with_graceful_shutdown(closing).await
+    fundledger_http::serve_until(listener, router, options, closing).await
 }
 
 /// Answers submissions sent as NATS requests to `fl.<ledger>.submit`.

@@ -3,9 +3,14 @@
 //! and a message naming the rule and the figures. Clients match on `code`.
 
 use fundledger_core::ledger::{Rule, Violation};
+use fundledger_core::crypto::CryptoError;
+use fundledger_core::event::EventError;
 use fundledger_core::record::SubmissionError;
 use serde::Serialize;
 use thiserror::Error;
+
+/// The end of `CryptoError::BadPublicKey`'s message (its Display), which serde keeps.
+const INVALID_KEY_TEXT: &str = "is not a valid ed25519 public key";
 
 /// Why one submitted event was not appended. Nothing was appended for it.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -16,6 +21,12 @@ pub enum WriteError {
     /// A signature does not verify over the event.
     #[error("{0}")]
     BadSignature(String),
+    /// A signer's public key is not a valid ed25519 key (not a curve point, or of small order).
+    #[error("{0}")]
+    InvalidKey(String),
+    /// `occurred_at` is later than the writer's clock plus the allowed skew.
+    #[error("{0}")]
+    InFuture(fundledger_core::time::InFuture),
     /// A domain or authorisation rule refused the event.
     #[error("{0}")]
     Violation(Violation),
@@ -34,6 +45,14 @@ pub enum WriteError {
 impl From<SubmissionError> for WriteError {
     fn from(error: SubmissionError) -> WriteError {
         match error {
+            SubmissionError::Crypto(CryptoError::BadPublicKey(_)) | SubmissionError::Crypto(CryptoError::BadHex { what: "public key", .. }) => {
+                WriteError::InvalidKey(error.to_string())
+            }
+            // Keys in a body are parsed by serde, which keeps only the message of
+            // `CryptoError::BadPublicKey`: recognise it by its text.
+            SubmissionError::Json(ref message) | SubmissionError::Event(EventError::Body(ref message)) if message.contains(INVALID_KEY_TEXT) => {
+                WriteError::InvalidKey(error.to_string())
+            }
             // A missing signature is an authentication failure like a wrong one.
             SubmissionError::BadSignature { .. } | SubmissionError::Crypto(_) | SubmissionError::SignatureCount { .. } => {
                 WriteError::BadSignature(error.to_string())
@@ -47,8 +66,10 @@ impl From<SubmissionError> for WriteError {
 #[derive(Debug, Clone, Serialize)]
 pub struct ErrorBody {
     /// Stable machine-readable code: a rule code like `government_commitment_cap`,
-    /// or one of `invalid_event`, `bad_signature`, `id_conflict`, `unavailable`,
-    /// `ledger_rollback`, `malformed_request`, `request_too_large`.
+    /// or one of `invalid_event`, `invalid_key`, `occurred_at_in_future`,
+    /// `bad_signature`, `id_conflict`, `unavailable`, `ledger_rollback`,
+    /// `malformed_request`, `request_too_large`, `unsupported_media_type`,
+    /// `request_timeout`, `rate_limited`.
     pub code: String,
     /// `rule_violation`, `unauthorised`, `invalid`, `conflict` or `unavailable`.
     pub kind: &'static str,
@@ -65,6 +86,8 @@ impl WriteError {
     pub fn code(&self) -> &'static str {
         match self {
             WriteError::Invalid(_) => "invalid_event",
+            WriteError::InvalidKey(_) => "invalid_key",
+            WriteError::InFuture(_) => "occurred_at_in_future",
             WriteError::BadSignature(_) => "bad_signature",
             WriteError::Violation(violation) => violation.rule.code(),
             WriteError::IdConflict { .. } => "id_conflict",
@@ -73,11 +96,12 @@ impl WriteError {
         }
     }
 
-    /// The HTTP status: 400 invalid, 401 bad signature, 403 not authorised,
+    /// The HTTP status: 400 invalid (also an invalid key), 422 dated in the future, 401 bad signature, 403 not authorised,
     /// 409 id conflict, 422 rule violation, 503 unavailable or ledger rollback.
     pub fn http_status(&self) -> u16 {
         match self {
-            WriteError::Invalid(_) => 400,
+            WriteError::Invalid(_) | WriteError::InvalidKey(_) => 400,
+            WriteError::InFuture(_) => 422,
             WriteError::BadSignature(_) => 401,
             WriteError::Violation(violation) if is_access_rule(violation.rule) => 403,
             WriteError::Violation(_) => 422,
@@ -88,7 +112,7 @@ impl WriteError {
 
     pub fn body(&self, event_id: Option<String>) -> ErrorBody {
         let kind = match self {
-            WriteError::Invalid(_) => "invalid",
+            WriteError::Invalid(_) | WriteError::InvalidKey(_) | WriteError::InFuture(_) => "invalid",
             WriteError::BadSignature(_) => "unauthorised",
             WriteError::Violation(violation) if is_access_rule(violation.rule) => "unauthorised",
             WriteError::Violation(_) => "rule_violation",

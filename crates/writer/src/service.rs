@@ -78,6 +78,9 @@ pub struct WriterConfig {
     /// Start with `replicas > 1` even on a nats-server older than 2.9.21
     /// (`fundledger_nats::server_version` says why that is refused otherwise).
     pub allow_old_nats_cluster: bool,
+    /// How far an event's `occurred_at` may be ahead of this writer's clock
+    /// (later: refused, `occurred_at_in_future`); backdated events always pass.
+    pub occurred_at_skew: Duration,
 }
 
 impl WriterConfig {
@@ -91,6 +94,7 @@ impl WriterConfig {
             duplicate_window: Duration::from_millis(fundledger_nats::streams::DUPLICATE_WINDOW_DEFAULT_MS),
             append_mode: None,
             allow_old_nats_cluster: false,
+            occurred_at_skew: Duration::from_millis(fundledger_core::time::OCCURRED_AT_SKEW_MS_DEFAULT),
         }
     }
 }
@@ -140,6 +144,7 @@ pub struct Writer {
     client: fundledger_nats::async_nats::Client,
     /// Set by [`Writer::shut_down`], shared by every clone.
     closing: Arc<AtomicBool>,
+    occurred_at_skew_ms: u64,
 }
 
 /// Why a submission made after [`Writer::shut_down`] is refused (503, `unavailable`).
@@ -207,7 +212,8 @@ impl Writer {
         sequencer.publish_status(|status| status.append_mode = mode);
         let (jobs, receiver) = mpsc::channel(QUEUE_SUBMISSIONS_MAX);
         let task = tokio::spawn(sequencer.run(receiver));
-        Ok((Writer { jobs, status, ledger: config.ledger, client, closing: Arc::new(AtomicBool::new(false)) }, task))
+        let occurred_at_skew_ms = config.occurred_at_skew.as_millis() as u64;
+        Ok((Writer { jobs, status, ledger: config.ledger, client, closing: Arc::new(AtomicBool::new(false)), occurred_at_skew_ms }, task))
     }
 
     pub fn ledger(&self) -> &LedgerId {
@@ -231,6 +237,12 @@ impl Writer {
     /// Why a submission would be refused at once now (stopping, NATS down), if so.
     pub fn unavailable_reason(&self) -> Option<String> {
         refusal_now(self.is_shutting_down(), &self.client)
+    }
+
+    /// Refuses an event dated beyond the writer's clock plus the configured skew.
+    fn check_occurred_at(&self, event: SignedEvent, now: &Timestamp) -> Result<SignedEvent, WriteError> {
+        fundledger_core::time::check_not_in_future(&event.body().occurred_at, now, self.occurred_at_skew_ms).map_err(WriteError::InFuture)?;
+        Ok(event)
     }
 
     /// True once [`Writer::shut_down`] was called on any clone.
@@ -257,7 +269,9 @@ impl Writer {
         }
         let mut errors: Vec<Option<WriteError>> = Vec::with_capacity(count);
         let mut parsed = Vec::with_capacity(count);
+        let now = now();
         for event in events {
+            let event = event.and_then(|event| self.check_occurred_at(event, &now));
             match event {
                 Ok(event) => {
                     errors.push(None);
