@@ -322,7 +322,7 @@ impl Ledger {
     /// The project's own limits: cost, share, per-project cap, contribution, duration.
     fn check_project(scheme: &Scheme, terms: &SchemeEstablished, data: &GrantApproved, approved_on: &Date) -> Result<(), Violation> {
         let (grant, cost) = (data.grant_cents, data.approved_cost_cents);
-        let dated = if scheme.amendments.iter().any(|amendment| amendment.effective_from <= *approved_on) {
+        let dated = if !scheme.amendments.is_empty() {
             format!(" (terms in force on {approved_on})")
         } else {
             String::new()
