@@ -910,6 +910,31 @@ mod tests {
     }
 
     #[test]
+    fn bodies_from_before_issue_19_read_and_write_the_same_bytes() {
+        // Absent new members mean the old rules, and are written absent again,
+        // so an old record's canonical bytes (hence its hashes) do not change.
+        let old = [
+            (r#"{"grant":"g1","amount_cents":100,"reason":"audit"}"#, "grant.clawed_back"),
+            (r#"{"scheme":"s","grant":"g1","enterprise":"e","enterprise_name":"E","project":"P","approved_cost_cents":3,"grant_cents":1,"duration_months":1}"#, "grant.approved"),
+            (r#"{"fund":"f","subfund":"s","name":"S","theme":"t","general_partner":"G","target_size_cents":1}"#, "subfund.admitted"),
+            (r#"{"subfund":"s","investment":"i","period":"2026","amount_cents":1}"#, "subfund.production_spend_reported"),
+            (
+                r#"{"scheme":"s","name":"S","budget_cents":1,"government_ratio":1,"enterprise_ratio":2,"paid_on_completion":false,"dual_control_threshold_cents":1}"#,
+                "scheme.established",
+            ),
+        ];
+        for (data, event_type) in old {
+            let json = body_json(data, event_type);
+            let body = EventBody::from_json(&json).unwrap();
+            let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+            let written = crate::canonical::to_canonical_bytes(&body).unwrap();
+            assert_eq!(written, crate::canonical::canonicalize(&value).unwrap(), "{event_type}");
+        }
+        let fund = serde_json::to_value(crate::presets::itif_v1("itf")).unwrap();
+        assert!(fund.get("dual_control").is_none() && fund.get("subfund_committed_size_min_cents").is_none(), "{fund}");
+    }
+
+    #[test]
     fn every_type_has_a_schema() {
         let schemas = Event::data_schemas();
         assert_eq!(schemas.len(), Event::TYPES.len());

@@ -114,7 +114,7 @@ impl Ledger {
         kind: DualControlKind,
     ) -> Result<(), Violation> {
         match dual_control_threshold(legacy, rules, kind) {
-            Some(threshold) => Self::dual_control(body, amount, threshold, &format!("{kind} {}", body.type_name())),
+            Some(threshold) => Self::dual_control(body, amount, threshold, &format!("a {} ({kind})", body.type_name())),
             None => Ok(()),
         }
     }

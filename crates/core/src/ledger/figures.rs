@@ -4,12 +4,16 @@
 //! programme's total size. The rules call these same functions, so a read
 //! model that shows them shows exactly what the ledger enforces.
 //!
+//! The functions take terms and figures, not the ledger, so a read model that
+//! keeps the same figures (the projector's) calls them directly; the
+//! `Ledger` methods at the end are the same functions over the ledger's state.
+//!
 //! All arithmetic is exact: cents, and ratios compared in 128 bits.
 
 use serde::{Deserialize, Serialize};
 
-use super::{Grant, GrantStatus, Ledger, Scheme, SubFund};
-use crate::event::{CapBasis, FundEstablished, BASIS_POINTS_ONE};
+use super::{EnterpriseStanding, Grant, GrantStatus, Ledger, SubFund};
+use crate::event::{CapBasis, FundEstablished, SchemeEstablished, BASIS_POINTS_ONE};
 use crate::id::{EnterpriseId, FundId, GrantId, SchemeId, SubFundId};
 use crate::money::Money;
 use crate::time::Date;
@@ -44,11 +48,20 @@ fn share_bps(amount: Money, bps: u64) -> Money {
     amount.mul_div_floor(bps.min(BASIS_POINTS_ONE as u64), BASIS_POINTS_ONE as u64).unwrap_or(Money::MAX)
 }
 
-/// The position of `grant` in `scheme` (the grant's own scheme).
-pub fn grant_position(scheme: &Scheme, grant: &Grant) -> GrantPosition {
+/// The government's share of `cost` at the scheme's ratio, rounded down
+/// (1 part in 3 at 1:2): what a grant may be of its approved cost, and what
+/// it reimburses of net eligible spend.
+pub fn government_share(terms: &SchemeEstablished, cost: Money) -> Money {
+    let parts = terms.government_ratio as u64 + terms.enterprise_ratio as u64;
+    cost.mul_div_floor(terms.government_ratio as u64, parts).unwrap_or(Money::MAX)
+}
+
+/// The position of `grant` under its scheme's `terms` (as established:
+/// ratio, payment schedule and payment on completion are not amended).
+pub fn grant_position(terms: &SchemeEstablished, grant: &Grant) -> GrantPosition {
     let net_eligible_spend = grant.net_eligible_spend();
-    let reimbursable = scheme.government_share_of(net_eligible_spend);
-    let (scheduled, earned) = match &scheme.terms.payment_schedule {
+    let reimbursable = government_share(terms, net_eligible_spend);
+    let (scheduled, earned) = match &terms.payment_schedule {
         None => (None, reimbursable),
         Some(schedule) => {
             let accepted = schedule.milestone_instalments_bps.iter().take(grant.milestones_accepted as usize);
@@ -65,7 +78,7 @@ pub fn grant_position(scheme: &Scheme, grant: &Grant) -> GrantPosition {
     let ceiling = grant.amount.min(earned);
     let net_disbursed = grant.net_disbursed();
     let paid = net_disbursed.checked_add(grant.forfeited).unwrap_or(Money::MAX);
-    let payable = grant.status != GrantStatus::Closed && (!scheme.terms.paid_on_completion || grant.status == GrantStatus::Completed);
+    let payable = grant.status != GrantStatus::Closed && (!terms.paid_on_completion || grant.status == GrantStatus::Completed);
     GrantPosition {
         net_eligible_spend,
         reimbursable,
@@ -97,6 +110,25 @@ pub struct Headroom {
     /// The largest next grant the caps allow: the lower of the per-project
     /// cap, the enterprise's headroom and the budget left; zero when a project count is used up.
     pub next_grant_max: Money,
+}
+
+/// The headroom of an enterprise whose group's standing (the members'
+/// standings added up, [`EnterpriseStanding::plus`]) is `standing`, under the
+/// `terms` in force (`Scheme::terms_on`), with `budget_left` of the scheme's
+/// budget uncommitted. The approval rules refuse exactly what exceeds it.
+pub fn headroom(terms: &SchemeEstablished, budget_left: Money, group: Vec<EnterpriseId>, standing: &EnterpriseStanding) -> Headroom {
+    let held = if terms.enterprise_cap_basis == Some(CapBasis::Concurrent) { standing.open_committed } else { standing.committed };
+    let enterprise_grant = terms.enterprise_grant_max_cents.map(|cap| cap.saturating_sub(held));
+    let projects = terms.projects_per_enterprise_max.map(|max| max.saturating_sub(standing.projects));
+    let concurrent_projects = terms.concurrent_projects_per_enterprise_max.map(|max| max.saturating_sub(standing.open_projects));
+    let mut next = budget_left;
+    for cap in [terms.project_grant_max_cents, enterprise_grant].into_iter().flatten() {
+        next = next.min(cap);
+    }
+    if projects == Some(0) || concurrent_projects == Some(0) {
+        next = Money::ZERO;
+    }
+    Headroom { group, enterprise_grant, projects, concurrent_projects, scheme_budget: budget_left, next_grant_max: next }
 }
 
 /// A share held to a bound: `part / whole` at most or at least `bound_bps / 10000`.
@@ -154,14 +186,36 @@ pub struct SubFundCompliance {
     pub committed_size_min_met: Option<bool>,
 }
 
-/// The compliance figures of `subfund` under its fund's `terms`.
-pub fn subfund_compliance(terms: &FundEstablished, subfund: &SubFund) -> SubFundCompliance {
-    let size = subfund.committed_size();
+/// What a sub-fund's compliance is measured from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubFundFigures {
+    pub market_committed: Money,
+    pub government_committed: Money,
+    /// Invested into Hong Kong enterprises (at cost).
+    pub invested_hk: Money,
+    /// Investees' HK production-base spend within the investment period.
+    pub production_spend_in_period: Money,
+}
+
+impl SubFund {
+    pub fn figures(&self) -> SubFundFigures {
+        SubFundFigures {
+            market_committed: self.market_committed,
+            government_committed: self.government_committed,
+            invested_hk: self.invested_hk,
+            production_spend_in_period: self.production_spend_in_period,
+        }
+    }
+}
+
+/// The compliance figures of a sub-fund under its fund's `terms`.
+pub fn subfund_compliance(terms: &FundEstablished, figures: &SubFundFigures) -> SubFundCompliance {
+    let size = figures.market_committed.checked_add(figures.government_committed).unwrap_or(Money::MAX);
     SubFundCompliance {
         committed_size: size,
-        government_share: Compliance::at_most(subfund.government_committed, size, terms.government_share_max_bps),
-        hk_enterprise_share: Compliance::at_least(subfund.invested_hk, size, terms.hk_enterprise_share_min_bps),
-        hk_production_spend: Compliance::at_least(subfund.production_spend_in_period, size, terms.hk_production_spend_min_bps),
+        government_share: Compliance::at_most(figures.government_committed, size, terms.government_share_max_bps),
+        hk_enterprise_share: Compliance::at_least(figures.invested_hk, size, terms.hk_enterprise_share_min_bps),
+        hk_production_spend: Compliance::at_least(figures.production_spend_in_period, size, terms.hk_production_spend_min_bps),
         committed_size_min_met: terms.subfund_committed_size_min_cents.map(|minimum| size >= minimum),
     }
 }
@@ -175,48 +229,42 @@ pub struct ProgrammeSize {
     pub met: Option<bool>,
 }
 
+/// `committed_size` (the sum of a fund's sub-funds' committed sizes) against the fund's programme minimum.
+pub fn programme_size(terms: &FundEstablished, committed_size: Money) -> ProgrammeSize {
+    let minimum = terms.programme_size_min_cents;
+    ProgrammeSize { committed_size, minimum, met: minimum.map(|minimum| committed_size >= minimum) }
+}
+
 impl Ledger {
     /// The position of a grant; `None` if it does not exist.
     pub fn grant_position(&self, id: &GrantId) -> Option<GrantPosition> {
         let grant = self.grants.get(id)?;
-        Some(grant_position(self.schemes.get(&grant.scheme)?, grant))
+        Some(grant_position(&self.schemes.get(&grant.scheme)?.terms, grant))
     }
 
     /// The compliance figures of a sub-fund; `None` if it does not exist.
     pub fn subfund_compliance(&self, id: &SubFundId) -> Option<SubFundCompliance> {
         let subfund = self.subfunds.get(id)?;
-        Some(subfund_compliance(&self.funds.get(&subfund.terms.fund)?.terms, subfund))
+        Some(subfund_compliance(&self.funds.get(&subfund.terms.fund)?.terms, &subfund.figures()))
     }
 
     /// A fund's sub-funds together against its programme minimum; `None` if the fund does not exist.
     pub fn programme_size(&self, fund: &FundId) -> Option<ProgrammeSize> {
-        let minimum = self.funds.get(fund)?.terms.programme_size_min_cents;
+        let terms = &self.funds.get(fund)?.terms;
         let total = self
             .subfunds
             .values()
             .filter(|subfund| subfund.terms.fund == *fund)
             .fold(Money::ZERO, |total, subfund| total.checked_add(subfund.committed_size()).unwrap_or(Money::MAX));
-        Some(ProgrammeSize { committed_size: total, minimum, met: minimum.map(|minimum| total >= minimum) })
+        Some(programme_size(terms, total))
     }
 
     /// The headroom of `enterprise` (and its group) in `scheme` under the
     /// terms in force on `on`; `None` if the scheme does not exist.
     pub fn headroom(&self, scheme: &SchemeId, enterprise: &EnterpriseId, on: &Date) -> Option<Headroom> {
         let record = self.schemes.get(scheme)?;
-        let terms = record.terms_on(on);
+        let budget_left = record.budget().saturating_sub(record.committed);
         let standing = self.group_standing(scheme, enterprise);
-        let held = if terms.enterprise_cap_basis == Some(CapBasis::Concurrent) { standing.open_committed } else { standing.committed };
-        let enterprise_grant = terms.enterprise_grant_max_cents.map(|cap| cap.saturating_sub(held));
-        let projects = terms.projects_per_enterprise_max.map(|max| max.saturating_sub(standing.projects));
-        let concurrent_projects = terms.concurrent_projects_per_enterprise_max.map(|max| max.saturating_sub(standing.open_projects));
-        let scheme_budget = record.budget().saturating_sub(record.committed);
-        let mut next = scheme_budget;
-        for cap in [terms.project_grant_max_cents, enterprise_grant].into_iter().flatten() {
-            next = next.min(cap);
-        }
-        if projects == Some(0) || concurrent_projects == Some(0) {
-            next = Money::ZERO;
-        }
-        Some(Headroom { group: self.associated_with(enterprise), enterprise_grant, projects, concurrent_projects, scheme_budget, next_grant_max: next })
+        Some(headroom(&record.terms_on(on), budget_left, self.associated_with(enterprise), &standing))
     }
 }

@@ -41,8 +41,7 @@ fn invalid<T>(message: String) -> Result<T, Violation> {
 impl Scheme {
     /// The government's share of `cost` at the scheme's ratio, rounded down.
     pub fn government_share_of(&self, cost: Money) -> Money {
-        let parts = self.terms.government_ratio as u64 + self.terms.enterprise_ratio as u64;
-        cost.mul_div_floor(self.terms.government_ratio as u64, parts).unwrap_or(Money::MAX)
+        super::government_share(&self.terms, cost)
     }
 
     /// The budget: as established plus every top-up.
@@ -533,7 +532,7 @@ impl Ledger {
                 ),
             ));
         }
-        let position = grant_position(scheme, grant);
+        let position = grant_position(&scheme.terms, grant);
         if paid > position.ceiling {
             return Err(Self::over_ceiling(scheme, grant, data, net, &forfeited, &position));
         }
@@ -602,7 +601,7 @@ impl Ledger {
         match data.reason_code {
             Some(code) if code.forfeits() => updated.forfeited = add(grant.forfeited, data.amount_cents, "forfeited")?,
             Some(code) => {
-                let position = grant_position(scheme, grant);
+                let position = grant_position(&scheme.terms, grant);
                 if data.amount_cents > position.overpaid {
                     return Err(Violation::new(
                         Rule::ClawbackReason,

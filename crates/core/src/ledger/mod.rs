@@ -39,7 +39,11 @@ use crate::money::Money;
 use crate::record::VerifiedEvent;
 use crate::time::Date;
 
-pub use figures::{grant_position, subfund_compliance, Compliance, GrantPosition, Headroom, ProgrammeSize, SubFundCompliance};
+pub use access::dual_control_threshold;
+pub use figures::{
+    government_share, grant_position, headroom, programme_size, subfund_compliance, Compliance, GrantPosition, Headroom, ProgrammeSize, SubFundCompliance,
+    SubFundFigures,
+};
 pub use violation::{Rule, Violation};
 
 /// A registered key, its roles, and whether it was revoked.
@@ -404,6 +408,9 @@ impl Ledger {
     /// Events about unknown sub-funds or grants fall back to the ledger scope
     /// (they are refused by `apply` anyway).
     pub fn event_scope(&self, event: &Event) -> EventScope {
+        if let Event::SchemeAmended(data) = event {
+            return EventScope::Scheme(data.scheme.clone());
+        }
         match self.required_role(event) {
             Ok((_, Scope::Fund(fund))) => EventScope::Fund(fund),
             Ok((_, Scope::Scheme(scheme))) => EventScope::Scheme(scheme),

@@ -1735,6 +1735,13 @@ fn nias_thresholds_changed_on_2025_11_18_for_grants_approved_from_then() {
 }
 
 #[test]
+fn scheme_amendments_are_published_under_their_scheme() {
+    let world = World::new();
+    let amended = Event::SchemeAmended(presets::nias_amendment_2025_11_18("nias"));
+    assert_eq!(world.ledger.event_scope(&amended), EventScope::Scheme(SchemeId::parse("nias").unwrap()));
+}
+
+#[test]
 fn a_budget_top_up_makes_room_at_once() {
     let mut world = World::new();
     world.admin_ok(Event::SchemeEstablished(custom_scheme("tiny", money(1_000))));
