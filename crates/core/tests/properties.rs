@@ -376,6 +376,30 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
+/// Only the operations that move a grant's money: spend (sometimes on
+/// evidence already used), disallowance, milestones, disbursement and clawback.
+fn money_op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        1 => (0..SCHEMES.len(), pick(), 0..ENTERPRISES, amount(), signers()).prop_map(|(scheme, grant, enterprise, cost, signers)| Op::Approve {
+            scheme,
+            fresh: true,
+            grant,
+            enterprise,
+            cost,
+            percent: 0,
+            months: 12,
+            signers
+        }),
+        6 => (pick(), amount(), prop::bool::weighted(0.15), any::<Index>()).prop_map(|(grant, amount, reuse, evidence)| Op::Spend { grant, amount, reuse, evidence }),
+        4 => (pick(), prop::bool::weighted(0.95), any::<Index>(), amount()).prop_map(|(grant, own, evidence, amount)| Op::Disallow { grant, own, evidence, amount }),
+        1 => (pick(), prop::bool::weighted(0.1)).prop_map(|(grant, skip)| Op::Milestone { grant, skip }),
+        1 => pick().prop_map(|grant| Op::Complete { grant }),
+        8 => (pick(), amount(), signers()).prop_map(|(grant, amount, signers)| Op::Disburse { grant, amount, signers }),
+        6 => (pick(), amount(), 0usize..5).prop_map(|(grant, amount, reason)| Op::Clawback { grant, amount, reason }),
+        1 => (pick(), 0usize..3).prop_map(|(grant, reason)| Op::Close { grant, reason }),
+    ]
+}
+
 fn fund_signers(keys: &Keys, signers: Signers) -> Vec<&SecretKey> {
     match signers {
         Signers::One => vec![&keys.manager],
@@ -713,7 +737,7 @@ fn overpaid(ledger: &Ledger) -> Vec<(GrantId, Money)> {
 
 /// Nothing is paid twice: no event but a disallowance (which pays nothing)
 /// makes any grant more overpaid than it was.
-fn check_never_paid_twice(before: &Ledger, after: &Ledger, event: &VerifiedEvent) -> Result<(), TestCaseError> {
+fn check_never_paid_twice(before: &Ledger, after: &Ledger, event: &VerifiedEvent, accepted: bool) -> Result<(), TestCaseError> {
     if matches!(event.body().event, Event::SpendDisallowed(_)) {
         return Ok(());
     }
@@ -721,6 +745,16 @@ fn check_never_paid_twice(before: &Ledger, after: &Ledger, event: &VerifiedEvent
     for (id, now) in overpaid(after) {
         let was = earlier.get(&id).copied().unwrap_or(Money::ZERO);
         prop_assert!(now <= was, "{} made grant {} overpaid by {} (was {})", event.body().type_name(), id, now, was);
+    }
+    // A payment, if accepted, leaves the grant within its share of net eligible spend (and schedule).
+    if let (Event::GrantDisbursed(data), true) = (&event.body().event, accepted) {
+        if let Some(position) = after.grant_position(&data.grant) {
+            let paid = position.net_disbursed.checked_add(position.forfeited).unwrap();
+            prop_assert!(paid <= position.ceiling, "a disbursement left grant {} paid {} above {}", data.grant, paid, position.ceiling);
+            if position.scheduled.is_none() {
+                prop_assert!(paid <= position.reimbursable, "grant {} paid {} above its share of net eligible spend {}", data.grant, paid, position.reimbursable);
+            }
+        }
     }
     Ok(())
 }
@@ -742,7 +776,7 @@ fn run(ledger: &mut Ledger, events: &[VerifiedEvent]) -> Result<Vec<VerifiedEven
             }
         }
         check_invariants(ledger)?;
-        check_never_paid_twice(&before, ledger, event)?;
+        check_never_paid_twice(&before, ledger, event, accepted.last() == Some(event))?;
     }
     prop_assert_eq!(ledger.events_applied(), accepted.len() as u64);
     Ok(accepted)
@@ -759,6 +793,18 @@ proptest! {
         let accepted = run(&mut ledger, &events)?;
         // The setup is always accepted.
         prop_assert!(accepted.len() >= setup(&keys).len());
+    }
+
+    /// Issue 19: random sequences of spend, disallowance, disbursement and
+    /// clawback never pay a grant more than the government's share of net
+    /// eligible spend, the approved grant or any cap (checked after every
+    /// event by `run`: invariants and `check_never_paid_twice`).
+    #[test]
+    fn reimbursement_never_pays_twice(ops in vec(money_op(), 1..200)) {
+        let keys = keys();
+        let events = history(&keys, &ops);
+        let mut ledger = Ledger::new();
+        run(&mut ledger, &events)?;
     }
 
     #[test]

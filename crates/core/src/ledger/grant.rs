@@ -49,16 +49,25 @@ impl Scheme {
         self.terms.budget_cents.checked_add(self.budget_top_ups).unwrap_or(Money::MAX)
     }
 
-    /// The terms for a grant approved on `date`: the established terms with
-    /// every amendment effective on or before that date applied, in order.
+    /// The terms for a grant approved on `date` ([`terms_in_force`]), with
+    /// `budget_cents` the budget including every top-up.
     pub fn terms_on(&self, date: &Date) -> SchemeEstablished {
-        let mut terms = self.terms.clone();
-        for amendment in self.amendments.iter().filter(|amendment| amendment.effective_from <= *date) {
-            apply_amendment(&mut terms, amendment);
-        }
+        let mut terms = terms_in_force(&self.terms, &self.amendments, date);
         terms.budget_cents = self.budget();
         terms
     }
+}
+
+/// The terms for a grant approved on `date`: the established terms with
+/// every amendment effective on or before that date applied, in the order
+/// recorded (which is the order of their effective dates). Budget top-ups
+/// are not terms: they add to the budget when recorded.
+pub fn terms_in_force(established: &SchemeEstablished, amendments: &[SchemeAmended], date: &Date) -> SchemeEstablished {
+    let mut terms = established.clone();
+    for amendment in amendments.iter().filter(|amendment| amendment.effective_from <= *date) {
+        apply_amendment(&mut terms, amendment);
+    }
+    terms
 }
 
 fn apply_amendment(terms: &mut SchemeEstablished, amendment: &SchemeAmended) {

@@ -40,6 +40,7 @@ use crate::record::VerifiedEvent;
 use crate::time::Date;
 
 pub use access::dual_control_threshold;
+pub use grant::terms_in_force;
 pub use figures::{
     government_share, grant_position, headroom, programme_size, subfund_compliance, Compliance, GrantPosition, Headroom, ProgrammeSize, SubFundCompliance,
     SubFundFigures,
