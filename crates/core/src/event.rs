@@ -322,8 +322,16 @@ impl DualControlKind {
 
 impl fmt::Display for DualControlKind {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let text = serde_json::to_value(self).ok().and_then(|value| value.as_str().map(str::to_string)).unwrap_or_default();
-        formatter.write_str(&text)
+        formatter.write_str(match self {
+            Self::GovernmentCommitment => "government_commitment",
+            Self::CapitalCall => "capital_call",
+            Self::Fee => "fee",
+            Self::Investment => "investment",
+            Self::GrantApproval => "grant_approval",
+            Self::SpendVerification => "spend_verification",
+            Self::Disbursement => "disbursement",
+            Self::Clawback => "clawback",
+        })
     }
 }
 
@@ -663,6 +671,17 @@ impl ClawbackReason {
     }
 }
 
+impl fmt::Display for ClawbackReason {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(match self {
+            Self::IneligibleSpend => "ineligible_spend",
+            Self::BreachOfConditions => "breach_of_conditions",
+            Self::Overpayment => "overpayment",
+            Self::Termination => "termination",
+        })
+    }
+}
+
 /// Why verified spend is disallowed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -938,6 +957,16 @@ mod tests {
     fn every_type_has_a_schema() {
         let schemas = Event::data_schemas();
         assert_eq!(schemas.len(), Event::TYPES.len());
+    }
+
+    #[test]
+    fn codes_print_as_their_wire_names() {
+        for kind in [DualControlKind::GovernmentCommitment, DualControlKind::Fee, DualControlKind::GrantApproval, DualControlKind::Clawback] {
+            assert_eq!(serde_json::to_value(kind).unwrap(), kind.to_string());
+        }
+        for reason in [ClawbackReason::IneligibleSpend, ClawbackReason::BreachOfConditions, ClawbackReason::Overpayment, ClawbackReason::Termination] {
+            assert_eq!(serde_json::to_value(reason).unwrap(), reason.to_string());
+        }
     }
 
     #[test]

@@ -235,7 +235,7 @@ impl Ledger {
         let approved_on = body.occurred_at.date();
         let terms = scheme.terms_on(&approved_on);
         Self::dual_control_for(body, data.grant_cents, None, &scheme.terms.dual_control, DualControlKind::GrantApproval)?;
-        Self::check_application(&terms, data)?;
+        Self::check_application(&terms, data, &approved_on)?;
         Self::check_project(scheme, &terms, data, &approved_on)?;
         let key = (data.scheme.clone(), data.enterprise.clone());
         let standing = self.enterprises.get(&key).cloned().unwrap_or_default();
@@ -290,8 +290,8 @@ impl Ledger {
         })
     }
 
-    /// The application window and the eligibility attestations.
-    fn check_application(terms: &SchemeEstablished, data: &GrantApproved) -> Result<(), Violation> {
+    /// The application date, the window and the eligibility attestations.
+    fn check_application(terms: &SchemeEstablished, data: &GrantApproved, approved_on: &Date) -> Result<(), Violation> {
         if let Some(window) = &terms.application_window {
             match &data.applied_on {
                 Some(applied) if window.contains(applied) => {}
@@ -307,6 +307,14 @@ impl Ledger {
                         format!("scheme {} receives applications from {window}; grant {} must say when it was applied for (applied_on)", data.scheme, data.grant),
                     ))
                 }
+            }
+        }
+        if let Some(applied) = &data.applied_on {
+            if applied > approved_on {
+                return Err(Violation::new(
+                    Rule::ApplicationWindow,
+                    format!("grant {} is approved on {approved_on}, before its application was received on {applied}", data.grant),
+                ));
             }
         }
         if data.attestations.len() > ATTESTATIONS_MAX {
@@ -615,8 +623,7 @@ impl Ledger {
                     return Err(Violation::new(
                         Rule::ClawbackReason,
                         format!(
-                            "a clawback for {} returns at most what grant {} is overpaid, which is {} (net disbursement {net}, payable at most {}); disallow the spend first, or name breach_of_conditions or termination",
-                            serde_json::to_value(code).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default(),
+                            "a clawback for {code} returns at most what grant {} is overpaid, which is {} (net disbursement {net}, payable at most {}); disallow the spend first, or name breach_of_conditions or termination",
                             data.grant,
                             position.overpaid,
                             position.ceiling

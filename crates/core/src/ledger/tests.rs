@@ -1685,7 +1685,12 @@ fn the_pilot_receives_applications_within_its_two_year_window() {
     let message = world.officer_refused(Rule::ApplicationWindow, approve_applied("g1", Some("2027-11-18")));
     assert_names(&message, &["received on 2027-11-18", "outside"]);
     world.officer_refused(Rule::ApplicationWindow, approve_applied("g1", Some("2025-11-17")));
-    world.officer_ok(approve_applied("g1", Some("2027-11-17")));
+    // An application is received before it is approved.
+    let message = world.officer_refused(Rule::ApplicationWindow, approve_applied("g1", Some("2027-11-17")));
+    assert_names(&message, &["before its application was received on 2027-11-17"]);
+    let officer = world.officer.clone();
+    let last_day = world.sign_at(&[&officer], "2027-11-17T12:00:00Z", approve_applied("g1", Some("2027-11-17")));
+    world.apply(last_day).unwrap();
     world.officer_ok(approve_applied("g2", Some("2025-11-18")));
 }
 
@@ -1717,12 +1722,18 @@ fn nias_thresholds_changed_on_2025_11_18_for_grants_approved_from_then() {
     let officers = [world.officer.clone(), world.officer_two.clone()];
     let signers = [&officers[0], &officers[1]];
     // Approved on 2025-11-17: the terms as launched (HK$300M, HK$200M).
-    let before = world.sign_at(&signers, "2025-11-17T23:59:59Z", approve("nias", "g1", "ent-1", money(150_000_000), money(50_000_000)));
+    let applied = |mut event: Event| {
+        if let Event::GrantApproved(data) = &mut event {
+            data.applied_on = Some(crate::time::Date::parse("2025-11-01").unwrap());
+        }
+        event
+    };
+    let before = world.sign_at(&signers, "2025-11-17T23:59:59Z", applied(approve("nias", "g1", "ent-1", money(150_000_000), money(50_000_000))));
     let violation = world.apply(before).unwrap_err();
     assert_eq!(violation.rule, Rule::ProjectCostMin, "{violation}");
     assert_names(&violation.message, &["HK$300,000,000.00", "terms in force on 2025-11-17"]);
     // Approved on 2025-11-18: the amended terms (HK$150M, HK$100M).
-    let from = world.sign_at(&signers, "2025-11-18T00:00:00Z", approve("nias", "g1", "ent-1", money(150_000_000), money(50_000_000)));
+    let from = world.sign_at(&signers, "2025-11-18T00:00:00Z", applied(approve("nias", "g1", "ent-1", money(150_000_000), money(50_000_000))));
     world.apply(from).unwrap();
     let terms = world.scheme("nias").terms_on(&crate::time::Date::parse("2025-11-18").unwrap());
     assert_eq!((terms.project_cost_min_cents, terms.enterprise_contribution_min_cents), (Some(money(150_000_000)), Some(money(100_000_000))));
