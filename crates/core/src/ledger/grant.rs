@@ -18,6 +18,8 @@
 //! more than the budget or an enterprise's cap. Closing a grant returns what
 //! was not disbursed; a clawback returns money.
 
+use std::borrow::Cow;
+
 use super::access::check_dual_control_rules;
 use super::figures::grant_position;
 use super::fund::percent;
@@ -233,7 +235,12 @@ impl Ledger {
         positive(data.approved_cost_cents, "approved project cost")?;
         positive(data.grant_cents, "a grant")?;
         let approved_on = body.occurred_at.date();
-        let terms = scheme.terms_on(&approved_on);
+        // Most schemes are never amended: their terms are read in place.
+        let terms = if scheme.amendments.is_empty() {
+            Cow::Borrowed(&scheme.terms)
+        } else {
+            Cow::Owned(terms_in_force(&scheme.terms, &scheme.amendments, &approved_on))
+        };
         Self::dual_control_for(body, data.grant_cents, None, &scheme.terms.dual_control, DualControlKind::GrantApproval)?;
         Self::check_application(&terms, data, &approved_on)?;
         Self::check_project(scheme, &terms, data, &approved_on)?;
