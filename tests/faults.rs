@@ -6,8 +6,6 @@
 //! must not break the chain either.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,45 +13,6 @@ use std::time::{Duration, Instant};
 use fundledger_core::record::SignedEvent;
 use fundledger_system_tests::cli::Serve;
 use fundledger_system_tests::*;
-use serde_json::Value;
-
-/// `POST /v1/events` with a JSON array of submissions over plain HTTP/1.1;
-/// the parsed JSON answer, or why there was none (the server died).
-fn post_batch(address: &str, events: &[SignedEvent]) -> Result<Value, String> {
-    let body = format!("[{}]", events.iter().map(SignedEvent::to_submission_json).collect::<Vec<_>>().join(","));
-    let mut stream = TcpStream::connect(address).map_err(|error| error.to_string())?;
-    stream.set_read_timeout(Some(Duration::from_millis(TEST_WAIT_MS))).map_err(|error| error.to_string())?;
-    let request = format!(
-        "POST /v1/events HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(request.as_bytes()).map_err(|error| error.to_string())?;
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).map_err(|error| error.to_string())?;
-    let (_, json) = answer.split_once("\r\n\r\n").ok_or_else(|| format!("no HTTP answer: {answer:?}"))?;
-    serde_json::from_str(json).map_err(|error| format!("answer is not JSON ({error}): {json:?}"))
-}
-
-/// What the writer acknowledged: event id -> (seq, record hash, duplicate).
-fn receipts(answer: &Value) -> Vec<(String, u64, String, bool)> {
-    answer["results"]
-        .as_array()
-        .map(|results| {
-            results
-                .iter()
-                .filter_map(|result| {
-                    let receipt = result.get("receipt")?;
-                    Some((
-                        receipt["event_id"].as_str()?.to_string(),
-                        receipt["seq"].as_u64()?,
-                        receipt["record_hash"].as_str()?.to_string(),
-                        receipt["duplicate"].as_bool()?,
-                    ))
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
 
 #[test]
 fn a_writer_killed_with_sigkill_under_load_keeps_every_acknowledged_event_exactly_once() {
@@ -250,9 +209,10 @@ async fn a_three_node_r3_cluster_loses_nothing_when_a_node_dies_under_load() {
 /// proxy that holds a batch's publishes until the writer has timed out,
 /// re-read the stream and starts appending the batch again; the held
 /// publishes then land first. nats-server before 2.12 de-duplicates the
-/// retry onto them; 2.12 and later refuse it as fenced (the expected last
-/// sequence is checked before the duplicate window), and the writer re-reads
-/// the stream and answers the events from it. `scripts/test` runs this on
+/// retry onto them; 2.12 and later refuse it (a plain publish as fenced: the
+/// expected last sequence is checked before the duplicate window; an atomic
+/// batch as holding an id already stored), and the writer re-reads the
+/// stream and answers the events from it. `scripts/test` runs this on
 /// both. The writer must have sealed the retry with the same bytes, or its
 /// next record links to a hash that is not in the chain (seen once in the
 /// cluster test).
@@ -281,4 +241,73 @@ async fn publishes_stored_late_after_the_writer_retried_do_not_break_the_chain()
         assert_eq!((record.body().id.to_string(), hex::encode(record.hash)), (receipt.event_id.clone(), receipt.record_hash.clone()), "the writer acknowledged the record that is stored at {}", receipt.seq);
     }
     assert_eq!(writer.status().head, next.record_hash, "the writer's head is the stream's");
+}
+
+/// The interleaving of docs/ARCHITECTURE.md step 5, staged exactly: writer
+/// A's publishes are held by the proxy (its first message of the batch
+/// lands, the rest wait), the client gives up on A and resubmits the same
+/// events to writer B, B appends them, and only then does the proxy deliver
+/// A's late publishes. A's and B's records of the same events at the same
+/// sequences differ only in `recorded_at`; the late publishes must neither
+/// land behind B's records nor be taken for them (with message ids equal to
+/// the event ids, A acknowledged its own records while the stream held
+/// B's). Runs on the server FUNDLEDGER_NATS_SERVER names, in the append mode
+/// the server allows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rival_writer_given_the_same_events_while_publishes_are_held_does_not_break_the_chain() {
+    const HELD: usize = 2;
+    let nats = start_nats().await;
+    let proxy = fundledger_system_tests::limbo::LimboProxy::start(&nats.url()).await;
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let writer_a = start_writer(&proxy.url(), dir_a.path()).await;
+    let actors = Actors::new("rival");
+    let mut acknowledged: Vec<fundledger_writer::Receipt> = append_all(&writer_a, actors.setup()).await;
+    let writer_b = start_writer(&nats.url(), dir_b.path()).await;
+    eprintln!("append modes: A {}, B {}", writer_a.status().append_mode, writer_b.status().append_mode);
+
+    // A's batch: the first publish goes through, the next HELD are held.
+    let events: Vec<SignedEvent> = (0..=HELD as u32).map(|n| actors.pilot_grant(n)).collect();
+    proxy.hold_after("fl.test.ev.", 1, HELD);
+    let submitted_to_a = {
+        let (writer, events) = (writer_a.clone(), events.clone());
+        tokio::spawn(async move { writer.submit(events).await })
+    };
+    let started = Instant::now();
+    while proxy.held() < HELD {
+        assert!(started.elapsed() < Duration::from_millis(TEST_WAIT_MS), "A's publishes were not held");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    // The client gives up on A and resubmits the same events to B.
+    let from_b = tokio::time::timeout(Duration::from_millis(TEST_WAIT_MS), append_all(&writer_b, events.clone())).await.expect("B answers in time");
+    for receipt in &from_b[1..] {
+        assert!(!receipt.duplicate, "B appended {} itself, at {}", receipt.event_id, receipt.seq);
+    }
+    // Only now do A's publishes arrive.
+    assert_eq!(proxy.release().await, HELD);
+    let from_a = tokio::time::timeout(Duration::from_millis(TEST_WAIT_MS), submitted_to_a).await.expect("A answers in time").unwrap();
+    let from_a: Vec<fundledger_writer::Receipt> = from_a.into_iter().map(|outcome| outcome.expect("A answers every event")).collect();
+    for (a, b) in from_a.iter().zip(&from_b) {
+        assert_eq!((a.seq, &a.record_hash), (b.seq, &b.record_hash), "A and B answer {} with the same record", a.event_id);
+    }
+    acknowledged.extend(from_a);
+    acknowledged.extend(from_b);
+    // Both writers go on appending on the same chain.
+    acknowledged.extend(append_all(&writer_a, vec![actors.pilot_grant(HELD as u32 + 1)]).await);
+    acknowledged.extend(append_all(&writer_b, vec![actors.pilot_grant(HELD as u32 + 2)]).await);
+
+    let replayed = replay_stream(&nats.url()).await.expect("the chain verifies: every record links to the one before");
+    let ids: BTreeSet<&String> = replayed.iter().map(|(_, id)| id).collect();
+    assert_eq!(ids.len(), replayed.len(), "no event is recorded twice");
+    let js = fundledger_nats::connect_jetstream(&nats.url()).await.unwrap();
+    let stream = fundledger_nats::stream_name("test").unwrap();
+    for receipt in &acknowledged {
+        let stored = fundledger_nats::get_message(&js, &stream, receipt.seq).await.unwrap().expect("the acknowledged record is stored");
+        let record = fundledger_core::record::Record::from_json(&stored.payload).unwrap();
+        assert_eq!(
+            (record.body().id.to_string(), hex::encode(record.hash)),
+            (receipt.event_id.clone(), receipt.record_hash.clone()),
+            "the record acknowledged at {} is the one stored there",
+            receipt.seq
+        );
+    }
 }

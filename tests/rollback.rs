@@ -68,7 +68,17 @@ async fn a_stream_rolled_back_under_running_services_is_refused_by_each_until_an
         let _ = projector_stopped.await;
     }));
     let tail_js = js.clone();
-    let tail = tokio::spawn(async move { fundledger_verifier::follow::follow_nats(&tail_js, &ledger_id(), |_| ControlFlow::Continue(())).await });
+    let followed = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let tail_followed = followed.clone();
+    let tail = tokio::spawn(async move {
+        fundledger_verifier::follow::follow_nats(&tail_js, &ledger_id(), |item| {
+            if let fundledger_verifier::Followed::Record(_) = item {
+                tail_followed.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+            ControlFlow::Continue(())
+        })
+        .await
+    });
 
     let mut events = actors.setup();
     events.extend((0..30).map(|number| actors.nav_report(number)));
@@ -77,6 +87,7 @@ async fn a_stream_rolled_back_under_running_services_is_refused_by_each_until_an
     assert!(size > KEPT_RECORDS + 10);
     checkpoints.checkpoint_at_least(size).await.expect("a checkpoint at the tail before the rollback");
 
+    eventually("the tail to verify every record", || (followed.load(std::sync::atomic::Ordering::SeqCst) == size).then_some(())).await;
     roll_back(&js, KEPT_RECORDS).await;
 
     // The writer: not ready, the reason names the sequences, and a submission is refused 503.

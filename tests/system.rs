@@ -9,5 +9,6 @@ mod faults;
 mod ops;
 mod security;
 mod projector;
+mod shutdown;
 mod rollback;
 mod writer;

@@ -18,6 +18,65 @@ use fundledger_writer::{Receipt, WriteError, Writer, WriterConfig};
 
 pub mod limbo;
 
+/// Why [`post_batch`] has no answer.
+#[derive(Debug)]
+pub enum PostError {
+    /// Nothing was sent: the connection was refused (no server listens).
+    NotSent(String),
+    /// The request was sent (or partly) but no complete answer came back.
+    NoAnswer(String),
+}
+
+impl std::fmt::Display for PostError {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PostError::NotSent(reason) => write!(formatter, "not sent: {reason}"),
+            PostError::NoAnswer(reason) => write!(formatter, "no answer: {reason}"),
+        }
+    }
+}
+
+/// `POST /v1/events` with a JSON array of submissions over plain HTTP/1.1
+/// (a connection of its own); the parsed JSON answer, whose `status` is the
+/// HTTP status.
+pub fn post_batch(address: &str, events: &[SignedEvent]) -> Result<serde_json::Value, PostError> {
+    use std::io::{Read, Write};
+    let body = format!("[{}]", events.iter().map(SignedEvent::to_submission_json).collect::<Vec<_>>().join(","));
+    let mut stream = std::net::TcpStream::connect(address).map_err(|error| PostError::NotSent(error.to_string()))?;
+    let no_answer = |error: std::io::Error| PostError::NoAnswer(error.to_string());
+    stream.set_read_timeout(Some(Duration::from_millis(TEST_WAIT_MS))).map_err(no_answer)?;
+    let request = format!(
+        "POST /v1/events HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).map_err(no_answer)?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).map_err(no_answer)?;
+    let (_, json) = answer.split_once("\r\n\r\n").ok_or_else(|| PostError::NoAnswer(format!("no HTTP answer: {answer:?}")))?;
+    serde_json::from_str(json).map_err(|error| PostError::NoAnswer(format!("answer is not JSON ({error}): {json:?}")))
+}
+
+/// What the writer acknowledged in a batch answer: (event id, seq, record hash, duplicate).
+pub fn receipts(answer: &serde_json::Value) -> Vec<(String, u64, String, bool)> {
+    answer["results"]
+        .as_array()
+        .map(|results| {
+            results
+                .iter()
+                .filter_map(|result| {
+                    let receipt = result.get("receipt")?;
+                    Some((
+                        receipt["event_id"].as_str()?.to_string(),
+                        receipt["seq"].as_u64()?,
+                        receipt["record_hash"].as_str()?.to_string(),
+                        receipt["duplicate"].as_bool()?,
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Bound on any single wait in a system test.
 pub const TEST_WAIT_MS: u64 = 30_000;
 
@@ -463,6 +522,32 @@ pub mod cli {
             let address = serve.address.clone();
             wait_for(&mut serve.child, &serve.log, "being ready (GET /readyz)", || (http_get_status(&address, "/readyz") == Some(200)).then_some(()));
             serve
+        }
+
+        /// The process id of `fundledger serve`.
+        pub fn pid(&self) -> u32 {
+            self.child.id()
+        }
+
+        /// Sends `signal` (`TERM`, `INT`, `KILL`, ...) to `fundledger serve`
+        /// alone, not to its process group (its nats-server is left to it).
+        pub fn signal(&self, signal: &str) {
+            let status = Command::new("kill").args([format!("-{signal}"), self.child.id().to_string()]).status().expect("kill runs");
+            assert!(status.success(), "kill -{signal} {} failed", self.child.id());
+        }
+
+        /// Waits at most `within` for `fundledger serve` to exit (and reaps it).
+        pub fn wait_exit(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
+            let deadline = Instant::now() + within;
+            loop {
+                if let Ok(Some(status)) = self.child.try_wait() {
+                    return Some(status);
+                }
+                if Instant::now() >= deadline {
+                    return None;
+                }
+                std::thread::sleep(Duration::from_millis(POLL_MS));
+            }
         }
 
         /// Kills the server's process group with SIGKILL (no clean stop) and reaps it.

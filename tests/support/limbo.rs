@@ -10,6 +10,11 @@
 //! `HPUB` frames on a subject prefix instead of forwarding them, and forwards
 //! them just before the next such frame, i.e. right before the retry. The
 //! server-to-client half is copied unchanged.
+//!
+//! It also stages a rival writer (docs/ARCHITECTURE.md, step 5): some
+//! publishes of writer A are held ([`LimboProxy::hold_after`]) while a
+//! client gives up on A and resubmits to writer B, and are delivered only
+//! when the test says so ([`LimboProxy::release`]), after B appended.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -23,10 +28,11 @@ enum Limbo {
     /// Forward everything.
     #[default]
     Open,
-    /// Keep the next `count` matching frames.
-    Holding { prefix: String, count: usize, frames: Vec<Vec<u8>> },
-    /// All held; the next matching frame releases them ahead of itself.
-    Held { prefix: String, frames: Vec<Vec<u8>> },
+    /// Forward `skip` matching frames, then keep the next `count`.
+    Holding { prefix: String, skip: usize, count: usize, frames: Vec<Vec<u8>>, auto_release: bool },
+    /// All held; with `auto_release` the next matching frame releases them
+    /// ahead of itself, else they wait for [`LimboProxy::release`].
+    Held { prefix: String, frames: Vec<Vec<u8>>, auto_release: bool },
     /// The held frames were delivered (how many).
     Released(usize),
 }
@@ -34,6 +40,7 @@ enum Limbo {
 /// A proxy listening on a loopback port; stops with the test process.
 pub struct LimboProxy {
     address: SocketAddr,
+    upstream: String,
     limbo: Arc<Mutex<Limbo>>,
 }
 
@@ -41,6 +48,7 @@ impl LimboProxy {
     /// Proxies to the nats-server at `upstream` (`nats://host:port`).
     pub async fn start(upstream: &str) -> LimboProxy {
         let upstream = upstream.trim_start_matches("nats://").to_string();
+        let upstream_address = upstream.clone();
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("the proxy binds a loopback port");
         let address = listener.local_addr().expect("bound address");
         let limbo = Arc::new(Mutex::new(Limbo::Open));
@@ -59,7 +67,7 @@ impl LimboProxy {
                 tokio::spawn(forward_client(client_read, server_write, shared.clone()));
             }
         });
-        LimboProxy { address, limbo }
+        LimboProxy { address, upstream: upstream_address, limbo }
     }
 
     /// The URL clients connect to.
@@ -71,7 +79,40 @@ impl LimboProxy {
     /// with `prefix`, and delivers them just before the one after them.
     pub fn hold_next(&self, prefix: &str, count: usize) {
         assert!(count > 0, "hold at least one publish");
-        *self.lock() = Limbo::Holding { prefix: prefix.to_string(), count, frames: Vec::new() };
+        *self.lock() = Limbo::Holding { prefix: prefix.to_string(), skip: 0, count, frames: Vec::new(), auto_release: true };
+    }
+
+    /// Lets the next `skip` publishes with headers whose subject starts with
+    /// `prefix` through, holds the `count` after them, and lets everything
+    /// else through until [`LimboProxy::release`].
+    pub fn hold_after(&self, prefix: &str, skip: usize, count: usize) {
+        assert!(count > 0, "hold at least one publish");
+        *self.lock() = Limbo::Holding { prefix: prefix.to_string(), skip, count, frames: Vec::new(), auto_release: false };
+    }
+
+    /// Delivers the held publishes now, in order, on a connection of their
+    /// own (their acks still reach the client that sent them: they go to its
+    /// reply subjects), and returns how many there were.
+    pub async fn release(&self) -> usize {
+        let frames = match std::mem::take(&mut *self.lock()) {
+            Limbo::Holding { frames, .. } | Limbo::Held { frames, .. } => frames,
+            other => {
+                *self.lock() = other;
+                Vec::new()
+            }
+        };
+        *self.lock() = Limbo::Released(frames.len());
+        let mut server = TcpStream::connect(&self.upstream).await.expect("the proxy reaches the nats-server");
+        let mut line = Vec::new();
+        read_until_line_with(&mut server, &mut line, b"INFO").await;
+        let mut out = b"CONNECT {\"verbose\":false,\"pedantic\":false,\"headers\":true,\"protocol\":1}\r\n".to_vec();
+        for frame in &frames {
+            out.extend_from_slice(frame);
+        }
+        out.extend_from_slice(b"PING\r\n");
+        server.write_all(&out).await.expect("the held publishes are delivered");
+        read_until_line_with(&mut server, &mut line, b"PONG").await;
+        frames.len()
     }
 
     /// Publishes held so far (0 once released).
@@ -95,6 +136,24 @@ impl LimboProxy {
     }
 }
 
+/// Reads from `server` until a line starting with `prefix` arrived.
+async fn read_until_line_with(server: &mut TcpStream, buffer: &mut Vec<u8>, prefix: &[u8]) {
+    let mut chunk = [0u8; 4096];
+    loop {
+        while let Some(end) = buffer.windows(2).position(|pair| pair == b"\r\n") {
+            let found = buffer.starts_with(prefix);
+            buffer.drain(..end + 2);
+            if found {
+                return;
+            }
+        }
+        match server.read(&mut chunk).await {
+            Ok(0) | Err(_) => panic!("the nats-server closed the proxy's release connection"),
+            Ok(read) => buffer.extend_from_slice(&chunk[..read]),
+        }
+    }
+}
+
 /// Copies client frames to the server, holding and releasing per `limbo`.
 async fn forward_client(mut client: tokio::net::tcp::OwnedReadHalf, mut server: tokio::net::tcp::OwnedWriteHalf, limbo: Arc<Mutex<Limbo>>) {
     let mut buffer: Vec<u8> = Vec::with_capacity(64 * 1024);
@@ -113,13 +172,17 @@ async fn forward_client(mut client: tokio::net::tcp::OwnedReadHalf, mut server: 
             let mut limbo = limbo.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
             let matching = |prefix: &str| publish_subject(frame).is_some_and(|subject| subject.starts_with(prefix));
             match &mut *limbo {
-                Limbo::Holding { prefix, count, frames } if matching(prefix) => {
+                Limbo::Holding { prefix, skip, .. } if *skip > 0 && matching(prefix) => {
+                    *skip -= 1;
+                    out.extend_from_slice(frame);
+                }
+                Limbo::Holding { prefix, count, frames, auto_release, .. } if matching(prefix) => {
                     frames.push(frame.to_vec());
                     if frames.len() == *count {
-                        *limbo = Limbo::Held { prefix: std::mem::take(prefix), frames: std::mem::take(frames) };
+                        *limbo = Limbo::Held { prefix: std::mem::take(prefix), frames: std::mem::take(frames), auto_release: *auto_release };
                     }
                 }
-                Limbo::Held { prefix, frames } if matching(prefix) => {
+                Limbo::Held { prefix, frames, auto_release: true } if matching(prefix) => {
                     for held in frames.iter() {
                         out.extend_from_slice(held);
                     }

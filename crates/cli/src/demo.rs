@@ -183,6 +183,8 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     let started = Instant::now();
     let temporary = tempfile::tempdir().context("cannot create a temporary directory")?;
     let data_dir = args.data_dir.clone().unwrap_or_else(|| temporary.path().to_path_buf());
+    // Caught before the embedded server starts: SIGTERM or SIGINT stops it gracefully.
+    let mut signals = crate::shutdown::StopSignals::install()?;
     let mut nats = match &args.nats {
         Some(url) => NatsConnection { url: url.clone(), embedded: None },
         None => {
@@ -192,7 +194,18 @@ pub async fn run(args: DemoArgs) -> Result<()> {
             NatsConnection { url: embedded.url(), embedded: Some(embedded) }
         }
     };
-    let config = WriterConfig::new(args.ledger.clone(), nats.url.clone(), data_dir.join("writer"));
+    let outcome = tokio::select! {
+        outcome = record(&args, &nats.url, &data_dir, started) => outcome,
+        signal = signals.recv() => Err(anyhow::anyhow!("interrupted by {signal}")),
+    };
+    let stopped = crate::serve::stop_nats(&mut nats).await;
+    outcome?;
+    stopped
+}
+
+/// Records the scenario, verifies it and prints the summary.
+async fn record(args: &DemoArgs, nats_url: &str, data_dir: &std::path::Path, started: Instant) -> Result<()> {
+    let config = WriterConfig::new(args.ledger.clone(), nats_url.to_string(), data_dir.join("writer"));
     let (writer, _sequencer) = Writer::start(config).await.context("cannot start the writer")?;
     let size = writer.status().size;
     if size > 0 {
@@ -200,7 +213,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     }
     // The operator's checkpointer runs beside the writer, signing a checkpoint every 1,000 records.
     let operator = SecretKey::from_seed_label("demo/operator");
-    let js = fundledger_nats::connect_jetstream(&nats.url).await?;
+    let js = fundledger_nats::connect_jetstream(nats_url).await?;
     let checkpointer = fundledger_verifier::checkpointer::spawn(js.clone(), CheckpointerConfig::new(args.ledger.clone(), operator.clone()))
         .await
         .context("cannot start the checkpointer")?;
@@ -254,12 +267,9 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     if status.size != demo.accepted {
         bail!("the writer reports {} records but the demo recorded {}", status.size, demo.accepted);
     }
-    summarise(&args, &demo, &ledger, &status, recorded_in, verified_in, &verified.report)?;
+    summarise(args, &demo, &ledger, &status, recorded_in, verified_in, &verified.report)?;
     if !args.json {
-        crate::query::demo_portfolio(&nats.url, &args.ledger, &data_dir).await?;
-    }
-    if let Some(embedded) = nats.embedded.as_mut() {
-        embedded.stop().await.context("stopping the embedded nats-server")?;
+        crate::query::demo_portfolio(nats_url, &args.ledger, data_dir).await?;
     }
     Ok(())
 }

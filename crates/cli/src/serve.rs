@@ -3,15 +3,42 @@
 //! With no NATS URL it starts its own nats-server with JetStream on a
 //! free loopback port, keeps its data under the data directory, and stops it
 //! on exit.
+//!
+//! Stopping (SIGTERM from systemd, Docker or Kubernetes, or SIGINT) is
+//! orderly, because callers must never lose an answer: the writer refuses new
+//! submissions with 503 at once; its HTTP port closes once it has been quiet
+//! for `api::QUIET_BEFORE_CLOSE_MS` (the query API's at once) and the NATS
+//! submit subscription is drained; every request under way is answered once
+//! its batch is acknowledged; the sequencer finishes its batches; the
+//! checkpointer signs the tail and stops; the projector commits and
+//! acknowledges its batch; last the embedded nats-server is stopped. All of
+//! it within [`STOP_TIMEOUT_MS`], after which the server is killed. A second
+//! signal skips the waiting.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::{anyhow, Context, Result};
 use clap::Args;
 use fundledger_core::id::LedgerId;
 use fundledger_nats::{EmbeddedNats, EmbeddedOptions};
 use fundledger_writer::{api, Writer, WriterConfig};
+use tokio::task::JoinHandle;
+
+use crate::shutdown::{Stop, StopSignals};
+
+/// Bound on the whole stop after SIGTERM or SIGINT: the roles get
+/// [`ROLES_STOP_TIMEOUT_MS`] of it, the embedded nats-server the rest (then SIGKILL).
+/// ops/systemd's `TimeoutStopSec` is above it.
+pub const STOP_TIMEOUT_MS: u64 = 10_000;
+/// Bound on answering the requests under way and stopping the writer,
+/// checkpointer, projector and query API.
+pub const ROLES_STOP_TIMEOUT_MS: u64 = 7_000;
+/// Bound on the embedded nats-server's own graceful stop, before it is killed.
+pub const NATS_STOP_TIMEOUT_MS: u64 = STOP_TIMEOUT_MS - ROLES_STOP_TIMEOUT_MS;
+/// Bound on signing a last checkpoint at the tail when stopping.
+pub const FINAL_CHECKPOINT_TIMEOUT_MS: u64 = 2_000;
 
 #[derive(Args, Clone, Debug)]
 pub struct NatsArgs {
@@ -67,7 +94,8 @@ pub struct ServeArgs {
     pub read: crate::query::ReadArgs,
 }
 
-/// A NATS server to use: the one given, or an embedded one (stopped on drop).
+/// A NATS server to use: the one given, or an embedded one (killed on drop;
+/// [`stop_nats`] stops it gracefully).
 pub struct NatsConnection {
     pub url: String,
     pub embedded: Option<EmbeddedNats>,
@@ -91,53 +119,200 @@ impl NatsArgs {
     }
 }
 
+/// The NATS server for the start-up log: its URL without password, and the
+/// embedded server's pid.
+pub fn describe_nats(nats: &NatsConnection) -> String {
+    let url = fundledger_nats::redact_url(&nats.url);
+    match nats.embedded.as_ref().and_then(EmbeddedNats::pid) {
+        Some(pid) => format!("{url} (embedded, pid {pid})"),
+        None if nats.embedded.is_some() => format!("{url} (embedded)"),
+        None => url,
+    }
+}
+
+/// Stops the embedded nats-server, if any, within [`NATS_STOP_TIMEOUT_MS`] (then kills it).
+pub async fn stop_nats(nats: &mut NatsConnection) -> Result<()> {
+    match nats.embedded.as_mut() {
+        Some(embedded) => embedded.stop_within(Duration::from_millis(NATS_STOP_TIMEOUT_MS)).await.context("stopping the embedded nats-server"),
+        None => Ok(()),
+    }
+}
+
 pub async fn run(args: ServeArgs) -> Result<()> {
+    // Caught before anything starts, so that no signal finds the embedded server unattended.
+    let mut signals = StopSignals::install()?;
     let mut nats = args.nats.connect_or_embed().await?;
     if args.read.no_writer {
-        return crate::query::serve_read_only(&args.read, &args.nats, &mut nats).await;
+        return crate::query::serve_read_only(&args.read, &args.nats, &mut nats, &mut signals).await;
     }
-    let (writer, sequencer) = Writer::start(WriterConfig { allow_old_nats_cluster: args.allow_old_nats_cluster, ..args.nats.writer_config(&nats.url) }).await.context("cannot start the writer")?;
-    let listener = tokio::net::TcpListener::bind(args.http).await.with_context(|| format!("cannot listen on {}", args.http))?;
-    let status = writer.status();
-    eprintln!("fundledger serving ledger {} ({} records, head {})", status.ledger, status.size, &status.head[..16]);
-    eprintln!("  writer HTTP API : http://{}", listener.local_addr()?);
-    eprintln!("  NATS            : {}{}", fundledger_nats::redact_url(&nats.url), if nats.embedded.is_some() { " (embedded)" } else { "" });
-    eprintln!("  submit over NATS: {}", fundledger_nats::request_subject(args.nats.ledger.as_str())?);
-    let mut read_side = crate::query::ReadSide::start(&args.read, &args.nats, &nats.url).await?;
-    let checkpointer = match &args.operator_key {
-        Some(path) => {
-            let (operator, _) = crate::keyfile::read(path)?;
-            let js = fundledger_nats::connect_jetstream(&nats.url).await?;
-            let config = fundledger_verifier::checkpointer::CheckpointerConfig {
-                every_records: args.checkpoint_every,
-                every: std::time::Duration::from_millis(args.checkpoint_interval_ms.max(1)),
-                replicas: args.nats.replicas,
-                ..fundledger_verifier::checkpointer::CheckpointerConfig::new(args.nats.ledger.clone(), operator)
-            };
-            eprintln!("  checkpoints     : {} every {} records or {} ms", fundledger_nats::checkpoint_subject(args.nats.ledger.as_str())?, config.every_records, config.every.as_millis());
-            Some(fundledger_verifier::checkpointer::spawn(js, config).await.context("cannot start the checkpointer")?)
+    let outcome = serve_writer(&args, &nats, &mut signals).await;
+    let nats_pid = nats.embedded.as_ref().and_then(EmbeddedNats::pid);
+    let nats_stopped = stop_nats(&mut nats).await;
+    let (signal, signalled, mut stopped) = outcome?;
+    nats_stopped?;
+    if nats.embedded.is_some() {
+        stopped.push(match nats_pid {
+            Some(pid) => format!("embedded nats-server (pid {pid})"),
+            None => "embedded nats-server".to_string(),
+        });
+    }
+    eprintln!(
+        "stopped on {signal} in {:.2} s: {}",
+        signalled.elapsed().as_secs_f64(),
+        if stopped.is_empty() { "nothing was running".to_string() } else { stopped.join(", ") }
+    );
+    Ok(())
+}
+
+/// The roles of `serve` beside NATS, while they run.
+struct Roles {
+    writer: Writer,
+    sequencer: Option<JoinHandle<()>>,
+    http: Option<JoinHandle<std::io::Result<()>>>,
+    requests: Option<JoinHandle<Result<(), fundledger_nats::NatsError>>>,
+    read_side: crate::query::ReadSide,
+    checkpointer: Option<fundledger_verifier::checkpointer::CheckpointerHandle>,
+}
+
+/// Resolves when `task` ends (never once it has ended: it is taken).
+async fn ended<T>(task: &mut Option<JoinHandle<T>>) -> Result<T, tokio::task::JoinError> {
+    match task.as_mut() {
+        Some(handle) => {
+            let result = handle.await;
+            *task = None;
+            result
         }
-        None => None,
+        None => std::future::pending().await,
+    }
+}
+
+/// Runs the roles until a stop signal (or until one fails), then stops them.
+/// Returns the signal, when it came and what was stopped.
+async fn serve_writer(args: &ServeArgs, nats: &NatsConnection, signals: &mut StopSignals) -> Result<(&'static str, Instant, Vec<String>)> {
+    let stop = Stop::new();
+    let mut roles = tokio::select! {
+        roles = Roles::start(args, nats, &stop) => roles?,
+        signal = signals.recv() => {
+            eprintln!("{signal} while starting: stopping");
+            return Ok((signal, Instant::now(), Vec::new()));
+        }
     };
     eprintln!("Press Ctrl-C to stop.");
-    let checkpointer_stopped = async {
-        match checkpointer {
-            Some(handle) => handle.join().await,
-            None => std::future::pending().await,
-        }
+    let signal = roles.run(signals).await;
+    let signalled = Instant::now();
+    match &signal {
+        Ok(signal) => eprintln!("{signal}: stopping (new submissions are refused with 503; those under way are answered)"),
+        Err(error) => eprintln!("error: {error:#}; stopping"),
+    }
+    let mut stopped = Vec::new();
+    let bound = Duration::from_millis(ROLES_STOP_TIMEOUT_MS);
+    let finished = tokio::select! {
+        result = tokio::time::timeout(bound, roles.stop(&stop, &mut stopped)) => match result {
+            Ok(result) => result,
+            Err(_) => Err(anyhow!("the roles did not stop within {} ms (stopped: {})", bound.as_millis(), if stopped.is_empty() { "none".to_string() } else { stopped.join(", ") })),
+        },
+        again = signals.recv() => Err(anyhow!("{again} again: not waiting for the roles to stop")),
     };
-    let http = tokio::spawn(api::serve_http(writer.clone(), listener));
-    let requests = tokio::spawn(api::serve_nats(writer.clone()));
-    tokio::select! {
-        result = checkpointer_stopped => { anyhow::bail!("the checkpointer stopped: {}", result.err().map(|error| error.to_string()).unwrap_or_else(|| "no error".to_string())); }
-        result = tokio::signal::ctrl_c() => { result.context("waiting for Ctrl-C")?; eprintln!("stopping"); }
-        result = http => { result.context("HTTP task")?.context("HTTP server failed")?; }
-        result = requests => { result.context("NATS task")?.context("NATS request service failed")?; }
-        result = read_side.wait() => { result?; }
-        _ = sequencer => { anyhow::bail!("the writer stopped unexpectedly"); }
+    let signal = signal?;
+    finished?;
+    Ok((signal, signalled, stopped))
+}
+
+impl Roles {
+    async fn start(args: &ServeArgs, nats: &NatsConnection, stop: &Stop) -> Result<Roles> {
+        let (writer, sequencer) = Writer::start(WriterConfig { allow_old_nats_cluster: args.allow_old_nats_cluster, ..args.nats.writer_config(&nats.url) }).await.context("cannot start the writer")?;
+        let listener = tokio::net::TcpListener::bind(args.http).await.with_context(|| format!("cannot listen on {}", args.http))?;
+        let status = writer.status();
+        eprintln!("fundledger serving ledger {} ({} records, head {})", status.ledger, status.size, &status.head[..16]);
+        eprintln!("  writer HTTP API : http://{}", listener.local_addr()?);
+        eprintln!("  NATS            : {}", describe_nats(nats));
+        eprintln!("  submit over NATS: {}", fundledger_nats::request_subject(args.nats.ledger.as_str())?);
+        let read_side = crate::query::ReadSide::start(&args.read, &args.nats, &nats.url, stop).await?;
+        let checkpointer = match &args.operator_key {
+            Some(path) => {
+                let (operator, _) = crate::keyfile::read(path)?;
+                let js = fundledger_nats::connect_jetstream(&nats.url).await?;
+                let config = fundledger_verifier::checkpointer::CheckpointerConfig {
+                    every_records: args.checkpoint_every,
+                    every: std::time::Duration::from_millis(args.checkpoint_interval_ms.max(1)),
+                    replicas: args.nats.replicas,
+                    rollback_accepted: crate::rollback::acceptance_path(&args.nats).exists(),
+                    ..fundledger_verifier::checkpointer::CheckpointerConfig::new(args.nats.ledger.clone(), operator)
+                };
+                eprintln!("  checkpoints     : {} every {} records or {} ms", fundledger_nats::checkpoint_subject(args.nats.ledger.as_str())?, config.every_records, config.every.as_millis());
+                let handle = fundledger_verifier::checkpointer::spawn(js, config).await.context("cannot start the checkpointer")?;
+                // An accepted rollback lets the checkpointer start again once, not for every later rollback.
+                crate::rollback::acceptance_used(&args.nats);
+                Some(handle)
+            }
+            None => None,
+        };
+        let http = tokio::spawn(api::serve_http_until(writer.clone(), listener, stop.requested()));
+        let requests = tokio::spawn(api::serve_nats_until(writer.clone(), stop.requested()));
+        Ok(Roles { writer, sequencer: Some(sequencer), http: Some(http), requests: Some(requests), read_side, checkpointer })
     }
-    if let Some(embedded) = nats.embedded.as_mut() {
-        embedded.stop().await.context("stopping the embedded nats-server")?;
+
+    /// Waits for a stop signal (`Ok`, its name) or for a role to stop by itself (`Err`).
+    async fn run(&mut self, signals: &mut StopSignals) -> Result<&'static str> {
+        let Roles { sequencer, http, requests, read_side, checkpointer, .. } = self;
+        let checkpointer_stopped = async {
+            match checkpointer.as_mut() {
+                Some(handle) => handle.stopped().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            signal = signals.recv() => Ok(signal),
+            result = checkpointer_stopped => Err(anyhow!("the checkpointer stopped: {}", result.err().map(|error| error.to_string()).unwrap_or_else(|| "no error".to_string()))),
+            result = ended(http) => Err(match result.context("HTTP task")? { Ok(()) => anyhow!("the HTTP server stopped"), Err(error) => anyhow!(error).context("HTTP server failed") }),
+            result = ended(requests) => Err(match result.context("NATS task")? { Ok(()) => anyhow!("the NATS request service stopped"), Err(error) => anyhow!(error).context("NATS request service failed") }),
+            result = read_side.wait() => Err(result.err().unwrap_or_else(|| anyhow!("the projector stopped"))),
+            _ = ended(sequencer) => Err(anyhow!("the writer stopped unexpectedly")),
+        }
     }
-    Ok(())
+
+    /// Stops every role in order, naming each in `stopped` once it has.
+    async fn stop(self, stop: &Stop, stopped: &mut Vec<String>) -> Result<()> {
+        let Roles { writer, sequencer, http, requests, mut read_side, checkpointer } = self;
+        writer.shut_down();
+        stop.request();
+        if let Some(http) = http {
+            http.await.context("HTTP task")?.context("HTTP server failed")?;
+            stopped.push("writer HTTP API".to_string());
+        }
+        if let Some(requests) = requests {
+            requests.await.context("NATS task")?.context("NATS request service failed")?;
+            stopped.push("NATS submit subscription".to_string());
+        }
+        // Every caller is answered: what the writer has is all acknowledged.
+        let size = writer.status().size;
+        drop(writer);
+        if let Some(sequencer) = sequencer {
+            sequencer.await.context("the writer's sequencer failed")?;
+            stopped.push(format!("writer (ledger at {size} records)"));
+        }
+        if let Some(checkpointer) = checkpointer {
+            if size > 0 {
+                let bound = Duration::from_millis(FINAL_CHECKPOINT_TIMEOUT_MS);
+                match tokio::time::timeout(bound, checkpointer.checkpoint_at_least(size)).await {
+                    Ok(Ok(checkpoint)) => stopped.push(format!("checkpointer (last checkpoint at {} records)", checkpoint.checkpoint.size)),
+                    Ok(Err(error)) => {
+                        eprintln!("warning: no checkpoint at the tail: {error}");
+                        stopped.push("checkpointer".to_string());
+                    }
+                    Err(_) => {
+                        eprintln!("warning: no checkpoint at the tail within {} ms; the next start signs it", bound.as_millis());
+                        stopped.push("checkpointer".to_string());
+                    }
+                }
+            } else {
+                stopped.push("checkpointer".to_string());
+            }
+            checkpointer.abort();
+        }
+        if read_side.finish().await? {
+            stopped.push("projector and query API".to_string());
+        }
+        Ok(())
+    }
 }

@@ -238,6 +238,14 @@ impl EmbeddedNats {
     /// Stops the server gracefully (SIGTERM), waiting at most
     /// [`STOP_TIMEOUT_MS`] before killing it.
     pub async fn stop(&mut self) -> Result<(), NatsError> {
+        self.stop_within(Duration::from_millis(STOP_TIMEOUT_MS)).await
+    }
+
+    /// Stops the server gracefully (SIGTERM), waiting at most `timeout`
+    /// before killing it (SIGKILL). The wait is not cancel-safe: a dropped
+    /// call leaves the server running unsupervised, so bound it with
+    /// `timeout`, not by dropping the future.
+    pub async fn stop_within(&mut self, timeout: Duration) -> Result<(), NatsError> {
         let Some(mut child) = self.child.take() else {
             return Ok(());
         };
@@ -262,7 +270,7 @@ impl EmbeddedNats {
                 source,
             });
         }
-        let deadline = Instant::now() + Duration::from_millis(STOP_TIMEOUT_MS);
+        let deadline = Instant::now() + timeout;
         loop {
             match child.try_wait() {
                 Ok(Some(_)) => return Ok(()),

@@ -12,7 +12,7 @@ use fundledger_nats::async_nats::jetstream::{
     self, context::PublishErrorKind, message::PublishMessage as Publish,
 };
 use fundledger_nats::{
-    connect_jetstream, get_message, read_from, AppendError, Appender, OutgoingMessage,
+    connect_jetstream, get_message, read_from, AppendError, AppendMode, Appender, OutgoingMessage,
     PublishReceipt, StoredMessage,
 };
 use futures::{StreamExt as _, TryStreamExt as _};
@@ -553,5 +553,211 @@ async fn a_replay_survives_a_reader_that_pauses() -> anyhow::Result<()> {
     let rest: Vec<_> = bounded("the rest", replay.try_collect::<Vec<_>>()).await??;
     assert_eq!(rest.len(), MESSAGES - 1);
     assert!(rest.iter().zip(2u64..).all(|(message, sequence)| message.sequence == sequence), "every message once, in order");
+    Ok(())
+}
+
+/// On a server with atomic batch publish the ledger stream allows it and an
+/// appender for it writes atomic batches; on an older one, pipelined-fenced.
+#[tokio::test]
+async fn the_appender_picks_the_mode_the_server_and_stream_allow() -> anyhow::Result<()> {
+    let (_server, js, streams) = server_with_ledger("hk").await?;
+    let supported = fundledger_nats::server_supports_atomic_publish(&js);
+    assert_eq!(streams.atomic_publish, supported);
+    assert_eq!(streams.events_info.config.allow_atomic_publish, supported);
+    let appender = Appender::for_stream(js, &streams.events_info);
+    let expected = if supported { AppendMode::Atomic } else { AppendMode::PipelinedFenced };
+    assert_eq!(appender.mode(), expected);
+    Ok(())
+}
+
+/// An event stream created before atomic batches were used gets
+/// `allow_atomic` on a server that supports it; nothing else changes.
+#[tokio::test]
+async fn an_existing_stream_is_given_allow_atomic_where_the_server_supports_it() -> anyhow::Result<()> {
+    let server = fundledger_nats::EmbeddedNats::start(fundledger_nats::EmbeddedOptions::default()).await?;
+    let js = connect_jetstream(&server.url()).await?;
+    let old = fundledger_nats::streams::ledger_stream_config(
+        fundledger_nats::stream_name("hk")?,
+        vec![fundledger_nats::ledger_events_filter("hk")?],
+        "fundledger events of ledger hk".to_string(),
+        &fundledger_nats::StreamSettings::default(),
+    );
+    js.create_stream(old).await?;
+    let streams = fundledger_nats::ensure_ledger_streams(&js, "hk", &fundledger_nats::StreamSettings::default()).await?;
+    assert!(!streams.events_created);
+    assert_eq!(streams.atomic_publish, fundledger_nats::server_supports_atomic_publish(&js));
+    let info = js.get_stream(&streams.events_stream).await?.cached_info().clone();
+    assert_eq!(info.config.allow_atomic_publish, streams.atomic_publish);
+    assert!(info.config.deny_delete && info.config.deny_purge);
+    Ok(())
+}
+
+/// Atomic mode: a batch larger than the server's atomic limit lands whole, in
+/// order, with its ids; a stale batch, a batch holding an id already stored,
+/// and a batch continuing a message id that is not the tail land not at all.
+#[tokio::test]
+async fn atomic_batches_land_whole_right_behind_their_tail_or_not_at_all() -> anyhow::Result<()> {
+    let (_server, js, streams) = server_with_ledger("hk").await?;
+    if !streams.atomic_publish {
+        eprintln!("skipped: the server has no atomic batch publish");
+        return Ok(());
+    }
+    let appender = Appender::for_stream(js.clone(), &streams.events_info);
+    assert_eq!(appender.mode(), AppendMode::Atomic);
+    const COUNT: usize = 2 * fundledger_nats::ATOMIC_BATCH_MESSAGES_MAX + 500;
+    let batch = messages("hk", "a", COUNT)?;
+    let receipts = bounded("atomic append", appender.append_batch(1, &batch)).await??;
+    assert_eq!(
+        receipts.iter().map(|r| r.sequence).collect::<Vec<_>>(),
+        (1..=COUNT as u64).collect::<Vec<_>>()
+    );
+    let replayed = read_all(&js, &streams.events_stream, None, 1).await?;
+    assert_eq!(replayed.len(), COUNT);
+    for (stored, sent) in replayed.iter().zip(&batch) {
+        assert_eq!(stored.message_id.as_deref(), Some(sent.message_id.as_str()));
+        assert_eq!((&stored.subject, &stored.payload), (&sent.subject, &sent.payload));
+    }
+    let tail = COUNT as u64;
+
+    // Stale: fenced at its first message, nothing stored.
+    match appender.append_batch(tail, &messages("hk", "stale", 3)?).await {
+        Err(AppendError::Fenced { index: 0, acknowledged: 0, .. }) => {}
+        other => panic!("expected Fenced, got {other:?}"),
+    }
+    // One id already stored: the whole atomic batch is refused.
+    let mut duplicate = messages("hk", "d", 3)?;
+    duplicate[2].message_id = "a-7".into();
+    match appender.append_batch(tail + 1, &duplicate).await {
+        Err(AppendError::DuplicateBatch { index: 0, end: 3, acknowledged: 0, .. }) => {}
+        other => panic!("expected DuplicateBatch, got {other:?}"),
+    }
+    // Continuing a message id that is not the stream's last: nothing is sent.
+    let fresh = Appender::for_stream(js.clone(), &streams.events_info);
+    match fresh.append_batch_after(tail + 1, Some("a-7"), &messages("hk", "c", 2)?, None).await {
+        Err(AppendError::Fenced { index: 0, acknowledged: 0, .. }) => {}
+        other => panic!("expected Fenced, got {other:?}"),
+    }
+    assert_eq!(appender.last_sequence().await?, tail, "nothing of the refused batches landed");
+    // Continuing the real last id (looked up by a fresh appender) works.
+    let last_id = batch[COUNT - 1].message_id.clone();
+    let receipts = fresh.append_batch_after(tail + 1, Some(&last_id), &messages("hk", "c", 2)?, None).await?;
+    assert_eq!(receipts.iter().map(|r| r.sequence).collect::<Vec<_>>(), vec![tail + 1, tail + 2]);
+    Ok(())
+}
+
+/// Two atomic appenders racing from the same tail: exactly one batch lands,
+/// whole; the other is fenced and stores nothing.
+#[tokio::test]
+async fn racing_atomic_appenders_never_interleave() -> anyhow::Result<()> {
+    let (server, js, streams) = server_with_ledger("hk").await?;
+    if !streams.atomic_publish {
+        eprintln!("skipped: the server has no atomic batch publish");
+        return Ok(());
+    }
+    let a = Appender::for_stream(js.clone(), &streams.events_info);
+    let b = Appender::for_stream(connect_jetstream(&server.url()).await?, &streams.events_info);
+    for round in 0..5 {
+        let tail = a.last_sequence().await?;
+        let batch_a = messages("hk", &format!("a{round}"), 1_500)?;
+        let batch_b = messages("hk", &format!("b{round}"), 1_500)?;
+        let (result_a, result_b) = bounded(
+            "race",
+            futures::future::join(a.append_batch(tail + 1, &batch_a), b.append_batch(tail + 1, &batch_b)),
+        )
+        .await?;
+        let landed_a = landed(&batch_a, &result_a);
+        let landed_b = landed(&batch_b, &result_b);
+        for result in [&result_a, &result_b] {
+            if let Err(err) = result {
+                assert!(err.is_fenced(), "round {round}: {err}");
+                // Whole atomic batches only.
+                assert_eq!(err.acknowledged() % fundledger_nats::ATOMIC_BATCH_MESSAGES_MAX, 0);
+            }
+        }
+        let stored: Vec<String> = read_all(&js, &streams.events_stream, None, tail + 1)
+            .await?
+            .into_iter()
+            .filter_map(|m| m.message_id)
+            .collect();
+        assert!(
+            stored == [landed_a.clone(), landed_b.clone()].concat() || stored == [landed_b, landed_a].concat(),
+            "round {round}: the stream interleaves the writers"
+        );
+    }
+    Ok(())
+}
+
+/// Pins down what atomic batches rely on (nats-server 2.12+): the expected
+/// last sequence of the first message is checked at the commit, an id in
+/// the duplicate window refuses the whole batch, and the expected last
+/// message id is refused inside a batch (which is why the appender proves
+/// the tail itself).
+#[tokio::test]
+async fn the_server_enforces_what_atomic_batches_rely_on() -> anyhow::Result<()> {
+    let (_server, js, streams) = server_with_ledger("hk").await?;
+    if !streams.atomic_publish {
+        eprintln!("skipped: the server has no atomic batch publish");
+        return Ok(());
+    }
+    let subject = "fl.hk.ev.fund.f.test.event";
+    let batch = |id: &str, headers: Vec<Vec<(&'static str, String)>>| {
+        let js = js.clone();
+        let id = id.to_string();
+        async move {
+            let client = js.client();
+            let count = headers.len();
+            let mut ack = None;
+            for (index, extra) in headers.into_iter().enumerate() {
+                let mut map = fundledger_nats::async_nats::HeaderMap::new();
+                map.insert("Nats-Batch-Id", id.as_str());
+                map.insert("Nats-Batch-Sequence", (index + 1).to_string());
+                for (name, value) in extra {
+                    map.insert(name, value.as_str());
+                }
+                if index + 1 < count {
+                    client.publish_with_headers(subject, map, Bytes::from_static(b"x")).await?;
+                } else {
+                    map.insert("Nats-Batch-Commit", "1");
+                    let publish = Publish::build().payload(Bytes::from_static(b"x")).headers(map);
+                    ack = Some(js.send_publish(subject, publish).await?.await);
+                }
+            }
+            anyhow::Ok(ack.ok_or_else(|| anyhow::anyhow!("empty batch"))?)
+        }
+    };
+    let code = |result: Result<fundledger_nats::async_nats::jetstream::publish::PublishAck, jetstream::context::PublishError>| {
+        result.err().and_then(|err| {
+            std::error::Error::source(&err)
+                .and_then(|source| source.downcast_ref::<jetstream::Error>())
+                .map(|api| api.error_code().0)
+        })
+    };
+    let ok = batch("b1", vec![
+        vec![("Nats-Msg-Id", "m1".into()), ("Nats-Expected-Last-Sequence", "0".into())],
+        vec![("Nats-Msg-Id", "m2".into())],
+    ]).await?;
+    assert_eq!(ok.as_ref().map(|ack| ack.sequence).ok(), Some(2));
+    // Stale expected last sequence: nothing stored.
+    let stale = batch("b2", vec![
+        vec![("Nats-Msg-Id", "m3".into()), ("Nats-Expected-Last-Sequence", "1".into())],
+        vec![("Nats-Msg-Id", "m4".into())],
+    ]).await?;
+    assert!(matches!(stale.as_ref().map_err(|e| e.kind()), Err(PublishErrorKind::WrongLastSequence)));
+    // An id in the duplicate window refuses the batch (10201); messages are
+    // checked in order, each for its id before its expected last sequence
+    // (so a batch retried whole is refused as a duplicate, not as stale).
+    let duplicate = batch("b3", vec![
+        vec![("Nats-Msg-Id", "m1".into()), ("Nats-Expected-Last-Sequence", "0".into())],
+        vec![("Nats-Msg-Id", "m5".into())],
+    ]).await?;
+    assert_eq!(code(duplicate), Some(10201));
+    // No expected last message id inside a batch (10177).
+    let chained = batch("b4", vec![
+        vec![("Nats-Msg-Id", "m6".into()), ("Nats-Expected-Last-Sequence", "2".into()), ("Nats-Expected-Last-Msg-Id", "m2".into())],
+        vec![("Nats-Msg-Id", "m7".into())],
+    ]).await?;
+    assert_eq!(code(chained), Some(10177));
+    let info = js.get_stream(&streams.events_stream).await?.cached_info().clone();
+    assert_eq!(info.state.last_sequence, 2, "only the first batch landed");
     Ok(())
 }
