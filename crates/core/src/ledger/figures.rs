@@ -10,6 +10,7 @@
 //!
 //! All arithmetic is exact: cents, and ratios compared in 128 bits.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::{EnterpriseStanding, Grant, GrantStatus, Ledger, SubFund};
@@ -19,7 +20,7 @@ use crate::money::Money;
 use crate::time::Date;
 
 /// Where a grant stands against the reimbursement rule and its payment schedule.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct GrantPosition {
     /// Verified spend less disallowed spend.
     pub net_eligible_spend: Money,
@@ -95,7 +96,7 @@ pub fn grant_position(terms: &SchemeEstablished, grant: &Grant) -> GrantPosition
 /// Room left under each of a scheme's caps for one enterprise (counted over
 /// its group of associated enterprises), under the terms in force on a date;
 /// `None` where the scheme sets no such limit.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Headroom {
     /// The enterprise and the enterprises associated with it.
     pub group: Vec<EnterpriseId>,
@@ -132,7 +133,7 @@ pub fn headroom(terms: &SchemeEstablished, budget_left: Money, group: Vec<Enterp
 }
 
 /// A share held to a bound: `part / whole` at most or at least `bound_bps / 10000`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Compliance {
     pub part: Money,
     pub whole: Money,
@@ -173,7 +174,7 @@ impl Compliance {
 
 /// A sub-fund's compliance figures, each against the sub-fund's committed
 /// size (market plus government commitments), as the ITIF states them.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct SubFundCompliance {
     pub committed_size: Money,
     /// Government commitment / committed size, at most the fund's maximum (25%).
@@ -221,7 +222,7 @@ pub fn subfund_compliance(terms: &FundEstablished, figures: &SubFundFigures) -> 
 }
 
 /// All of a fund's sub-funds together against the programme's minimum size.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ProgrammeSize {
     /// Sum of the sub-funds' committed sizes.
     pub committed_size: Money,

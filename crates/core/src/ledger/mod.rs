@@ -146,6 +146,18 @@ pub struct EnterpriseStanding {
 }
 
 impl EnterpriseStanding {
+    /// What one grant adds to its enterprise's standing: a project, open
+    /// until closed, holding [`Grant::committed`]. A standing is the sum of
+    /// its grants' (a read model that keeps grants rebuilds it with this).
+    pub fn of_grant(grant: &Grant) -> EnterpriseStanding {
+        let open = grant.status != GrantStatus::Closed;
+        EnterpriseStanding {
+            projects: 1,
+            open_projects: open as u32,
+            committed: grant.committed(),
+            open_committed: if open { grant.committed() } else { Money::ZERO },
+        }
+    }
     /// The standing of a group: the members' standings added up.
     pub fn plus(&self, other: &EnterpriseStanding) -> EnterpriseStanding {
         EnterpriseStanding {
