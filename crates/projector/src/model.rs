@@ -348,6 +348,11 @@ mod tests {
                 project_duration_months_max: caps.then_some(36),
                 paid_on_completion: true,
                 dual_control_threshold_cents: Money::hkd(1_000_000),
+                enterprise_cap_basis: None,
+                application_window: None,
+                payment_schedule: None,
+                required_attestations: Vec::new(),
+                dual_control: Vec::new(),
             },
             approved_cents: Money::hkd(12),
             committed_cents: Money::hkd(12),
@@ -356,6 +361,8 @@ mod tests {
             grant_count: 1,
             open_grant_count: 1,
             enterprise_count: 1,
+            amendments: Vec::new(),
+            budget_top_ups_cents: Money::ZERO,
             established_seq: 7,
             established_at: Timestamp::parse("2026-01-01T00:00:00Z").unwrap(),
             seq: 9,
@@ -377,6 +384,7 @@ mod tests {
             operator_holder: Text::parse("operator").unwrap(),
             keys_registered: 300,
             keys_revoked: 1,
+            enterprise_groups: vec![vec![EnterpriseId::parse("ent-1").unwrap(), EnterpriseId::parse("ent-2").unwrap()]],
             seq: u64::MAX,
         };
         let bytes = encoded(&ledger);

@@ -8,7 +8,8 @@
 //! keeps the same figures (the projector's) calls them directly; the
 //! `Ledger` methods at the end are the same functions over the ledger's state.
 //!
-//! All arithmetic is exact: cents, and ratios compared in 128 bits.
+//! All arithmetic is exact: cents, and ratios compared in 128 bits. In JSON
+//! (the query API shows these figures whole) amounts end in `_cents`.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -23,24 +24,33 @@ use crate::time::Date;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct GrantPosition {
     /// Verified spend less disallowed spend.
+    #[serde(rename = "net_eligible_spend_cents")]
     pub net_eligible_spend: Money,
     /// The government's share of net eligible spend at the scheme's ratio.
+    #[serde(rename = "reimbursable_cents")]
     pub reimbursable: Money,
     /// With a payment schedule: the initial payment plus the instalments of accepted milestones.
+    #[serde(rename = "scheduled_cents")]
     pub scheduled: Option<Money>,
     /// The most that net disbursement plus forfeited money may reach now:
     /// the lower of the approved grant and what reimbursement (and the schedule) allow.
+    #[serde(rename = "ceiling_cents")]
     pub ceiling: Money,
+    #[serde(rename = "net_disbursed_cents")]
     pub net_disbursed: Money,
     /// Clawed back for a breach of conditions or on termination: never paid again.
+    #[serde(rename = "forfeited_cents")]
     pub forfeited: Money,
     /// What may be paid now: zero when the grant is closed, or not completed
     /// in a scheme that pays on completion.
+    #[serde(rename = "disbursable_now_cents")]
     pub disbursable_now: Money,
     /// Net disbursement plus forfeited above the ceiling (after disallowed
     /// spend): what a clawback for ineligible spend or overpayment may return.
+    #[serde(rename = "overpaid_cents")]
     pub overpaid: Money,
     /// The approved grant less net disbursement and forfeited money.
+    #[serde(rename = "undisbursed_cents")]
     pub undisbursed: Money,
 }
 
@@ -101,15 +111,18 @@ pub struct Headroom {
     /// The enterprise and the enterprises associated with it.
     pub group: Vec<EnterpriseId>,
     /// The per-enterprise cap less what the group's grants hold (lifetime or concurrent, as the terms say).
+    #[serde(rename = "enterprise_grant_cents")]
     pub enterprise_grant: Option<Money>,
     /// Projects the group may still be approved for.
     pub projects: Option<u32>,
     /// Further projects it may have open at once.
     pub concurrent_projects: Option<u32>,
     /// The scheme's budget left (shared by every enterprise).
+    #[serde(rename = "scheme_budget_cents")]
     pub scheme_budget: Money,
     /// The largest next grant the caps allow: the lower of the per-project
     /// cap, the enterprise's headroom and the budget left; zero when a project count is used up.
+    #[serde(rename = "next_grant_max_cents")]
     pub next_grant_max: Money,
 }
 
@@ -135,7 +148,9 @@ pub fn headroom(terms: &SchemeEstablished, budget_left: Money, group: Vec<Enterp
 /// A share held to a bound: `part / whole` at most or at least `bound_bps / 10000`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Compliance {
+    #[serde(rename = "part_cents")]
     pub part: Money,
+    #[serde(rename = "whole_cents")]
     pub whole: Money,
     /// The share in basis points, rounded down; `None` when `whole` is zero.
     pub share_bps: Option<u64>,
@@ -176,6 +191,7 @@ impl Compliance {
 /// size (market plus government commitments), as the ITIF states them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct SubFundCompliance {
+    #[serde(rename = "committed_size_cents")]
     pub committed_size: Money,
     /// Government commitment / committed size, at most the fund's maximum (25%).
     pub government_share: Compliance,
@@ -190,11 +206,15 @@ pub struct SubFundCompliance {
 /// What a sub-fund's compliance is measured from.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SubFundFigures {
+    #[serde(rename = "market_committed_cents")]
     pub market_committed: Money,
+    #[serde(rename = "government_committed_cents")]
     pub government_committed: Money,
     /// Invested into Hong Kong enterprises (at cost).
+    #[serde(rename = "invested_hk_cents")]
     pub invested_hk: Money,
     /// Investees' HK production-base spend within the investment period.
+    #[serde(rename = "production_spend_in_period_cents")]
     pub production_spend_in_period: Money,
 }
 
@@ -225,7 +245,9 @@ pub fn subfund_compliance(terms: &FundEstablished, figures: &SubFundFigures) -> 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ProgrammeSize {
     /// Sum of the sub-funds' committed sizes.
+    #[serde(rename = "committed_size_cents")]
     pub committed_size: Money,
+    #[serde(rename = "minimum_cents")]
     pub minimum: Option<Money>,
     pub met: Option<bool>,
 }
