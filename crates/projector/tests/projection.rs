@@ -48,9 +48,11 @@ impl Builder {
         builder.add_by("2021-01-01T00:00:00Z", Event::LedgerGenesis(LedgerGenesis { name: text("t"), operator: operator.key_id(), operator_holder: text("op") }), &operator);
         let mut fund = presets::itif("itf");
         fund.subfund_target_size_min_cents = Money::hkd(1_000);
+        fund.subfund_committed_size_min_cents = None;
+        fund.programme_size_min_cents = None;
         builder.add_by("2021-01-01T00:00:00Z", Event::FundEstablished(fund), &operator);
-        builder.add_by("2021-01-01T00:00:00Z", Event::SchemeEstablished(presets::pilot_scheme("pilot")), &operator);
-        builder.add_by("2021-01-01T00:00:00Z", Event::SchemeEstablished(presets::nifs_scheme("nifs", Money::hkd(1_000_000_000))), &operator);
+        builder.add_by("2021-01-01T00:00:00Z", Event::SchemeEstablished(SchemeEstablished { application_window: None, required_attestations: Vec::new(), ..presets::pilot_scheme("pilot") }), &operator);
+        builder.add_by("2021-01-01T00:00:00Z", Event::SchemeEstablished(SchemeEstablished { dual_control: Vec::new(), ..presets::nifs_scheme("nifs", Money::hkd(1_000_000_000)) }), &operator);
         for (key, role, scope) in [(builder.manager.key_id(), Role::FundManager, "fund:itf"), (builder.officer.key_id(), Role::GrantOfficer, "ledger")] {
             builder.add_by("2021-01-01T00:00:00Z", Event::KeyRegistered(KeyRegistered { key, holder: text("someone") }), &operator);
             builder.add_by("2021-01-01T00:00:00Z", Event::RoleGranted(RoleChange { key, role, scope: Scope::parse(scope).unwrap() }), &operator);
