@@ -82,7 +82,7 @@ pub struct AttestationArg {
 }
 
 fn parse_attestation(text: &str) -> Result<AttestationArg, String> {
-    let (code, evidence) = text.split_once('=').ok_or_else(|| format!("{text:?}: write CODE=FILE or CODE=SHA256HEX, e.g. hk_production_line_1y=line-evidence.pdf"))?;
+    let (code, evidence) = text.split_once('=').ok_or_else(|| format!("{text:?}: write CODE=FILE or CODE=SHA256HEX, e.g. hk-production-line-1y=line-evidence.pdf"))?;
     let code = AttestationCode::parse(code).map_err(|error| error.to_string())?;
     if evidence.is_empty() {
         return Err(format!("{text:?}: the attestation needs its evidence after ="));
@@ -1180,7 +1180,7 @@ pub struct ApproveArgs {
     #[arg(long, value_name = "DATE")]
     pub applied_on: Option<Date>,
     /// An eligibility attestation the scheme requires, CODE=FILE (hashed here) or CODE=SHA256HEX,
-    /// e.g. hk_production_line_1y=line-evidence.pdf. Repeatable.
+    /// e.g. hk-production-line-1y=line-evidence.pdf. Repeatable.
     #[arg(long, value_name = "CODE=FILE|HEX", value_parser = parse_attestation)]
     pub attestation: Vec<AttestationArg>,
     #[command(flatten)]
