@@ -629,3 +629,33 @@ fn the_demo_ends_by_verifying_the_ledger_it_recorded() {
     let human = cli::run(&["demo"], None, None);
     assert!(human.success() && human.stdout.contains(&format!("Verified all {records} records")), "{human}");
 }
+
+#[test]
+fn a_proof_file_for_record_zero_is_refused_as_malformed_not_a_panic() {
+    let actors = Actors::new("proof0");
+    let mut records = seal(honest_events(&actors));
+    // A forger seals the genesis as record 0 (its hash is recomputed, so it parses).
+    let genesis = &records[0];
+    records[0] = Record::seal(genesis.ledger.clone(), 0, [0; 32], genesis.recorded_at.clone(), genesis.event.clone());
+    let file = fundledger_verifier::proof::InclusionProofFile {
+        format: fundledger_verifier::proof::PROOF_FORMAT.to_string(),
+        version: fundledger_verifier::proof::PROOF_VERSION,
+        ledger: ledger_id().to_string(),
+        seq: 0,
+        event_id: records[0].body().id.to_string(),
+        record: String::from_utf8(records[0].to_json()).unwrap(),
+        leaf_index: u64::MAX,
+        tree_size: 1,
+        proof: Vec::new(),
+        checkpoint: checkpoint(&records, 1, &actors.operator),
+        witnesses: Vec::new(),
+    };
+    let bytes = serde_json::to_vec(&file).unwrap();
+    match fundledger_verifier::proof::verify_proof(&bytes, None) {
+        Err(fundledger_verifier::VerifyError::Failed(failure)) => {
+            assert_eq!(failure.kind, fundledger_verifier::FailureKind::Malformed, "{failure}");
+            assert!(failure.reason.contains("numbered from 1"), "{failure}");
+        }
+        other => panic!("a record-0 proof must fail as malformed, got {other:?}"),
+    }
+}

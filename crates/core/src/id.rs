@@ -109,8 +109,9 @@ entity_id!(/// An enterprise (e.g. its business registration number).
 entity_id!(/// An eligibility attestation a scheme requires, e.g. `hk-production-line-1y`.
     AttestationCode, "attestation code");
 
-/// The id an actor gives an event; it is also the JetStream `Nats-Msg-Id`
-/// and the idempotency key: one id, one event, forever.
+/// The id an actor gives an event; it begins the JetStream `Nats-Msg-Id`
+/// (`<event id>/<16 hex digits of the record hash>`, docs/FORMAT.md section 8);
+/// it is the idempotency key: one id, one event, forever.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(transparent)]
 pub struct EventId(String);

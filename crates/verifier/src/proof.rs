@@ -122,8 +122,11 @@ pub fn verify_proof(bytes: &[u8], operator: Option<&KeyId>) -> Result<ProofCheck
             format!("the record is {} of ledger {} (event {}), not what the proof names", record.seq, record.ledger, record.body().id),
         ));
     }
-    if file.leaf_index != seq - 1 {
-        return Err(fail(FailureKind::Malformed, format!("leaf index {} is not seq - 1 = {}", file.leaf_index, seq - 1)));
+    let Some(leaf_index) = seq.checked_sub(1) else {
+        return Err(fail(FailureKind::Malformed, "the proof is for record 0, but records are numbered from 1".to_string()));
+    };
+    if file.leaf_index != leaf_index {
+        return Err(fail(FailureKind::Malformed, format!("leaf index {} is not seq - 1 = {leaf_index}", file.leaf_index)));
     }
     let event_type = record.body().type_name().to_string();
     record.event.clone().verify().map_err(|error| fail(FailureKind::Signature, error.to_string()))?;

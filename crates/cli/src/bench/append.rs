@@ -1,15 +1,21 @@
 //! `bench append` pre-signs events, then measures (a) the ledger's append
 //! path (signatures verified on all cores, rules applied, chained, published
-//! with fencing headers and acknowledged) and (b) raw async JetStream
-//! publishes of exactly the same record bytes with no headers, and their
-//! ratio; then single-event latency at a moderate load.
+//! with fencing headers and acknowledged) in the append mode the server
+//! allows and, on a server with atomic batches (nats-server 2.12+), also in
+//! the pipelined-fenced mode on a second ledger of the same server, and (b)
+//! raw async JetStream publishes of exactly the same record bytes with no
+//! headers, and their ratios; then single-event latency at a moderate load.
+//! Both modes in one run, because figures from separate runs on a shared
+//! machine differ more than the modes do.
 
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use futures::StreamExt;
+use fundledger_core::id::LedgerId;
 use fundledger_core::record::SignedEvent;
+use fundledger_nats::AppendMode;
 use fundledger_writer::{Writer, WriterConfig};
 use serde_json::json;
 
@@ -45,11 +51,8 @@ pub async fn run(args: AppendArgs) -> Result<()> {
     let environment = super::Environment::start("append", args.nats.clone()).await?;
     let (url, ledger, run_id) = (environment.nats.url.clone(), environment.ledger.clone(), environment.run_id.clone());
     let setup = Setup::new(ledger.clone());
-    let config = WriterConfig::new(ledger.clone(), url.clone(), environment.temporary.path().join("writer"));
-    let (writer, _sequencer) = Writer::start(config).await?;
-    for outcome in writer.submit(setup_events(&setup)?).await {
-        outcome.context("setting up the bench ledger")?;
-    }
+    let writer = start_writer(&url, &ledger, environment.temporary.path().join("writer"), None, &setup).await?;
+    let mode = writer.status().append_mode;
     eprintln!("signing {} events on all cores...", args.events + args.latency_events);
     let events = measured_events(&setup, "thr", 0..args.events)?;
     let latency_events = measured_events(&setup, "lat", 0..args.latency_events)?;
@@ -65,32 +68,25 @@ pub async fn run(args: AppendArgs) -> Result<()> {
     .await?;
     let verify_rate = checked as f64 / verify_seconds;
 
-    // (a) The ledger's append path.
-    eprintln!("appending {} events through the writer in submissions of {}...", args.events, args.batch);
-    let chunks: Vec<Vec<SignedEvent>> = events.chunks(args.batch).map(|chunk| chunk.to_vec()).collect();
-    let started = Instant::now();
-    let mut latencies = Vec::with_capacity(chunks.len());
-    let mut appended = 0usize;
-    {
-        let mut submissions = futures::stream::iter(chunks.into_iter().map(|chunk| {
-            let writer = writer.clone();
-            async move {
-                let sent = Instant::now();
-                let outcomes = writer.submit(chunk).await;
-                (sent.elapsed(), outcomes)
-            }
-        }))
-        .buffered(args.clients);
-        while let Some((latency, outcomes)) = submissions.next().await {
-            latencies.push(latency);
-            for outcome in outcomes {
-                outcome.context("an event of the benchmark was not appended")?;
-                appended += 1;
-            }
-        }
-    }
-    let ledger_elapsed = started.elapsed();
-    latencies.sort();
+    // (a) The ledger's append path, in the mode the server allows.
+    eprintln!("appending {} events through the writer ({mode}) in submissions of {}...", args.events, args.batch);
+    let (appended, ledger_elapsed, latencies) = append_through(&writer, &events, &args).await?;
+    drop(events);
+
+    // (a') On a server with atomic batches, the pipelined-fenced mode too, on
+    // a ledger of its own (same server, same number of events).
+    let other = if mode == AppendMode::Atomic.name() {
+        let other_ledger = LedgerId::parse(&format!("{ledger}-pf"))?;
+        let other_setup = Setup::new(other_ledger.clone());
+        let other_writer = start_writer(&url, &other_ledger, environment.temporary.path().join("writer-pf"), Some(AppendMode::PipelinedFenced), &other_setup).await?;
+        eprintln!("signing {} events for the {} mode...", args.events, AppendMode::PipelinedFenced);
+        let other_events = measured_events(&other_setup, "thr", 0..args.events)?;
+        eprintln!("appending {} events through a writer in the {} mode...", args.events, AppendMode::PipelinedFenced);
+        let measured = append_through(&other_writer, &other_events, &args).await?;
+        Some((other_writer.status().append_mode, measured))
+    } else {
+        None
+    };
 
     // (b) Raw async JetStream publishes of the same record bytes.
     let js = fundledger_nats::connect_jetstream(&url).await?;
@@ -138,16 +134,35 @@ pub async fn run(args: AppendArgs) -> Result<()> {
     let ledger_rate = appended as f64 / ledger_elapsed.as_secs_f64();
     let raw_rate = payloads.len() as f64 / raw_elapsed.as_secs_f64();
     let ms = |duration: Duration| duration.as_secs_f64() * 1000.0;
+    let mut modes = vec![(mode.clone(), appended as f64 / ledger_elapsed.as_secs_f64(), latencies.clone())];
+    if let Some((other_mode, (other_appended, other_elapsed, other_latencies))) = &other {
+        modes.push((other_mode.clone(), *other_appended as f64 / other_elapsed.as_secs_f64(), other_latencies.clone()));
+    }
+    let mode_reports: Vec<serde_json::Value> = modes
+        .iter()
+        .map(|(name, rate, latencies)| {
+            json!({
+                "mode": name,
+                "events_per_second": rate.round(),
+                "submission_latency_ms_p50": ms(percentile(latencies, 0.50)),
+                "submission_latency_ms_p99": ms(percentile(latencies, 0.99)),
+                "ratio_to_raw": rate / raw_rate,
+            })
+        })
+        .collect();
     let report = json!({
         "events": appended,
         "record_bytes_average": payload_bytes / payloads.len().max(1),
         "submission_events": args.batch,
         "clients": args.clients,
+        "nats_server": js.client().server_info().version,
         "ledger_append": {
+            "mode": mode,
             "events_per_second": ledger_rate.round(),
             "submission_latency_ms_p50": ms(percentile(&latencies, 0.50)),
             "submission_latency_ms_p99": ms(percentile(&latencies, 0.99)),
         },
+        "ledger_append_modes": mode_reports,
         "raw_jetstream_publish": {
             "events_per_second": raw_rate.round(),
             "batch_latency_ms_p50": ms(percentile(&raw_latencies, 0.50)),
@@ -166,12 +181,54 @@ pub async fn run(args: AppendArgs) -> Result<()> {
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        println!("bench append: {} pre-signed events, {} bytes per record on average, {} per submission, {} clients", appended, payload_bytes / payloads.len().max(1), args.batch, args.clients);
-        println!("  (a) ledger append path  {:>9.0} events/s   submission p50 {:>7.1} ms  p99 {:>7.1} ms", ledger_rate, ms(percentile(&latencies, 0.5)), ms(percentile(&latencies, 0.99)));
+        println!("bench append: {} pre-signed events, {} bytes per record on average, {} per submission, {} clients, nats-server {}", appended, payload_bytes / payloads.len().max(1), args.batch, args.clients, js.client().server_info().version);
+        for (name, rate, latencies) in &modes {
+            println!("  (a) ledger append path, {name:<16} {:>9.0} events/s   submission p50 {:>7.1} ms  p99 {:>7.1} ms   ({:.1}% of raw)", rate, ms(percentile(latencies, 0.5)), ms(percentile(latencies, 0.99)), 100.0 * rate / raw_rate);
+        }
         println!("  (b) raw JetStream publish {:>7.0} events/s   batch      p50 {:>7.1} ms  p99 {:>7.1} ms", raw_rate, ms(percentile(&raw_latencies, 0.5)), ms(percentile(&raw_latencies, 0.99)));
-        println!("  ratio (a)/(b)            {:>9.1}%   (target at least 30%, and at least 50,000 events/s)", 100.0 * ledger_rate / raw_rate);
+        println!("  ratio (a, {mode})/(b)    {:>9.1}%   (target at least 30%, and at least 50,000 events/s)", 100.0 * ledger_rate / raw_rate);
         println!("  for reference: signature checks alone on all cores {:.0} events/s", verify_rate);
-        println!("  single-event latency, one client: p50 {:.2} ms  p99 {:.2} ms  max {:.2} ms  (target p99 under 10 ms)", ms(percentile(&single, 0.5)), ms(percentile(&single, 0.99)), ms(single.last().copied().unwrap_or_default()));
+        println!("  single-event latency, one client, {mode}: p50 {:.2} ms  p99 {:.2} ms  max {:.2} ms  (target p99 under 10 ms)", ms(percentile(&single, 0.5)), ms(percentile(&single, 0.99)), ms(single.last().copied().unwrap_or_default()));
     }
     environment.stop().await
+}
+
+/// A writer for `ledger` on `url` (in `mode`, or the best the stream allows)
+/// with the bench's set-up events appended.
+async fn start_writer(url: &str, ledger: &LedgerId, data_dir: std::path::PathBuf, mode: Option<AppendMode>, setup: &Setup) -> Result<Writer> {
+    let config = WriterConfig { append_mode: mode, ..WriterConfig::new(ledger.clone(), url, data_dir) };
+    let (writer, _sequencer) = Writer::start(config).await?;
+    for outcome in writer.submit(setup_events(setup)?).await {
+        outcome.context("setting up the bench ledger")?;
+    }
+    Ok(writer)
+}
+
+/// Appends `events` through `writer` in submissions of `--batch`, `--clients`
+/// at a time: how many were appended, how long it took, and each
+/// submission's latency (sorted).
+async fn append_through(writer: &Writer, events: &[SignedEvent], args: &AppendArgs) -> Result<(usize, Duration, Vec<Duration>)> {
+    let chunks: Vec<Vec<SignedEvent>> = events.chunks(args.batch).map(|chunk| chunk.to_vec()).collect();
+    let started = Instant::now();
+    let mut latencies = Vec::with_capacity(chunks.len());
+    let mut appended = 0usize;
+    let mut submissions = futures::stream::iter(chunks.into_iter().map(|chunk| {
+        let writer = writer.clone();
+        async move {
+            let sent = Instant::now();
+            let outcomes = writer.submit(chunk).await;
+            (sent.elapsed(), outcomes)
+        }
+    }))
+    .buffered(args.clients);
+    while let Some((latency, outcomes)) = submissions.next().await {
+        latencies.push(latency);
+        for outcome in outcomes {
+            outcome.context("an event of the benchmark was not appended")?;
+            appended += 1;
+        }
+    }
+    let elapsed = started.elapsed();
+    latencies.sort();
+    Ok((appended, elapsed, latencies))
 }

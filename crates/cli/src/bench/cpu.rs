@@ -50,11 +50,14 @@ mod tests {
     #[test]
     fn this_process_is_seen_spending_cpu() {
         let clock = CpuClock::start(Some(std::process::id()));
-        // Busy for a while: the clocks move in ticks of 10 ms.
-        let started = std::time::Instant::now();
+        // Busy until this process has used 150 ms of CPU (the clocks move in
+        // ticks of 10 ms), however loaded the machine is, for at most 20 s.
+        let (started, cpu_at_start) = (std::time::Instant::now(), own_cpu_time());
         let mut state = 1u64;
-        while started.elapsed() < Duration::from_millis(200) {
-            state = std::hint::black_box(state.wrapping_mul(6364136223846793005).wrapping_add(1));
+        while own_cpu_time().saturating_sub(cpu_at_start) < Duration::from_millis(150) && started.elapsed() < Duration::from_secs(20) {
+            for _ in 0..100_000 {
+                state = std::hint::black_box(state.wrapping_mul(6364136223846793005).wrapping_add(1));
+            }
         }
         let used = clock.read();
         assert!(used.process >= Duration::from_millis(100), "{used:?}");
