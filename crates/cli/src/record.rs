@@ -362,7 +362,10 @@ fn describe(event: &Event) -> String {
         Event::GrantClawedBack(data) => format!("{} {}", data.grant, data.amount_cents),
         Event::GrantClosed(data) => format!("{} ({})", data.grant, close_reason_name(data.reason)),
         Event::SchemeAmended(data) => format!("{} from {}", data.scheme, data.effective_from),
-        Event::SpendDisallowed(data) => format!("{} {} ({:?})", data.grant, data.amount_cents, data.reason),
+        Event::SpendDisallowed(data) => {
+            let reason = serde_json::to_value(data.reason).ok().and_then(|value| value.as_str().map(str::to_string)).unwrap_or_default();
+            format!("{} {} ({reason})", data.grant, data.amount_cents)
+        }
         Event::MilestoneAccepted(data) => format!("{} milestone {}", data.grant, data.milestone),
         Event::EnterprisesAssociated(data) => data.enterprises.iter().map(EnterpriseId::as_str).collect::<Vec<_>>().join(", "),
     };
