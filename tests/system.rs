@@ -10,5 +10,6 @@ mod ops;
 mod security;
 mod projector;
 mod shutdown;
+mod subscriber;
 mod rollback;
 mod writer;

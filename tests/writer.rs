@@ -284,3 +284,35 @@ async fn a_replicated_writer_on_a_nats_server_before_2_9_21_is_refused_with_the_
     let receipts = append_all(&writer, Actors::new("old").setup()).await;
     assert_eq!(stream_size(&cluster.url_list()).await, receipts.len() as u64, "forced, the writer appends");
 }
+
+/// While the NATS server is down a submission is answered 503 at once (not
+/// after the broker's timeouts) and the writer reports not ready with the
+/// reason; once the server is back it appends again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn while_nats_is_down_submissions_fail_fast_and_readiness_says_why() {
+    let mut ledger = TestLedger::start().await;
+    let actors = Actors::new("fastfail");
+    append_all(&ledger.writer, actors.setup()).await;
+    ledger.nats.kill();
+    let deadline = std::time::Instant::now() + Duration::from_millis(TEST_WAIT_MS);
+    while ledger.writer.status().ready {
+        assert!(std::time::Instant::now() < deadline, "the writer still says ready with NATS down");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let reason = ledger.writer.unavailable_reason().expect("a reason while NATS is down");
+    assert!(reason.contains("NATS server cannot be reached"), "{reason}");
+    let started = std::time::Instant::now();
+    let error = refused(&ledger.writer, actors.nav_report(1)).await;
+    let waited = started.elapsed();
+    assert!(matches!(error, fundledger_writer::WriteError::Unavailable(_)), "{error:?}");
+    // Before, a submission waited for the broker's timeouts (10 s and more).
+    assert!(waited < Duration::from_secs(2), "answered after {waited:?}");
+    ledger.nats.restart().await.expect("nats-server restarts");
+    let deadline = std::time::Instant::now() + Duration::from_millis(TEST_WAIT_MS);
+    while !ledger.writer.status().ready {
+        assert!(std::time::Instant::now() < deadline, "the writer is not ready again after NATS came back");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let receipts = append_all(&ledger.writer, vec![actors.nav_report(2)]).await;
+    assert!(!receipts[0].duplicate);
+}

@@ -40,6 +40,24 @@ pub const NATS_STOP_TIMEOUT_MS: u64 = STOP_TIMEOUT_MS - ROLES_STOP_TIMEOUT_MS;
 /// Bound on signing a last checkpoint at the tail when stopping.
 pub const FINAL_CHECKPOINT_TIMEOUT_MS: u64 = 2_000;
 
+/// `serve --append-mode`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum AppendModeArg {
+    Auto,
+    Atomic,
+    Pipelined,
+}
+
+impl AppendModeArg {
+    fn mode(self) -> Option<fundledger_nats::AppendMode> {
+        match self {
+            AppendModeArg::Auto => None,
+            AppendModeArg::Atomic => Some(fundledger_nats::AppendMode::Atomic),
+            AppendModeArg::Pipelined => Some(fundledger_nats::AppendMode::PipelinedFenced),
+        }
+    }
+}
+
 #[derive(Args, Clone, Debug)]
 pub struct NatsArgs {
     /// NATS server URL (JetStream enabled); a comma-separated list for a cluster,
@@ -75,6 +93,12 @@ pub struct ServeArgs {
     /// CVE-2023-47090 fix (2.9.23). Upgrade the cluster instead where you can.
     #[arg(long, env = "FUNDLEDGER_ALLOW_OLD_NATS_CLUSTER")]
     pub allow_old_nats_cluster: bool,
+    /// How the writer appends its batches. `auto`: all-or-nothing atomic batches where the
+    /// server allows them (nats-server 2.12+, stream with allow_atomic), else pipelined publishes
+    /// each fenced on its predecessor. Both keep the chain whole against a rival writer
+    /// (docs/ARCHITECTURE.md, step 5); `pipelined` has the lower latency (docs/PERFORMANCE.md).
+    #[arg(long, env = "FUNDLEDGER_APPEND_MODE", value_enum, default_value_t = AppendModeArg::Auto)]
+    pub append_mode: AppendModeArg,
     /// Address for the writer's HTTP API (POST /v1/events, GET /v1/status, /healthz, /readyz, /metrics).
     /// Port 0 takes a free port; the address bound is printed at start.
     #[arg(long, env = "FUNDLEDGER_HTTP", default_value = "127.0.0.1:7400")]
@@ -220,11 +244,16 @@ async fn serve_writer(args: &ServeArgs, nats: &NatsConnection, signals: &mut Sto
 
 impl Roles {
     async fn start(args: &ServeArgs, nats: &NatsConnection, stop: &Stop) -> Result<Roles> {
-        let (writer, sequencer) = Writer::start(WriterConfig { allow_old_nats_cluster: args.allow_old_nats_cluster, ..args.nats.writer_config(&nats.url) }).await.context("cannot start the writer")?;
+        let (writer, sequencer) = Writer::start(WriterConfig {
+            allow_old_nats_cluster: args.allow_old_nats_cluster,
+            append_mode: args.append_mode.mode(),
+            ..args.nats.writer_config(&nats.url)
+        }).await.context("cannot start the writer")?;
         let listener = tokio::net::TcpListener::bind(args.http).await.with_context(|| format!("cannot listen on {}", args.http))?;
         let status = writer.status();
         eprintln!("fundledger serving ledger {} ({} records, head {})", status.ledger, status.size, &status.head[..16]);
         eprintln!("  writer HTTP API : http://{}", listener.local_addr()?);
+        eprintln!("  append mode     : {}", status.append_mode);
         eprintln!("  NATS            : {}", describe_nats(nats));
         eprintln!("  submit over NATS: {}", fundledger_nats::request_subject(args.nats.ledger.as_str())?);
         let read_side = crate::query::ReadSide::start(&args.read, &args.nats, &nats.url, stop).await?;

@@ -219,7 +219,10 @@ async fn ready(State(writer): State<Writer>) -> Response {
     match (status.ready, status.incident) {
         (_, Some(incident)) => (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {incident}")).into_response(),
         (true, None) => (StatusCode::OK, "ready").into_response(),
-        (false, None) => (StatusCode::SERVICE_UNAVAILABLE, "not ready").into_response(),
+        (false, None) => match writer.unavailable_reason() {
+            Some(reason) => (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {reason}")).into_response(),
+            None => (StatusCode::SERVICE_UNAVAILABLE, "not ready").into_response(),
+        },
     }
 }
 

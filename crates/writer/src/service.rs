@@ -145,6 +145,20 @@ pub struct Writer {
 /// Why a submission made after [`Writer::shut_down`] is refused (503, `unavailable`).
 pub const SHUTTING_DOWN: &str = "the writer is shutting down";
 
+/// Why nothing can be appended right now without waiting, if so: the writer
+/// is stopping, or its connection to NATS is down (a submission would only
+/// wait for the broker's timeouts). Callers are answered 503 at once.
+fn refusal_now(closing: bool, client: &fundledger_nats::async_nats::Client) -> Option<String> {
+    use fundledger_nats::async_nats::connection::State;
+    if closing {
+        return Some(SHUTTING_DOWN.to_string());
+    }
+    match client.connection_state() {
+        State::Connected => None,
+        state => Some(format!("the NATS server cannot be reached (connection {state}); the client reconnects by itself")),
+    }
+}
+
 fn now() -> Timestamp {
     let millis = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
     Timestamp::from_unix_millis(millis)
@@ -202,7 +216,7 @@ impl Writer {
 
     pub fn status(&self) -> WriterStatus {
         let mut status = self.status.read().map(|status| status.clone()).unwrap_or_default();
-        status.ready &= !self.is_shutting_down();
+        status.ready &= refusal_now(self.is_shutting_down(), &self.client).is_none();
         status
     }
 
@@ -212,6 +226,11 @@ impl Writer {
     /// once every handle is dropped (the task [`Writer::start`] returned).
     pub fn shut_down(&self) {
         self.closing.store(true, Ordering::SeqCst);
+    }
+
+    /// Why a submission would be refused at once now (stopping, NATS down), if so.
+    pub fn unavailable_reason(&self) -> Option<String> {
+        refusal_now(self.is_shutting_down(), &self.client)
     }
 
     /// True once [`Writer::shut_down`] was called on any clone.
@@ -233,8 +252,8 @@ impl Writer {
     /// answers line up with the request.
     pub async fn submit_parsed(&self, events: Vec<Result<SignedEvent, WriteError>>) -> Vec<Outcome> {
         let count = events.len();
-        if self.is_shutting_down() {
-            return (0..count).map(|_| Err(WriteError::Unavailable(SHUTTING_DOWN.to_string()))).collect();
+        if let Some(reason) = refusal_now(self.is_shutting_down(), &self.client) {
+            return (0..count).map(|_| Err(WriteError::Unavailable(reason.clone()))).collect();
         }
         let mut errors: Vec<Option<WriteError>> = Vec::with_capacity(count);
         let mut parsed = Vec::with_capacity(count);
@@ -272,8 +291,8 @@ impl Writer {
     /// the errors are passed through in place.
     pub async fn submit_checked(&self, events: Vec<Result<VerifiedEvent, WriteError>>) -> Vec<Outcome> {
         let count = events.len();
-        if self.is_shutting_down() {
-            return (0..count).map(|_| Err(WriteError::Unavailable(SHUTTING_DOWN.to_string()))).collect();
+        if let Some(reason) = refusal_now(self.is_shutting_down(), &self.client) {
+            return (0..count).map(|_| Err(WriteError::Unavailable(reason.clone()))).collect();
         }
         let (reply, answer) = oneshot::channel();
         if self.jobs.send(Job { events, reply }).await.is_err() {
@@ -502,6 +521,14 @@ impl Sequencer {
         self.incident = Some(rollback);
     }
 
+    /// Answers every job with `503 unavailable` and `reason`; nothing was appended for them.
+    fn answer_all(&self, jobs: Vec<Job>, reason: &str) {
+        for job in jobs {
+            let outcomes = job.events.iter().map(|_| Err(WriteError::Unavailable(reason.to_string()))).collect();
+            let _ = job.reply.send(outcomes);
+        }
+    }
+
     /// Answers every job with the incident.
     fn refuse_all(&self, jobs: Vec<Job>) {
         let reason = self.incident.as_ref().map(ToString::to_string).unwrap_or_default();
@@ -655,6 +682,10 @@ impl Sequencer {
         for attempt in 1..=APPEND_ATTEMPTS_MAX {
             if self.incident.is_some() {
                 return self.refuse_all(jobs);
+            }
+            if let Some(reason) = refusal_now(false, &self.js.client()) {
+                // Fail fast: the queued submissions would only wait for the broker's timeouts.
+                return self.answer_all(jobs, &reason);
             }
             if self.needs_reload {
                 if let Err(error) = self.load().await {
