@@ -10,7 +10,8 @@ use std::path::Path;
 use fundledger_core::chain::ChainState;
 use fundledger_core::checkpoint::{Checkpoint, SignedCheckpoint};
 use fundledger_core::crypto::{Hash, SecretKey};
-use fundledger_core::event::{Event, KeyRevoked};
+use fundledger_core::event::{EvidenceDigest, Event, KeyRevoked, SpendVerified};
+use fundledger_core::money::Money;
 use fundledger_core::merkle::{leaf_hash, CompactRange};
 use fundledger_core::record::{verify_events, Record, SignedEvent};
 use fundledger_core::time::Timestamp;
@@ -323,6 +324,54 @@ fn a_reused_event_id_is_named() {
     let lines: Vec<Vec<u8>> = records.iter().map(Record::to_json).collect();
     let reason = fixture.assert_fails("reused-id", &lines, &[], 26, Some(&reused), "duplicate_id");
     assert!(reason.contains("record 15"), "{reason}");
+}
+
+/// Records sealed by the operator straight after the honest ones (no writer in the way).
+fn seal_after(records: &mut Vec<Record>, events: Vec<fundledger_core::record::SignedEvent>) {
+    for event in events {
+        let seq = records.len() as u64 + 1;
+        let prev = records.last().map_or([0; 32], |record| record.hash);
+        records.push(Record::seal(ledger_id(), seq, prev, recorded_at(seq), event));
+    }
+}
+
+#[test]
+fn reused_evidence_sealed_by_the_operator_is_named() {
+    // Issue 19: one piece of evidence supports spend once. Two pilot grants' spend on the same
+    // invoice, validly signed by the officer and sealed by the operator without the writer: the
+    // verifier's state machine refuses the second at its record, as a rule.
+    let fixture = Fixture::new();
+    let mut records = fixture.records.clone();
+    let invoice = EvidenceDigest(fundledger_core::crypto::sha256(&[b"one invoice"]));
+    let spend = |number: u32| {
+        let grant = format!("pilot-audit-{number}").parse().expect("id");
+        fixture.actors.sign(Event::SpendVerified(SpendVerified { grant, amount_cents: Money::hkd(30_000), evidence_sha256: invoice }), &[&fixture.actors.officer])
+    };
+    seal_after(&mut records, vec![spend(3), spend(13)]);
+    let lines: Vec<Vec<u8>> = records.iter().map(Record::to_json).collect();
+    let last = records.len();
+    let reason = fixture.assert_fails("evidence-reused", &lines, &fixture.checkpoints(), last as u64, Some(&records[last - 1].body().id.to_string()), "rule");
+    assert!(reason.contains("evidence_reused") && reason.contains("pilot-audit-3"), "{reason}");
+}
+
+#[test]
+fn a_trusted_file_from_before_evidence_was_tracked_is_refused() {
+    let fixture = Fixture::new();
+    let store = fixture.dir.path().join("store").display().to_string();
+    let trusted = fixture.dir.path().join("trusted.json");
+    let trusted_text = trusted.display().to_string();
+    let first = &fixture.lines()[..CHECKPOINT_SIZES[1] as usize];
+    let (ok, _, output) = fixture.verify_with("first", first, &fixture.checkpoints(), &["--store", &store, "--save-trusted", &trusted_text]);
+    assert!(ok, "{output}");
+    // The same file as a build before issue 19 wrote it: version 1, whose state had no evidence digests.
+    let mut file: Value = serde_json::from_slice(&std::fs::read(&trusted).expect("written")).expect("json");
+    file["version"] = Value::from(1);
+    std::fs::write(&trusted, serde_json::to_vec(&file).expect("json")).expect("writes");
+    let path = fixture.dir.path().join("old-trusted.bundle");
+    write_bundle(&path, &fixture.lines(), &fixture.checkpoints());
+    let output = cli::run(&["verify", "--bundle", &path.display().to_string(), "--store", &store, "--trusted", &trusted_text], None, None);
+    assert!(!output.success(), "an old trusted file must be refused:\n{output}");
+    assert!(output.stderr.contains("evidence") && output.stderr.contains("verify from genesis"), "{output}");
 }
 
 #[test]

@@ -98,6 +98,7 @@ fn records_a_scenario_through_the_cli() {
     // Keys, generated locally.
     let operator_public = keygen(&session, "operator");
     let manager_public = keygen(&session, "manager");
+    let manager_two_public = keygen(&session, "manager-two");
     keygen(&session, "officer");
     keygen(&session, "officer-two");
     let (operator_file, manager_file) = (session.path("operator.json"), session.path("manager.json"));
@@ -117,6 +118,11 @@ fn records_a_scenario_through_the_cli() {
     session.records(&["scheme", "establish", "--key", operator, "--scheme", "nias", "--preset", "nias"]);
     session.records(&["key", "register", "--key", operator, "--public", manager, "--holder", "Fund Manager"]);
     session.records(&["role", "grant", "--key", operator, "--public", &manager_public, "--role", "fund_manager", "--scope", "fund:itif"]);
+    // Government commitments of HK$100M or more need two fund managers (issue 19).
+    let manager_two_file = session.path("manager-two.json");
+    let manager_two = manager_two_file.as_str();
+    session.records(&["key", "register", "--key", operator, "--public", manager_two, "--holder", "Fund Manager Two"]);
+    session.records(&["role", "grant", "--key", operator, "--public", &manager_two_public, "--role", "fund_manager", "--scope", "fund:itif"]);
     for file in [officer, officer_two] {
         session.records(&["key", "register", "--key", operator, "--public", file, "--holder", "Grant Officer"]);
         session.records(&["role", "grant", "--key", operator, "--public", file, "--role", "grant_officer", "--scope", "scheme:nias"]);
@@ -132,11 +138,11 @@ fn records_a_scenario_through_the_cli() {
     ]);
     session.records(&["subfund", "market-commit", "--key", manager, "--subfund", "sf-ai", "--investor", "Market LP", "--amount", "3,000,000,000"]);
     let over = session.refused(
-        &["subfund", "government-commit", "--key", manager, "--subfund", "sf-ai", "--amount", "1,000,000,000.01"],
+        &["subfund", "government-commit", "--key", manager, "--cosign", manager_two, "--subfund", "sf-ai", "--amount", "1,000,000,000.01"],
         "government_commitment_cap",
     );
     assert!(over.stderr.contains("HK$1,000,000,000.01"), "the refusal names the amount:\n{over}");
-    let committed = session.records(&["subfund", "government-commit", "--key", manager, "--subfund", "sf-ai", "--amount", "HK$1,000,000,000"]);
+    let committed = session.records(&["subfund", "government-commit", "--key", manager, "--cosign", manager_two, "--subfund", "sf-ai", "--amount", "HK$1,000,000,000"]);
     assert!(committed.stdout.contains("subfund.government_committed sf-ai HK$1,000,000,000.00"), "{committed}");
 
     // --json prints the writer's receipt.
@@ -162,7 +168,7 @@ fn records_a_scenario_through_the_cli() {
 
     // A grant, recorded twice with the same id.
     let approve = [
-        "grant", "approve", "--key", officer, "--scheme", "nias", "--grant", "nias-g1", "--enterprise", "ent-1", "--enterprise-name",
+        "grant", "approve", "--key", officer, "--cosign", officer_two, "--scheme", "nias", "--grant", "nias-g1", "--enterprise", "ent-1", "--enterprise-name",
         "Factory Limited", "--project", "Smart production line", "--approved-cost", "300,000,000", "--amount", "100,000,000",
         "--duration-months", "24", "--id", "cli-approve-1", "--occurred-at", "2026-02-01T10:00:00Z",
     ];

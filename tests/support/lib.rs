@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use fundledger_core::crypto::SecretKey;
+use fundledger_core::crypto::{sha256, SecretKey};
 use fundledger_core::event::*;
 use fundledger_core::id::{EventId, LedgerId};
 use fundledger_core::money::Money;
@@ -194,6 +194,7 @@ impl Actors {
                 theme: "ai-robotics".parse().expect("id"),
                 general_partner: text("GP Limited"),
                 target_size_cents: Money::hkd(4_000_000_000),
+                investment_period: None,
             }),
             &[&self.manager],
         ));
@@ -232,6 +233,8 @@ impl Actors {
                 approved_cost_cents: Money::hkd(300_000),
                 grant_cents: Money::hkd(100_000),
                 duration_months: 12,
+                applied_on: Some("2026-01-15".parse().expect("date")),
+                attestations: vec![presets::hk_production_line_attestation(EvidenceDigest(sha256(&[b"attestation ", self.prefix.as_bytes(), &number.to_be_bytes()])))],
             }),
             &[signer],
         )

@@ -23,7 +23,7 @@ use clap::Args;
 use fundledger_core::crypto::{sha256, SecretKey};
 use fundledger_core::event::*;
 use fundledger_core::id::*;
-use fundledger_core::ledger::Ledger;
+use fundledger_core::ledger::{dual_control_threshold, Ledger};
 use fundledger_core::money::Money;
 use fundledger_core::presets;
 use fundledger_core::record::SignedEvent;
@@ -295,6 +295,7 @@ async fn administration(demo: &mut Demo) -> Result<()> {
     demo.record(Event::SchemeEstablished(presets::pilot_scheme("pilot")), &[&operator]).await?;
     demo.record(Event::SchemeEstablished(presets::nifs_scheme("nifs", hkd(2_000_000_000))), &[&operator]).await?;
     demo.record(Event::SchemeEstablished(presets::nias_scheme("nias")), &[&operator]).await?;
+    demo.record(Event::SchemeAmended(presets::nias_amendment_2025_11_18("nias")), &[&operator]).await?;
     for (key, holder, role, scope) in holders {
         demo.record(Event::KeyRegistered(KeyRegistered { key, holder: text(holder) }), &[&operator]).await?;
         let scope = Scope::parse(scope).map_err(anyhow::Error::msg)?;
@@ -308,8 +309,11 @@ async fn fund(demo: &mut Demo) -> Result<()> {
     let approver = demo.keys.fund_approver.clone();
     let dual = [&office, &approver];
     let single = [&office];
-    let threshold = presets::itif("itif").dual_control_threshold_cents;
+    let terms = presets::itif("itif");
+    let threshold = terms.dual_control_threshold_cents;
     let signers_for = |amount: Money| -> Vec<&SecretKey> { if amount >= threshold { dual.to_vec() } else { single.to_vec() } };
+    let commitment_threshold = dual_control_threshold(Some(threshold), &terms.dual_control, DualControlKind::GovernmentCommitment).unwrap_or(Money::ZERO);
+    let commitment_signers = |amount: Money| -> Vec<&SecretKey> { if amount >= commitment_threshold { dual.to_vec() } else { single.to_vec() } };
     for (index, general_partner) in GENERAL_PARTNERS.iter().enumerate() {
         demo.quarter = 0;
         let (theme, _) = presets::ITIF_THEMES[index / 2];
@@ -325,6 +329,7 @@ async fn fund(demo: &mut Demo) -> Result<()> {
                 theme: id(theme),
                 general_partner: text(&format!("{general_partner} Limited")),
                 target_size_cents: target,
+                investment_period: (index == 0).then(|| Period { starts: quarter_date(0), ends: quarter_date(20) }),
             }),
             &single,
         )
@@ -334,7 +339,7 @@ async fn fund(demo: &mut Demo) -> Result<()> {
         for (investor, share) in investors.iter().zip(shares) {
             if index == 1 && share == 20 {
                 // Government as the last LP: with only 80% of the market money in, 25% is not yet reached.
-                let early = demo.sign(Event::GovernmentCommitted(GovernmentCommitted { subfund: subfund.clone(), amount_cents: government }), &single)?;
+                let early = demo.sign(Event::GovernmentCommitted(GovernmentCommitted { subfund: subfund.clone(), amount_cents: government }), &commitment_signers(government))?;
                 demo.refuse("government commitment before enough market money (above the 25% share)", "government_share_max", early).await?;
             }
             let amount = market_total.mul_div_floor(share, 100)?;
@@ -345,11 +350,20 @@ async fn fund(demo: &mut Demo) -> Result<()> {
                 "government commitment of HK$1.2bn to one sub-fund",
                 "government_commitment_cap",
                 Event::GovernmentCommitted(GovernmentCommitted { subfund: subfund.clone(), amount_cents: hkd(1_200_000_000) }),
+                &dual,
+            )
+            .await?;
+        }
+        if index == 0 {
+            demo.refuse_event(
+                "a government commitment of HK$1bn signed by one officer (dual control from HK$100M)",
+                "dual_control",
+                Event::GovernmentCommitted(GovernmentCommitted { subfund: subfund.clone(), amount_cents: government }),
                 &single,
             )
             .await?;
         }
-        demo.record(Event::GovernmentCommitted(GovernmentCommitted { subfund: subfund.clone(), amount_cents: government }), &single).await?;
+        demo.record(Event::GovernmentCommitted(GovernmentCommitted { subfund: subfund.clone(), amount_cents: government }), &commitment_signers(government)).await?;
         let mut invested = Money::ZERO;
         for quarter in 1..=8i64 {
             demo.quarter = quarter;
@@ -391,7 +405,13 @@ async fn fund(demo: &mut Demo) -> Result<()> {
                 if hk_enterprise {
                     let spend = amount.mul_div_floor(30 + pseudo(&format!("{investment}/spend"), 30), 100)?;
                     demo.record(
-                        Event::ProductionSpendReported(ProductionSpendReported { subfund: subfund.clone(), investment: investment.clone(), period: text("2027"), amount_cents: spend }),
+                        Event::ProductionSpendReported(ProductionSpendReported {
+                            subfund: subfund.clone(),
+                            investment: investment.clone(),
+                            period: text("2027"),
+                            amount_cents: spend,
+                            spent_on: Some(quarter_date(quarter)),
+                        }),
                         &single,
                     )
                     .await?;
@@ -431,6 +451,45 @@ fn evidence(label: &str) -> EvidenceDigest {
     EvidenceDigest(sha256(&[b"demo evidence: ", label.as_bytes()]))
 }
 
+/// A Pilot Scheme application: received 2026-06-01 (inside the window) with the attestation it requires.
+fn pilot_application(grant: &GrantId) -> (Option<Date>, Vec<Attestation>) {
+    (Some(id("2026-06-01")), vec![presets::hk_production_line_attestation(evidence(&format!("{grant}/production-line")))])
+}
+
+/// A Pilot Scheme approval.
+fn pilot_approval(grant: &str, enterprise: &str, name: &str, project: &str, cost: Money, amount: Money, months: u32) -> Event {
+    let grant: GrantId = id(grant);
+    let (applied_on, attestations) = pilot_application(&grant);
+    Event::GrantApproved(GrantApproved {
+        scheme: id("pilot"),
+        grant,
+        enterprise: id(enterprise),
+        enterprise_name: text(name),
+        project: text(project),
+        approved_cost_cents: cost,
+        grant_cents: amount,
+        duration_months: months,
+        applied_on,
+        attestations,
+    })
+}
+
+/// A NIFS or NIAS approval (no window, no attestations).
+fn approval(scheme: &str, grant: &GrantId, enterprise: &EnterpriseId, name: &str, project: &str, cost: Money, amount: Money, months: u32) -> Event {
+    Event::GrantApproved(GrantApproved {
+        scheme: id(scheme),
+        grant: grant.clone(),
+        enterprise: enterprise.clone(),
+        enterprise_name: text(name),
+        project: text(project),
+        approved_cost_cents: cost,
+        grant_cents: amount,
+        duration_months: months,
+        applied_on: None,
+        attestations: Vec::new(),
+    })
+}
+
 async fn grants(demo: &mut Demo, pilot_enterprises: u32) -> Result<()> {
     let officer = demo.keys.grant_officer.clone();
     let approver = demo.keys.grant_approver.clone();
@@ -443,20 +502,8 @@ async fn grants(demo: &mut Demo, pilot_enterprises: u32) -> Result<()> {
         let grant_id: GrantId = id(&format!("pilot-{number:04}"));
         let amount = hkd(60_000 + pseudo(grant_id.as_str(), 190_001));
         let cost = Money::from_cents(amount.cents() * 3)?;
-        demo.record(
-            Event::GrantApproved(GrantApproved {
-                scheme: id("pilot"),
-                grant: grant_id.clone(),
-                enterprise,
-                enterprise_name: text(&format!("Manufacturer {number} Limited")),
-                project: text("Production line upgrade"),
-                approved_cost_cents: cost,
-                grant_cents: amount,
-                duration_months: 18,
-            }),
-            &single,
-        )
-        .await?;
+        let event = pilot_approval(grant_id.as_str(), enterprise.as_str(), &format!("Manufacturer {number} Limited"), "Production line upgrade", cost, amount, 18);
+        demo.record(event, &single).await?;
         let spent = cost.mul_div_floor(70 + pseudo(&format!("{grant_id}/spent"), 31), 100)?;
         demo.record(Event::SpendVerified(SpendVerified { grant: grant_id.clone(), amount_cents: spent, evidence_sha256: evidence(grant_id.as_str()) }), &single).await?;
         let payable = spent.mul_div_floor(1, 3)?.min(amount);
@@ -465,43 +512,57 @@ async fn grants(demo: &mut Demo, pilot_enterprises: u32) -> Result<()> {
             demo.record(Event::GrantClosed(GrantClosed { grant: grant_id, reason: CloseReason::Completed }), &single).await?;
         }
     }
+    // An ineligible invoice found on audit: the spend is disallowed, then what was paid on it is clawed back.
     demo.record(
-        Event::GrantClawedBack(GrantClawedBack { grant: id("pilot-0007"), amount_cents: hkd(10_000), reason: text("Ineligible invoice found on audit") }),
+        Event::SpendDisallowed(SpendDisallowed {
+            grant: id("pilot-0007"),
+            amount_cents: hkd(30_000),
+            reason: DisallowanceReason::IneligibleItem,
+            evidence_sha256: evidence("pilot-0007"),
+        }),
+        &single,
+    )
+    .await?;
+    demo.record(
+        Event::GrantClawedBack(GrantClawedBack {
+            grant: id("pilot-0007"),
+            amount_cents: hkd(10_000),
+            reason: text("Ineligible invoice found on audit"),
+            reason_code: Some(ClawbackReason::IneligibleSpend),
+        }),
+        &single,
+    )
+    .await?;
+    let first_enterprise = format!("br-{:08}", 60_000_000 + 37);
+    demo.refuse_event(
+        "a second Pilot grant taking an enterprise past HK$250,000",
+        "enterprise_grant_cap",
+        pilot_approval("pilot-extra-0001", &first_enterprise, "Manufacturer 1 Limited", "Second production line", hkd(750_000), hkd(250_000), 12),
+        &single,
+    )
+    .await?;
+    // A split enterprise: a sister company of Manufacturer 1 applies for the cap again; once the
+    // officer records their common ownership, the cap applies to both together.
+    demo.record(
+        Event::EnterprisesAssociated(EnterprisesAssociated {
+            enterprises: vec![id(&first_enterprise), id("br-69990001")],
+            basis: text("Both wholly owned by Manufacturer 1 Holdings Limited (company search)"),
+            evidence_sha256: evidence("company-search/br-69990001"),
+        }),
         &single,
     )
     .await?;
     demo.refuse_event(
-        "a second Pilot grant taking an enterprise past HK$250,000",
+        "a sister company of Manufacturer 1 (associated enterprise) applying for the Pilot cap again",
         "enterprise_grant_cap",
-        Event::GrantApproved(GrantApproved {
-            scheme: id("pilot"),
-            grant: id("pilot-extra-0001"),
-            enterprise: id(&format!("br-{:08}", 60_000_000 + 37)),
-            enterprise_name: text("Manufacturer 1 Limited"),
-            project: text("Second production line"),
-            approved_cost_cents: hkd(750_000),
-            grant_cents: hkd(250_000),
-            duration_months: 12,
-        }),
+        pilot_approval("pilot-sister-0001", "br-69990001", "Manufacturer 1 Sister Limited", "Production line upgrade", hkd(750_000), hkd(250_000), 12),
         &single,
     )
     .await?;
     // A grant paid on a reimbursement basis: HK$150,000 of spend verified so far.
     let reimbursed: GrantId = id("pilot-reimbursement");
-    demo.record(
-        Event::GrantApproved(GrantApproved {
-            scheme: id("pilot"),
-            grant: reimbursed.clone(),
-            enterprise: id("br-69999999"),
-            enterprise_name: text("Reimbursement Example Limited"),
-            project: text("Automated packaging line"),
-            approved_cost_cents: hkd(450_000),
-            grant_cents: hkd(150_000),
-            duration_months: 12,
-        }),
-        &single,
-    )
-    .await?;
+    let event = pilot_approval(reimbursed.as_str(), "br-69999999", "Reimbursement Example Limited", "Automated packaging line", hkd(450_000), hkd(150_000), 12);
+    demo.record(event, &single).await?;
     demo.record(Event::SpendVerified(SpendVerified { grant: reimbursed.clone(), amount_cents: hkd(150_000), evidence_sha256: evidence("reimbursement") }), &single).await?;
     demo.refuse_event(
         "disbursement above one third of verified spend",
@@ -510,21 +571,37 @@ async fn grants(demo: &mut Demo, pilot_enterprises: u32) -> Result<()> {
         &single,
     )
     .await?;
-    demo.record(Event::GrantDisbursed(GrantDisbursed { grant: reimbursed, amount_cents: hkd(50_000), payment_reference: text("PAY-REIMBURSEMENT") }), &single).await?;
+    demo.refuse_event(
+        "spend verified on evidence that already supports another grant's spend",
+        "evidence_reused",
+        Event::SpendVerified(SpendVerified { grant: reimbursed.clone(), amount_cents: hkd(90_000), evidence_sha256: evidence("pilot-0003") }),
+        &single,
+    )
+    .await?;
+    demo.record(Event::GrantDisbursed(GrantDisbursed { grant: reimbursed.clone(), amount_cents: hkd(50_000), payment_reference: text("PAY-REIMBURSEMENT") }), &single).await?;
+    // Money recovered for a breach of conditions is forfeited: it is never paid again.
+    demo.record(
+        Event::GrantClawedBack(GrantClawedBack {
+            grant: reimbursed.clone(),
+            amount_cents: hkd(20_000),
+            reason: text("Equipment sold within the conditions period"),
+            reason_code: Some(ClawbackReason::BreachOfConditions),
+        }),
+        &single,
+    )
+    .await?;
+    demo.refuse_event(
+        "paying again money clawed back for a breach of conditions",
+        "reimbursement_share",
+        Event::GrantDisbursed(GrantDisbursed { grant: reimbursed, amount_cents: hkd(20_000), payment_reference: text("PAY-AGAIN") }),
+        &single,
+    )
+    .await?;
     let fund_office = demo.keys.fund_office.clone();
     demo.refuse_event(
         "a fund manager approving a grant",
         "signer_unauthorised",
-        Event::GrantApproved(GrantApproved {
-            scheme: id("pilot"),
-            grant: id("pilot-by-fund-office"),
-            enterprise: id("br-99999999"),
-            enterprise_name: text("Friendly Enterprise Limited"),
-            project: text("Unauthorised project"),
-            approved_cost_cents: hkd(300_000),
-            grant_cents: hkd(100_000),
-            duration_months: 12,
-        }),
+        pilot_approval("pilot-by-fund-office", "br-99999999", "Friendly Enterprise Limited", "Unauthorised project", hkd(300_000), hkd(100_000), 12),
         &[&fund_office],
     )
     .await?;
@@ -537,20 +614,18 @@ async fn grants(demo: &mut Demo, pilot_enterprises: u32) -> Result<()> {
             let grant_id: GrantId = id(&format!("nifs-{enterprise_number:02}-{project}"));
             let cost = hkd(12_000_000 + pseudo(grant_id.as_str(), 40_000_000));
             let amount = cost.mul_div_floor(1, 3)?.min(hkd(15_000_000));
-            demo.record(
-                Event::GrantApproved(GrantApproved {
-                    scheme: id("nifs"),
-                    grant: grant_id.clone(),
-                    enterprise: enterprise.clone(),
-                    enterprise_name: text(&format!("Smart Factory {enterprise_number} Limited")),
-                    project: text("Smart production line in Hong Kong"),
-                    approved_cost_cents: cost,
-                    grant_cents: amount,
-                    duration_months: 24,
-                }),
-                &single,
-            )
-            .await?;
+            let signers: Vec<&SecretKey> = if amount >= hkd(10_000_000) { dual.to_vec() } else { single.to_vec() };
+            let name = format!("Smart Factory {enterprise_number} Limited");
+            if enterprise_number == 1 && project == 1 {
+                demo.refuse_event(
+                    "a NIFS project of 36 months (the scheme's projects run at most 24)",
+                    "project_duration_max",
+                    approval("nifs", &grant_id, &enterprise, &name, "Smart production line in Hong Kong", cost, amount, 36),
+                    &signers,
+                )
+                .await?;
+            }
+            demo.record(approval("nifs", &grant_id, &enterprise, &name, "Smart production line in Hong Kong", cost, amount, 24), &signers).await?;
             demo.record(Event::SpendVerified(SpendVerified { grant: grant_id.clone(), amount_cents: cost, evidence_sha256: evidence(grant_id.as_str()) }), &single).await?;
             if enterprise_number == 1 && project == 1 {
                 demo.refuse_event(
@@ -562,7 +637,6 @@ async fn grants(demo: &mut Demo, pilot_enterprises: u32) -> Result<()> {
                 .await?;
             }
             demo.record(Event::GrantCompleted(GrantCompleted { grant: grant_id.clone() }), &single).await?;
-            let signers: Vec<&SecretKey> = if amount >= hkd(10_000_000) { dual.to_vec() } else { single.to_vec() };
             demo.record(Event::GrantDisbursed(GrantDisbursed { grant: grant_id.clone(), amount_cents: amount, payment_reference: text(&format!("PAY-{grant_id}")) }), &signers).await?;
             demo.record(Event::GrantClosed(GrantClosed { grant: grant_id, reason: CloseReason::Completed }), &single).await?;
         }
@@ -574,20 +648,9 @@ async fn grants(demo: &mut Demo, pilot_enterprises: u32) -> Result<()> {
         let grant_id: GrantId = id(&format!("nias-{number:02}"));
         let cost = hkd(300_000_000 + pseudo(grant_id.as_str(), 400_000_000));
         let amount = cost.mul_div_floor(1, 3)?.min(hkd(200_000_000));
-        demo.record(
-            Event::GrantApproved(GrantApproved {
-                scheme: id("nias"),
-                grant: grant_id.clone(),
-                enterprise: id(&format!("br-{:08}", 80_000_000 + number)),
-                enterprise_name: text(&format!("Advanced Manufacturing {number} Limited")),
-                project: text("New smart production facility in Hong Kong"),
-                approved_cost_cents: cost,
-                grant_cents: amount,
-                duration_months: 36,
-            }),
-            &single,
-        )
-        .await?;
+        let enterprise: EnterpriseId = id(&format!("br-{:08}", 80_000_000 + number));
+        let name = format!("Advanced Manufacturing {number} Limited");
+        demo.record(approval("nias", &grant_id, &enterprise, &name, "New smart production facility in Hong Kong", cost, amount, 36), &dual).await?;
         for tranche in 1..=2u64 {
             let spent = cost.mul_div_floor(40, 100)?;
             demo.record(
@@ -602,17 +665,8 @@ async fn grants(demo: &mut Demo, pilot_enterprises: u32) -> Result<()> {
     demo.refuse_event(
         "NIAS project below the HK$150M minimum project cost",
         "project_cost_min",
-        Event::GrantApproved(GrantApproved {
-            scheme: id("nias"),
-            grant: id("nias-small"),
-            enterprise: id("br-81000000"),
-            enterprise_name: text("Small Project Limited"),
-            project: text("Too small for NIAS"),
-            approved_cost_cents: hkd(120_000_000),
-            grant_cents: hkd(40_000_000),
-            duration_months: 24,
-        }),
-        &single,
+        approval("nias", &id("nias-small"), &id("br-81000000"), "Small Project Limited", "Too small for NIAS", hkd(120_000_000), hkd(40_000_000), 24),
+        &dual,
     )
     .await?;
     Ok(())
@@ -643,7 +697,7 @@ async fn idempotency(demo: &mut Demo) -> Result<()> {
         &demo.ledger,
         id("demo-000002"),
         Timestamp::parse("2026-01-15T00:02:00Z")?,
-        Event::GrantClawedBack(GrantClawedBack { grant: id("pilot-0003"), amount_cents: hkd(1), reason: text("re-used id") }),
+        Event::GrantClawedBack(GrantClawedBack { grant: id("pilot-0003"), amount_cents: hkd(1), reason: text("re-used id"), reason_code: None }),
         &[&officer],
     )?;
     demo.refuse("a new event re-using a recorded event's id", "id_conflict", conflicting).await
@@ -681,10 +735,10 @@ fn summarise(
     for (id, scheme) in ledger.schemes() {
         schemes.insert(id.to_string(), json!({
             "name": scheme.terms.name.as_str(),
-            "budget": scheme.terms.budget_cents.to_string(),
+            "budget": scheme.budget().to_string(),
             "committed": scheme.committed.to_string(),
             "disbursed": scheme.disbursed.to_string(),
-            "remaining": scheme.terms.budget_cents.saturating_sub(scheme.committed).to_string(),
+            "remaining": scheme.budget().saturating_sub(scheme.committed).to_string(),
             "grants": scheme.grant_count,
             "enterprises": scheme.enterprise_count,
         }));
@@ -740,7 +794,7 @@ fn summarise(
             scheme.grant_count,
             scheme.enterprise_count,
             scheme.committed.to_string(),
-            scheme.terms.budget_cents.to_string(),
+            scheme.budget().to_string(),
             scheme.disbursed.to_string()
         );
     }

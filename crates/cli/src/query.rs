@@ -405,16 +405,22 @@ pub async fn subfund_show(args: ShowArgs) -> Result<()> {
     let figures = &view.figures;
     println!("  DPI {}   RVPI {}   TVPI {}   IRR {}", figures.multiples.dpi.display, figures.multiples.rvpi.display, figures.multiples.tvpi.display, figures.irr.display);
     println!(
-        "  invested               {:>26}   in HK enterprises {} (target {}.{:02}%) {}",
+        "  invested               {:>26}   in HK enterprises {} of size (target {}.{:02}%) {}",
         money(model.invested_cents),
         view.hk_enterprise_share.share.display,
         view.hk_enterprise_share.bound_bps / 100,
         view.hk_enterprise_share.bound_bps % 100,
         met(&view.hk_enterprise_share)
     );
+    if let Some(period) = &model.investment_period {
+        println!("  investment period      {period}   production spend within it {}", money(model.production_spend_in_period_cents));
+    }
+    if let Some(met) = view.committed_size_min_met {
+        println!("  committed size reaches the fund's minimum sub-fund size: {}", if met { "yes" } else { "NO" });
+    }
     println!(
         "  HK production spend    {:>26}   {} of size; target {} {}",
-        money(model.production_spend_cents),
+        money(model.production_spend_in_period_cents),
         view.hk_production_spend.share.display,
         money(view.hk_production_spend_target_cents),
         met(&view.hk_production_spend)
@@ -444,12 +450,17 @@ fn print_standing(standing: &Standing) {
     );
     let headroom = &standing.headroom;
     println!(
-        "    headroom: enterprise cap {}, projects {}, concurrent {}, next grant at most {}",
-        headroom.enterprise_grant_cents.map(money).unwrap_or_else(|| "no cap".to_string()),
+        "    headroom: enterprise cap {}, projects {}, concurrent {}, budget {}, next grant at most {}",
+        headroom.enterprise_grant.map(money).unwrap_or_else(|| "no cap".to_string()),
         headroom.projects.map(|count| count.to_string()).unwrap_or_else(|| "no limit".to_string()),
         headroom.concurrent_projects.map(|count| count.to_string()).unwrap_or_else(|| "no limit".to_string()),
-        money(headroom.next_grant_max_cents)
+        money(headroom.scheme_budget),
+        money(headroom.next_grant_max)
     );
+    if headroom.group.len() > 1 {
+        let group: Vec<&str> = headroom.group.iter().map(|member| member.as_str()).collect();
+        println!("    counted with its associated enterprises: {}", group.join(", "));
+    }
     for grant in &standing.grants {
         println!(
             "    {:<20} {:<10} grant {:>22}  verified {:>22}  disbursed {:>22}  disbursable {:>20}",
@@ -475,6 +486,10 @@ pub async fn scheme_show(args: ShowArgs) -> Result<()> {
     println!("  committed              {:>26}   remaining            {:>26}   ({} used)", money(view.committed_cents), money(view.remaining_cents), view.utilisation.display);
     println!("  disbursed (net)        {:>26}   clawed back          {:>26}", money(view.disbursed_cents), money(view.clawed_back_cents));
     println!("  grants {} ({} open), enterprises {}", view.grant_count, view.open_grant_count, view.enterprise_count);
+    for amendment in &view.amendments {
+        let top_up = amendment.budget_top_up_cents.map(|top_up| format!(" (budget +{})", money(top_up))).unwrap_or_default();
+        println!("  amended from {}{top_up}: {}", amendment.effective_from, amendment.reason);
+    }
     println!("\n  {:<24} {:>7} {:>22} {:>22} {:>22} {:>22}", "enterprise", "grants", "committed", "verified spend", "disbursed", "cap headroom");
     for standing in &view.enterprises {
         println!(
@@ -484,7 +499,7 @@ pub async fn scheme_show(args: ShowArgs) -> Result<()> {
             money(standing.committed_cents),
             money(standing.verified_spend_cents),
             money(standing.disbursed_cents),
-            standing.headroom.enterprise_grant_cents.map(money).unwrap_or_else(|| "no cap".to_string())
+            standing.headroom.enterprise_grant.map(money).unwrap_or_else(|| "no cap".to_string())
         );
     }
     Ok(())
@@ -500,9 +515,16 @@ pub async fn grant_show(args: ShowArgs) -> Result<()> {
     header(&answer, &format!("Grant {} ({})", model.grant, model.project));
     println!("  scheme {}   enterprise {} ({})   status {:?}{}", model.scheme, model.enterprise, model.enterprise_name, model.status, model.close_reason.map(|reason| format!(" ({reason:?})")).unwrap_or_default());
     println!("  approved cost          {:>26}   grant                {:>26}", money(model.approved_cost_cents), money(model.grant_cents));
-    println!("  verified spend         {:>26}   reimbursable         {:>26}", money(model.verified_spend_cents), money(view.reimbursable_cents));
-    println!("  disbursed (net)        {:>26}   disbursable now      {:>26}", money(view.net_disbursed_cents), money(view.disbursable_now_cents));
-    println!("  clawed back            {:>26}   undisbursed          {:>26}", money(model.clawed_back_cents), money(view.undisbursed_cents));
+    let position = &view.position;
+    println!("  verified spend         {:>26}   disallowed           {:>26}", money(model.verified_spend_cents), money(model.disallowed_spend_cents));
+    println!("  net eligible spend     {:>26}   reimbursable         {:>26}", money(position.net_eligible_spend), money(position.reimbursable));
+    if let Some(scheduled) = position.scheduled {
+        println!("  milestones accepted    {:>26}   scheduled so far     {:>26}", model.milestones_accepted, money(scheduled));
+    }
+    println!("  payable at most now    {:>26}   disbursable now      {:>26}", money(position.ceiling), money(position.disbursable_now));
+    println!("  disbursed (net)        {:>26}   overpaid             {:>26}", money(position.net_disbursed), money(position.overpaid));
+    println!("  clawed back            {:>26}   of which forfeited   {:>26}", money(model.clawed_back_cents), money(position.forfeited));
+    println!("  undisbursed            {:>26}", money(position.undisbursed));
     println!("\n  History ({} events)", view.history.len());
     for event in &view.history {
         println!("  {:>8}  {}  {:<26} {}  {}", event.seq, event.occurred_at, event.event_type, event.id, compact(&event.data));
@@ -523,10 +545,16 @@ fn compact(data: &serde_json::Value) -> String {
 pub enum EnterpriseCommand {
     /// Show an enterprise's grants, verified spend, disbursements and headroom under each cap, per scheme.
     Show(ShowArgs),
+    /// Record that enterprises are under common ownership (grant officer): from then on per-enterprise
+    /// caps and project counts apply to the group, so a project split across them is refused.
+    Associate(crate::record::AssociateArgs),
 }
 
 pub async fn enterprise(command: EnterpriseCommand) -> Result<()> {
-    let EnterpriseCommand::Show(args) = command;
+    let args = match command {
+        EnterpriseCommand::Show(args) => args,
+        EnterpriseCommand::Associate(args) => return crate::record::associate(args).await,
+    };
     let (answer, value) = fetch::<EnterpriseView>(&args.api, &format!("/v1/enterprises/{}", args.id), vec![]).await?;
     if args.api.json {
         return print_json(&value);

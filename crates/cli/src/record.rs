@@ -63,6 +63,65 @@ fn parse_evidence_sha256(text: &str) -> Result<EvidenceDigest, String> {
     crypto::hash_from_hex("evidence sha256", &text.to_ascii_lowercase()).map(EvidenceDigest).map_err(|error| error.to_string())
 }
 
+/// A period `START..END` (dates, both included), e.g. `2025-11-18..2027-11-17`.
+fn parse_period(text: &str) -> Result<Period, String> {
+    let (starts, ends) = text.split_once("..").ok_or_else(|| format!("{text:?} is not a period; write START..END, e.g. 2025-11-18..2027-11-17"))?;
+    let starts: Date = starts.trim().parse().map_err(|error| format!("{error}"))?;
+    let ends: Date = ends.trim().parse().map_err(|error| format!("{error}"))?;
+    if ends < starts {
+        return Err(format!("the period {text:?} ends before it starts"));
+    }
+    Ok(Period { starts, ends })
+}
+
+/// An attestation as given: `CODE=FILE` (its SHA-256 is computed here) or `CODE=HEX` (64 hex digits).
+#[derive(Clone, Debug)]
+pub struct AttestationArg {
+    code: AttestationCode,
+    evidence: String,
+}
+
+fn parse_attestation(text: &str) -> Result<AttestationArg, String> {
+    let (code, evidence) = text.split_once('=').ok_or_else(|| format!("{text:?}: write CODE=FILE or CODE=SHA256HEX, e.g. hk-production-line-1y=line-evidence.pdf"))?;
+    let code = AttestationCode::parse(code).map_err(|error| error.to_string())?;
+    if evidence.is_empty() {
+        return Err(format!("{text:?}: the attestation needs its evidence after ="));
+    }
+    Ok(AttestationArg { code, evidence: evidence.to_string() })
+}
+
+impl AttestationArg {
+    fn resolve(&self) -> Result<Attestation> {
+        let digest = match parse_evidence_sha256(&self.evidence) {
+            Ok(digest) if self.evidence.len() == 64 => digest,
+            _ => file_sha256(Path::new(&self.evidence)).with_context(|| format!("--attestation {}", self.code))?,
+        };
+        Ok(Attestation { code: self.code.clone(), evidence_sha256: digest })
+    }
+}
+
+/// Evidence given as a file (hashed here; the file is never sent) or as its SHA-256.
+#[derive(Args, Debug)]
+#[group(required = true, multiple = false)]
+pub struct EvidenceArgs {
+    /// The evidence document. Only its SHA-256 is computed here and recorded; the file itself is never sent.
+    #[arg(long, value_name = "FILE")]
+    pub evidence: Option<PathBuf>,
+    /// The evidence's SHA-256, as 64 hex digits, when the document is not on this machine.
+    #[arg(long, value_name = "HEX", value_parser = parse_evidence_sha256)]
+    pub evidence_sha256: Option<EvidenceDigest>,
+}
+
+impl EvidenceArgs {
+    fn digest(&self) -> Result<EvidenceDigest> {
+        match (&self.evidence, self.evidence_sha256) {
+            (Some(path), None) => file_sha256(path),
+            (None, Some(digest)) => Ok(digest),
+            _ => bail!("give exactly one of --evidence FILE and --evidence-sha256 HEX"),
+        }
+    }
+}
+
 /// A cap that can also be removed: an amount, or `none`.
 #[derive(Clone, Copy, Debug)]
 pub struct Cap(Option<Money>);
@@ -302,6 +361,13 @@ fn describe(event: &Event) -> String {
         Event::GrantDisbursed(data) => format!("{} {}", data.grant, data.amount_cents),
         Event::GrantClawedBack(data) => format!("{} {}", data.grant, data.amount_cents),
         Event::GrantClosed(data) => format!("{} ({})", data.grant, close_reason_name(data.reason)),
+        Event::SchemeAmended(data) => format!("{} from {}", data.scheme, data.effective_from),
+        Event::SpendDisallowed(data) => {
+            let reason = serde_json::to_value(data.reason).ok().and_then(|value| value.as_str().map(str::to_string)).unwrap_or_default();
+            format!("{} {} ({reason})", data.grant, data.amount_cents)
+        }
+        Event::MilestoneAccepted(data) => format!("{} milestone {}", data.grant, data.milestone),
+        Event::EnterprisesAssociated(data) => data.enterprises.iter().map(EnterpriseId::as_str).collect::<Vec<_>>().join(", "),
     };
     format!("{} {about}", event.type_name())
 }
@@ -604,6 +670,11 @@ pub struct AdmitArgs {
     /// The sub-fund's target size, in HK$ (ITIF: at least 2,000,000,000).
     #[arg(long, value_name = "HKD", value_parser = parse_money)]
     pub target_size: Money,
+    /// The sub-fund's investment period, START..END (e.g. 2026-01-01..2030-12-31): only production
+    /// spend within it counts towards the HK production-base minimum, and every report of production
+    /// spend must then say when it was spent (--spent-on).
+    #[arg(long, value_name = "START..END", value_parser = parse_period)]
+    pub investment_period: Option<Period>,
     #[command(flatten)]
     pub signing: SigningArgs,
 }
@@ -748,6 +819,10 @@ pub struct ProductionSpendArgs {
     /// The amount spent on the Hong Kong production base, in HK$.
     #[arg(long, value_name = "HKD", value_parser = parse_money)]
     pub amount: Money,
+    /// When it was spent (the last day of the period it covers); required when the sub-fund has an
+    /// investment period, and only spend within that period counts towards the minimum.
+    #[arg(long, value_name = "DATE")]
+    pub spent_on: Option<Date>,
     #[command(flatten)]
     pub signing: SigningArgs,
 }
@@ -763,6 +838,7 @@ pub async fn subfund(command: SubfundCommand) -> Result<()> {
                 theme: args.theme,
                 general_partner: args.general_partner,
                 target_size_cents: args.target_size,
+                investment_period: args.investment_period,
             };
             record(&args.signing, Event::SubFundAdmitted(data)).await
         }
@@ -806,7 +882,7 @@ pub async fn subfund(command: SubfundCommand) -> Result<()> {
             record(&args.signing, Event::FeeCharged(data)).await
         }
         SubfundCommand::ProductionSpend(args) => {
-            let data = ProductionSpendReported { subfund: args.subfund, investment: args.investment, period: args.period, amount_cents: args.amount };
+            let data = ProductionSpendReported { subfund: args.subfund, investment: args.investment, period: args.period, amount_cents: args.amount, spent_on: args.spent_on };
             record(&args.signing, Event::ProductionSpendReported(data)).await
         }
     }
@@ -832,6 +908,9 @@ pub enum SchemePreset {
 pub enum SchemeCommand {
     /// Establish a matching-grant scheme with its ratio, caps and budget (admin only).
     Establish(SchemeEstablishArgs),
+    /// Amend a scheme's terms for grants approved on or after a date, and/or top its budget up
+    /// (admin only). Terms not given stay as they are; amendments take effect in date order.
+    Amend(SchemeAmendArgs),
     /// Show a scheme from the query API: budget, commitments, disbursements, each enterprise's headroom.
     Show(crate::query::ShowArgs),
 }
@@ -888,9 +967,111 @@ pub struct SchemeEstablishArgs {
     pub signing: SigningArgs,
 }
 
+#[derive(Args, Debug)]
+pub struct SchemeAmendArgs {
+    /// The scheme amended.
+    #[arg(long, value_name = "ID", required_unless_present = "terms")]
+    pub scheme: Option<SchemeId>,
+    /// Start from a file holding the data of a scheme.amended event (JSON, amounts in cents).
+    #[arg(long, value_name = "FILE")]
+    pub terms: Option<PathBuf>,
+    /// Grants approved on or after this date get the new terms (not before the latest amendment's date).
+    #[arg(long, value_name = "DATE", required_unless_present = "terms")]
+    pub effective_from: Option<Date>,
+    /// Why, and the published source of the change.
+    #[arg(long, value_name = "TEXT", value_parser = parse_text, required_unless_present = "terms")]
+    pub reason: Option<Text>,
+    /// Budget added to the scheme at once, in HK$.
+    #[arg(long, value_name = "HKD", value_parser = parse_money)]
+    pub budget_top_up: Option<Money>,
+    /// New cap on one project's grant, in HK$.
+    #[arg(long, value_name = "HKD", value_parser = parse_money)]
+    pub project_grant_max: Option<Money>,
+    /// New cap on one enterprise's (or group's) grants, in HK$.
+    #[arg(long, value_name = "HKD", value_parser = parse_money)]
+    pub enterprise_grant_max: Option<Money>,
+    /// New smallest approved project cost, in HK$.
+    #[arg(long, value_name = "HKD", value_parser = parse_money)]
+    pub project_cost_min: Option<Money>,
+    /// New smallest contribution by the enterprise itself, in HK$.
+    #[arg(long, value_name = "HKD", value_parser = parse_money)]
+    pub enterprise_contribution_min: Option<Money>,
+    /// New most projects per enterprise (or group).
+    #[arg(long, value_name = "N")]
+    pub projects_per_enterprise_max: Option<u32>,
+    /// New most open projects per enterprise (or group) at a time.
+    #[arg(long, value_name = "N")]
+    pub concurrent_projects_max: Option<u32>,
+    /// New longest project duration, in months.
+    #[arg(long, value_name = "MONTHS")]
+    pub duration_months_max: Option<u32>,
+    /// New application window, START..END: applications received outside it are refused.
+    #[arg(long, value_name = "START..END", value_parser = parse_period)]
+    pub application_window: Option<Period>,
+    #[command(flatten)]
+    pub signing: SigningArgs,
+}
+
+async fn amend_scheme(args: SchemeAmendArgs) -> Result<()> {
+    let mut data: SchemeAmended = match (&args.terms, &args.scheme, &args.effective_from, &args.reason) {
+        (Some(path), _, _, _) => read_terms(path, "scheme.amended")?,
+        (None, Some(scheme), Some(effective_from), Some(reason)) => SchemeAmended {
+            scheme: scheme.clone(),
+            effective_from: effective_from.clone(),
+            reason: reason.clone(),
+            budget_top_up_cents: None,
+            project_grant_max_cents: None,
+            enterprise_grant_max_cents: None,
+            project_cost_min_cents: None,
+            enterprise_contribution_min_cents: None,
+            projects_per_enterprise_max: None,
+            concurrent_projects_per_enterprise_max: None,
+            project_duration_months_max: None,
+            application_window: None,
+        },
+        _ => bail!("give --scheme ID, --effective-from DATE and --reason TEXT, or --terms FILE"),
+    };
+    if let Some(scheme) = args.scheme {
+        data.scheme = scheme;
+    }
+    if let Some(date) = args.effective_from {
+        data.effective_from = date;
+    }
+    if let Some(reason) = args.reason {
+        data.reason = reason;
+    }
+    let money = [
+        (&mut data.budget_top_up_cents, args.budget_top_up),
+        (&mut data.project_grant_max_cents, args.project_grant_max),
+        (&mut data.enterprise_grant_max_cents, args.enterprise_grant_max),
+        (&mut data.project_cost_min_cents, args.project_cost_min),
+        (&mut data.enterprise_contribution_min_cents, args.enterprise_contribution_min),
+    ];
+    for (term, given) in money {
+        if given.is_some() {
+            *term = given;
+        }
+    }
+    let counts = [
+        (&mut data.projects_per_enterprise_max, args.projects_per_enterprise_max),
+        (&mut data.concurrent_projects_per_enterprise_max, args.concurrent_projects_max),
+        (&mut data.project_duration_months_max, args.duration_months_max),
+    ];
+    for (term, given) in counts {
+        if given.is_some() {
+            *term = given;
+        }
+    }
+    if args.application_window.is_some() {
+        data.application_window = args.application_window;
+    }
+    record(&args.signing, Event::SchemeAmended(data)).await
+}
+
 pub async fn scheme(command: SchemeCommand) -> Result<()> {
     let args = match command {
         SchemeCommand::Establish(args) => args,
+        SchemeCommand::Amend(args) => return amend_scheme(args).await,
         SchemeCommand::Show(args) => return crate::query::scheme_show(args).await,
     };
     let mut terms: SchemeEstablished = match (&args.terms, &args.scheme, args.preset) {
@@ -959,7 +1140,12 @@ pub enum GrantCommand {
     Complete(GrantOnlyArgs),
     /// Record a payment to the enterprise (at most the government's share of verified spend).
     Disburse(DisburseArgs),
-    /// Record money recovered from the enterprise.
+    /// Disallow verified spend (found ineligible on audit, say): the grant then reimburses only
+    /// net eligible spend, and money paid above it may be clawed back for ineligible_spend.
+    DisallowSpend(DisallowSpendArgs),
+    /// Accept the next milestone of the scheme's payment schedule (in order, from 1): its instalment becomes payable.
+    AcceptMilestone(AcceptMilestoneArgs),
+    /// Record money recovered from the enterprise, with its reason code.
     Clawback(ClawbackArgs),
     /// Close a grant; what was not disbursed returns to the scheme's budget.
     Close(CloseArgs),
@@ -993,6 +1179,13 @@ pub struct ApproveArgs {
     /// The project's duration, in months.
     #[arg(long, value_name = "MONTHS")]
     pub duration_months: u32,
+    /// When the application was received (required by a scheme with an application window, and inside it).
+    #[arg(long, value_name = "DATE")]
+    pub applied_on: Option<Date>,
+    /// An eligibility attestation the scheme requires, CODE=FILE (hashed here) or CODE=SHA256HEX,
+    /// e.g. hk-production-line-1y=line-evidence.pdf. Repeatable.
+    #[arg(long, value_name = "CODE=FILE|HEX", value_parser = parse_attestation)]
+    pub attestation: Vec<AttestationArg>,
     #[command(flatten)]
     pub signing: SigningArgs,
 }
@@ -1049,11 +1242,119 @@ pub struct ClawbackArgs {
     /// The amount recovered from the enterprise, in HK$ (at most what was disbursed).
     #[arg(long, value_name = "HKD", value_parser = parse_money)]
     pub amount: Money,
-    /// Why the money is clawed back.
+    /// Why the money is clawed back, in words.
     #[arg(long, value_name = "TEXT", value_parser = parse_text)]
     pub reason: Text,
+    /// The reason's code: ineligible-spend and overpayment return at most what the grant is overpaid
+    /// (disallow the spend first); breach-of-conditions and termination forfeit the money (never paid again).
+    #[arg(long, value_enum)]
+    pub reason_code: ClawbackReasonArg,
     #[command(flatten)]
     pub signing: SigningArgs,
+}
+
+/// Why money is clawed back.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum ClawbackReasonArg {
+    /// Paid against spend since disallowed.
+    IneligibleSpend,
+    /// Paid above what the rules allowed.
+    Overpayment,
+    /// The enterprise breached the grant's conditions: the money is forfeited.
+    BreachOfConditions,
+    /// The grant was terminated: the money is forfeited.
+    Termination,
+}
+
+impl From<ClawbackReasonArg> for ClawbackReason {
+    fn from(arg: ClawbackReasonArg) -> ClawbackReason {
+        match arg {
+            ClawbackReasonArg::IneligibleSpend => ClawbackReason::IneligibleSpend,
+            ClawbackReasonArg::Overpayment => ClawbackReason::Overpayment,
+            ClawbackReasonArg::BreachOfConditions => ClawbackReason::BreachOfConditions,
+            ClawbackReasonArg::Termination => ClawbackReason::Termination,
+        }
+    }
+}
+
+/// Why spend is disallowed.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum DisallowanceArg {
+    IneligibleItem,
+    NotIncurred,
+    OutsideProjectPeriod,
+    InsufficientEvidence,
+    DuplicateClaim,
+}
+
+impl From<DisallowanceArg> for DisallowanceReason {
+    fn from(arg: DisallowanceArg) -> DisallowanceReason {
+        match arg {
+            DisallowanceArg::IneligibleItem => DisallowanceReason::IneligibleItem,
+            DisallowanceArg::NotIncurred => DisallowanceReason::NotIncurred,
+            DisallowanceArg::OutsideProjectPeriod => DisallowanceReason::OutsideProjectPeriod,
+            DisallowanceArg::InsufficientEvidence => DisallowanceReason::InsufficientEvidence,
+            DisallowanceArg::DuplicateClaim => DisallowanceReason::DuplicateClaim,
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct DisallowSpendArgs {
+    /// The grant.
+    #[arg(long, value_name = "ID")]
+    pub grant: GrantId,
+    /// The spend disallowed, in HK$ (at most what the evidence supports, less what was disallowed of it).
+    #[arg(long, value_name = "HKD", value_parser = parse_money)]
+    pub amount: Money,
+    /// Why.
+    #[arg(long, value_enum)]
+    pub reason: DisallowanceArg,
+    /// The evidence of the spend disallowed (it must support spend on this grant).
+    #[command(flatten)]
+    pub evidence: EvidenceArgs,
+    #[command(flatten)]
+    pub signing: SigningArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct AcceptMilestoneArgs {
+    /// The grant.
+    #[arg(long, value_name = "ID")]
+    pub grant: GrantId,
+    /// The milestone's number: the next one (1 for the first).
+    #[arg(long, value_name = "N")]
+    pub milestone: u32,
+    /// The evidence the milestone was reached (a report, a certificate).
+    #[command(flatten)]
+    pub evidence: EvidenceArgs,
+    #[command(flatten)]
+    pub signing: SigningArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct AssociateArgs {
+    /// An enterprise of the group (2 to 32; repeat the flag). Per-enterprise caps and project counts
+    /// then apply to the group as a whole.
+    #[arg(long = "enterprise", value_name = "ID", required = true, num_args = 1)]
+    pub enterprises: Vec<EnterpriseId>,
+    /// The basis, e.g. the common shareholder and the share held.
+    #[arg(long, value_name = "TEXT", value_parser = parse_text)]
+    pub basis: Text,
+    /// The evidence of common ownership (a company search, a shareholders' register).
+    #[command(flatten)]
+    pub evidence: EvidenceArgs,
+    #[command(flatten)]
+    pub signing: SigningArgs,
+}
+
+/// Records `enterprise.associated`.
+pub async fn associate(args: AssociateArgs) -> Result<()> {
+    if args.enterprises.len() < 2 {
+        bail!("name at least two enterprises (--enterprise ID --enterprise ID)");
+    }
+    let data = EnterprisesAssociated { enterprises: args.enterprises, basis: args.basis, evidence_sha256: args.evidence.digest()? };
+    record(&args.signing, Event::EnterprisesAssociated(data)).await
 }
 
 /// Why a grant is closed.
@@ -1098,6 +1399,8 @@ pub async fn grant(command: GrantCommand) -> Result<()> {
                 approved_cost_cents: args.approved_cost,
                 grant_cents: args.amount,
                 duration_months: args.duration_months,
+                applied_on: args.applied_on,
+                attestations: args.attestation.iter().map(AttestationArg::resolve).collect::<Result<_>>()?,
             };
             record(&args.signing, Event::GrantApproved(data)).await
         }
@@ -1116,8 +1419,16 @@ pub async fn grant(command: GrantCommand) -> Result<()> {
             record(&args.signing, Event::GrantDisbursed(data)).await
         }
         GrantCommand::Clawback(args) => {
-            let data = GrantClawedBack { grant: args.grant, amount_cents: args.amount, reason: args.reason };
+            let data = GrantClawedBack { grant: args.grant, amount_cents: args.amount, reason: args.reason, reason_code: Some(args.reason_code.into()) };
             record(&args.signing, Event::GrantClawedBack(data)).await
+        }
+        GrantCommand::DisallowSpend(args) => {
+            let data = SpendDisallowed { grant: args.grant, amount_cents: args.amount, reason: args.reason.into(), evidence_sha256: args.evidence.digest()? };
+            record(&args.signing, Event::SpendDisallowed(data)).await
+        }
+        GrantCommand::AcceptMilestone(args) => {
+            let data = MilestoneAccepted { grant: args.grant, milestone: args.milestone, evidence_sha256: args.evidence.digest()? };
+            record(&args.signing, Event::MilestoneAccepted(data)).await
         }
         GrantCommand::Close(args) => {
             let reason = match args.reason {

@@ -85,14 +85,19 @@ fn approve(index: u64) -> Event {
         approved_cost_cents: Money::hkd(3_000_000),
         grant_cents: Money::hkd(1_000_000),
         duration_months: 24,
+        applied_on: None,
+        attestations: Vec::new(),
     })
 }
 
-fn spend(index: u64) -> Event {
+/// Verified spend on a grant; `part` tells the grant's invoices apart (one
+/// piece of evidence supports spend once).
+fn spend(index: u64, part: u8) -> Event {
+    let invoice = format!("invoice {index}-{part}");
     Event::SpendVerified(SpendVerified {
         grant: grant_id(index),
         amount_cents: Money::hkd(300_000),
-        evidence_sha256: EvidenceDigest([7; 32]),
+        evidence_sha256: EvidenceDigest(fundledger_core::crypto::sha256(&[invoice.as_bytes()])),
     })
 }
 
@@ -143,7 +148,7 @@ fn world() -> World {
         &mut author,
         &mut ledger,
         &[&admin],
-        Event::FundEstablished(presets::itif("itf")),
+        Event::FundEstablished(presets::itif_v1("itf")),
     );
     ok(
         &mut author,
@@ -166,6 +171,8 @@ fn world() -> World {
     let mut bench_scheme = presets::pilot_scheme("bench");
     bench_scheme.budget_cents = Money::hkd(1_000_000_000_000);
     bench_scheme.enterprise_grant_max_cents = None;
+    bench_scheme.application_window = None;
+    bench_scheme.required_attestations = Vec::new();
     ok(
         &mut author,
         &mut ledger,
@@ -209,6 +216,7 @@ fn world() -> World {
                 theme: ThemeId::parse(theme).unwrap(),
                 general_partner: text("GP Ltd"),
                 target_size_cents: Money::hkd(2_000_000_000),
+                investment_period: None,
             }),
         );
         let subfund = subfund_id(index);
@@ -252,14 +260,14 @@ fn mix(world: &mut World) -> Vec<VerifiedEvent> {
     for round in 0..200u64 {
         let grant = world.grants + round;
         events.push(world.author.verified(&[&officer], approve(grant)));
-        events.push(world.author.verified(&[&officer], spend(grant)));
+        events.push(world.author.verified(&[&officer], spend(grant, 1)));
         events.push(world.author.verified(&[&officer], disburse(grant)));
         events.push(
             world
                 .author
                 .verified(&[&manager], call(round as usize % SUBFUNDS)),
         );
-        events.push(world.author.verified(&[&officer], spend(grant)));
+        events.push(world.author.verified(&[&officer], spend(grant, 2)));
         events.push(world.author.verified(&[&officer], disburse(grant)));
     }
     // The mix must be valid from the world's state, in order.

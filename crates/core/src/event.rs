@@ -15,7 +15,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use thiserror::Error;
 
 use crate::crypto::{Hash, KeyId};
-use crate::id::{EnterpriseId, EventId, FundId, GrantId, InvestmentId, LedgerId, SchemeId, SubFundId, ThemeId};
+use crate::id::{AttestationCode, EnterpriseId, EventId, FundId, GrantId, InvestmentId, LedgerId, SchemeId, SubFundId, ThemeId};
 use crate::money::Money;
 use crate::time::{Date, Timestamp};
 
@@ -29,6 +29,14 @@ pub const SIGNERS_MAX: usize = 8;
 pub const THEMES_MAX: usize = 32;
 /// Basis points in one whole (100%).
 pub const BASIS_POINTS_ONE: u32 = 10_000;
+/// Dual-control rules in one fund's or scheme's terms.
+pub const DUAL_CONTROL_RULES_MAX: usize = 16;
+/// Attestations a scheme may require, and an approval may carry.
+pub const ATTESTATIONS_MAX: usize = 16;
+/// Milestone instalments in one payment schedule.
+pub const MILESTONES_MAX: usize = 24;
+/// Enterprises named in one association event.
+pub const ASSOCIATED_ENTERPRISES_MAX: usize = 32;
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum EventError {
@@ -80,8 +88,14 @@ impl<'de> Deserialize<'de> for Text {
 
 /// A SHA-256 digest of a piece of evidence (an invoice, audited accounts):
 /// the document is anchored, never stored.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct EvidenceDigest(pub Hash);
+
+impl fmt::Display for EvidenceDigest {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(&hex::encode(self.0))
+    }
+}
 
 impl Serialize for EvidenceDigest {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -262,6 +276,92 @@ pub struct FundEstablished {
     pub hk_production_spend_min_bps: u32,
     /// Capital calls and fees at or above this need two distinct authorised signers.
     pub dual_control_threshold_cents: Money,
+    /// The government, investing last, commits only when the sub-fund's actual
+    /// committed size (market plus government, this commitment included)
+    /// reaches this (HK$2bn for the ITIF). Absent: not checked (records before 2026-12).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subfund_committed_size_min_cents: Option<Money>,
+    /// All sub-funds' committed sizes together, at least (HK$40bn for the ITIF); reported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub programme_size_min_cents: Option<Money>,
+    /// Further dual-control thresholds by event kind (fund kinds only); the
+    /// lowest threshold that applies to an event wins.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 16))]
+    pub dual_control: Vec<DualControlRule>,
+}
+
+/// The kinds of event dual control can be set for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DualControlKind {
+    /// `subfund.government_committed` (fund terms).
+    GovernmentCommitment,
+    /// `subfund.capital_called` (fund terms).
+    CapitalCall,
+    /// `subfund.fee_charged` (fund terms).
+    Fee,
+    /// `subfund.invested` (fund terms).
+    Investment,
+    /// `grant.approved`, by the grant amount (scheme terms).
+    GrantApproval,
+    /// `grant.spend_verified` (scheme terms).
+    SpendVerification,
+    /// `grant.disbursed` (scheme terms).
+    Disbursement,
+    /// `grant.clawed_back` (scheme terms).
+    Clawback,
+}
+
+impl DualControlKind {
+    /// Whether the kind belongs in a fund's terms (else in a scheme's).
+    pub fn is_fund_kind(self) -> bool {
+        matches!(self, Self::GovernmentCommitment | Self::CapitalCall | Self::Fee | Self::Investment)
+    }
+}
+
+impl fmt::Display for DualControlKind {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(match self {
+            Self::GovernmentCommitment => "government_commitment",
+            Self::CapitalCall => "capital_call",
+            Self::Fee => "fee",
+            Self::Investment => "investment",
+            Self::GrantApproval => "grant_approval",
+            Self::SpendVerification => "spend_verification",
+            Self::Disbursement => "disbursement",
+            Self::Clawback => "clawback",
+        })
+    }
+}
+
+/// Events of `kind` whose amount is at or above `threshold_cents` need two
+/// distinct authorised signers.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DualControlRule {
+    pub kind: DualControlKind,
+    pub threshold_cents: Money,
+}
+
+/// A span of calendar days, both ends included.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Period {
+    pub starts: Date,
+    pub ends: Date,
+}
+
+impl Period {
+    pub fn contains(&self, date: &Date) -> bool {
+        self.starts <= *date && *date <= self.ends
+    }
+}
+
+impl fmt::Display for Period {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(formatter, "{} to {}", self.starts, self.ends)
+    }
 }
 
 /// A sub-fund (a Cap. 637 limited partnership run by a GP) joins a fund under a theme.
@@ -274,6 +374,10 @@ pub struct SubFundAdmitted {
     pub theme: ThemeId,
     pub general_partner: Text,
     pub target_size_cents: Money,
+    /// The investment period: production spend counts towards the HK
+    /// production-base figure only when spent within it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub investment_period: Option<Period>,
 }
 
 /// A market co-investor commits capital to a sub-fund.
@@ -359,6 +463,10 @@ pub struct ProductionSpendReported {
     pub investment: InvestmentId,
     pub period: Text,
     pub amount_cents: Money,
+    /// When it was spent (the last day of the period it covers); required
+    /// for a sub-fund admitted with an investment period.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spent_on: Option<Date>,
 }
 
 // ---------------------------------------------------------------------------
@@ -392,6 +500,101 @@ pub struct SchemeEstablished {
     pub paid_on_completion: bool,
     /// Disbursements at or above this need two distinct authorised signers.
     pub dual_control_threshold_cents: Money,
+    /// What `enterprise_grant_max_cents` counts: every grant ever (lifetime,
+    /// the default) or the grants of projects not yet closed (concurrent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enterprise_cap_basis: Option<CapBasis>,
+    /// Applications are received within this window (approvals name the date applied).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub application_window: Option<Period>,
+    /// Initial payment and milestone instalments; absent: paid on reimbursement only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment_schedule: Option<PaymentSchedule>,
+    /// Eligibility attestations every approval must carry, each with evidence.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 16))]
+    pub required_attestations: Vec<AttestationCode>,
+    /// Further dual-control thresholds by event kind (scheme kinds only); the
+    /// lowest threshold that applies to an event wins.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 16))]
+    pub dual_control: Vec<DualControlRule>,
+}
+
+/// What a per-enterprise cap counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CapBasis {
+    /// Every grant the enterprise (or its group) was ever approved, less what closed grants left undisbursed.
+    Lifetime,
+    /// Only the grants of projects not yet closed ("at any one time").
+    Concurrent,
+}
+
+/// When a grant may be paid besides reimbursement: an initial payment on
+/// approval and instalments as milestones are accepted, as shares of the
+/// approved grant.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentSchedule {
+    /// Payable on approval, before any spend (basis points of the grant).
+    pub initial_payment_bps: u32,
+    /// Each milestone's instalment, in order (basis points of the grant);
+    /// with the initial payment at most 10000 in all.
+    #[schemars(length(max = 24))]
+    pub milestone_instalments_bps: Vec<u32>,
+    /// Instalments (not the initial payment) are also bounded by the
+    /// government's share of net eligible spend.
+    pub instalments_reimburse_spend: bool,
+}
+
+/// An eligibility attestation with the evidence that supports it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Attestation {
+    pub code: AttestationCode,
+    pub evidence_sha256: EvidenceDigest,
+}
+
+/// Changes a scheme's terms for grants approved on or after `effective_from`,
+/// and may top its budget up (at once). Absent members keep their terms.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SchemeAmended {
+    pub scheme: SchemeId,
+    pub effective_from: Date,
+    /// Why, and the published source of the change.
+    pub reason: Text,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget_top_up_cents: Option<Money>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project_grant_max_cents: Option<Money>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enterprise_grant_max_cents: Option<Money>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project_cost_min_cents: Option<Money>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enterprise_contribution_min_cents: Option<Money>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub projects_per_enterprise_max: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrent_projects_per_enterprise_max: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project_duration_months_max: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub application_window: Option<Period>,
+}
+
+/// Enterprises under common ownership: per-enterprise caps and project
+/// counts apply to the group from this record on.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EnterprisesAssociated {
+    #[schemars(length(min = 2, max = 32))]
+    pub enterprises: Vec<EnterpriseId>,
+    /// The basis (e.g. common shareholder and the share held).
+    pub basis: Text,
+    pub evidence_sha256: EvidenceDigest,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -405,6 +608,13 @@ pub struct GrantApproved {
     pub approved_cost_cents: Money,
     pub grant_cents: Money,
     pub duration_months: u32,
+    /// When the application was received; required by a scheme with an application window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applied_on: Option<Date>,
+    /// The eligibility attestations the scheme requires, with evidence.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 16))]
+    pub attestations: Vec<Attestation>,
 }
 
 /// Eligible project spend verified against evidence (anchored by its SHA-256).
@@ -430,12 +640,79 @@ pub struct GrantDisbursed {
     pub payment_reference: Text,
 }
 
+/// Money returned from a grant. With a `reason_code`, ineligible spend and
+/// overpayment return at most what the grant is overpaid (disallow the spend
+/// first), and money recovered for a breach of conditions or on termination
+/// is never paid again. Without one (records before 2026-12): money returned,
+/// payable again within the reimbursement rule.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GrantClawedBack {
     pub grant: GrantId,
     pub amount_cents: Money,
     pub reason: Text,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason_code: Option<ClawbackReason>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ClawbackReason {
+    IneligibleSpend,
+    BreachOfConditions,
+    Overpayment,
+    Termination,
+}
+
+impl ClawbackReason {
+    /// Money recovered for this reason is never paid again on the grant.
+    pub fn forfeits(self) -> bool {
+        matches!(self, Self::BreachOfConditions | Self::Termination)
+    }
+}
+
+impl fmt::Display for ClawbackReason {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(match self {
+            Self::IneligibleSpend => "ineligible_spend",
+            Self::BreachOfConditions => "breach_of_conditions",
+            Self::Overpayment => "overpayment",
+            Self::Termination => "termination",
+        })
+    }
+}
+
+/// Why verified spend is disallowed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DisallowanceReason {
+    IneligibleItem,
+    NotIncurred,
+    OutsideProjectPeriod,
+    InsufficientEvidence,
+    DuplicateClaim,
+}
+
+/// Verified spend found ineligible (on audit, say): net eligible spend is
+/// verified less disallowed, and the reimbursement rule uses it.
+/// `evidence_sha256` names the evidence whose spend is disallowed: it must
+/// support spend on this grant.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SpendDisallowed {
+    pub grant: GrantId,
+    pub amount_cents: Money,
+    pub reason: DisallowanceReason,
+    pub evidence_sha256: EvidenceDigest,
+}
+
+/// A milestone of a grant's payment schedule is accepted (in order, from 1).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MilestoneAccepted {
+    pub grant: GrantId,
+    pub milestone: u32,
+    pub evidence_sha256: EvidenceDigest,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -516,6 +793,10 @@ catalogue! {
     GrantDisbursed(GrantDisbursed) = "grant.disbursed",
     GrantClawedBack(GrantClawedBack) = "grant.clawed_back",
     GrantClosed(GrantClosed) = "grant.closed",
+    SchemeAmended(SchemeAmended) = "scheme.amended",
+    SpendDisallowed(SpendDisallowed) = "grant.spend_disallowed",
+    MilestoneAccepted(MilestoneAccepted) = "grant.milestone_accepted",
+    EnterprisesAssociated(EnterprisesAssociated) = "enterprise.associated",
 }
 
 /// What an actor signs: the event and its metadata.
@@ -648,9 +929,44 @@ mod tests {
     }
 
     #[test]
+    fn bodies_from_before_issue_19_read_and_write_the_same_bytes() {
+        // Absent new members mean the old rules, and are written absent again,
+        // so an old record's canonical bytes (hence its hashes) do not change.
+        let old = [
+            (r#"{"grant":"g1","amount_cents":100,"reason":"audit"}"#, "grant.clawed_back"),
+            (r#"{"scheme":"s","grant":"g1","enterprise":"e","enterprise_name":"E","project":"P","approved_cost_cents":3,"grant_cents":1,"duration_months":1}"#, "grant.approved"),
+            (r#"{"fund":"f","subfund":"s","name":"S","theme":"t","general_partner":"G","target_size_cents":1}"#, "subfund.admitted"),
+            (r#"{"subfund":"s","investment":"i","period":"2026","amount_cents":1}"#, "subfund.production_spend_reported"),
+            (
+                r#"{"scheme":"s","name":"S","budget_cents":1,"government_ratio":1,"enterprise_ratio":2,"paid_on_completion":false,"dual_control_threshold_cents":1}"#,
+                "scheme.established",
+            ),
+        ];
+        for (data, event_type) in old {
+            let json = body_json(data, event_type);
+            let body = EventBody::from_json(&json).unwrap();
+            let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+            let written = crate::canonical::to_canonical_bytes(&body).unwrap();
+            assert_eq!(written, crate::canonical::canonicalize(&value).unwrap(), "{event_type}");
+        }
+        let fund = serde_json::to_value(crate::presets::itif_v1("itf")).unwrap();
+        assert!(fund.get("dual_control").is_none() && fund.get("subfund_committed_size_min_cents").is_none(), "{fund}");
+    }
+
+    #[test]
     fn every_type_has_a_schema() {
         let schemas = Event::data_schemas();
         assert_eq!(schemas.len(), Event::TYPES.len());
+    }
+
+    #[test]
+    fn codes_print_as_their_wire_names() {
+        for kind in [DualControlKind::GovernmentCommitment, DualControlKind::Fee, DualControlKind::GrantApproval, DualControlKind::Clawback] {
+            assert_eq!(serde_json::to_value(kind).unwrap(), kind.to_string());
+        }
+        for reason in [ClawbackReason::IneligibleSpend, ClawbackReason::BreachOfConditions, ClawbackReason::Overpayment, ClawbackReason::Termination] {
+            assert_eq!(serde_json::to_value(reason).unwrap(), reason.to_string());
+        }
     }
 
     #[test]

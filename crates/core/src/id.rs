@@ -106,6 +106,8 @@ entity_id!(/// A grant (one approved project); unique across the ledger.
     GrantId, "grant id");
 entity_id!(/// An enterprise (e.g. its business registration number).
     EnterpriseId, "enterprise id");
+entity_id!(/// An eligibility attestation a scheme requires, e.g. `hk-production-line-1y`.
+    AttestationCode, "attestation code");
 
 /// The id an actor gives an event; it begins the JetStream `Nats-Msg-Id`
 /// (`<event id>/<16 hex digits of the record hash>`, docs/FORMAT.md section 8);

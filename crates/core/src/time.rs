@@ -160,6 +160,12 @@ impl Timestamp {
     pub fn days_since_epoch(&self) -> i64 {
         (self.unix_nanos.div_euclid(86_400 * 1_000_000_000)) as i64
     }
+    /// The calendar day (UTC) of this instant.
+    pub fn date(&self) -> Date {
+        let days = self.days_since_epoch();
+        let (year, month, day) = civil_from_days(days);
+        Date { text: format!("{year:04}-{month:02}-{day:02}"), days_since_epoch: days }
+    }
 }
 
 /// Inverse of [`days_from_civil`].

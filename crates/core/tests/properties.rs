@@ -2,6 +2,12 @@
 //!
 //! * Random histories (most events valid, many refused) never break an
 //!   invariant of the ledger's state, and a refused event changes nothing.
+//!   Among them: random sequences of spend, disallowance, disbursement and
+//!   clawback (with and without reasons, with payment schedules and evidence
+//!   re-used on purpose) never pay a grant more than the approved grant, and
+//!   no event but a disallowance ever makes a grant more overpaid than it was
+//!   (net disbursement plus forfeited money above the government's share of
+//!   net eligible spend and the schedule), so nothing is paid twice.
 //! * Replaying a history is deterministic, and refused events are invisible.
 //! * Any single-byte change to any stored record of a history is detected by
 //!   a verifier at that record or earlier.
@@ -10,6 +16,7 @@ use fundledger_core::chain::ChainState;
 use fundledger_core::crypto::SecretKey;
 use fundledger_core::event::*;
 use fundledger_core::id::*;
+use fundledger_core::crypto::sha256;
 use fundledger_core::ledger::{GrantStatus, Ledger};
 use fundledger_core::money::Money;
 use fundledger_core::presets;
@@ -112,17 +119,17 @@ fn small_fund() -> FundEstablished {
         government_commitment_per_subfund_max_cents: hkd(2_000),
         subfund_target_size_min_cents: hkd(1_000),
         dual_control_threshold_cents: hkd(1_500),
+        // The government commits last, once a sub-fund reaches HK$5,000.
+        subfund_committed_size_min_cents: Some(hkd(5_000)),
+        programme_size_min_cents: Some(hkd(20_000)),
+        dual_control: vec![DualControlRule { kind: DualControlKind::GovernmentCommitment, threshold_cents: hkd(1_500) }],
         ..presets::itif("small")
     }
 }
 
+/// Small caps; the per-enterprise cap counts open projects only (concurrent).
 fn tiny_scheme(id: &str) -> SchemeEstablished {
     SchemeEstablished {
-        scheme: SchemeId::parse(id).unwrap(),
-        name: text(id),
-        budget_cents: hkd(10_000),
-        government_ratio: 1,
-        enterprise_ratio: 2,
         project_grant_max_cents: Some(hkd(3_000)),
         enterprise_grant_max_cents: Some(hkd(5_000)),
         project_cost_min_cents: Some(hkd(300)),
@@ -132,12 +139,16 @@ fn tiny_scheme(id: &str) -> SchemeEstablished {
         project_duration_months_max: Some(36),
         paid_on_completion: false,
         dual_control_threshold_cents: hkd(2_000),
+        enterprise_cap_basis: Some(CapBasis::Concurrent),
+        ..presets::matching_scheme(id, id, hkd(10_000))
     }
 }
 
-/// 1:1, paid on completion, no caps but the budget.
+/// 1:1, paid on completion, no caps but the budget; an initial payment and
+/// two milestone instalments, bounded by reimbursement.
 fn tinyc_scheme() -> SchemeEstablished {
     SchemeEstablished {
+        payment_schedule: Some(PaymentSchedule { initial_payment_bps: 1_000, milestone_instalments_bps: vec![4_000, 5_000], instalments_reimburse_spend: true }),
         government_ratio: 1,
         enterprise_ratio: 1,
         budget_cents: hkd(6_000),
@@ -166,7 +177,13 @@ fn admit(fund: &str, subfund: &str, theme: &str, target: Money) -> Event {
         theme: ThemeId::parse(theme).unwrap(),
         general_partner: text("GP Limited"),
         target_size_cents: target,
+        investment_period: None,
     })
+}
+
+/// The pilot's attestation (harmless elsewhere) and an application date in its window.
+fn application() -> (Option<Date>, Vec<Attestation>) {
+    (Some(Date::parse("2026-01-01").unwrap()), vec![presets::hk_production_line_attestation(EvidenceDigest(sha256(&[b"line"])))])
 }
 
 /// The events every history starts with, and who signs each.
@@ -183,6 +200,7 @@ fn setup(keys: &Keys) -> Vec<(Vec<&SecretKey>, Event)> {
         (admin.clone(), Event::SchemeEstablished(presets::pilot_scheme("pilot"))),
         (admin.clone(), Event::SchemeEstablished(presets::nifs_scheme("nifs", hkd(1_000_000_000)))),
         (admin.clone(), Event::SchemeEstablished(presets::nias_scheme("nias"))),
+        (admin.clone(), Event::SchemeAmended(presets::nias_amendment_2025_11_18("nias"))),
         (admin.clone(), Event::SchemeEstablished(tiny_scheme("tiny"))),
         (admin.clone(), Event::SchemeEstablished(tinyc_scheme())),
     ];
@@ -193,15 +211,17 @@ fn setup(keys: &Keys) -> Vec<(Vec<&SecretKey>, Event)> {
     events.push((admin.clone(), role(&keys.manager, Role::FundManager, "fund:small")));
     events.push((admin.clone(), role(&keys.manager_two, Role::FundManager, "ledger")));
     events.push((admin.clone(), role(&keys.officer, Role::GrantOfficer, "ledger")));
-    events.push((admin.clone(), role(&keys.officer_two, Role::GrantOfficer, "scheme:tiny")));
-    events.push((admin, role(&keys.officer_two, Role::GrantOfficer, "scheme:tinyc")));
+    for scheme in ["tiny", "tinyc", "nifs", "nias"] {
+        events.push((admin.clone(), role(&keys.officer_two, Role::GrantOfficer, &format!("scheme:{scheme}"))));
+    }
+    drop(admin);
     events.push((manager.clone(), admit("itf", "sf-0", "ai-robotics", hkd(2_000_000_000))));
     events.push((manager.clone(), admit("itf", "sf-1", "semiconductors", hkd(3_000_000_000))));
     for id in ["sm-0", "sm-1", "sm-2"] {
         events.push((manager.clone(), admit("small", id, "digitalisation", hkd(1_000))));
     }
     events.push((manager.clone(), market_event(sf(0), hkd(3_000_000_000))));
-    events.push((manager.clone(), Event::GovernmentCommitted(GovernmentCommitted { subfund: sf(0), amount_cents: hkd(500_000_000) })));
+    events.push((vec![&keys.manager, &keys.manager_two], Event::GovernmentCommitted(GovernmentCommitted { subfund: sf(0), amount_cents: hkd(500_000_000) })));
     events.push((manager.clone(), market_event(sf(2), hkd(4_000))));
     events.push((manager.clone(), Event::GovernmentCommitted(GovernmentCommitted { subfund: sf(2), amount_cents: hkd(1_000) })));
     events.push((
@@ -216,12 +236,14 @@ fn setup(keys: &Keys) -> Vec<(Vec<&SecretKey>, Event)> {
         }),
     ));
     // One grant in each scheme, with some verified spend.
-    let officer = vec![&keys.officer];
+    let officers = vec![&keys.officer, &keys.officer_two];
     for (scheme, cost) in [("pilot", hkd(600_000)), ("nifs", hkd(30_000_000)), ("nias", hkd(300_000_000)), ("tiny", hkd(6_000)), ("tinyc", hkd(4_000))] {
         let grant = GrantId::parse(&format!("g-{scheme}")).unwrap();
         let parts = if scheme == "tinyc" { 2 } else { 3 };
+        let signers = if scheme == "pilot" { vec![&keys.officer] } else { officers.clone() };
+        let (applied_on, attestations) = application();
         events.push((
-            officer.clone(),
+            signers,
             Event::GrantApproved(GrantApproved {
                 scheme: SchemeId::parse(scheme).unwrap(),
                 grant: grant.clone(),
@@ -231,12 +253,12 @@ fn setup(keys: &Keys) -> Vec<(Vec<&SecretKey>, Event)> {
                 approved_cost_cents: cost,
                 grant_cents: cost.mul_div_floor(1, parts).unwrap(),
                 duration_months: 24,
+                applied_on,
+                attestations,
             }),
         ));
-        events.push((
-            officer.clone(),
-            Event::SpendVerified(SpendVerified { grant, amount_cents: cost.mul_div_floor(1, 2).unwrap(), evidence_sha256: EvidenceDigest([8; 32]) }),
-        ));
+        let evidence = EvidenceDigest(sha256(&[b"setup invoice", grant.as_str().as_bytes()]));
+        events.push((vec![&keys.officer], Event::SpendVerified(SpendVerified { grant, amount_cents: cost.mul_div_floor(1, 2).unwrap(), evidence_sha256: evidence })));
     }
     events
 }
@@ -292,11 +314,17 @@ enum Op {
     WriteOff { subfund: Pick, investment: Pick, own: bool, amount: Amount },
     Production { subfund: Pick, investment: Pick, own: bool, amount: Amount },
     /// The cost is a share of a scale that suits the scheme; the grant a percentage of the cost.
-    Approve { scheme: usize, fresh: bool, grant: Pick, enterprise: usize, cost: Amount, percent: u64, months: u32 },
-    Spend { grant: Pick, amount: Amount },
+    Approve { scheme: usize, fresh: bool, grant: Pick, enterprise: usize, cost: Amount, percent: u64, months: u32, signers: Signers },
+    /// With fresh evidence, or (when `reuse`) evidence that already supports spend.
+    Spend { grant: Pick, amount: Amount, reuse: bool, evidence: Index },
+    /// Of evidence of the grant's own spend (mostly), within what it supports (mostly).
+    Disallow { grant: Pick, own: bool, evidence: Index, amount: Amount },
+    Milestone { grant: Pick, skip: bool },
     Complete { grant: Pick },
     Disburse { grant: Pick, amount: Amount, signers: Signers },
-    Clawback { grant: Pick, amount: Amount },
+    /// `reason` 0: none (as before issue 19); 1 to 4: the four reason codes.
+    Clawback { grant: Pick, amount: Amount, reason: usize },
+    Associate { first: usize, second: usize },
     Close { grant: Pick, reason: usize },
     RevokeSecondKeys { manager: bool },
 }
@@ -333,15 +361,42 @@ fn op() -> impl Strategy<Value = Op> {
         ),
         2 => (pick(), pick(), own, amount()).prop_map(|(subfund, investment, own, amount)| Op::WriteOff { subfund, investment, own, amount }),
         1 => (pick(), pick(), own, amount()).prop_map(|(subfund, investment, own, amount)| Op::Production { subfund, investment, own, amount }),
-        5 => (0..SCHEMES.len(), fresh, pick(), 0..ENTERPRISES, amount(), 0u64..=40, 1u32..=40).prop_map(
-            |(scheme, fresh, grant, enterprise, cost, percent, months)| Op::Approve { scheme, fresh, grant, enterprise, cost, percent, months }
+        5 => (0..SCHEMES.len(), fresh, pick(), 0..ENTERPRISES, amount(), 0u64..=40, 1u32..=40, signers()).prop_map(
+            |(scheme, fresh, grant, enterprise, cost, percent, months, signers)| Op::Approve { scheme, fresh, grant, enterprise, cost, percent, months, signers }
         ),
-        6 => (pick(), amount()).prop_map(|(grant, amount)| Op::Spend { grant, amount }),
+        6 => (pick(), amount(), prop::bool::weighted(0.1), any::<Index>()).prop_map(|(grant, amount, reuse, evidence)| Op::Spend { grant, amount, reuse, evidence }),
+        3 => (pick(), prop::bool::weighted(0.9), any::<Index>(), amount()).prop_map(|(grant, own, evidence, amount)| Op::Disallow { grant, own, evidence, amount }),
+        1 => (pick(), prop::bool::weighted(0.1)).prop_map(|(grant, skip)| Op::Milestone { grant, skip }),
         2 => pick().prop_map(|grant| Op::Complete { grant }),
         7 => (pick(), amount(), signers()).prop_map(|(grant, amount, signers)| Op::Disburse { grant, amount, signers }),
-        2 => (pick(), amount()).prop_map(|(grant, amount)| Op::Clawback { grant, amount }),
+        4 => (pick(), amount(), 0usize..5).prop_map(|(grant, amount, reason)| Op::Clawback { grant, amount, reason }),
+        1 => (0..ENTERPRISES + 1, 0..ENTERPRISES + 1).prop_map(|(first, second)| Op::Associate { first, second }),
         1 => (pick(), 0usize..3).prop_map(|(grant, reason)| Op::Close { grant, reason }),
         1 => any::<bool>().prop_map(|manager| Op::RevokeSecondKeys { manager }),
+    ]
+}
+
+/// Only the operations that move a grant's money: spend (sometimes on
+/// evidence already used), disallowance, milestones, disbursement and clawback.
+fn money_op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        1 => (0..SCHEMES.len(), pick(), 0..ENTERPRISES, amount(), signers()).prop_map(|(scheme, grant, enterprise, cost, signers)| Op::Approve {
+            scheme,
+            fresh: true,
+            grant,
+            enterprise,
+            cost,
+            percent: 0,
+            months: 12,
+            signers
+        }),
+        6 => (pick(), amount(), prop::bool::weighted(0.15), any::<Index>()).prop_map(|(grant, amount, reuse, evidence)| Op::Spend { grant, amount, reuse, evidence }),
+        4 => (pick(), prop::bool::weighted(0.95), any::<Index>(), amount()).prop_map(|(grant, own, evidence, amount)| Op::Disallow { grant, own, evidence, amount }),
+        1 => (pick(), prop::bool::weighted(0.1)).prop_map(|(grant, skip)| Op::Milestone { grant, skip }),
+        1 => pick().prop_map(|grant| Op::Complete { grant }),
+        8 => (pick(), amount(), signers()).prop_map(|(grant, amount, signers)| Op::Disburse { grant, amount, signers }),
+        6 => (pick(), amount(), 0usize..5).prop_map(|(grant, amount, reason)| Op::Clawback { grant, amount, reason }),
+        1 => (pick(), 0usize..3).prop_map(|(grant, reason)| Op::Close { grant, reason }),
     ]
 }
 
@@ -456,18 +511,19 @@ fn event_of<'k>(keys: &'k Keys, ledger: &Ledger, op: &Op) -> (Vec<&'k SecretKey>
             let subfund = through(&investment, own, subfund);
             (
                 manager,
-                Event::ProductionSpendReported(ProductionSpendReported { subfund, investment, period: text("2026"), amount_cents: amount.of(cost) }),
+                Event::ProductionSpendReported(ProductionSpendReported { subfund, investment, period: text("2026"), amount_cents: amount.of(cost), spent_on: None }),
             )
         }
-        Op::Approve { scheme, fresh, grant, enterprise, cost, percent, months } => {
+        Op::Approve { scheme, fresh, grant, enterprise, cost, percent, months, signers } => {
             let scale = [hkd(900_000), hkd(50_000_000), hkd(700_000_000), hkd(10_000), hkd(7_000)][scheme];
             let cost = cost.of(scale);
             // Percent 0 stands for exactly the government's share; above it the grant is too large.
             let parts = if SCHEMES[scheme] == "tinyc" { 2 } else { 3 };
             let amount = if percent == 0 { cost.mul_div_floor(1, parts) } else { cost.mul_div_floor(percent, 100) }.unwrap();
             let grant = if fresh { GrantId::parse(&format!("g-{}", ledger.grants().len())).unwrap() } else { grant.grant(ledger) };
+            let (applied_on, attestations) = application();
             (
-                officer,
+                grant_signers(keys, signers),
                 Event::GrantApproved(GrantApproved {
                     scheme: SchemeId::parse(SCHEMES[scheme]).unwrap(),
                     grant,
@@ -477,31 +533,68 @@ fn event_of<'k>(keys: &'k Keys, ledger: &Ledger, op: &Op) -> (Vec<&'k SecretKey>
                     approved_cost_cents: cost,
                     grant_cents: amount,
                     duration_months: months,
+                    applied_on,
+                    attestations,
                 }),
             )
         }
-        Op::Spend { grant, amount } => {
+        Op::Spend { grant, amount, reuse, evidence } => {
             let grant = grant.open_grant(ledger);
             let headroom = grant_at(&grant).map_or(Money::ZERO, |g| less(g.approved_cost, g.verified_spend));
-            (officer, Event::SpendVerified(SpendVerified { grant, amount_cents: amount.of(headroom), evidence_sha256: EvidenceDigest([9; 32]) }))
+            let used: Vec<&EvidenceDigest> = ledger.evidence().keys().collect();
+            let evidence = if reuse && !used.is_empty() {
+                *used[evidence.index(used.len())]
+            } else {
+                // Unused: accepted spends always add one piece of evidence.
+                EvidenceDigest(sha256(&[b"prop invoice", &(ledger.evidence().len() as u64).to_be_bytes()]))
+            };
+            (officer, Event::SpendVerified(SpendVerified { grant, amount_cents: amount.of(headroom), evidence_sha256: evidence }))
+        }
+        Op::Disallow { grant, own, evidence, amount } => {
+            let grant = grant.grant(ledger);
+            let pieces: Vec<(&EvidenceDigest, Money)> = ledger
+                .evidence()
+                .iter()
+                .filter(|(_, used)| (used.grant == grant) == own)
+                .map(|(digest, used)| (digest, less(used.amount, used.disallowed)))
+                .collect();
+            let (digest, headroom) = if pieces.is_empty() {
+                (EvidenceDigest(sha256(&[b"never used"])), Money::ZERO)
+            } else {
+                let (digest, left) = pieces[evidence.index(pieces.len())];
+                (*digest, left)
+            };
+            let reason = DisallowanceReason::IneligibleItem;
+            (officer, Event::SpendDisallowed(SpendDisallowed { grant, amount_cents: amount.of(headroom), reason, evidence_sha256: digest }))
+        }
+        Op::Milestone { grant, skip } => {
+            let grant = grant.open_grant(ledger);
+            let next = grant_at(&grant).map_or(1, |g| g.milestones_accepted + 1 + u32::from(skip));
+            (officer, Event::MilestoneAccepted(MilestoneAccepted { grant, milestone: next, evidence_sha256: EvidenceDigest(sha256(&[b"milestone"])) }))
+        }
+        Op::Associate { first, second } => {
+            let enterprises = vec![EnterpriseId::parse(&format!("ent-{first}")).unwrap(), EnterpriseId::parse(&format!("ent-{second}")).unwrap()];
+            (officer, Event::EnterprisesAssociated(EnterprisesAssociated { enterprises, basis: text("common owner"), evidence_sha256: EvidenceDigest(sha256(&[b"register"])) }))
         }
         Op::Complete { grant } => (officer, Event::GrantCompleted(GrantCompleted { grant: grant.open_grant(ledger) })),
         Op::Disburse { grant, amount, signers } => {
             let grant = grant.open_grant(ledger);
-            let headroom = grant_at(&grant).map_or(Money::ZERO, |g| {
-                let scheme = &ledger.schemes()[&g.scheme];
-                let reimbursable = less(scheme.government_share_of(g.verified_spend), g.net_disbursed());
-                less(g.amount, g.net_disbursed()).min(reimbursable)
-            });
+            // What the rules allow now, or (paid on completion, not completed) what they would.
+            let headroom = ledger.grant_position(&grant).map_or(Money::ZERO, |p| less(p.ceiling, p.net_disbursed.checked_add(p.forfeited).unwrap()));
             (
                 grant_signers(keys, signers),
                 Event::GrantDisbursed(GrantDisbursed { grant, amount_cents: amount.of(headroom), payment_reference: text("PAY") }),
             )
         }
-        Op::Clawback { grant, amount } => {
+        Op::Clawback { grant, amount, reason } => {
             let grant = grant.grant(ledger);
-            let headroom = grant_at(&grant).map_or(Money::ZERO, |g| g.net_disbursed());
-            (officer, Event::GrantClawedBack(GrantClawedBack { grant, amount_cents: amount.of(headroom), reason: text("ineligible") }))
+            let codes = [None, Some(ClawbackReason::IneligibleSpend), Some(ClawbackReason::Overpayment), Some(ClawbackReason::BreachOfConditions), Some(ClawbackReason::Termination)];
+            let reason_code = codes[reason];
+            let headroom = match reason_code {
+                Some(ClawbackReason::IneligibleSpend | ClawbackReason::Overpayment) => ledger.grant_position(&grant).map_or(Money::ZERO, |p| p.overpaid),
+                _ => grant_at(&grant).map_or(Money::ZERO, |g| g.net_disbursed()),
+            };
+            (officer, Event::GrantClawedBack(GrantClawedBack { grant, amount_cents: amount.of(headroom), reason: text("audit"), reason_code }))
         }
         Op::Close { grant, reason } => {
             let reason = [CloseReason::Completed, CloseReason::Withdrawn, CloseReason::Terminated][reason];
@@ -588,8 +681,15 @@ fn check_invariants(ledger: &Ledger) -> Result<(), TestCaseError> {
         let scheme = &ledger.schemes()[&grant.scheme];
         let (g, e) = (scheme.terms.government_ratio as u128, scheme.terms.enterprise_ratio as u128);
         prop_assert!(grant.clawed_back <= grant.disbursed, "grant {} clawed back more than disbursed", id);
-        prop_assert!(grant.net_disbursed() <= grant.amount, "grant {} above its amount", id);
-        prop_assert!(c(grant.net_disbursed()) * (g + e) <= c(grant.verified_spend) * g, "grant {} above its share of verified spend", id);
+        prop_assert!(c(grant.net_disbursed()) + c(grant.forfeited) <= c(grant.amount), "grant {} above its amount", id);
+        prop_assert!(grant.forfeited <= grant.clawed_back, "grant {} forfeited more than clawed back", id);
+        prop_assert!(grant.disallowed_spend <= grant.verified_spend, "grant {} disallowed more than verified", id);
+        let evidence: Vec<_> = ledger.evidence().values().filter(|used| used.grant == *id).collect();
+        prop_assert_eq!(c(grant.verified_spend), sum(evidence.iter().map(|used| used.amount)), "grant {} spend is its evidence", id);
+        prop_assert_eq!(c(grant.disallowed_spend), sum(evidence.iter().map(|used| used.disallowed)), "grant {} disallowed", id);
+        if scheme.terms.payment_schedule.is_none() && grant.disallowed_spend.is_zero() {
+            prop_assert!((c(grant.net_disbursed()) + c(grant.forfeited)) * (g + e) <= c(grant.verified_spend) * g, "grant {} above its share of verified spend", id);
+        }
         prop_assert!(grant.verified_spend <= grant.approved_cost, "grant {} spend above cost", id);
         prop_assert!(c(grant.amount) * (g + e) <= c(grant.approved_cost) * g, "grant {} above its share of cost", id);
         if let Some(cap) = scheme.terms.project_grant_max_cents {
@@ -610,8 +710,11 @@ fn check_invariants(ledger: &Ledger) -> Result<(), TestCaseError> {
         let terms = &ledger.schemes()[scheme_id].terms;
         let grants: Vec<_> = ledger.grants().values().filter(|g| g.scheme == *scheme_id && g.enterprise == *enterprise).collect();
         prop_assert_eq!(c(standing.committed), sum(grants.iter().map(|g| g.committed())), "{}/{} commitments", scheme_id, enterprise);
+        let open_committed = sum(grants.iter().filter(|g| g.status != GrantStatus::Closed).map(|g| g.committed()));
+        prop_assert_eq!(c(standing.open_committed), open_committed, "{}/{} open commitments", scheme_id, enterprise);
         if let Some(cap) = terms.enterprise_grant_max_cents {
-            prop_assert!(standing.committed <= cap, "{}/{} over the enterprise cap", scheme_id, enterprise);
+            let held = if terms.enterprise_cap_basis == Some(CapBasis::Concurrent) { standing.open_committed } else { standing.committed };
+            prop_assert!(held <= cap, "{}/{} over the enterprise cap", scheme_id, enterprise);
         }
         let open = grants.iter().filter(|g| g.status != GrantStatus::Closed).count();
         prop_assert_eq!(standing.open_projects as usize, open, "{}/{} open projects", scheme_id, enterprise);
@@ -621,6 +724,36 @@ fn check_invariants(ledger: &Ledger) -> Result<(), TestCaseError> {
         }
         if let Some(maximum) = terms.concurrent_projects_per_enterprise_max {
             prop_assert!(standing.open_projects <= maximum);
+        }
+    }
+    Ok(())
+}
+
+/// How much each grant is overpaid: net disbursement plus forfeited money
+/// above what the rules allow it now.
+fn overpaid(ledger: &Ledger) -> Vec<(GrantId, Money)> {
+    ledger.grants().keys().map(|id| (id.clone(), ledger.grant_position(id).unwrap().overpaid)).collect()
+}
+
+/// Nothing is paid twice: no event but a disallowance (which pays nothing)
+/// makes any grant more overpaid than it was.
+fn check_never_paid_twice(before: &Ledger, after: &Ledger, event: &VerifiedEvent, accepted: bool) -> Result<(), TestCaseError> {
+    if matches!(event.body().event, Event::SpendDisallowed(_)) {
+        return Ok(());
+    }
+    let earlier: std::collections::BTreeMap<GrantId, Money> = overpaid(before).into_iter().collect();
+    for (id, now) in overpaid(after) {
+        let was = earlier.get(&id).copied().unwrap_or(Money::ZERO);
+        prop_assert!(now <= was, "{} made grant {} overpaid by {} (was {})", event.body().type_name(), id, now, was);
+    }
+    // A payment, if accepted, leaves the grant within its share of net eligible spend (and schedule).
+    if let (Event::GrantDisbursed(data), true) = (&event.body().event, accepted) {
+        if let Some(position) = after.grant_position(&data.grant) {
+            let paid = position.net_disbursed.checked_add(position.forfeited).unwrap();
+            prop_assert!(paid <= position.ceiling, "a disbursement left grant {} paid {} above {}", data.grant, paid, position.ceiling);
+            if position.scheduled.is_none() {
+                prop_assert!(paid <= position.reimbursable, "grant {} paid {} above its share of net eligible spend {}", data.grant, paid, position.reimbursable);
+            }
         }
     }
     Ok(())
@@ -643,6 +776,7 @@ fn run(ledger: &mut Ledger, events: &[VerifiedEvent]) -> Result<Vec<VerifiedEven
             }
         }
         check_invariants(ledger)?;
+        check_never_paid_twice(&before, ledger, event, accepted.last() == Some(event))?;
     }
     prop_assert_eq!(ledger.events_applied(), accepted.len() as u64);
     Ok(accepted)
@@ -659,6 +793,18 @@ proptest! {
         let accepted = run(&mut ledger, &events)?;
         // The setup is always accepted.
         prop_assert!(accepted.len() >= setup(&keys).len());
+    }
+
+    /// Issue 19: random sequences of spend, disallowance, disbursement and
+    /// clawback never pay a grant more than the government's share of net
+    /// eligible spend, the approved grant or any cap (checked after every
+    /// event by `run`: invariants and `check_never_paid_twice`).
+    #[test]
+    fn reimbursement_never_pays_twice(ops in vec(money_op(), 1..200)) {
+        let keys = keys();
+        let events = history(&keys, &ops);
+        let mut ledger = Ledger::new();
+        run(&mut ledger, &events)?;
     }
 
     #[test]
@@ -834,3 +980,4 @@ proptest! {
         }
     }
 }
+

@@ -488,6 +488,10 @@ fn sample_events() -> Vec<Event> {
             theme: ThemeId::parse("ai-robotics").unwrap(),
             general_partner: text("GP Ltd"),
             target_size_cents: Money::hkd(2_000_000_000),
+            investment_period: Some(Period {
+                starts: Date::parse("2026-01-01").unwrap(),
+                ends: Date::parse("2030-12-31").unwrap(),
+            }),
         }),
         Event::MarketCommitted(MarketCommitted {
             subfund: subfund(),
@@ -536,8 +540,10 @@ fn sample_events() -> Vec<Event> {
             investment: investment(),
             period: text("2026"),
             amount_cents: Money::hkd(5_000_000),
+            spent_on: Some(Date::parse("2026-12-31").unwrap()),
         }),
         Event::SchemeEstablished(presets::nias_scheme("nias")),
+        Event::SchemeAmended(presets::nias_amendment_2025_11_18("nias")),
         Event::GrantApproved(GrantApproved {
             scheme: SchemeId::parse("nias").unwrap(),
             grant: grant(),
@@ -547,6 +553,8 @@ fn sample_events() -> Vec<Event> {
             approved_cost_cents: Money::hkd(300_000_000),
             grant_cents: Money::hkd(100_000_000),
             duration_months: 36,
+            applied_on: Some(Date::parse("2026-01-02").unwrap()),
+            attestations: vec![presets::hk_production_line_attestation(EvidenceDigest(sha256(&[b"line"])))],
         }),
         Event::SpendVerified(SpendVerified {
             grant: grant(),
@@ -563,6 +571,23 @@ fn sample_events() -> Vec<Event> {
             grant: grant(),
             amount_cents: Money::hkd(1),
             reason: text("audit"),
+            reason_code: Some(ClawbackReason::IneligibleSpend),
+        }),
+        Event::SpendDisallowed(SpendDisallowed {
+            grant: grant(),
+            amount_cents: Money::hkd(3),
+            reason: DisallowanceReason::IneligibleItem,
+            evidence_sha256: EvidenceDigest(sha256(&[b"x"])),
+        }),
+        Event::MilestoneAccepted(MilestoneAccepted {
+            grant: grant(),
+            milestone: 1,
+            evidence_sha256: EvidenceDigest(sha256(&[b"milestone report"])),
+        }),
+        Event::EnterprisesAssociated(EnterprisesAssociated {
+            enterprises: vec![EnterpriseId::parse("br-1").unwrap(), EnterpriseId::parse("br-2").unwrap()],
+            basis: text("common shareholder"),
+            evidence_sha256: EvidenceDigest(sha256(&[b"register of members"])),
         }),
         Event::GrantClosed(GrantClosed {
             grant: grant(),

@@ -294,6 +294,16 @@ fn key(label: &str) -> SecretKey {
     SecretKey::from_seed_label(label)
 }
 
+/// The pilot scheme as these vectors recorded it (before issue 19 added an
+/// application window and an attestation to the preset): the committed
+/// records must keep verifying byte for byte (FORMAT.md 13).
+fn pilot_scheme_v1() -> fundledger_core::event::SchemeEstablished {
+    fundledger_core::event::SchemeEstablished {
+        enterprise_grant_max_cents: Some(Money::hkd(250_000)),
+        ..presets::matching_scheme("pilot", "Manufacturing and Production Line Upgrade Support Pilot Scheme", Money::hkd(100_000_000))
+    }
+}
+
 fn steps() -> Vec<Step> {
     let pilot = Scope::parse("scheme:pilot").unwrap();
     vec![
@@ -311,7 +321,7 @@ fn steps() -> Vec<Step> {
             name: "a matching-grant scheme with optional caps left out",
             occurred_at: "2026-03-02T09:01:00Z",
             signers: vec!["operator"],
-            event: Event::SchemeEstablished(presets::pilot_scheme("pilot")),
+            event: Event::SchemeEstablished(pilot_scheme_v1()),
         },
         Step {
             name: "a key is registered",
@@ -364,6 +374,8 @@ fn steps() -> Vec<Step> {
                 approved_cost_cents: Money::hkd(750_000),
                 grant_cents: Money::hkd(250_000),
                 duration_months: 18,
+                applied_on: None,
+                attestations: Vec::new(),
             }),
         },
         Step {

@@ -17,7 +17,7 @@
 
 /// Version of this layout; a database of another version must be rebuilt
 /// (2: versions of most models in postcard instead of JSON).
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 pub const POSITION: &[u8] = b"m/position";
 pub const LEDGER: &[u8] = b"m/ledger";
 pub const FORMAT: &[u8] = b"m/format";

@@ -12,7 +12,8 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use fundledger_core::crypto::KeyId;
-use fundledger_core::event::{CloseReason, FundEstablished, SchemeEstablished, Text};
+use fundledger_core::event::{CloseReason, FundEstablished, Period, SchemeAmended, SchemeEstablished, Text};
+use fundledger_core::ledger::{self as core, EnterpriseStanding};
 use fundledger_core::id::{EnterpriseId, FundId, GrantId, InvestmentId, LedgerId, SchemeId, SubFundId, ThemeId};
 use fundledger_core::money::Money;
 use fundledger_core::time::{Date, Timestamp};
@@ -26,7 +27,16 @@ pub struct LedgerModel {
     pub operator_holder: Text,
     pub keys_registered: u32,
     pub keys_revoked: u32,
+    /// Groups of associated enterprises (`enterprise.associated`), each in id order.
+    pub enterprise_groups: Vec<Vec<EnterpriseId>>,
     pub seq: u64,
+}
+
+impl LedgerModel {
+    /// The enterprises whose standings count together with `enterprise`'s: its group, or itself alone.
+    pub fn associated_with(&self, enterprise: &EnterpriseId) -> Vec<EnterpriseId> {
+        self.enterprise_groups.iter().find(|group| group.contains(enterprise)).cloned().unwrap_or_else(|| vec![enterprise.clone()])
+    }
 }
 
 /// A fund of funds: its terms.
@@ -66,6 +76,10 @@ pub struct SubFundModel {
     pub invested_hk_cents: Money,
     pub written_off_cents: Money,
     pub production_spend_cents: Money,
+    /// The sub-fund's investment period, when it was admitted with one.
+    pub investment_period: Option<Period>,
+    /// Production spend within the investment period (all of it without one): what the HK production-base minimum counts.
+    pub production_spend_in_period_cents: Money,
     pub investment_count: u32,
     pub admitted_seq: u64,
     pub admitted_at: Timestamp,
@@ -83,6 +97,15 @@ impl SubFundModel {
     /// distributions, less paid-in (as the core computes it).
     pub fn uncalled(&self) -> Money {
         self.government_committed_cents.checked_add(self.recallable_distributed_cents).unwrap_or(Money::MAX).saturating_sub(self.paid_in_cents)
+    }
+    /// What the core measures this sub-fund's compliance from.
+    pub fn figures(&self) -> core::SubFundFigures {
+        core::SubFundFigures {
+            market_committed: self.market_committed_cents,
+            government_committed: self.government_committed_cents,
+            invested_hk: self.invested_hk_cents,
+            production_spend_in_period: self.production_spend_in_period_cents,
+        }
     }
 }
 
@@ -115,9 +138,38 @@ pub struct SchemeModel {
     pub grant_count: u32,
     pub open_grant_count: u32,
     pub enterprise_count: u32,
+    /// Amendments (`scheme.amended`), in order of their effective dates.
+    #[serde(default)]
+    pub amendments: Vec<SchemeAmended>,
+    /// Budget added by amendments.
+    #[serde(default)]
+    pub budget_top_ups_cents: Money,
     pub established_seq: u64,
     pub established_at: Timestamp,
     pub seq: u64,
+}
+
+impl SchemeModel {
+    /// The scheme as the core keeps it, for the core's figures.
+    pub fn core(&self) -> core::Scheme {
+        core::Scheme {
+            terms: self.terms.clone(),
+            committed: self.committed_cents,
+            disbursed: self.disbursed_cents,
+            grant_count: self.grant_count,
+            enterprise_count: self.enterprise_count,
+            amendments: self.amendments.clone(),
+            budget_top_ups: self.budget_top_ups_cents,
+        }
+    }
+    /// The budget including every top-up (the core's `Scheme::budget`).
+    pub fn budget(&self) -> Money {
+        self.core().budget()
+    }
+    /// The terms in force for a grant approved on `date` (the core's `Scheme::terms_on`).
+    pub fn terms_on(&self, date: &Date) -> SchemeEstablished {
+        self.core().terms_on(date)
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -143,6 +195,12 @@ pub struct GrantModel {
     /// Disbursed, gross.
     pub disbursed_cents: Money,
     pub clawed_back_cents: Money,
+    /// Verified spend disallowed since (`grant.spend_disallowed`).
+    pub disallowed_spend_cents: Money,
+    /// Clawed back for a breach of conditions or on termination: never paid again.
+    pub forfeited_cents: Money,
+    /// Milestones of the payment schedule accepted so far.
+    pub milestones_accepted: u32,
     pub status: GrantStatus,
     pub close_reason: Option<CloseReason>,
     pub approved_seq: u64,
@@ -153,15 +211,42 @@ pub struct GrantModel {
 
 impl GrantModel {
     pub fn net_disbursed(&self) -> Money {
-        self.disbursed_cents.saturating_sub(self.clawed_back_cents)
+        self.core().net_disbursed()
     }
-    /// What the grant holds of its scheme's budget and its enterprise's cap (as the core counts it).
+    /// What the grant holds of its scheme's budget and its enterprise's cap (the core's `Grant::committed`).
     pub fn committed(&self) -> Money {
-        match self.status {
-            GrantStatus::Closed => self.net_disbursed(),
-            GrantStatus::Open | GrantStatus::Completed => self.grant_cents,
+        self.core().committed()
+    }
+    /// The grant as the core keeps it, for the core's figures.
+    pub fn core(&self) -> core::Grant {
+        core::Grant {
+            scheme: self.scheme.clone(),
+            enterprise: self.enterprise.clone(),
+            project: self.project.clone(),
+            approved_cost: self.approved_cost_cents,
+            amount: self.grant_cents,
+            verified_spend: self.verified_spend_cents,
+            disbursed: self.disbursed_cents,
+            clawed_back: self.clawed_back_cents,
+            status: match self.status {
+                GrantStatus::Open => core::GrantStatus::Open,
+                GrantStatus::Completed => core::GrantStatus::Completed,
+                GrantStatus::Closed => core::GrantStatus::Closed,
+            },
+            disallowed_spend: self.disallowed_spend_cents,
+            forfeited: self.forfeited_cents,
+            milestones_accepted: self.milestones_accepted,
         }
     }
+    /// Where the grant stands under its scheme's terms (the core's `grant_position`).
+    pub fn position(&self, terms: &SchemeEstablished) -> core::GrantPosition {
+        core::grant_position(terms, &self.core())
+    }
+}
+
+/// The standing of an enterprise (or, added up, a group) from its grants in one scheme, as the core keeps it.
+pub fn standing_of<'a>(grants: impl IntoIterator<Item = &'a GrantModel>) -> EnterpriseStanding {
+    grants.into_iter().map(|grant| EnterpriseStanding::of_grant(&grant.core())).fold(EnterpriseStanding::default(), |total, one| total.plus(&one))
 }
 
 /// What kind of money moved.
@@ -226,7 +311,10 @@ pub trait Stored: Serialize + DeserializeOwned {
 }
 
 impl Stored for LedgerModel {}
-impl Stored for FundModel {}
+/// JSON: the fund's terms leave their optional members out when absent.
+impl Stored for FundModel {
+    const BINARY: bool = false;
+}
 impl Stored for SubFundModel {}
 impl Stored for InvestmentModel {}
 impl Stored for GrantModel {}
@@ -260,6 +348,11 @@ mod tests {
                 project_duration_months_max: caps.then_some(36),
                 paid_on_completion: true,
                 dual_control_threshold_cents: Money::hkd(1_000_000),
+                enterprise_cap_basis: None,
+                application_window: None,
+                payment_schedule: None,
+                required_attestations: Vec::new(),
+                dual_control: Vec::new(),
             },
             approved_cents: Money::hkd(12),
             committed_cents: Money::hkd(12),
@@ -268,6 +361,8 @@ mod tests {
             grant_count: 1,
             open_grant_count: 1,
             enterprise_count: 1,
+            amendments: Vec::new(),
+            budget_top_ups_cents: Money::ZERO,
             established_seq: 7,
             established_at: Timestamp::parse("2026-01-01T00:00:00Z").unwrap(),
             seq: 9,
@@ -289,6 +384,7 @@ mod tests {
             operator_holder: Text::parse("operator").unwrap(),
             keys_registered: 300,
             keys_revoked: 1,
+            enterprise_groups: vec![vec![EnterpriseId::parse("ent-1").unwrap(), EnterpriseId::parse("ent-2").unwrap()]],
             seq: u64::MAX,
         };
         let bytes = encoded(&ledger);

@@ -317,6 +317,7 @@ impl Projection {
                     operator_holder: data.operator_holder.clone(),
                     keys_registered: 1,
                     keys_revoked: 0,
+                    enterprise_groups: Vec::new(),
                     seq,
                 };
                 Delta { ledger: Some(model), index: ledger_index(), ..Delta::default() }
@@ -371,6 +372,8 @@ impl Projection {
                     invested_hk_cents: Money::ZERO,
                     written_off_cents: Money::ZERO,
                     production_spend_cents: Money::ZERO,
+                    investment_period: data.investment_period.clone(),
+                    production_spend_in_period_cents: Money::ZERO,
                     investment_count: 0,
                     admitted_seq: seq,
                     admitted_at: at.clone(),
@@ -468,6 +471,14 @@ impl Projection {
                 let mut investment = self.investment(&data.subfund, &data.investment, seq)?;
                 investment.production_spend_cents = add(investment.production_spend_cents, data.amount_cents, "production spend")?;
                 model.production_spend_cents = add(model.production_spend_cents, data.amount_cents, "production spend")?;
+                let in_period = match (&model.investment_period, &data.spent_on) {
+                    (None, _) => true,
+                    (Some(period), Some(date)) => period.contains(date),
+                    (Some(_), None) => return Err("production spend in a sub-fund with an investment period says no spent_on".to_string()),
+                };
+                if in_period {
+                    model.production_spend_in_period_cents = add(model.production_spend_in_period_cents, data.amount_cents, "production spend")?;
+                }
                 Delta { investment: Some(investment), ..Self::subfund_delta(model, None) }
             }
             Event::SchemeEstablished(data) => {
@@ -483,6 +494,8 @@ impl Projection {
                     grant_count: 0,
                     open_grant_count: 0,
                     enterprise_count: 0,
+                    amendments: Vec::new(),
+                    budget_top_ups_cents: Money::ZERO,
                     established_seq: seq,
                     established_at: at.clone(),
                     seq,
@@ -517,6 +530,9 @@ impl Projection {
                     verified_spend_cents: Money::ZERO,
                     disbursed_cents: Money::ZERO,
                     clawed_back_cents: Money::ZERO,
+                    disallowed_spend_cents: Money::ZERO,
+                    forfeited_cents: Money::ZERO,
+                    milestones_accepted: 0,
                     status: GrantStatus::Open,
                     close_reason: None,
                     approved_seq: seq,
@@ -572,6 +588,9 @@ impl Projection {
                 let mut scheme = self.scheme(&before.scheme, seq)?;
                 let mut grant = before.clone();
                 grant.clawed_back_cents = add(grant.clawed_back_cents, data.amount_cents, "clawbacks")?;
+                if data.reason_code.is_some_and(|code| code.forfeits()) {
+                    grant.forfeited_cents = add(grant.forfeited_cents, data.amount_cents, "forfeited")?;
+                }
                 scheme.disbursed_cents = scheme.disbursed_cents.saturating_sub(data.amount_cents);
                 scheme.clawed_back_cents = add(scheme.clawed_back_cents, data.amount_cents, "scheme clawbacks")?;
                 let released = before.committed().saturating_sub(grant.committed());
@@ -584,6 +603,35 @@ impl Projection {
                     scheme: Some(scheme),
                     ..Delta::default()
                 }
+            }
+            Event::SchemeAmended(data) => {
+                let mut scheme = self.scheme(&data.scheme, seq)?;
+                if let Some(top_up) = data.budget_top_up_cents {
+                    scheme.budget_top_ups_cents = add(scheme.budget_top_ups_cents, top_up, "budget top-ups")?;
+                }
+                scheme.amendments.push(data.clone());
+                Delta { index: Some((Kind::Scheme, data.scheme.to_string())), scheme: Some(scheme), ..Delta::default() }
+            }
+            Event::SpendDisallowed(data) => {
+                let mut grant = self.grant(&data.grant, seq)?;
+                grant.disallowed_spend_cents = add(grant.disallowed_spend_cents, data.amount_cents, "disallowed spend")?;
+                Delta { index: Some((Kind::Grant, data.grant.to_string())), grant: Some(grant), ..Delta::default() }
+            }
+            Event::MilestoneAccepted(data) => {
+                let mut grant = self.grant(&data.grant, seq)?;
+                grant.milestones_accepted = grant.milestones_accepted.saturating_add(1);
+                Delta { index: Some((Kind::Grant, data.grant.to_string())), grant: Some(grant), ..Delta::default() }
+            }
+            Event::EnterprisesAssociated(data) => {
+                let mut model = self.ledger_model()?;
+                let mut members: Vec<EnterpriseId> = data.enterprises.iter().flat_map(|enterprise| model.associated_with(enterprise)).collect();
+                members.sort();
+                members.dedup();
+                model.enterprise_groups.retain(|group| !group.iter().any(|member| members.contains(member)));
+                model.enterprise_groups.push(members);
+                model.enterprise_groups.sort();
+                model.seq = seq;
+                Delta { ledger: Some(model), index: ledger_index(), ..Delta::default() }
             }
             Event::GrantClosed(data) => {
                 let before = self.grant(&data.grant, seq)?;

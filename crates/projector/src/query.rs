@@ -14,10 +14,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use thiserror::Error;
 
-use fundledger_core::event::{FundEstablished, SchemeEstablished, Theme, BASIS_POINTS_ONE};
+use fundledger_core::event::{FundEstablished, SchemeEstablished, Theme};
+use fundledger_core::ledger::{self as core, EnterpriseStanding, GrantPosition, ProgrammeSize};
 use fundledger_core::id::{EnterpriseId, FundId, GrantId, SchemeId, SubFundId};
 use fundledger_core::money::Money;
-use fundledger_core::time::{civil_from_days, days_from_civil, Date};
+use fundledger_core::time::{civil_from_days, days_from_civil, Date, Timestamp};
 
 use crate::keys::Kind;
 use crate::metrics::{irr, multiples, CashFlow, Irr, Multiples, Ratio, Share};
@@ -257,6 +258,8 @@ pub struct FundView {
     pub by_theme: Vec<Line>,
     pub by_subfund: Vec<Line>,
     pub by_gp: Vec<Line>,
+    /// The sub-funds' committed sizes together against the programme's minimum size (the core's `programme_size`).
+    pub programme_size: ProgrammeSize,
 }
 
 pub fn fund(query: &Query, id: &str) -> Result<FundView, QueryError> {
@@ -265,8 +268,10 @@ pub fn fund(query: &Query, id: &str) -> Result<FundView, QueryError> {
     let mut themes: BTreeMap<String, Accumulator> = BTreeMap::new();
     let mut gps: BTreeMap<String, Accumulator> = BTreeMap::new();
     let mut lines = Vec::new();
+    let mut committed_size = Money::ZERO;
     for subfund_id in query.children(Kind::Fund, id, Kind::SubFund)? {
         let subfund: SubFundModel = query.require(Kind::SubFund, &subfund_id)?;
+        committed_size = sum(committed_size, subfund.committed_size());
         let flows = cash_flows(query, &subfund)?;
         totals.add(&subfund, &flows);
         themes.entry(subfund.theme.to_string()).or_default().add(&subfund, &flows);
@@ -297,6 +302,7 @@ pub fn fund(query: &Query, id: &str) -> Result<FundView, QueryError> {
         by_theme,
         by_subfund: lines,
         by_gp: gps.iter().map(|(gp, totals)| Line { key: gp.clone(), name: gp.clone(), figures: totals.figures() }).collect(),
+        programme_size: core::programme_size(&model.terms, committed_size),
     })
 }
 
@@ -312,19 +318,15 @@ pub struct Compliance {
     pub met: Option<bool>,
 }
 
-fn compliance(part: Money, whole: Money, bound_bps: u32, is_max: bool) -> Compliance {
-    let share = Share::of(part, whole);
-    // Exact: part / whole against bound / 10000, in 128 bits.
-    let met = (!whole.is_zero()).then(|| {
-        let left = part.cents() as u128 * BASIS_POINTS_ONE as u128;
-        let right = bound_bps as u128 * whole.cents() as u128;
-        if is_max {
-            left <= right
-        } else {
-            left >= right
+impl From<core::Compliance> for Compliance {
+    fn from(figure: core::Compliance) -> Compliance {
+        Compliance {
+            share: Share::of(figure.part, figure.whole),
+            bound_bps: figure.bound_bps,
+            bound: if figure.is_max { "max" } else { "min" }.to_string(),
+            met: figure.met,
         }
-    });
-    Compliance { share, bound_bps, bound: if is_max { "max" } else { "min" }.to_string(), met }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -339,12 +341,14 @@ pub struct SubFundView {
     pub government_share: Compliance,
     /// The fund's cap on the government's commitment to one sub-fund.
     pub government_commitment_max_cents: Money,
-    /// Investment into Hong Kong enterprises / all investment, at least the fund's minimum (50%).
+    /// Investment into Hong Kong enterprises / the sub-fund's committed size, at least the fund's minimum (50%).
     pub hk_enterprise_share: Compliance,
-    /// Investees' spend on HK production bases / the sub-fund's committed size, at least the fund's minimum (25%).
+    /// Investees' spend on HK production bases within the investment period / the sub-fund's committed size, at least the fund's minimum (25%).
     pub hk_production_spend: Compliance,
     /// The production spend the minimum asks for, in cents (committed size times the minimum share, rounded up).
     pub hk_production_spend_target_cents: Money,
+    /// Whether the committed size reaches the fund's minimum sub-fund size; null when the fund sets none.
+    pub committed_size_min_met: Option<bool>,
     pub investments: Vec<InvestmentModel>,
 }
 
@@ -360,18 +364,18 @@ pub fn subfund(query: &Query, id: &str) -> Result<SubFundView, QueryError> {
     for investment in query.children(Kind::SubFund, id, Kind::Investment)? {
         investments.push(query.require::<InvestmentModel>(Kind::Investment, &investment)?);
     }
-    let bps = terms.hk_production_spend_min_bps as u64;
-    let target = (size.cents() as u128 * bps as u128).div_ceil(BASIS_POINTS_ONE as u128);
+    let compliance = core::subfund_compliance(terms, &model.figures());
     Ok(SubFundView {
         theme_name: terms.themes.iter().find(|theme| theme.id == model.theme).map(|theme| theme.name.to_string()),
         committed_size_cents: size,
         uncalled_cents: model.uncalled(),
         figures: single.figures(),
-        government_share: compliance(model.government_committed_cents, size, terms.government_share_max_bps, true),
         government_commitment_max_cents: terms.government_commitment_per_subfund_max_cents,
-        hk_enterprise_share: compliance(model.invested_hk_cents, model.invested_cents, terms.hk_enterprise_share_min_bps, false),
-        hk_production_spend: compliance(model.production_spend_cents, size, terms.hk_production_spend_min_bps, false),
-        hk_production_spend_target_cents: Money::from_cents(target as u64).unwrap_or(Money::MAX),
+        hk_production_spend_target_cents: compliance.hk_production_spend.target(),
+        committed_size_min_met: compliance.committed_size_min_met,
+        government_share: compliance.government_share.into(),
+        hk_enterprise_share: compliance.hk_enterprise_share.into(),
+        hk_production_spend: compliance.hk_production_spend.into(),
         investments,
         model,
     })
@@ -379,12 +383,6 @@ pub fn subfund(query: &Query, id: &str) -> Result<SubFundView, QueryError> {
 
 // ---------------------------------------------------------------------------
 // Schemes, enterprises and grants.
-
-/// The government's share of `cost` at the scheme's ratio, rounded down (as the core computes it).
-fn government_share(terms: &SchemeEstablished, cost: Money) -> Money {
-    let parts = terms.government_ratio as u64 + terms.enterprise_ratio as u64;
-    cost.mul_div_floor(terms.government_ratio as u64, parts).unwrap_or(Money::MAX)
-}
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct GrantLine {
@@ -394,23 +392,8 @@ pub struct GrantLine {
     pub grant_cents: Money,
     pub verified_spend_cents: Money,
     pub net_disbursed_cents: Money,
-    /// What may be paid now: the lower of the approved grant and the government's share of verified spend, less net disbursement.
+    /// What may be paid now (the core's `grant_position`): the ceiling less net disbursement and forfeited money.
     pub disbursable_now_cents: Money,
-}
-
-/// Room left under each of a scheme's caps for one enterprise; null where the scheme sets no such cap.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
-pub struct Headroom {
-    /// The per-enterprise grant cap less what the enterprise's grants hold.
-    pub enterprise_grant_cents: Option<Money>,
-    /// Projects the enterprise may still be approved for.
-    pub projects: Option<u32>,
-    /// Further projects it may have open at once.
-    pub concurrent_projects: Option<u32>,
-    /// The scheme's budget left (shared by every enterprise).
-    pub scheme_budget_cents: Money,
-    /// The lower of the per-project cap and the budget left: the largest next grant the caps allow.
-    pub next_grant_max_cents: Money,
 }
 
 /// One enterprise's standing in one scheme.
@@ -425,36 +408,60 @@ pub struct Standing {
     pub committed_cents: Money,
     /// Eligible project spend verified (the spend the grant matches).
     pub verified_spend_cents: Money,
-    /// The government's share of that spend at the scheme's ratio.
+    /// Verified spend less disallowed spend.
+    pub net_eligible_spend_cents: Money,
+    /// The government's share of net eligible spend at the scheme's ratio.
     pub reimbursable_cents: Money,
     /// Disbursed, net of clawbacks.
     pub disbursed_cents: Money,
     pub disbursable_now_cents: Money,
-    pub headroom: Headroom,
+    /// Room under each cap for the enterprise and its associated enterprises, under the terms in force
+    /// on the date of the answer's last record (the core's `headroom`); null members where the scheme sets no such cap.
+    pub headroom: core::Headroom,
     pub grants: Vec<GrantLine>,
 }
 
-fn grant_line(terms: &SchemeEstablished, grant: &GrantModel) -> GrantLine {
-    let net = grant.net_disbursed();
-    let ceiling = grant.grant_cents.min(government_share(terms, grant.verified_spend_cents));
-    let disbursable = if grant.status == GrantStatus::Closed || (terms.paid_on_completion && grant.status != GrantStatus::Completed) {
-        Money::ZERO
-    } else {
-        ceiling.saturating_sub(net)
-    };
+fn grant_line(grant: &GrantModel, position: &GrantPosition) -> GrantLine {
     GrantLine {
         grant: grant.grant.clone(),
         project: grant.project.to_string(),
         status: grant.status,
         grant_cents: grant.grant_cents,
         verified_spend_cents: grant.verified_spend_cents,
-        net_disbursed_cents: net,
-        disbursable_now_cents: disbursable,
+        net_disbursed_cents: position.net_disbursed,
+        disbursable_now_cents: position.disbursable_now,
     }
 }
 
-fn standing(scheme: &SchemeModel, enterprise: &EnterpriseId, grants: &[GrantModel]) -> Standing {
+/// The date of the answer's last record: the terms in force then are the ones headroom is measured under.
+fn answer_date(query: &Query) -> Result<Option<Date>, QueryError> {
+    if query.seq == 0 {
+        return Ok(None);
+    }
+    let event = event_at(query, query.seq)?;
+    Ok(Timestamp::parse(&event.occurred_at).ok().map(|at| at.date()))
+}
+
+/// An enterprise's group and the group's standing in `scheme`: the members' grants added up as the core adds them.
+fn group_standing(query: &Query, scheme: &SchemeId, enterprise: &EnterpriseId, own: &[GrantModel]) -> Result<(Vec<EnterpriseId>, EnterpriseStanding), QueryError> {
+    let ledger: Option<LedgerModel> = query.version(Kind::Ledger, query.reader.ledger().as_str())?;
+    let group = ledger.map(|ledger| ledger.associated_with(enterprise)).unwrap_or_else(|| vec![enterprise.clone()]);
+    let mut standing = standing_of(own);
+    for member in group.iter().filter(|member| *member != enterprise) {
+        let grants = grants_of(query, Kind::Enterprise, member.as_str())?;
+        standing = standing.plus(&standing_of(grants.iter().filter(|grant| grant.scheme == *scheme)));
+    }
+    Ok((group, standing))
+}
+
+fn standing(query: &Query, scheme: &SchemeModel, enterprise: &EnterpriseId, grants: &[GrantModel], on: Option<&Date>) -> Result<Standing, QueryError> {
     let terms = &scheme.terms;
+    let (group, group_standing) = group_standing(query, &terms.scheme, enterprise, grants)?;
+    let in_force = match on {
+        Some(date) => scheme.terms_on(date),
+        None => terms.clone(),
+    };
+    let budget_left = scheme.budget().saturating_sub(scheme.committed_cents);
     let mut out = Standing {
         scheme: terms.scheme.clone(),
         enterprise: enterprise.clone(),
@@ -463,52 +470,27 @@ fn standing(scheme: &SchemeModel, enterprise: &EnterpriseId, grants: &[GrantMode
         open_grant_count: 0,
         committed_cents: Money::ZERO,
         verified_spend_cents: Money::ZERO,
+        net_eligible_spend_cents: Money::ZERO,
         reimbursable_cents: Money::ZERO,
         disbursed_cents: Money::ZERO,
         disbursable_now_cents: Money::ZERO,
-        headroom: Headroom {
-            enterprise_grant_cents: None,
-            projects: None,
-            concurrent_projects: None,
-            scheme_budget_cents: Money::ZERO,
-            next_grant_max_cents: Money::ZERO,
-        },
+        headroom: core::headroom(&in_force, budget_left, group, &group_standing),
         grants: Vec::new(),
     };
     for grant in grants {
-        let line = grant_line(terms, grant);
+        let position = grant.position(terms);
         if grant.status != GrantStatus::Closed {
             out.open_grant_count += 1;
         }
         out.committed_cents = sum(out.committed_cents, grant.committed());
         out.verified_spend_cents = sum(out.verified_spend_cents, grant.verified_spend_cents);
-        out.reimbursable_cents = sum(out.reimbursable_cents, government_share(terms, grant.verified_spend_cents));
-        out.disbursed_cents = sum(out.disbursed_cents, line.net_disbursed_cents);
-        out.disbursable_now_cents = sum(out.disbursable_now_cents, line.disbursable_now_cents);
-        out.grants.push(line);
+        out.net_eligible_spend_cents = sum(out.net_eligible_spend_cents, position.net_eligible_spend);
+        out.reimbursable_cents = sum(out.reimbursable_cents, position.reimbursable);
+        out.disbursed_cents = sum(out.disbursed_cents, position.net_disbursed);
+        out.disbursable_now_cents = sum(out.disbursable_now_cents, position.disbursable_now);
+        out.grants.push(grant_line(grant, &position));
     }
-    let budget_left = terms.budget_cents.saturating_sub(scheme.committed_cents);
-    let enterprise_left = terms.enterprise_grant_max_cents.map(|cap| cap.saturating_sub(out.committed_cents));
-    let mut next = budget_left;
-    if let Some(cap) = terms.project_grant_max_cents {
-        next = next.min(cap);
-    }
-    if let Some(left) = enterprise_left {
-        next = next.min(left);
-    }
-    let projects_left = terms.projects_per_enterprise_max.map(|max| max.saturating_sub(out.grant_count));
-    let concurrent_left = terms.concurrent_projects_per_enterprise_max.map(|max| max.saturating_sub(out.open_grant_count));
-    if projects_left == Some(0) || concurrent_left == Some(0) {
-        next = Money::ZERO;
-    }
-    out.headroom = Headroom {
-        enterprise_grant_cents: enterprise_left,
-        projects: projects_left,
-        concurrent_projects: concurrent_left,
-        scheme_budget_cents: budget_left,
-        next_grant_max_cents: next,
-    };
-    out
+    Ok(out)
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -516,6 +498,9 @@ pub struct SchemeView {
     pub scheme: SchemeId,
     pub name: String,
     pub terms: SchemeEstablished,
+    /// Amendments, in order of their effective dates.
+    pub amendments: Vec<fundledger_core::event::SchemeAmended>,
+    /// The budget as established plus every top-up.
     pub budget_cents: Money,
     /// Every grant ever approved, gross.
     pub approved_cents: Money,
@@ -539,16 +524,18 @@ pub struct SchemeView {
 
 fn scheme_view(model: SchemeModel, enterprises: Vec<Standing>) -> SchemeView {
     let terms = &model.terms;
+    let budget = model.budget();
     SchemeView {
         scheme: terms.scheme.clone(),
         name: terms.name.to_string(),
-        budget_cents: terms.budget_cents,
+        amendments: model.amendments.clone(),
+        budget_cents: budget,
         approved_cents: model.approved_cents,
         committed_cents: model.committed_cents,
         disbursed_cents: model.disbursed_cents,
         clawed_back_cents: model.clawed_back_cents,
-        remaining_cents: terms.budget_cents.saturating_sub(model.committed_cents),
-        utilisation: Share::of(model.committed_cents, terms.budget_cents),
+        remaining_cents: budget.saturating_sub(model.committed_cents),
+        utilisation: Share::of(model.committed_cents, budget),
         disbursed_share: Share::of(model.disbursed_cents, model.committed_cents),
         grant_count: model.grant_count,
         open_grant_count: model.open_grant_count,
@@ -572,7 +559,11 @@ pub fn scheme(query: &Query, id: &str) -> Result<SchemeView, QueryError> {
     for grant in grants_of(query, Kind::Scheme, id)? {
         by_enterprise.entry(grant.enterprise.clone()).or_default().push(grant);
     }
-    let enterprises = by_enterprise.iter().map(|(enterprise, grants)| standing(&model, enterprise, grants)).collect();
+    let on = answer_date(query)?;
+    let mut enterprises = Vec::new();
+    for (enterprise, grants) in &by_enterprise {
+        enterprises.push(standing(query, &model, enterprise, grants, on.as_ref())?);
+    }
     Ok(scheme_view(model, enterprises))
 }
 
@@ -598,10 +589,11 @@ pub fn enterprise(query: &Query, id: &str) -> Result<EnterpriseView, QueryError>
     for grant in grants {
         by_scheme.entry(grant.scheme.clone()).or_default().push(grant);
     }
+    let on = answer_date(query)?;
     let mut schemes = Vec::new();
     for (scheme_id, grants) in &by_scheme {
         let scheme: SchemeModel = query.require(Kind::Scheme, scheme_id.as_str())?;
-        schemes.push(standing(&scheme, &enterprise, grants));
+        schemes.push(standing(query, &scheme, &enterprise, grants, on.as_ref())?);
     }
     let name = schemes.last().map(|standing| standing.enterprise_name.clone()).unwrap_or_default();
     Ok(EnterpriseView { enterprise, name, schemes })
@@ -612,10 +604,13 @@ pub struct GrantView {
     #[serde(flatten)]
     pub model: GrantModel,
     pub net_disbursed_cents: Money,
-    /// The government's share of verified spend at the scheme's ratio.
+    /// Where the grant stands (the core's `grant_position`): net eligible spend, what it reimburses,
+    /// the schedule, the ceiling, what is disbursable now, overpaid, forfeited and undisbursed.
+    pub position: GrantPosition,
+    /// The government's share of net eligible spend at the scheme's ratio.
     pub reimbursable_cents: Money,
     pub disbursable_now_cents: Money,
-    /// The approved grant less net disbursement.
+    /// The approved grant less net disbursement and forfeited money.
     pub undisbursed_cents: Money,
     /// Every event of the grant, oldest first (up to the answer's `seq`).
     pub history: Vec<EventView>,
@@ -624,7 +619,7 @@ pub struct GrantView {
 pub fn grant(query: &Query, id: &str) -> Result<GrantView, QueryError> {
     let model: GrantModel = query.require(Kind::Grant, id)?;
     let scheme: SchemeModel = query.require(Kind::Scheme, model.scheme.as_str())?;
-    let line = grant_line(&scheme.terms, &model);
+    let position = model.position(&scheme.terms);
     let mut history = Vec::new();
     let mut after = 0;
     loop {
@@ -636,10 +631,11 @@ pub fn grant(query: &Query, id: &str) -> Result<GrantView, QueryError> {
         after = last;
     }
     Ok(GrantView {
-        net_disbursed_cents: line.net_disbursed_cents,
-        reimbursable_cents: government_share(&scheme.terms, model.verified_spend_cents),
-        disbursable_now_cents: line.disbursable_now_cents,
-        undisbursed_cents: model.grant_cents.saturating_sub(line.net_disbursed_cents),
+        net_disbursed_cents: position.net_disbursed,
+        reimbursable_cents: position.reimbursable,
+        disbursable_now_cents: position.disbursable_now,
+        undisbursed_cents: position.undisbursed,
+        position,
         model,
         history,
     })
@@ -1145,11 +1141,10 @@ mod tests {
     }
 
     #[test]
-    fn compliance_is_exact() {
-        let at_bound = compliance(Money::hkd(25), Money::hkd(100), 2500, true);
-        assert_eq!(at_bound.met, Some(true));
-        assert_eq!(compliance(Money::from_cents(2501).unwrap(), Money::from_cents(10_000).unwrap(), 2500, true).met, Some(false));
-        assert_eq!(compliance(Money::hkd(1), Money::hkd(2), 5000, false).met, Some(true));
-        assert_eq!(compliance(Money::ZERO, Money::ZERO, 5000, false).met, None);
+    fn compliance_shows_the_cores_figure() {
+        let shown = Compliance::from(core::Compliance::at_most(Money::hkd(25), Money::hkd(100), 2500));
+        assert_eq!((shown.met, shown.bound.as_str(), shown.share.bps), (Some(true), "max", Some(2500)));
+        let shown = Compliance::from(core::Compliance::at_least(Money::ZERO, Money::ZERO, 5000));
+        assert_eq!((shown.met, shown.bound.as_str()), (None, "min"));
     }
 }

@@ -48,9 +48,11 @@ impl Builder {
         builder.add_by("2021-01-01T00:00:00Z", Event::LedgerGenesis(LedgerGenesis { name: text("t"), operator: operator.key_id(), operator_holder: text("op") }), &operator);
         let mut fund = presets::itif("itf");
         fund.subfund_target_size_min_cents = Money::hkd(1_000);
+        fund.subfund_committed_size_min_cents = None;
+        fund.programme_size_min_cents = None;
         builder.add_by("2021-01-01T00:00:00Z", Event::FundEstablished(fund), &operator);
-        builder.add_by("2021-01-01T00:00:00Z", Event::SchemeEstablished(presets::pilot_scheme("pilot")), &operator);
-        builder.add_by("2021-01-01T00:00:00Z", Event::SchemeEstablished(presets::nifs_scheme("nifs", Money::hkd(1_000_000_000))), &operator);
+        builder.add_by("2021-01-01T00:00:00Z", Event::SchemeEstablished(SchemeEstablished { application_window: None, required_attestations: Vec::new(), ..presets::pilot_scheme("pilot") }), &operator);
+        builder.add_by("2021-01-01T00:00:00Z", Event::SchemeEstablished(SchemeEstablished { dual_control: Vec::new(), ..presets::nifs_scheme("nifs", Money::hkd(1_000_000_000)) }), &operator);
         for (key, role, scope) in [(builder.manager.key_id(), Role::FundManager, "fund:itf"), (builder.officer.key_id(), Role::GrantOfficer, "ledger")] {
             builder.add_by("2021-01-01T00:00:00Z", Event::KeyRegistered(KeyRegistered { key, holder: text("someone") }), &operator);
             builder.add_by("2021-01-01T00:00:00Z", Event::RoleGranted(RoleChange { key, role, scope: Scope::parse(scope).unwrap() }), &operator);
@@ -94,6 +96,7 @@ fn admit(builder: &mut Builder, subfund: &str, theme: &str, gp: &str) {
             theme: theme.parse().unwrap(),
             general_partner: text(gp),
             target_size_cents: Money::hkd(4_000),
+            investment_period: None,
         }),
     );
 }
@@ -181,7 +184,7 @@ fn scenario(builder: &mut Builder) {
     builder.fund("2021-05-01T00:00:00Z", Event::WrittenOff(WrittenOff { subfund: b(), investment: "inv-2".parse().unwrap(), amount_cents: Money::hkd(100) }));
     builder.fund(
         "2021-05-01T00:00:00Z",
-        Event::ProductionSpendReported(ProductionSpendReported { subfund: b(), investment: "inv-1".parse().unwrap(), period: text("2021"), amount_cents: Money::hkd(1_000) }),
+        Event::ProductionSpendReported(ProductionSpendReported { subfund: b(), investment: "inv-1".parse().unwrap(), period: text("2021"), amount_cents: Money::hkd(1_000), spent_on: None }),
     );
     let approve = |builder: &mut Builder, scheme: &str, grant: &str, enterprise: &str, cost: u64, amount: u64| {
         builder.grant(
@@ -195,6 +198,8 @@ fn scenario(builder: &mut Builder) {
                 approved_cost_cents: Money::hkd(cost),
                 grant_cents: Money::hkd(amount),
                 duration_months: 12,
+                applied_on: None,
+                attestations: Vec::new(),
             }),
         )
     };
@@ -219,9 +224,9 @@ fn scenario(builder: &mut Builder) {
     };
     disburse(builder, "p-1", 50_000);
     disburse(builder, "p-3", 50_000);
-    builder.grant("2021-06-01T00:00:00Z", Event::GrantClawedBack(GrantClawedBack { grant: "p-1".parse().unwrap(), amount_cents: Money::hkd(10_000), reason: text("audit") }));
+    builder.grant("2021-06-01T00:00:00Z", Event::GrantClawedBack(GrantClawedBack { grant: "p-1".parse().unwrap(), amount_cents: Money::hkd(10_000), reason: text("audit"), reason_code: None }));
     builder.grant("2021-07-01T00:00:00Z", Event::GrantClosed(GrantClosed { grant: "p-1".parse().unwrap(), reason: CloseReason::Completed }));
-    builder.grant("2021-07-01T00:00:00Z", Event::GrantClawedBack(GrantClawedBack { grant: "p-1".parse().unwrap(), amount_cents: Money::hkd(5_000), reason: text("late audit") }));
+    builder.grant("2021-07-01T00:00:00Z", Event::GrantClawedBack(GrantClawedBack { grant: "p-1".parse().unwrap(), amount_cents: Money::hkd(5_000), reason: text("late audit"), reason_code: None }));
     builder.grant("2021-08-01T00:00:00Z", Event::GrantCompleted(GrantCompleted { grant: "n-1".parse().unwrap() }));
     disburse(builder, "n-1", 1_000_000);
 }
@@ -271,7 +276,7 @@ fn the_models_agree_with_the_core_state_machine() {
     let pilot = query::scheme(&query, "pilot").unwrap();
     let ent1 = pilot.enterprises.iter().find(|standing| standing.enterprise.as_str() == "ent-1").unwrap();
     assert_eq!(ent1.committed_cents, Money::hkd(135_000));
-    assert_eq!(ent1.headroom.enterprise_grant_cents, Some(Money::hkd(115_000)));
+    assert_eq!(ent1.headroom.enterprise_grant, Some(Money::hkd(115_000)));
     // p-3: 150,000 verified, one third reimbursable = 50,000, all paid: nothing more now.
     let p3 = query::grant(&query, "p-3").unwrap();
     assert_eq!((p3.reimbursable_cents, p3.disbursable_now_cents), (Money::hkd(50_000), Money::ZERO));

@@ -34,7 +34,10 @@ use crate::failure::{Failure, FailureKind, VerifyError};
 use crate::source::VerifyOptions;
 
 pub const TRUSTED_FORMAT: &str = "fundledger-trusted-checkpoint";
-pub const TRUSTED_VERSION: u32 = 1;
+/// 2: the state holds the evidence digests used so far (issue 19). A
+/// version-1 state would decode with none, and evidence reused after the
+/// trusted checkpoint would pass: such a file is refused.
+pub const TRUSTED_VERSION: u32 = 2;
 
 /// The auditor's restart point.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -108,6 +111,12 @@ pub(crate) fn start(ledger: &LedgerId, book: CheckpointBook, options: &VerifyOpt
     }
     let bytes = std::fs::read(path).map_err(|error| VerifyError::io(path, error))?;
     let file: TrustedFile = serde_json::from_slice(&bytes).map_err(|error| bad_file(path, error))?;
+    if file.format == TRUSTED_FORMAT && file.version == 1 {
+        return Err(bad_file(
+            path,
+            "it was saved by an older fundledger (trusted-file version 1), whose ledger state does not hold the evidence digests used so far, so evidence reused after its checkpoint would go unnoticed; verify from genesis (without --trusted) and save a new trusted file",
+        ));
+    }
     if file.format != TRUSTED_FORMAT || file.version != TRUSTED_VERSION {
         return Err(bad_file(path, format!("unsupported format {} version {}", file.format, file.version)));
     }

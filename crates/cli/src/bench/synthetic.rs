@@ -68,6 +68,7 @@ pub fn setup_events(setup: &Setup) -> Result<Vec<SignedEvent>> {
             theme: "ai-robotics".parse()?,
             general_partner: text("Bench GP"),
             target_size_cents: Money::hkd(2_000_000_000),
+            investment_period: None,
         }),
         &setup.manager,
     )?;
@@ -80,8 +81,11 @@ pub fn setup_events(setup: &Setup) -> Result<Vec<SignedEvent>> {
             enterprise_name: text("Bench Manufacturing Limited"),
             project: text("Benchmark project"),
             approved_cost_cents: Money::hkd(600_000_000),
-            grant_cents: Money::hkd(200_000_000),
+            // Below NIAS's HK$10M dual-control threshold for approvals: one signer.
+            grant_cents: Money::hkd(9_000_000),
             duration_months: 36,
+            applied_on: None,
+            attestations: Vec::new(),
         }),
         &setup.officer,
     )?;

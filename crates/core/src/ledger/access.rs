@@ -2,10 +2,15 @@
 //! ledger, a fund or a scheme, and dual control over money leaving the
 //! government. Authorisation is judged against the state at that point in
 //! history, so a key revoked later still validly signed what it signed before.
+//!
+//! Dual control is data: each fund's and scheme's terms say, per event kind,
+//! the amount at or above which two distinct authorised signers are needed.
 
 use super::{not_found, Change, KeyState, Ledger, Rule, Violation};
 use crate::crypto::KeyId;
-use crate::event::{Event, EventBody, KeyRegistered, KeyRevoked, LedgerGenesis, Role, RoleChange, Scope};
+use crate::event::{
+    DualControlKind, DualControlRule, Event, EventBody, KeyRegistered, KeyRevoked, LedgerGenesis, Role, RoleChange, Scope, DUAL_CONTROL_RULES_MAX,
+};
 use crate::money::Money;
 
 pub(super) fn genesis(body: &EventBody, genesis: &LedgerGenesis) -> Result<Change, Violation> {
@@ -40,7 +45,9 @@ impl Ledger {
             | Event::RoleGranted(_)
             | Event::RoleRevoked(_)
             | Event::FundEstablished(_)
-            | Event::SchemeEstablished(_) => (Role::Admin, Scope::Ledger),
+            | Event::SchemeEstablished(_)
+            | Event::SchemeAmended(_) => (Role::Admin, Scope::Ledger),
+            Event::EnterprisesAssociated(_) => (Role::GrantOfficer, Scope::Ledger),
             Event::SubFundAdmitted(data) => {
                 if !self.funds.contains_key(&data.fund) {
                     return Err(not_found("fund", &data.fund));
@@ -67,6 +74,8 @@ impl Ledger {
             Event::GrantDisbursed(data) => (Role::GrantOfficer, scheme_of(&data.grant)?),
             Event::GrantClawedBack(data) => (Role::GrantOfficer, scheme_of(&data.grant)?),
             Event::GrantClosed(data) => (Role::GrantOfficer, scheme_of(&data.grant)?),
+            Event::SpendDisallowed(data) => (Role::GrantOfficer, scheme_of(&data.grant)?),
+            Event::MilestoneAccepted(data) => (Role::GrantOfficer, scheme_of(&data.grant)?),
         })
     }
 
@@ -93,6 +102,21 @@ impl Ledger {
             }
         }
         Ok(())
+    }
+
+    /// Dual control for an event of `kind`: the lowest of the legacy
+    /// threshold (if the kind has one) and the terms' rules for the kind.
+    pub(super) fn dual_control_for(
+        body: &EventBody,
+        amount: Money,
+        legacy: Option<Money>,
+        rules: &[DualControlRule],
+        kind: DualControlKind,
+    ) -> Result<(), Violation> {
+        match dual_control_threshold(legacy, rules, kind) {
+            Some(threshold) => Self::dual_control(body, amount, threshold, &format!("a {} ({kind})", body.type_name())),
+            None => Ok(()),
+        }
     }
 
     /// Two distinct authorised signers for an amount at or above the threshold.
@@ -184,6 +208,29 @@ impl Ledger {
         revoked.roles.remove(position);
         Ok(Change { key: Some((data.key, revoked)), admin_count: Some(admin_count), ..Change::default() })
     }
+}
+
+/// The threshold at or above which an event of `kind` needs two signers, if any.
+pub fn dual_control_threshold(legacy: Option<Money>, rules: &[DualControlRule], kind: DualControlKind) -> Option<Money> {
+    rules.iter().filter(|rule| rule.kind == kind).map(|rule| rule.threshold_cents).chain(legacy).min()
+}
+
+/// Dual-control rules must be of the right domain, listed once each.
+pub(super) fn check_dual_control_rules(rules: &[DualControlRule], fund_terms: bool) -> Result<(), Violation> {
+    let invalid = |message: String| Err(Violation::new(Rule::InvalidParameter, message));
+    if rules.len() > DUAL_CONTROL_RULES_MAX {
+        return invalid(format!("{} dual-control rules, at most {DUAL_CONTROL_RULES_MAX}", rules.len()));
+    }
+    for (index, rule) in rules.iter().enumerate() {
+        if rule.kind.is_fund_kind() != fund_terms {
+            let place = if fund_terms { "a fund's" } else { "a scheme's" };
+            return invalid(format!("dual control for {} does not belong in {place} terms", rule.kind));
+        }
+        if rules[..index].iter().any(|earlier| earlier.kind == rule.kind) {
+            return invalid(format!("dual control for {} is listed twice", rule.kind));
+        }
+    }
+    Ok(())
 }
 
 fn add_count(count: u32) -> Result<u32, Violation> {

@@ -3,14 +3,19 @@
 //!
 //! The limits are the fund's own terms (`fund.established`), e.g. for the
 //! ITIF: at most HK$1bn and at most 25% of a sub-fund's committed size from
-//! the government, sub-funds of at least HK$2bn, HK$10bn in all. The 50% Hong
-//! Kong share and the 25% production-base spend are reported, not enforced
-//! per event; investing in non-I&T enterprises is refused outright.
+//! the government, sub-funds of at least HK$2bn, HK$10bn in all. The
+//! government invests last: with `subfund_committed_size_min_cents` in the
+//! terms it commits only once the sub-fund's actual commitments, its own
+//! included, reach the minimum size. The 50% Hong Kong share and the 25%
+//! production-base spend are measured against the sub-fund's size and
+//! reported (`figures.rs`), not enforced per event: they are targets over the
+//! investment period. Investing in non-I&T enterprises is refused outright.
 
+use super::access::check_dual_control_rules;
 use super::{add, not_found, positive, Change, Fund, Investment, Ledger, Rule, SubFund, Violation};
 use crate::event::{
-    Distributed, EventBody, FundEstablished, GovernmentCommitted, Invested, MarketCommitted, NavReported, ProductionSpendReported,
-    SubFundAdmitted, WrittenOff, BASIS_POINTS_ONE, THEMES_MAX,
+    Distributed, DualControlKind, EventBody, FundEstablished, GovernmentCommitted, Invested, MarketCommitted, NavReported,
+    ProductionSpendReported, SubFundAdmitted, WrittenOff, BASIS_POINTS_ONE, THEMES_MAX,
 };
 use crate::id::SubFundId;
 use crate::money::Money;
@@ -50,6 +55,7 @@ impl Ledger {
                 return invalid(format!("theme {} is listed twice", theme.id));
             }
         }
+        check_dual_control_rules(&data.dual_control, true)?;
         let fund = Fund { terms: data.clone(), government_committed: Money::ZERO, subfund_count: 0 };
         Ok(Change { fund: Some((data.fund.clone(), fund)), ..Change::default() })
     }
@@ -65,6 +71,11 @@ impl Ledger {
                 Rule::ThemeUnknown,
                 format!("theme {} is not a theme of fund {} ({})", data.theme, data.fund, themes.join(", ")),
             ));
+        }
+        if let Some(period) = &data.investment_period {
+            if period.ends < period.starts {
+                return Err(Violation::new(Rule::InvalidParameter, format!("the investment period {period} ends before it starts")));
+            }
         }
         let minimum = fund.terms.subfund_target_size_min_cents;
         if data.target_size_cents < minimum {
@@ -87,6 +98,7 @@ impl Ledger {
             written_off: Money::ZERO,
             production_spend: Money::ZERO,
             investment_count: 0,
+            production_spend_in_period: Money::ZERO,
         };
         let mut fund = fund.clone();
         fund.subfund_count += 1;
@@ -102,10 +114,11 @@ impl Ledger {
         Ok(Change { subfund: Some((data.subfund.clone(), subfund)), ..Change::default() })
     }
 
-    pub(super) fn decide_government_committed(&self, data: &GovernmentCommitted) -> Result<Change, Violation> {
+    pub(super) fn decide_government_committed(&self, data: &GovernmentCommitted, body: &EventBody) -> Result<Change, Violation> {
         let subfund = self.subfund(&data.subfund)?;
         let fund = &self.funds[&subfund.terms.fund];
         positive(data.amount_cents, "a government commitment")?;
+        Self::dual_control_for(body, data.amount_cents, None, &fund.terms.dual_control, DualControlKind::GovernmentCommitment)?;
         let government = add(subfund.government_committed, data.amount_cents, "government commitment")?;
         let cap = fund.terms.government_commitment_per_subfund_max_cents;
         if government > cap {
@@ -133,6 +146,7 @@ impl Ledger {
                 ),
             ));
         }
+        Self::check_committed_size_min(fund, subfund, &data.subfund, size)?;
         let fund_total = add(fund.government_committed, data.amount_cents, "fund commitments")?;
         let capital = fund.terms.government_capital_cents;
         if fund_total > capital {
@@ -155,13 +169,32 @@ impl Ledger {
         })
     }
 
+    /// The government invests last: the sub-fund's committed size with this
+    /// commitment must reach the fund's minimum size (when the terms set one).
+    fn check_committed_size_min(fund: &Fund, subfund: &SubFund, id: &SubFundId, size: Money) -> Result<(), Violation> {
+        let Some(minimum) = fund.terms.subfund_committed_size_min_cents else {
+            return Ok(());
+        };
+        if size < minimum {
+            return Err(Violation::new(
+                Rule::SubFundCommittedSizeMin,
+                format!(
+                    "sub-fund {id}'s committed size with this commitment would be {size} (market {}), below the minimum size of {minimum}: the government commits last",
+                    subfund.market_committed
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// A capital call or a management fee: both are paid in from the uncalled commitment.
     pub(super) fn decide_contribution(&self, id: &SubFundId, amount: Money, is_fee: bool, body: &EventBody) -> Result<Change, Violation> {
         let subfund = self.subfund(id)?;
         let what = if is_fee { "a management fee" } else { "a capital call" };
         positive(amount, what)?;
         let fund = &self.funds[&subfund.terms.fund];
-        Self::dual_control(body, amount, fund.terms.dual_control_threshold_cents, what)?;
+        let kind = if is_fee { DualControlKind::Fee } else { DualControlKind::CapitalCall };
+        Self::dual_control_for(body, amount, Some(fund.terms.dual_control_threshold_cents), &fund.terms.dual_control, kind)?;
         // Paid-in capital itself must stay representable: overflow is refused, never saturated.
         let paid_in = add(subfund.paid_in(), amount, "paid-in capital")?;
         let uncalled = subfund.uncalled();
@@ -224,8 +257,10 @@ impl Ledger {
         Ok(Change { subfund: Some((data.subfund.clone(), subfund)), ..Change::default() })
     }
 
-    pub(super) fn decide_invested(&self, data: &Invested) -> Result<Change, Violation> {
+    pub(super) fn decide_invested(&self, data: &Invested, body: &EventBody) -> Result<Change, Violation> {
         let subfund = self.subfund(&data.subfund)?;
+        let fund = &self.funds[&subfund.terms.fund];
+        Self::dual_control_for(body, data.amount_cents, None, &fund.terms.dual_control, DualControlKind::Investment)?;
         if self.investments.contains_key(&data.investment) {
             return Err(Violation::new(Rule::AlreadyExists, format!("investment {} already exists", data.investment)));
         }
@@ -308,14 +343,33 @@ impl Ledger {
         let subfund = self.subfund(&data.subfund)?;
         let investment = self.investment_of(&data.subfund, &data.investment)?;
         positive(data.amount_cents, "production spend")?;
+        let in_period = Self::production_spend_in_period(subfund, data)?;
         let mut investment = investment.clone();
         investment.production_spend = add(investment.production_spend, data.amount_cents, "production spend")?;
         let mut subfund = subfund.clone();
         subfund.production_spend = add(subfund.production_spend, data.amount_cents, "production spend")?;
+        if in_period {
+            subfund.production_spend_in_period = add(subfund.production_spend_in_period, data.amount_cents, "production spend")?;
+        }
         Ok(Change {
             subfund: Some((data.subfund.clone(), subfund)),
             investment: Some((data.investment.clone(), investment)),
             ..Change::default()
         })
+    }
+
+    /// Whether production spend counts towards the HK production-base figure:
+    /// spent within the investment period, or always when the sub-fund has none.
+    fn production_spend_in_period(subfund: &SubFund, data: &ProductionSpendReported) -> Result<bool, Violation> {
+        let Some(period) = &subfund.terms.investment_period else {
+            return Ok(true);
+        };
+        match &data.spent_on {
+            Some(date) => Ok(period.contains(date)),
+            None => Err(Violation::new(
+                Rule::ProductionSpendDate,
+                format!("sub-fund {} has an investment period ({period}), so production spend must say when it was spent (spent_on)", data.subfund),
+            )),
+        }
     }
 }

@@ -9,10 +9,21 @@
 //! [`Change`]; `evolve` stores them and cannot fail. So a refused event leaves
 //! the state exactly as it was, and an accepted one is applied whole.
 //!
-//! State grows with keys, funds, sub-funds, investments, schemes, enterprises
-//! and grants, never with the number of events.
+//! State grows with keys, funds, sub-funds, investments, schemes (and their
+//! amendments), enterprises (and their associations), grants and pieces of
+//! evidence, never with the number of events. Each piece of evidence is an
+//! entity: its digest maps to the grant and the record that used it, which
+//! is what lets "evidence supports spend once" be checked across grants and
+//! schemes without reading history.
+//!
+//! Every figure a rule compares (headroom under each cap, what a grant may be
+//! paid now, compliance ratios) is computed by public functions here
+//! (`figures.rs`), so the projector and the query API show exactly what the
+//! rules enforce instead of re-deriving it.
 
 mod access;
+mod associate;
+mod figures;
 mod fund;
 mod grant;
 mod violation;
@@ -22,12 +33,18 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::crypto::KeyId;
-use crate::event::{Event, EventBody, FundEstablished, Role, SchemeEstablished, Scope, SubFundAdmitted, Text};
-use crate::id::{EnterpriseId, FundId, GrantId, InvestmentId, LedgerId, SchemeId, SubFundId};
+use crate::event::{Event, EventBody, EvidenceDigest, FundEstablished, Role, SchemeAmended, SchemeEstablished, Scope, SubFundAdmitted, Text};
+use crate::id::{EnterpriseId, EventId, FundId, GrantId, InvestmentId, LedgerId, SchemeId, SubFundId};
 use crate::money::Money;
 use crate::record::VerifiedEvent;
 use crate::time::Date;
 
+pub use access::dual_control_threshold;
+pub use grant::terms_in_force;
+pub use figures::{
+    government_share, grant_position, headroom, programme_size, subfund_compliance, Compliance, GrantPosition, Headroom, ProgrammeSize, SubFundCompliance,
+    SubFundFigures,
+};
 pub use violation::{Rule, Violation};
 
 /// A registered key, its roles, and whether it was revoked.
@@ -65,6 +82,10 @@ pub struct SubFund {
     pub written_off: Money,
     pub production_spend: Money,
     pub investment_count: u32,
+    /// Production spend within the sub-fund's investment period (all of it
+    /// when the sub-fund has no investment period).
+    #[serde(default)]
+    pub production_spend_in_period: Money,
 }
 
 impl SubFund {
@@ -96,6 +117,7 @@ pub struct Investment {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Scheme {
+    /// The terms as established; [`Scheme::terms_on`] applies the amendments.
     pub terms: SchemeEstablished,
     /// Approved amounts of open grants plus net disbursements of closed ones.
     pub committed: Money,
@@ -103,6 +125,12 @@ pub struct Scheme {
     pub disbursed: Money,
     pub grant_count: u32,
     pub enterprise_count: u32,
+    /// Amendments, in order of their effective dates.
+    #[serde(default)]
+    pub amendments: Vec<SchemeAmended>,
+    /// Budget added by amendments.
+    #[serde(default)]
+    pub budget_top_ups: Money,
 }
 
 /// One enterprise's standing in one scheme.
@@ -110,7 +138,46 @@ pub struct Scheme {
 pub struct EnterpriseStanding {
     pub projects: u32,
     pub open_projects: u32,
+    /// What its grants hold of the scheme's budget (lifetime basis).
     pub committed: Money,
+    /// What its grants of projects not yet closed hold (concurrent basis).
+    #[serde(default)]
+    pub open_committed: Money,
+}
+
+impl EnterpriseStanding {
+    /// What one grant adds to its enterprise's standing: a project, open
+    /// until closed, holding [`Grant::committed`]. A standing is the sum of
+    /// its grants' (a read model that keeps grants rebuilds it with this).
+    pub fn of_grant(grant: &Grant) -> EnterpriseStanding {
+        let open = grant.status != GrantStatus::Closed;
+        EnterpriseStanding {
+            projects: 1,
+            open_projects: open as u32,
+            committed: grant.committed(),
+            open_committed: if open { grant.committed() } else { Money::ZERO },
+        }
+    }
+    /// The standing of a group: the members' standings added up.
+    pub fn plus(&self, other: &EnterpriseStanding) -> EnterpriseStanding {
+        EnterpriseStanding {
+            projects: self.projects.saturating_add(other.projects),
+            open_projects: self.open_projects.saturating_add(other.open_projects),
+            committed: self.committed.checked_add(other.committed).unwrap_or(Money::MAX),
+            open_committed: self.open_committed.checked_add(other.open_committed).unwrap_or(Money::MAX),
+        }
+    }
+}
+
+/// Where a piece of evidence was used: it supports spend on one grant once.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EvidenceUse {
+    pub grant: GrantId,
+    /// The `grant.spend_verified` event that used it.
+    pub event: EventId,
+    pub amount: Money,
+    /// How much of that spend was disallowed since.
+    pub disallowed: Money,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -131,6 +198,14 @@ pub struct Grant {
     pub disbursed: Money,
     pub clawed_back: Money,
     pub status: GrantStatus,
+    /// Verified spend disallowed since; net eligible spend is verified less this.
+    #[serde(default)]
+    pub disallowed_spend: Money,
+    /// Clawed back for a breach of conditions or on termination: never paid again.
+    #[serde(default)]
+    pub forfeited: Money,
+    #[serde(default)]
+    pub milestones_accepted: u32,
 }
 
 impl Grant {
@@ -138,11 +213,17 @@ impl Grant {
     pub fn net_disbursed(&self) -> Money {
         self.disbursed.saturating_sub(self.clawed_back)
     }
-    /// What this grant holds of its scheme's budget and its enterprise's cap.
+    /// Verified spend less disallowed spend: what the grant reimburses.
+    pub fn net_eligible_spend(&self) -> Money {
+        self.verified_spend.saturating_sub(self.disallowed_spend)
+    }
+    /// What this grant holds of its scheme's budget and its enterprise's cap:
+    /// a closed grant its net disbursement, an open one its amount less what
+    /// was forfeited (never to be paid).
     pub fn committed(&self) -> Money {
         match self.status {
             GrantStatus::Closed => self.net_disbursed(),
-            GrantStatus::Open | GrantStatus::Completed => self.amount,
+            GrantStatus::Open | GrantStatus::Completed => self.amount.saturating_sub(self.forfeited),
         }
     }
 }
@@ -162,6 +243,15 @@ pub struct Ledger {
     schemes: BTreeMap<SchemeId, Scheme>,
     enterprises: BTreeMap<(SchemeId, EnterpriseId), EnterpriseStanding>,
     grants: BTreeMap<GrantId, Grant>,
+    /// Every piece of evidence that supported spend, by digest.
+    #[serde(default)]
+    evidence: BTreeMap<EvidenceDigest, EvidenceUse>,
+    /// Associated enterprises: each member's group, named by its first member in id order.
+    #[serde(default)]
+    group_of: BTreeMap<EnterpriseId, EnterpriseId>,
+    /// Each group's members, by group.
+    #[serde(default)]
+    groups: BTreeMap<EnterpriseId, Vec<EnterpriseId>>,
     events_applied: u64,
 }
 
@@ -177,6 +267,15 @@ struct Change {
     scheme: Option<(SchemeId, Scheme)>,
     enterprise: Option<((SchemeId, EnterpriseId), EnterpriseStanding)>,
     grant: Option<(GrantId, Grant)>,
+    evidence: Option<(EvidenceDigest, EvidenceUse)>,
+    group: Option<GroupChange>,
+}
+
+/// A merge of enterprise groups: the groups named in `dissolved` become `group`.
+struct GroupChange {
+    dissolved: Vec<EnterpriseId>,
+    group: EnterpriseId,
+    members: Vec<EnterpriseId>,
 }
 
 /// Where an event belongs in the subject taxonomy: the ledger, a fund or a scheme.
@@ -251,21 +350,25 @@ impl Ledger {
             Event::FundEstablished(data) => self.decide_fund_established(data),
             Event::SubFundAdmitted(data) => self.decide_subfund_admitted(data),
             Event::MarketCommitted(data) => self.decide_market_committed(data),
-            Event::GovernmentCommitted(data) => self.decide_government_committed(data),
+            Event::GovernmentCommitted(data) => self.decide_government_committed(data, body),
             Event::CapitalCalled(data) => self.decide_contribution(&data.subfund, data.amount_cents, false, body),
             Event::FeeCharged(data) => self.decide_contribution(&data.subfund, data.amount_cents, true, body),
             Event::Distributed(data) => self.decide_distributed(data),
             Event::NavReported(data) => self.decide_nav_reported(data),
-            Event::Invested(data) => self.decide_invested(data),
+            Event::Invested(data) => self.decide_invested(data, body),
             Event::WrittenOff(data) => self.decide_written_off(data),
             Event::ProductionSpendReported(data) => self.decide_production_spend(data),
             Event::SchemeEstablished(data) => self.decide_scheme_established(data),
-            Event::GrantApproved(data) => self.decide_grant_approved(data),
-            Event::SpendVerified(data) => self.decide_spend_verified(data),
+            Event::GrantApproved(data) => self.decide_grant_approved(data, body),
+            Event::SpendVerified(data) => self.decide_spend_verified(data, body),
             Event::GrantCompleted(data) => self.decide_grant_completed(data),
             Event::GrantDisbursed(data) => self.decide_grant_disbursed(data, body),
-            Event::GrantClawedBack(data) => self.decide_grant_clawed_back(data),
+            Event::GrantClawedBack(data) => self.decide_grant_clawed_back(data, body),
             Event::GrantClosed(data) => self.decide_grant_closed(data),
+            Event::SchemeAmended(data) => self.decide_scheme_amended(data),
+            Event::SpendDisallowed(data) => self.decide_spend_disallowed(data),
+            Event::MilestoneAccepted(data) => self.decide_milestone_accepted(data),
+            Event::EnterprisesAssociated(data) => self.decide_enterprises_associated(data),
         }
     }
 
@@ -298,6 +401,18 @@ impl Ledger {
         if let Some((id, grant)) = change.grant {
             self.grants.insert(id, grant);
         }
+        if let Some((digest, used)) = change.evidence {
+            self.evidence.insert(digest, used);
+        }
+        if let Some(change) = change.group {
+            for dissolved in &change.dissolved {
+                self.groups.remove(dissolved);
+            }
+            for member in &change.members {
+                self.group_of.insert(member.clone(), change.group.clone());
+            }
+            self.groups.insert(change.group, change.members);
+        }
         self.events_applied += 1;
         debug_assert!(self.id.is_some() && self.admin_count >= 1, "a ledger past genesis always has an admin");
     }
@@ -306,6 +421,9 @@ impl Ledger {
     /// Events about unknown sub-funds or grants fall back to the ledger scope
     /// (they are refused by `apply` anyway).
     pub fn event_scope(&self, event: &Event) -> EventScope {
+        if let Event::SchemeAmended(data) = event {
+            return EventScope::Scheme(data.scheme.clone());
+        }
         match self.required_role(event) {
             Ok((_, Scope::Fund(fund))) => EventScope::Fund(fund),
             Ok((_, Scope::Scheme(scheme))) => EventScope::Scheme(scheme),
@@ -343,6 +461,30 @@ impl Ledger {
     }
     pub fn grants(&self) -> &BTreeMap<GrantId, Grant> {
         &self.grants
+    }
+    /// Every piece of evidence that supported spend, with where it was used.
+    pub fn evidence(&self) -> &BTreeMap<EvidenceDigest, EvidenceUse> {
+        &self.evidence
+    }
+    /// Groups of associated enterprises, by group (its first member in id order).
+    pub fn enterprise_groups(&self) -> &BTreeMap<EnterpriseId, Vec<EnterpriseId>> {
+        &self.groups
+    }
+    /// The enterprises whose standings count together with `enterprise`'s:
+    /// its group, or itself alone.
+    pub fn associated_with(&self, enterprise: &EnterpriseId) -> Vec<EnterpriseId> {
+        self.group_of
+            .get(enterprise)
+            .and_then(|group| self.groups.get(group))
+            .cloned()
+            .unwrap_or_else(|| vec![enterprise.clone()])
+    }
+    /// An enterprise's standing in a scheme counted over its group.
+    pub fn group_standing(&self, scheme: &SchemeId, enterprise: &EnterpriseId) -> EnterpriseStanding {
+        self.associated_with(enterprise)
+            .iter()
+            .filter_map(|member| self.enterprises.get(&(scheme.clone(), member.clone())))
+            .fold(EnterpriseStanding::default(), |total, standing| total.plus(standing))
     }
 }
 

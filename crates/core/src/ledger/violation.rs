@@ -104,12 +104,32 @@ rules! {
     SpendExceedsCost = "spend_exceeds_cost",
     /// The grant is in a state that allows the event (open, completed, closed).
     GrantStatus = "grant_status",
-    /// Net disbursement is at most the government's share of verified spend (reimbursement basis).
+    /// Net disbursement (plus forfeited money) is at most the government's share of net eligible spend: verified less disallowed (reimbursement basis).
     ReimbursementShare = "reimbursement_share",
     /// Net disbursement is at most the approved grant.
     ApprovedGrant = "approved_grant",
     /// A clawback never exceeds what was disbursed and not yet clawed back.
     ClawbackExceedsDisbursed = "clawback_exceeds_disbursed",
+    /// One piece of evidence supports spend once in a ledger, across grants and schemes.
+    EvidenceReused = "evidence_reused",
+    /// A disallowance names evidence of spend on the same grant, and disallows at most that spend.
+    DisallowanceEvidence = "disallowance_evidence",
+    /// A clawback for ineligible spend or overpayment returns at most what the grant is overpaid.
+    ClawbackReason = "clawback_reason",
+    /// With a payment schedule, net disbursement is at most the initial payment and accepted instalments (and reimbursement where the terms say so).
+    PaymentSchedule = "payment_schedule",
+    /// Milestones are accepted in order, and only those the schedule has.
+    MilestoneOrder = "milestone_order",
+    /// An application was received within the scheme's application window.
+    ApplicationWindow = "application_window",
+    /// An approval carries every attestation the scheme requires.
+    AttestationMissing = "attestation_missing",
+    /// Scheme amendments are recorded in order of their effective dates.
+    AmendmentOrder = "amendment_order",
+    /// The government commits last: the sub-fund's committed size with its commitment reaches the minimum size.
+    SubFundCommittedSizeMin = "subfund_committed_size_min",
+    /// Production spend of a sub-fund with an investment period says when it was spent.
+    ProductionSpendDate = "production_spend_date",
 }
 
 impl fmt::Display for Rule {
