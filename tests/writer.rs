@@ -35,15 +35,23 @@ async fn every_kind_of_bad_input_is_refused_and_appends_nothing() {
     let TestLedger { nats, writer, writer_dir: _writer_dir } = TestLedger::start().await;
     let actors = Actors::new("bad");
     append_all(&writer, actors.setup()).await;
-    let size = stream_size(&nats.url()).await;
     let subfund = || "sf-ai".parse().unwrap();
 
-    let cap = refused(&writer, actors.sign(Event::GovernmentCommitted(GovernmentCommitted { subfund: subfund(), amount_cents: Money::hkd(1_200_000_000) }), &[&actors.manager])).await;
+    // A second fund manager co-signs: the commitment is above the dual-control threshold.
+    let manager_two = fundledger_core::crypto::SecretKey::from_seed_label("system/manager-two");
+    let scope = fundledger_core::event::Scope::parse("fund:itf").unwrap();
+    append_all(&writer, vec![
+        actors.sign(Event::KeyRegistered(KeyRegistered { key: manager_two.key_id(), holder: text("second manager") }), &[&actors.operator]),
+        actors.sign(Event::RoleGranted(RoleChange { key: manager_two.key_id(), role: Role::FundManager, scope }), &[&actors.operator]),
+    ])
+    .await;
+    let size = stream_size(&nats.url()).await;
+    let cap = refused(&writer, actors.sign(Event::GovernmentCommitted(GovernmentCommitted { subfund: subfund(), amount_cents: Money::hkd(1_200_000_000) }), &[&actors.manager, &manager_two])).await;
     assert_eq!((cap.code(), cap.http_status()), ("government_commitment_cap", 422));
     assert!(cap.to_string().contains("HK$1,200,000,000.00") && cap.to_string().contains("HK$1,000,000,000.00 per-sub-fund cap"), "{cap}");
 
     // HK$2.4bn of market money allows at most HK$800M (25%); one cent more is refused.
-    let share = refused(&writer, actors.sign(Event::GovernmentCommitted(GovernmentCommitted { subfund: subfund(), amount_cents: Money::from_cents(80_000_000_001).unwrap() }), &[&actors.manager])).await;
+    let share = refused(&writer, actors.sign(Event::GovernmentCommitted(GovernmentCommitted { subfund: subfund(), amount_cents: Money::from_cents(80_000_000_001).unwrap() }), &[&actors.manager, &manager_two])).await;
     assert_eq!(share.code(), "government_share_max", "{share}");
 
     let unauthorised = refused(&writer, actors.pilot_grant_signed_by(1, &actors.manager)).await;

@@ -16,7 +16,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
@@ -59,6 +59,9 @@ pub struct DemoArgs {
 
 /// Submissions sent to the writer in one call, at most.
 const SUBMIT_BATCH_EVENTS_MAX: usize = 500;
+/// How far ahead of the clock the demo's writer accepts `occurred_at`: the
+/// scenario's quarters start on 2026-01-15 and run about two years.
+const DEMO_OCCURRED_AT_SKEW_MS: u64 = 3 * 366 * 24 * 60 * 60 * 1000;
 
 fn text(value: &str) -> Text {
     Text::parse(value).unwrap_or_else(|error| panic!("demo text {value:?}: {error}"))
@@ -205,7 +208,13 @@ pub async fn run(args: DemoArgs) -> Result<()> {
 
 /// Records the scenario, verifies it and prints the summary.
 async fn record(args: &DemoArgs, nats_url: &str, data_dir: &std::path::Path, started: Instant) -> Result<()> {
-    let config = WriterConfig::new(args.ledger.clone(), nats_url.to_string(), data_dir.join("writer"));
+    // The scenario is dated through 2027 (deterministic figures), so its
+    // writer accepts dates that far ahead of the clock; a real writer keeps
+    // the default skew (docs/OPERATIONS.md).
+    let config = WriterConfig {
+        occurred_at_skew: Duration::from_millis(DEMO_OCCURRED_AT_SKEW_MS),
+        ..WriterConfig::new(args.ledger.clone(), nats_url.to_string(), data_dir.join("writer"))
+    };
     let (writer, _sequencer) = Writer::start(config).await.context("cannot start the writer")?;
     let size = writer.status().size;
     if size > 0 {
