@@ -1015,20 +1015,7 @@ pub struct SchemeAmendArgs {
 async fn amend_scheme(args: SchemeAmendArgs) -> Result<()> {
     let mut data: SchemeAmended = match (&args.terms, &args.scheme, &args.effective_from, &args.reason) {
         (Some(path), _, _, _) => read_terms(path, "scheme.amended")?,
-        (None, Some(scheme), Some(effective_from), Some(reason)) => SchemeAmended {
-            scheme: scheme.clone(),
-            effective_from: effective_from.clone(),
-            reason: reason.clone(),
-            budget_top_up_cents: None,
-            project_grant_max_cents: None,
-            enterprise_grant_max_cents: None,
-            project_cost_min_cents: None,
-            enterprise_contribution_min_cents: None,
-            projects_per_enterprise_max: None,
-            concurrent_projects_per_enterprise_max: None,
-            project_duration_months_max: None,
-            application_window: None,
-        },
+        (None, Some(scheme), Some(effective_from), Some(reason)) => SchemeAmended::new(scheme.clone(), effective_from.clone(), reason.clone()),
         _ => bail!("give --scheme ID, --effective-from DATE and --reason TEXT, or --terms FILE"),
     };
     if let Some(scheme) = args.scheme {

@@ -585,6 +585,26 @@ pub struct SchemeAmended {
     pub application_window: Option<Period>,
 }
 
+impl SchemeAmended {
+    /// An amendment that changes nothing yet: set the members that change.
+    pub fn new(scheme: SchemeId, effective_from: Date, reason: Text) -> SchemeAmended {
+        SchemeAmended {
+            scheme,
+            effective_from,
+            reason,
+            budget_top_up_cents: None,
+            project_grant_max_cents: None,
+            enterprise_grant_max_cents: None,
+            project_cost_min_cents: None,
+            enterprise_contribution_min_cents: None,
+            projects_per_enterprise_max: None,
+            concurrent_projects_per_enterprise_max: None,
+            project_duration_months_max: None,
+            application_window: None,
+        }
+    }
+}
+
 /// Enterprises under common ownership: per-enterprise caps and project
 /// counts apply to the group from this record on.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]

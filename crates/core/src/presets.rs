@@ -205,17 +205,12 @@ pub fn nias_scheme(id: &str) -> SchemeEstablished {
 /// from the enterprise (ITC announcement; tvnet.hk 2025-11-19).
 pub fn nias_amendment_2025_11_18(id: &str) -> SchemeAmended {
     SchemeAmended {
-        scheme: scheme_id(id),
-        effective_from: date("2025-11-18"),
-        reason: text("ITC, 18 November 2025: NIAS minimum project cost lowered from HK$300M to HK$150M, enterprise contribution from HK$200M to HK$100M"),
-        budget_top_up_cents: None,
-        project_grant_max_cents: None,
-        enterprise_grant_max_cents: None,
         project_cost_min_cents: Some(Money::hkd(150_000_000)),
         enterprise_contribution_min_cents: Some(Money::hkd(100_000_000)),
-        projects_per_enterprise_max: None,
-        concurrent_projects_per_enterprise_max: None,
-        project_duration_months_max: None,
-        application_window: None,
+        ..SchemeAmended::new(
+            scheme_id(id),
+            date("2025-11-18"),
+            text("ITC, 18 November 2025: NIAS minimum project cost lowered from HK$300M to HK$150M, enterprise contribution from HK$200M to HK$100M"),
+        )
     }
 }

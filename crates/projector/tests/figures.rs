@@ -227,18 +227,11 @@ impl Ledgerbook {
             }
             (11, _) => {
                 let amended = SchemeAmended {
-                    scheme: SCHEMES[pick as usize % SCHEMES.len()].parse().unwrap(),
-                    effective_from: date(self.day + other as i64 % 5),
-                    reason: text("amended"),
                     budget_top_up_cents: (other % 2 == 0).then(|| Money::from_cents(amount % 10_000_000).unwrap()),
                     project_grant_max_cents: (other % 3 == 0).then(|| Money::from_cents(amount % 30_000_000 + 1).unwrap()),
                     enterprise_grant_max_cents: (other % 5 == 0).then(|| Money::from_cents(amount % 40_000_000 + 1).unwrap()),
-                    project_cost_min_cents: None,
-                    enterprise_contribution_min_cents: None,
                     projects_per_enterprise_max: (other % 7 == 0).then_some(other as u32 % 4 + 1),
-                    concurrent_projects_per_enterprise_max: None,
-                    project_duration_months_max: None,
-                    application_window: None,
+                    ..SchemeAmended::new(SCHEMES[pick as usize % SCHEMES.len()].parse().unwrap(), date(self.day + other as i64 % 5), text("amended"))
                 };
                 self.admin(Event::SchemeAmended(amended));
             }

@@ -535,10 +535,10 @@ impl Sequencer {
         self.incident = Some(rollback);
     }
 
-    /// Answers every job with `503 unavailable` and `reason`; nothing was appended for them.
-    fn answer_all(&self, jobs: Vec<Job>, reason: &str) {
+    /// Answers every event of every job with `error`; nothing was appended for them.
+    fn answer_all(jobs: Vec<Job>, error: WriteError) {
         for job in jobs {
-            let outcomes = job.events.iter().map(|_| Err(WriteError::Unavailable(reason.to_string()))).collect();
+            let outcomes = job.events.iter().map(|_| Err(error.clone())).collect();
             let _ = job.reply.send(outcomes);
         }
     }
@@ -546,10 +546,7 @@ impl Sequencer {
     /// Answers every job with the incident.
     fn refuse_all(&self, jobs: Vec<Job>) {
         let reason = self.incident.as_ref().map(ToString::to_string).unwrap_or_default();
-        for job in jobs {
-            let outcomes = job.events.iter().map(|_| Err(WriteError::Rollback(reason.clone()))).collect();
-            let _ = job.reply.send(outcomes);
-        }
+        Self::answer_all(jobs, WriteError::Rollback(reason));
     }
 
     /// While idle: does the stream still hold what this writer acknowledged?
@@ -699,7 +696,7 @@ impl Sequencer {
             }
             if let Some(reason) = refusal_now(false, &self.js.client()) {
                 // Fail fast: the queued submissions would only wait for the broker's timeouts.
-                return self.answer_all(jobs, &reason);
+                return Self::answer_all(jobs, WriteError::Unavailable(reason));
             }
             if self.needs_reload {
                 if let Err(error) = self.load().await {
@@ -740,11 +737,7 @@ impl Sequencer {
                 }
             }
         }
-        let message = "the ledger stream did not accept the batch after repeated attempts".to_string();
-        for job in jobs {
-            let outcomes = job.events.iter().map(|_| Err(WriteError::Unavailable(message.clone()))).collect();
-            let _ = job.reply.send(outcomes);
-        }
+        Self::answer_all(jobs, WriteError::Unavailable("the ledger stream did not accept the batch after repeated attempts".to_string()));
     }
 
     /// Decides every event of the batch against the state, applying the

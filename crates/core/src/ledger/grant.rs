@@ -106,14 +106,26 @@ fn check_period(name: &str, period: &Option<Period>) -> Result<(), Violation> {
     }
 }
 
-fn check_caps_and_counts(money: &[(&str, Option<Money>)], counts: &[(&str, Option<u32>)]) -> Result<(), Violation> {
-    for (name, cap) in money {
-        if *cap == Some(Money::ZERO) {
+/// The caps and counts a scheme's terms (or an amendment) set: present ones
+/// must be positive, since an absent one means no limit.
+fn check_limits(
+    project_grant_max: Option<Money>,
+    enterprise_grant_max: Option<Money>,
+    projects_per_enterprise_max: Option<u32>,
+    concurrent_projects_max: Option<u32>,
+    duration_months_max: Option<u32>,
+) -> Result<(), Violation> {
+    for (name, cap) in [("project_grant_max_cents", project_grant_max), ("enterprise_grant_max_cents", enterprise_grant_max)] {
+        if cap == Some(Money::ZERO) {
             return invalid(format!("{name} is zero; leave it out for no cap"));
         }
     }
-    for (name, count) in counts {
-        if *count == Some(0) {
+    for (name, count) in [
+        ("projects_per_enterprise_max", projects_per_enterprise_max),
+        ("concurrent_projects_per_enterprise_max", concurrent_projects_max),
+        ("project_duration_months_max", duration_months_max),
+    ] {
+        if count == Some(0) {
             return invalid(format!("{name} is zero; leave it out for no limit"));
         }
     }
@@ -157,13 +169,12 @@ impl Ledger {
             return invalid(format!("the ratio {}:{} must have both parts positive", data.government_ratio, data.enterprise_ratio));
         }
         positive(data.budget_cents, "a scheme budget")?;
-        check_caps_and_counts(
-            &[("project_grant_max_cents", data.project_grant_max_cents), ("enterprise_grant_max_cents", data.enterprise_grant_max_cents)],
-            &[
-                ("projects_per_enterprise_max", data.projects_per_enterprise_max),
-                ("concurrent_projects_per_enterprise_max", data.concurrent_projects_per_enterprise_max),
-                ("project_duration_months_max", data.project_duration_months_max),
-            ],
+        check_limits(
+            data.project_grant_max_cents,
+            data.enterprise_grant_max_cents,
+            data.projects_per_enterprise_max,
+            data.concurrent_projects_per_enterprise_max,
+            data.project_duration_months_max,
         )?;
         check_period("the application window", &data.application_window)?;
         check_schedule(&data.payment_schedule)?;
@@ -201,13 +212,12 @@ impl Ledger {
                 ));
             }
         }
-        check_caps_and_counts(
-            &[("project_grant_max_cents", data.project_grant_max_cents), ("enterprise_grant_max_cents", data.enterprise_grant_max_cents)],
-            &[
-                ("projects_per_enterprise_max", data.projects_per_enterprise_max),
-                ("concurrent_projects_per_enterprise_max", data.concurrent_projects_per_enterprise_max),
-                ("project_duration_months_max", data.project_duration_months_max),
-            ],
+        check_limits(
+            data.project_grant_max_cents,
+            data.enterprise_grant_max_cents,
+            data.projects_per_enterprise_max,
+            data.concurrent_projects_per_enterprise_max,
+            data.project_duration_months_max,
         )?;
         check_period("the application window", &data.application_window)?;
         let changes_money = [data.budget_top_up_cents, data.project_grant_max_cents, data.enterprise_grant_max_cents, data.project_cost_min_cents, data.enterprise_contribution_min_cents]
