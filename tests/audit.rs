@@ -10,9 +10,9 @@ use std::path::Path;
 use fundledger_core::chain::ChainState;
 use fundledger_core::checkpoint::{Checkpoint, SignedCheckpoint};
 use fundledger_core::crypto::{Hash, SecretKey};
-use fundledger_core::event::{EvidenceDigest, Event, KeyRevoked, SpendVerified};
-use fundledger_core::money::Money;
+use fundledger_core::event::{Event, EvidenceDigest, KeyRevoked, SpendVerified};
 use fundledger_core::merkle::{leaf_hash, CompactRange};
+use fundledger_core::money::Money;
 use fundledger_core::record::{verify_events, Record, SignedEvent};
 use fundledger_core::time::Timestamp;
 use fundledger_system_tests::{cli, ledger_id, start_nats, text, Actors};
@@ -72,7 +72,8 @@ fn root_of(records: &[Record], size: u64) -> Hash {
 }
 
 fn checkpoint(records: &[Record], size: u64, operator: &SecretKey) -> SignedCheckpoint {
-    Checkpoint { ledger: ledger_id(), size, root: root_of(records, size), head: records[size as usize - 1].hash, issued_at: recorded_at(size + 1) }.sign(operator)
+    Checkpoint { ledger: ledger_id(), size, root: root_of(records, size), head: records[size as usize - 1].hash, issued_at: recorded_at(size + 1) }
+        .sign(operator)
 }
 
 /// Writes a bundle of these record lines and checkpoints.
@@ -119,9 +120,7 @@ impl Fixture {
 
     /// The index (0-based) of the first NAV report at or after `seq`.
     fn nav_at_or_after(&self, seq: u64) -> usize {
-        (seq as usize - 1..self.records.len())
-            .find(|index| matches!(self.records[*index].body().event, Event::NavReported(_)))
-            .expect("a NAV report follows")
+        (seq as usize - 1..self.records.len()).find(|index| matches!(self.records[*index].body().event, Event::NavReported(_))).expect("a NAV report follows")
     }
 
     fn event_id(&self, index: usize) -> String {
@@ -282,7 +281,8 @@ fn a_record_re_signed_by_another_valid_key_is_named() {
     assert!(reason.contains("refuses"), "{reason}");
     // Without re-sealing the chain, its stated hash no longer matches.
     let mut lines = fixture.lines();
-    let text = String::from_utf8(records[index].to_json()).expect("utf-8").replace(&hex::encode(records[index].hash), &hex::encode(fixture.records[index].hash));
+    let text =
+        String::from_utf8(records[index].to_json()).expect("utf-8").replace(&hex::encode(records[index].hash), &hex::encode(fixture.records[index].hash));
     lines[index] = text.into_bytes();
     fixture.assert_fails("resigned-hash", &lines, &fixture.checkpoints(), index as u64 + 1, Some(&fixture.event_id(index)), "malformed");
 }
@@ -301,9 +301,8 @@ fn a_forked_checkpoint_is_named() {
     let fixture = Fixture::new();
     // The operator also signed another history of size 20 (record 20 replaced by a key revocation).
     let mut other = fixture.records.clone();
-    let forged = fixture
-        .actors
-        .sign(Event::KeyRevoked(KeyRevoked { key: fixture.actors.outsider.key_id(), reason: text("fork") }), &[&fixture.actors.operator]);
+    let forged =
+        fixture.actors.sign(Event::KeyRevoked(KeyRevoked { key: fixture.actors.outsider.key_id(), reason: text("fork") }), &[&fixture.actors.operator]);
     let record = &other[19];
     other[19] = Record::seal(record.ledger.clone(), record.seq, record.prev, record.recorded_at.clone(), forged);
     let mut checkpoints = fixture.checkpoints();
@@ -317,7 +316,11 @@ fn a_reused_event_id_is_named() {
     let fixture = Fixture::new();
     let mut records = fixture.records.clone();
     let reused = fixture.records[14].body().id.to_string();
-    let event = fixture.actors.sign_with_id(&reused, Event::KeyRevoked(KeyRevoked { key: fixture.actors.officer_two.key_id(), reason: text("again") }), &[&fixture.actors.operator]);
+    let event = fixture.actors.sign_with_id(
+        &reused,
+        Event::KeyRevoked(KeyRevoked { key: fixture.actors.officer_two.key_id(), reason: text("again") }),
+        &[&fixture.actors.operator],
+    );
     let record = &records[25];
     records[25] = Record::seal(record.ledger.clone(), record.seq, record.prev, record.recorded_at.clone(), event);
     reseal(&mut records, 25);
@@ -345,12 +348,59 @@ fn reused_evidence_sealed_by_the_operator_is_named() {
     let invoice = EvidenceDigest(fundledger_core::crypto::sha256(&[b"one invoice"]));
     let spend = |number: u32| {
         let grant = format!("pilot-audit-{number}").parse().expect("id");
-        fixture.actors.sign(Event::SpendVerified(SpendVerified { grant, amount_cents: Money::hkd(30_000), evidence_sha256: invoice }), &[&fixture.actors.officer])
+        fixture
+            .actors
+            .sign(Event::SpendVerified(SpendVerified { grant, amount_cents: Money::hkd(30_000), evidence_sha256: invoice }), &[&fixture.actors.officer])
     };
     seal_after(&mut records, vec![spend(3), spend(13)]);
     let lines: Vec<Vec<u8>> = records.iter().map(Record::to_json).collect();
     let last = records.len();
     let reason = fixture.assert_fails("evidence-reused", &lines, &fixture.checkpoints(), last as u64, Some(&records[last - 1].body().id.to_string()), "rule");
+    assert!(reason.contains("evidence_reused") && reason.contains("pilot-audit-3"), "{reason}");
+}
+
+#[test]
+fn evidence_kept_in_the_store_is_right_across_trusted_restarts() {
+    // Issue 19: the verifier keeps the evidence used so far in its store (memory independent of
+    // the number of events). A trusted restart must see evidence used before its checkpoint, and
+    // forget what records after it used (it verifies them again) instead of taking that for reuse.
+    let fixture = Fixture::new();
+    let operator = &fixture.actors.operator;
+    let spend = |number: u32, invoice: &[u8]| {
+        let grant = format!("pilot-audit-{number}").parse().expect("id");
+        let evidence_sha256 = EvidenceDigest(fundledger_core::crypto::sha256(&[invoice]));
+        fixture.actors.sign(Event::SpendVerified(SpendVerified { grant, amount_cents: Money::hkd(10_000), evidence_sha256 }), &[&fixture.actors.officer])
+    };
+    let trusted_size = CHECKPOINT_SIZES[1];
+    // Invoice A supports spend at record 31, before the trusted checkpoint; invoice B at the end, after it.
+    let mut records: Vec<Record> = fixture.records[..30].to_vec();
+    seal_after(&mut records, vec![spend(3, b"invoice A")]);
+    seal_after(&mut records, fixture.records[30..].iter().map(|record| record.event.clone()).collect());
+    seal_after(&mut records, vec![spend(3, b"invoice B")]);
+    let checkpoints = |records: &[Record]| -> Vec<SignedCheckpoint> { CHECKPOINT_SIZES.iter().map(|size| checkpoint(records, *size, operator)).collect() };
+    let lines = |records: &[Record]| -> Vec<Vec<u8>> { records.iter().map(Record::to_json).collect() };
+    let store = fixture.dir.path().join("store").display().to_string();
+    let trusted = fixture.dir.path().join("trusted.json").display().to_string();
+    let (ok, _, output) = fixture.verify_with("evidence-first", &lines(&records), &checkpoints(&records), &["--store", &store, "--save-trusted", &trusted]);
+    assert!(ok, "{output}");
+    let resume = ["--store", store.as_str(), "--trusted", trusted.as_str()];
+
+    // Resumed over the same records, twice: B's spend verifies again both times.
+    for name in ["evidence-resumed", "evidence-resumed-again"] {
+        let (ok, json, output) = fixture.verify_with(name, &lines(&records), &checkpoints(&records), &resume);
+        assert!(ok, "{name}: the records after the trusted checkpoint verify again:\n{output}");
+        assert_eq!(json["report"]["records_checked"], records.len() as u64 - trusted_size, "{output}");
+    }
+
+    // Invoice A, used before the trusted checkpoint, used again after it: named at that record.
+    let mut reused = records.clone();
+    seal_after(&mut reused, vec![spend(13, b"invoice A")]);
+    let last = reused.len();
+    let (ok, json, output) = fixture.verify_with("evidence-reused-after-trusted", &lines(&reused), &checkpoints(&reused), &resume);
+    assert!(!ok, "{output}");
+    let failure = &json["failure"];
+    assert_eq!((failure["seq"].as_u64(), failure["kind"].as_str()), (Some(last as u64), Some("rule")), "{output}");
+    let reason = failure["reason"].as_str().unwrap_or_default();
     assert!(reason.contains("evidence_reused") && reason.contains("pilot-audit-3"), "{reason}");
 }
 
@@ -557,7 +607,8 @@ async fn writer_checkpointer_verify_export_prove_witness_and_tail() {
     let (url_for_cli, store_for_cli, trusted_for_cli) = (url.clone(), store.clone(), trusted.clone());
     let outputs = tokio::task::spawn_blocking(move || {
         let (url, store, trusted) = (url_for_cli, store_for_cli, trusted_for_cli);
-        let verify = cli::run(&["verify", "--nats", &url, "--ledger", "test", "--operator", &operator, "--store", &store, "--save-trusted", &trusted], None, None);
+        let verify =
+            cli::run(&["verify", "--nats", &url, "--ledger", "test", "--operator", &operator, "--store", &store, "--save-trusted", &trusted], None, None);
         let wrong_operator = cli::run(&["verify", "--nats", &url, "--ledger", "test", "--operator", &"ab".repeat(32)], None, None);
         let export = cli::run(&["export", "--nats", &url, "--ledger", "test", "--out", &bundle], None, None);
         let offline = cli::run(&["verify", "--bundle", &bundle, "--operator", &operator, "--json"], None, None);
@@ -600,12 +651,18 @@ async fn writer_checkpointer_verify_export_prove_witness_and_tail() {
     // The next audit starts from the checkpoint the first one saved: a consistency proof, then only the new records.
     let grown = size + fundledger_system_tests::append_all(&writer, (100..112).map(|number| actors.nav_report(number)).collect()).await.len() as u64;
     checkpointer.checkpoint_at_least(grown).await.expect("a checkpoint at the new tail");
-    let next = tokio::task::spawn_blocking(move || cli::run(&["verify", "--nats", &url, "--ledger", "test", "--store", &store, "--trusted", &trusted, "--json"], None, None))
-        .await
-        .expect("runs");
+    let next = tokio::task::spawn_blocking(move || {
+        cli::run(&["verify", "--nats", &url, "--ledger", "test", "--store", &store, "--trusted", &trusted, "--json"], None, None)
+    })
+    .await
+    .expect("runs");
     assert!(next.success(), "{next}");
     let report = &serde_json::from_str::<Value>(next.stdout.trim()).expect("json")["report"];
-    assert_eq!((report["size"].as_u64(), report["first_record_checked"].as_u64(), report["records_checked"].as_u64()), (Some(grown), Some(size + 1), Some(grown - size)), "{next}");
+    assert_eq!(
+        (report["size"].as_u64(), report["first_record_checked"].as_u64(), report["records_checked"].as_u64()),
+        (Some(grown), Some(size + 1), Some(grown - size)),
+        "{next}"
+    );
     assert_eq!((report["trusted"]["size"].as_u64(), report["trusted"]["consistent_to_size"].as_u64()), (Some(size), Some(grown)), "{next}");
     checkpointer.abort();
 }
@@ -624,7 +681,11 @@ fn the_demo_ends_by_verifying_the_ledger_it_recorded() {
     assert_eq!((verification["size"].as_u64(), verification["records_checked"].as_u64()), (Some(records), Some(records)), "{json}");
     assert_eq!((verification["root"].as_str(), verification["head"].as_str()), (summary["root"].as_str(), summary["head"].as_str()), "{json}");
     // The checkpointer signed the tail, and the verifier pinned the operator key.
-    assert_eq!(verification["checkpoints"].as_array().and_then(|checkpoints| checkpoints.last()).map(|newest| newest["size"].clone()), Some(Value::from(records)), "{json}");
+    assert_eq!(
+        verification["checkpoints"].as_array().and_then(|checkpoints| checkpoints.last()).map(|newest| newest["size"].clone()),
+        Some(Value::from(records)),
+        "{json}"
+    );
     assert_eq!(verification["operator_pinned"], true, "{json}");
     let human = cli::run(&["demo"], None, None);
     assert!(human.success() && human.stdout.contains(&format!("Verified all {records} records")), "{human}");

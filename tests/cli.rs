@@ -133,8 +133,22 @@ fn records_a_scenario_through_the_cli() {
 
     // A sub-fund of the I&T Industry-Oriented Fund.
     session.records(&[
-        "subfund", "admit", "--key", manager, "--fund", "itif", "--subfund", "sf-ai", "--name", "AI Fund I", "--theme", "ai-robotics",
-        "--general-partner", "GP Limited", "--target-size", "4,000,000,000",
+        "subfund",
+        "admit",
+        "--key",
+        manager,
+        "--fund",
+        "itif",
+        "--subfund",
+        "sf-ai",
+        "--name",
+        "AI Fund I",
+        "--theme",
+        "ai-robotics",
+        "--general-partner",
+        "GP Limited",
+        "--target-size",
+        "4,000,000,000",
     ]);
     session.records(&["subfund", "market-commit", "--key", manager, "--subfund", "sf-ai", "--investor", "Market LP", "--amount", "3,000,000,000"]);
     let over = session.refused(
@@ -142,7 +156,8 @@ fn records_a_scenario_through_the_cli() {
         "government_commitment_cap",
     );
     assert!(over.stderr.contains("HK$1,000,000,000.01"), "the refusal names the amount:\n{over}");
-    let committed = session.records(&["subfund", "government-commit", "--key", manager, "--cosign", manager_two, "--subfund", "sf-ai", "--amount", "HK$1,000,000,000"]);
+    let committed =
+        session.records(&["subfund", "government-commit", "--key", manager, "--cosign", manager_two, "--subfund", "sf-ai", "--amount", "HK$1,000,000,000"]);
     assert!(committed.stdout.contains("subfund.government_committed sf-ai HK$1,000,000,000.00"), "{committed}");
 
     // --json prints the writer's receipt.
@@ -155,22 +170,53 @@ fn records_a_scenario_through_the_cli() {
 
     // The same writer over NATS request/reply (the URL of serve's embedded nats-server is in its log).
     let log = session.serve.log();
-    let nats_url = log
-        .split_whitespace()
-        .find(|word| word.starts_with("nats://"))
-        .unwrap_or_else(|| panic!("serve names its NATS URL:\n{log}"))
-        .to_string();
+    let nats_url = log.split_whitespace().find(|word| word.starts_with("nats://")).unwrap_or_else(|| panic!("serve names its NATS URL:\n{log}")).to_string();
     let over_nats = session.records(&[
-        "subfund", "nav", "--key", manager, "--subfund", "sf-ai", "--as-of", "2026-06-30", "--amount", "0.02", "--via-nats", &nats_url,
-        "--writer", "http://127.0.0.1:9",
+        "subfund",
+        "nav",
+        "--key",
+        manager,
+        "--subfund",
+        "sf-ai",
+        "--as-of",
+        "2026-06-30",
+        "--amount",
+        "0.02",
+        "--via-nats",
+        &nats_url,
+        "--writer",
+        "http://127.0.0.1:9",
     ]);
     assert!(over_nats.stdout.contains("subfund.nav_reported sf-ai HK$0.02 as of 2026-06-30"), "{over_nats}");
 
     // A grant, recorded twice with the same id.
     let approve = [
-        "grant", "approve", "--key", officer, "--cosign", officer_two, "--scheme", "nias", "--grant", "nias-g1", "--enterprise", "ent-1", "--enterprise-name",
-        "Factory Limited", "--project", "Smart production line", "--approved-cost", "300,000,000", "--amount", "100,000,000",
-        "--duration-months", "24", "--id", "cli-approve-1", "--occurred-at", "2026-02-01T10:00:00Z",
+        "grant",
+        "approve",
+        "--key",
+        officer,
+        "--cosign",
+        officer_two,
+        "--scheme",
+        "nias",
+        "--grant",
+        "nias-g1",
+        "--enterprise",
+        "ent-1",
+        "--enterprise-name",
+        "Factory Limited",
+        "--project",
+        "Smart production line",
+        "--approved-cost",
+        "300,000,000",
+        "--amount",
+        "100,000,000",
+        "--duration-months",
+        "24",
+        "--id",
+        "cli-approve-1",
+        "--occurred-at",
+        "2026-02-01T10:00:00Z",
     ];
     let first = session.records(&approve);
     assert!(first.stdout.contains("grant.approved nias-g1"), "{first}");
@@ -200,9 +246,7 @@ fn records_a_scenario_through_the_cli() {
 
     // Dual control: HK$10M or more needs a co-signer.
     let more_evidence = "ab".repeat(32);
-    session.records(&[
-        "grant", "verify-spend", "--key", officer, "--grant", "nias-g1", "--amount", "30,000,000", "--evidence-sha256", &more_evidence,
-    ]);
+    session.records(&["grant", "verify-spend", "--key", officer, "--grant", "nias-g1", "--amount", "30,000,000", "--evidence-sha256", &more_evidence]);
     let big = ["grant", "disburse", "--key", officer, "--grant", "nias-g1", "--amount", "10,000,000", "--payment-reference", "PAY-2"];
     session.refused(&big, "dual_control");
     let mut cosigned = big.to_vec();
@@ -270,7 +314,10 @@ fn officer_public_key(file: &str) -> String {
 #[test]
 fn help_names_every_flag() {
     let cases: [(&[&str], &[&str]); 6] = [
-        (&["grant", "disburse", "--help"], &["--amount", "--payment-reference", "--key", "--cosign", "--id", "--occurred-at", "--ledger", "--json", "--writer", "--via-nats"]),
+        (
+            &["grant", "disburse", "--help"],
+            &["--amount", "--payment-reference", "--key", "--cosign", "--id", "--occurred-at", "--ledger", "--json", "--writer", "--via-nats"],
+        ),
         (&["grant", "verify-spend", "--help"], &["--evidence", "--evidence-sha256", "SHA-256"]),
         (&["subfund", "invest", "--help"], &["--hk-enterprise", "--innovation-technology", "--investment"]),
         (&["scheme", "establish", "--help"], &["--preset", "--terms", "--budget", "nias", "nifs", "pilot"]),
@@ -300,7 +347,10 @@ fn bad_input_gets_a_precise_error_before_anything_is_sent() {
         (with(&["--amount", "12.345"]), &["--amount", "at most two decimal places"]),
         (with(&["--amount=-5"]), &["--amount", "negative"]),
         (with(&["--amount", "5", "--occurred-at", "2026-02-01 10:00"]), &["--occurred-at", "timestamp"]),
-        (vec!["grant", "disburse", "--key", "/nonexistent/key.json", "--grant", "g1", "--amount", "5", "--payment-reference", "P"], &["--key", "/nonexistent/key.json"]),
+        (
+            vec!["grant", "disburse", "--key", "/nonexistent/key.json", "--grant", "g1", "--amount", "5", "--payment-reference", "P"],
+            &["--key", "/nonexistent/key.json"],
+        ),
         (vec!["role", "grant", "--key", key_path, "--public", "nothex", "--role", "admin", "--scope", "ledger"], &["--public", "neither"]),
     ];
     for (args, expected) in cases {
@@ -335,7 +385,11 @@ fn every_bench_measures_both_sides_on_a_small_ledger() {
     let verify = run(&["bench", "verify", "--events", "3000", "--json"]);
     assert!(verify["events"].as_u64().is_some_and(|events| events > 3000), "setup events come on top: {verify}");
     assert!(positive(&verify["full_verification"]["events_per_second"]) && positive(&verify["batch_verify_only"]["events_per_second"]), "{verify}");
-    assert!(positive(&verify["full_verification_from_bundle"]["events_per_second"]) && verify["full_verification_from_bundle"]["bundle_bytes"].as_u64().is_some_and(|bytes| bytes > 0), "{verify}");
+    assert!(
+        positive(&verify["full_verification_from_bundle"]["events_per_second"])
+            && verify["full_verification_from_bundle"]["bundle_bytes"].as_u64().is_some_and(|bytes| bytes > 0),
+        "{verify}"
+    );
     // CPU is measured on both sides of the comparison, the embedded server's too.
     for side in ["full_verification", "full_verification_from_bundle", "batch_verify_only"] {
         assert!(positive(&verify[side]["process_cpu_seconds"]), "{side}: {verify}");

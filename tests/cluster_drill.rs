@@ -173,9 +173,9 @@ async fn run_load(writer: Writer, actors: Actors, stop: Arc<AtomicBool>, acknowl
     let mut retry: Vec<SignedEvent> = Vec::new();
     while !stop.load(Ordering::SeqCst) {
         let batch = next_batch(&actors, &mut next_number, std::mem::take(&mut retry));
-        let outcomes = tokio::time::timeout(Duration::from_millis(SUBMIT_TIMEOUT_MS), writer.submit(batch.clone()))
-            .await
-            .unwrap_or_else(|_| panic!("the writer did not answer a submission of {} events within {SUBMIT_TIMEOUT_MS} ms; status {:?}", batch.len(), writer.status()));
+        let outcomes = tokio::time::timeout(Duration::from_millis(SUBMIT_TIMEOUT_MS), writer.submit(batch.clone())).await.unwrap_or_else(|_| {
+            panic!("the writer did not answer a submission of {} events within {SUBMIT_TIMEOUT_MS} ms; status {:?}", batch.len(), writer.status())
+        });
         assert_eq!(outcomes.len(), batch.len(), "one outcome per submitted event");
         for (event, outcome) in batch.into_iter().zip(outcomes) {
             let id = event.body().id.to_string();
@@ -349,10 +349,14 @@ impl Observer {
                 .await;
             let after = self.state().await;
             match (read, after) {
-                (Ok(messages), Ok(GroupState { leader: Some(after_leader), last_sequence: after_last, .. })) if after_leader == leader && after_last == last_sequence => {
+                (Ok(messages), Ok(GroupState { leader: Some(after_leader), last_sequence: after_last, .. }))
+                    if after_leader == leader && after_last == last_sequence =>
+                {
                     return messages;
                 }
-                (Ok(_), after) => failures.push(format!("the leader or tail changed during the read: {:?}", after.map(|state| (state.leader, state.last_sequence)))),
+                (Ok(_), after) => {
+                    failures.push(format!("the leader or tail changed during the read: {:?}", after.map(|state| (state.leader, state.last_sequence))))
+                }
                 (Err(error), _) => failures.push(error),
             }
         }
@@ -436,7 +440,10 @@ fn check_copy(node: usize, copy: &[StoredMessage], promised: &BTreeMap<String, P
         }
     }
     if broken > 0 {
-        problems.push(format!("{name}: {broken} of {} acknowledged events are not at their acknowledged sequence with their hash; first: {first_broken:#?}", promised.len()));
+        problems.push(format!(
+            "{name}: {broken} of {} acknowledged events are not at their acknowledged sequence with their hash; first: {first_broken:#?}",
+            promised.len()
+        ));
     }
     let mut replay = Replay::new(ledger_id());
     if let Err(error) = replay.check_chunk(records, |_| {}) {

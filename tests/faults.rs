@@ -68,7 +68,11 @@ fn a_writer_killed_with_sigkill_under_load_keeps_every_acknowledged_event_exactl
     }
     for (id, seq, hash, _) in &acknowledged {
         let (retry_seq, retry_hash, duplicate) = &retried[id];
-        assert!(*duplicate && retry_seq == seq && retry_hash == hash, "{id} acknowledged at {seq} ({hash}) but the retry says {retried:?}", retried = retried[id]);
+        assert!(
+            *duplicate && retry_seq == seq && retry_hash == hash,
+            "{id} acknowledged at {seq} ({hash}) but the retry says {retried:?}",
+            retried = retried[id]
+        );
     }
     let replayed = runtime.block_on(replay_stream(&nats.url())).expect("the chain verifies after the kill");
     let ids: BTreeSet<&String> = replayed.iter().map(|(_, id)| id).collect();
@@ -238,7 +242,12 @@ async fn publishes_stored_late_after_the_writer_retried_do_not_break_the_chain()
     for receipt in receipts.iter().chain([&next]) {
         let stored = fundledger_nats::get_message(&js, &stream, receipt.seq).await.unwrap().expect("the acknowledged record is stored");
         let record = fundledger_core::record::Record::from_json(&stored.payload).unwrap();
-        assert_eq!((record.body().id.to_string(), hex::encode(record.hash)), (receipt.event_id.clone(), receipt.record_hash.clone()), "the writer acknowledged the record that is stored at {}", receipt.seq);
+        assert_eq!(
+            (record.body().id.to_string(), hex::encode(record.hash)),
+            (receipt.event_id.clone(), receipt.record_hash.clone()),
+            "the writer acknowledged the record that is stored at {}",
+            receipt.seq
+        );
     }
     assert_eq!(writer.status().head, next.record_hash, "the writer's head is the stream's");
 }

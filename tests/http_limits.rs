@@ -50,7 +50,9 @@ fn closed_within(stream: &mut TcpStream, within: Duration) -> Option<(String, Du
         match stream.read(&mut buffer) {
             Ok(0) => return Some((String::from_utf8_lossy(&answer).into_owned(), started.elapsed())),
             Ok(read) => answer.extend_from_slice(&buffer[..read]),
-            Err(error) if error.kind() == std::io::ErrorKind::ConnectionReset => return Some((String::from_utf8_lossy(&answer).into_owned(), started.elapsed())),
+            Err(error) if error.kind() == std::io::ErrorKind::ConnectionReset => {
+                return Some((String::from_utf8_lossy(&answer).into_owned(), started.elapsed()))
+            }
             Err(_) => return None,
         }
         if started.elapsed() > within {
@@ -87,7 +89,11 @@ fn more_idle_and_slow_connections_than_the_file_limit_leave_healthz_and_submissi
     assert!(answered < Duration::from_millis(HEADER_TIMEOUT_MS), "the answers took {answered:?}: they waited for timeouts");
     // Every held connection is closed by the server once the timeouts pass.
     let bound = Duration::from_millis(IDLE_TIMEOUT_MS.max(HEADER_TIMEOUT_MS).max(BODY_TIMEOUT_MS) + SLACK_MS);
-    let open = held.iter_mut().map(|stream| closed_within(stream, bound.saturating_sub(started.elapsed()).max(Duration::from_millis(100)))).filter(Option::is_none).count();
+    let open = held
+        .iter_mut()
+        .map(|stream| closed_within(stream, bound.saturating_sub(started.elapsed()).max(Duration::from_millis(100))))
+        .filter(Option::is_none)
+        .count();
     assert_eq!(open, 0, "connections still open {bound:?} after the flood");
     let accept_errors = serve.log().matches("accept error").count();
     assert!(accept_errors <= 5, "accept errors are logged at most every 5 s, not in a loop: {accept_errors}");
@@ -102,7 +108,8 @@ fn slow_clients_are_closed_after_the_header_and_body_timeouts() {
     let mut body = hold(&serve.address, &slow_body(&serve.address)).expect("connects");
     let bound = Duration::from_millis(HEADER_TIMEOUT_MS + SLACK_MS);
     for (name, stream) in [("nothing sent", &mut nothing), ("half a header block", &mut half)] {
-        closed_within(stream, bound.saturating_sub(opened.elapsed()).max(Duration::from_millis(100))).unwrap_or_else(|| panic!("{name}: not closed within {bound:?}"));
+        closed_within(stream, bound.saturating_sub(opened.elapsed()).max(Duration::from_millis(100)))
+            .unwrap_or_else(|| panic!("{name}: not closed within {bound:?}"));
         let after = opened.elapsed();
         assert!(after >= Duration::from_millis(HEADER_TIMEOUT_MS / 2), "{name}: closed after {after:?}, before the timeout");
     }
@@ -118,7 +125,22 @@ fn slow_clients_are_closed_after_the_header_and_body_timeouts() {
 fn self_signed(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
     let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
     let status = std::process::Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout"])
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1",
+            "-keyout",
+        ])
         .arg(&key)
         .arg("-out")
         .arg(&cert)

@@ -20,7 +20,6 @@ use crate::security::http;
 /// Attempts to find three runs of three free consecutive ports.
 const PORT_SEARCH_ATTEMPTS_MAX: usize = 50;
 
-
 /// A base port such that base..base+3 are free on 127.0.0.1 (free when asked).
 fn free_port_run(avoid: &[u16]) -> u16 {
     for attempt in 0..PORT_SEARCH_ATTEMPTS_MAX {
@@ -187,13 +186,26 @@ fn serve_options_come_from_flags_then_environment_then_the_config_file() {
     let help = cli::run(&["serve", "--help"], None, None);
     assert!(help.success(), "{help}");
     let text = help.stdout.split_whitespace().collect::<Vec<_>>().join(" ");
-    for variable in ["FUNDLEDGER_CONFIG", "FUNDLEDGER_NATS", "FUNDLEDGER_DATA_DIR", "FUNDLEDGER_LEDGER", "FUNDLEDGER_REPLICAS", "FUNDLEDGER_HTTP", "FUNDLEDGER_OPERATOR_KEY", "FUNDLEDGER_LOG_FORMAT"] {
+    for variable in [
+        "FUNDLEDGER_CONFIG",
+        "FUNDLEDGER_NATS",
+        "FUNDLEDGER_DATA_DIR",
+        "FUNDLEDGER_LEDGER",
+        "FUNDLEDGER_REPLICAS",
+        "FUNDLEDGER_HTTP",
+        "FUNDLEDGER_OPERATOR_KEY",
+        "FUNDLEDGER_LOG_FORMAT",
+    ] {
         assert!(text.contains(&format!("[env: {variable}=")), "serve --help names {variable}:\n{}", help.stdout);
     }
     // Nothing listens on these ports: the writer fails to connect and names the URL it used.
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("fundledger.toml");
-    std::fs::write(&config, format!("nats = \"nats://127.0.0.1:{}\"\ndata_dir = {:?}\nlog_format = \"json\"\n", cli::free_port(), dir.path().display().to_string())).unwrap();
+    std::fs::write(
+        &config,
+        format!("nats = \"nats://127.0.0.1:{}\"\ndata_dir = {:?}\nlog_format = \"json\"\n", cli::free_port(), dir.path().display().to_string()),
+    )
+    .unwrap();
     let failed_with = |env: Option<&str>, flag: Option<&str>| {
         let mut command = cli::command();
         command.args(["serve", "--config"]).arg(&config);
@@ -217,11 +229,14 @@ fn serve_options_come_from_flags_then_environment_then_the_config_file() {
 
     // An unknown key is refused with the list of valid ones.
     std::fs::write(&config, "colour = \"red\"\n").unwrap();
-    let output = cli::run_command({
-        let mut command = cli::command();
-        command.args(["serve", "--config"]).arg(&config);
-        command
-    }, None);
+    let output = cli::run_command(
+        {
+            let mut command = cli::command();
+            command.args(["serve", "--config"]).arg(&config);
+            command
+        },
+        None,
+    );
     assert_eq!(output.code, Some(2), "{output}");
     assert!(output.stderr.contains("unknown key `colour`") && output.stderr.contains("data_dir"), "{output}");
 }
@@ -281,7 +296,8 @@ async fn a_verifying_tail_reports_its_verification_count_on_metrics() {
     let deadline = std::time::Instant::now() + Duration::from_millis(TEST_WAIT_MS);
     loop {
         if let Ok(Ok((200, text))) = tokio::time::timeout(Duration::from_millis(2_000), tokio::spawn(http(address, "GET", "/metrics", Vec::new()))).await {
-            if text.contains("fundledger_verifier_records_verified_total") && sample(&text, "fundledger_verifier_records_verified_total") == setup.len() as f64 {
+            if text.contains("fundledger_verifier_records_verified_total") && sample(&text, "fundledger_verifier_records_verified_total") == setup.len() as f64
+            {
                 break;
             }
         }

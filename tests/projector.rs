@@ -120,7 +120,12 @@ async fn a_projector_killed_mid_batch_restarts_to_the_models_of_a_clean_rebuild(
     let address = cli::wait_for_address(&mut child, &last_log, "query API");
     let deadline = Instant::now() + Duration::from_millis(TEST_WAIT_MS * 2);
     while projected_records(&address) != Some(tail) {
-        assert!(Instant::now() < deadline, "the projector did not reach record {tail}: {:?}\n{}", projected_records(&address), std::fs::read_to_string(&last_log).unwrap_or_default());
+        assert!(
+            Instant::now() < deadline,
+            "the projector did not reach record {tail}: {:?}\n{}",
+            projected_records(&address),
+            std::fs::read_to_string(&last_log).unwrap_or_default()
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     kill(&mut child);
@@ -219,14 +224,22 @@ async fn the_query_api_and_cli_answer_with_the_sequence_they_reflect() {
     // each under the dual-control threshold).
     let subfund = || "sf-ai".parse().expect("id");
     let manager = &actors.manager;
-    append_all(&writer, vec![actors.sign(Event::GovernmentCommitted(GovernmentCommitted { subfund: subfund(), amount_cents: Money::hkd(80_000_000) }), &[manager])]).await;
+    append_all(
+        &writer,
+        vec![actors.sign(Event::GovernmentCommitted(GovernmentCommitted { subfund: subfund(), amount_cents: Money::hkd(80_000_000) }), &[manager])],
+    )
+    .await;
     let committed_at = stream_size(&url).await;
     append_all(
         &writer,
         vec![
-            actors.sign(Event::CapitalCalled(CapitalCalled { subfund: subfund(), reference: text("call 1"), amount_cents: Money::hkd(72_000_000) }), &[manager]),
+            actors
+                .sign(Event::CapitalCalled(CapitalCalled { subfund: subfund(), reference: text("call 1"), amount_cents: Money::hkd(72_000_000) }), &[manager]),
             actors.sign(Event::Distributed(Distributed { subfund: subfund(), amount_cents: Money::hkd(54_000_000), recallable: false }), &[manager]),
-            actors.sign(Event::NavReported(NavReported { subfund: subfund(), as_of: "2026-03-31".parse().expect("date"), nav_cents: Money::hkd(48_000_000) }), &[manager]),
+            actors.sign(
+                Event::NavReported(NavReported { subfund: subfund(), as_of: "2026-03-31".parse().expect("date"), nav_cents: Money::hkd(48_000_000) }),
+                &[manager],
+            ),
             actors.pilot_grant(1),
         ],
     )
@@ -243,7 +256,11 @@ async fn the_query_api_and_cli_answer_with_the_sequence_they_reflect() {
     let now = query_json(&api, &["subfund", "show", "sf-ai"]);
     assert_eq!((now["seq"].as_u64(), now["position"].as_u64()), (Some(tail), Some(tail)), "{now}");
     let multiples = &now["data"]["figures"]["multiples"];
-    assert_eq!((multiples["dpi"]["display"].as_str(), multiples["rvpi"]["display"].as_str(), multiples["tvpi"]["display"].as_str()), (Some("0.75x"), Some("0.67x"), Some("1.42x")), "{now}");
+    assert_eq!(
+        (multiples["dpi"]["display"].as_str(), multiples["rvpi"]["display"].as_str(), multiples["tvpi"]["display"].as_str()),
+        (Some("0.75x"), Some("0.67x"), Some("1.42x")),
+        "{now}"
+    );
     // 80 of 2,480 committed: 3.22%, within the 25% maximum.
     assert_eq!((now["data"]["government_share"]["share"]["bps"].as_u64(), now["data"]["government_share"]["met"].as_bool()), (Some(322), Some(true)));
     let past = query_json(&api, &["subfund", "show", "sf-ai", "--as-of", &committed_at.to_string()]);

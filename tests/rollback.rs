@@ -130,7 +130,8 @@ async fn a_stream_rolled_back_under_running_services_is_refused_by_each_until_an
     drop(store);
     drop(writer);
     tokio::time::sleep(Duration::from_millis(200)).await; // the sequencer releases the index
-    let (restarted, _) = fundledger_writer::Writer::start(fundledger_writer::WriterConfig::new(ledger_id(), &url, data.path().join("writer"))).await.expect("starts, refusing");
+    let (restarted, _) =
+        fundledger_writer::Writer::start(fundledger_writer::WriterConfig::new(ledger_id(), &url, data.path().join("writer"))).await.expect("starts, refusing");
     let incident = restarted.status().incident.expect("a restarted writer still sees the rollback");
     assert!(incident.contains(&format!("records {} to {size}", KEPT_RECORDS + 1)), "{incident}");
     drop(restarted);

@@ -298,7 +298,8 @@ pub(crate) async fn http(address: std::net::SocketAddr, method: &str, path: &str
     let stream = tokio::net::TcpStream::connect(address).await.expect("connects");
     let (mut reader, mut writer) = stream.into_split();
     let sent_bytes = body.len();
-    let head = format!("{method} {path} HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+    let head =
+        format!("{method} {path} HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
     let sending = tokio::spawn(async move {
         // The server may close early (a refused body); that is not a test failure.
         let _ = writer.write_all(head.as_bytes()).await;
@@ -313,7 +314,11 @@ pub(crate) async fn http(address: std::net::SocketAddr, method: &str, path: &str
     assert!(read.is_ok(), "the server answers {method} {path} in time");
     sending.abort();
     let text = String::from_utf8_lossy(&response).into_owned();
-    let status = text.split_whitespace().nth(1).and_then(|code| code.parse().ok()).unwrap_or_else(|| panic!("an HTTP answer to {method} {path} ({sent_bytes} bytes sent): {text:.300}"));
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("an HTTP answer to {method} {path} ({sent_bytes} bytes sent): {text:.300}"));
     let body = text.split_once("\r\n\r\n").map(|(_, body)| body.to_string()).unwrap_or_default();
     (status, body)
 }
@@ -334,7 +339,10 @@ async fn the_http_api_refuses_unsigned_forged_revoked_unauthorised_oversized_and
         &writer,
         vec![
             actors.sign(Event::KeyRegistered(KeyRegistered { key: revoked.key_id(), holder: text("former officer") }), &[&actors.operator]),
-            actors.sign(Event::RoleGranted(RoleChange { key: revoked.key_id(), role: Role::GrantOfficer, scope: Scope::parse("ledger").unwrap() }), &[&actors.operator]),
+            actors.sign(
+                Event::RoleGranted(RoleChange { key: revoked.key_id(), role: Role::GrantOfficer, scope: Scope::parse("ledger").unwrap() }),
+                &[&actors.operator],
+            ),
             actors.sign(Event::KeyRevoked(KeyRevoked { key: revoked.key_id(), reason: text("left the office") }), &[&actors.operator]),
         ],
     )
@@ -390,7 +398,11 @@ async fn the_http_api_refuses_unsigned_forged_revoked_unauthorised_oversized_and
     // Well-formed nesting is a batch of one submission, which is refused.
     let (status, body) = post(format!("{}{}", "[".repeat(100_000), "]".repeat(100_000))).await;
     let answer: serde_json::Value = serde_json::from_str(&body).unwrap_or_else(|error| panic!("a JSON answer ({error}): {body:.300}"));
-    assert_eq!((status, &answer["refused"], &answer["results"][0]["error"]["code"]), (200, &serde_json::json!(1), &serde_json::json!("invalid_event")), "{body:.300}");
+    assert_eq!(
+        (status, &answer["refused"], &answer["results"][0]["error"]["code"]),
+        (200, &serde_json::json!(1), &serde_json::json!("invalid_event")),
+        "{body:.300}"
+    );
     let (status, body) = post(format!("{{\"body\":{}1{},\"signatures\":[]}}", "[".repeat(100_000), "]".repeat(100_000))).await;
     assert_eq!(status, 400, "{body:.300}");
 

@@ -52,13 +52,21 @@ fn stops_cleanly_on(signal: &str) {
     assert!(!is_gone(nats), "the embedded nats-server runs");
     let signalled = Instant::now();
     serve.signal(signal);
-    let status = serve.wait_exit(Duration::from_millis(STOP_BOUND_MS)).unwrap_or_else(|| panic!("serve did not stop within {STOP_BOUND_MS} ms of SIG{signal}:\n{}", serve.log()));
+    let status = serve
+        .wait_exit(Duration::from_millis(STOP_BOUND_MS))
+        .unwrap_or_else(|| panic!("serve did not stop within {STOP_BOUND_MS} ms of SIG{signal}:\n{}", serve.log()));
     let took = signalled.elapsed();
     let log = serve.log();
     assert_eq!(status.code(), Some(0), "a clean stop exits 0:\n{log}");
     assert!(wait_gone(nats, Duration::from_millis(POLL_MS * 5)), "the embedded nats-server {nats} stopped with serve:\n{log}");
     assert!(log.contains(&format!("stopped on SIG{signal} in ")), "serve says it stopped:\n{log}");
-    for role in ["writer HTTP API", "NATS submit subscription", "writer (ledger at 0 records)", "projector and query API", &format!("embedded nats-server (pid {nats})")] {
+    for role in [
+        "writer HTTP API",
+        "NATS submit subscription",
+        "writer (ledger at 0 records)",
+        "projector and query API",
+        &format!("embedded nats-server (pid {nats})"),
+    ] {
         assert!(log.contains(role), "the stop line names {role}:\n{log}");
     }
     assert!(took < Duration::from_millis(STOP_BOUND_MS), "stopped in {took:?}");
@@ -151,7 +159,8 @@ fn sigterm_under_load_answers_every_request_and_keeps_every_acknowledged_event()
     stopping.store(true, Ordering::SeqCst);
     let signalled = Instant::now();
     serve.signal("TERM");
-    let status = serve.wait_exit(Duration::from_millis(STOP_BOUND_MS)).unwrap_or_else(|| panic!("serve did not stop within {STOP_BOUND_MS} ms:\n{}", serve.log()));
+    let status =
+        serve.wait_exit(Duration::from_millis(STOP_BOUND_MS)).unwrap_or_else(|| panic!("serve did not stop within {STOP_BOUND_MS} ms:\n{}", serve.log()));
     let took = signalled.elapsed();
     let seen: Vec<Seen> = clients.into_iter().map(|client| client.join().unwrap()).collect();
     let log = serve.log();

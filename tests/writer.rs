@@ -40,18 +40,35 @@ async fn every_kind_of_bad_input_is_refused_and_appends_nothing() {
     // A second fund manager co-signs: the commitment is above the dual-control threshold.
     let manager_two = fundledger_core::crypto::SecretKey::from_seed_label("system/manager-two");
     let scope = fundledger_core::event::Scope::parse("fund:itf").unwrap();
-    append_all(&writer, vec![
-        actors.sign(Event::KeyRegistered(KeyRegistered { key: manager_two.key_id(), holder: text("second manager") }), &[&actors.operator]),
-        actors.sign(Event::RoleGranted(RoleChange { key: manager_two.key_id(), role: Role::FundManager, scope }), &[&actors.operator]),
-    ])
+    append_all(
+        &writer,
+        vec![
+            actors.sign(Event::KeyRegistered(KeyRegistered { key: manager_two.key_id(), holder: text("second manager") }), &[&actors.operator]),
+            actors.sign(Event::RoleGranted(RoleChange { key: manager_two.key_id(), role: Role::FundManager, scope }), &[&actors.operator]),
+        ],
+    )
     .await;
     let size = stream_size(&nats.url()).await;
-    let cap = refused(&writer, actors.sign(Event::GovernmentCommitted(GovernmentCommitted { subfund: subfund(), amount_cents: Money::hkd(1_200_000_000) }), &[&actors.manager, &manager_two])).await;
+    let cap = refused(
+        &writer,
+        actors.sign(
+            Event::GovernmentCommitted(GovernmentCommitted { subfund: subfund(), amount_cents: Money::hkd(1_200_000_000) }),
+            &[&actors.manager, &manager_two],
+        ),
+    )
+    .await;
     assert_eq!((cap.code(), cap.http_status()), ("government_commitment_cap", 422));
     assert!(cap.to_string().contains("HK$1,200,000,000.00") && cap.to_string().contains("HK$1,000,000,000.00 per-sub-fund cap"), "{cap}");
 
     // HK$2.4bn of market money allows at most HK$800M (25%); one cent more is refused.
-    let share = refused(&writer, actors.sign(Event::GovernmentCommitted(GovernmentCommitted { subfund: subfund(), amount_cents: Money::from_cents(80_000_000_001).unwrap() }), &[&actors.manager, &manager_two])).await;
+    let share = refused(
+        &writer,
+        actors.sign(
+            Event::GovernmentCommitted(GovernmentCommitted { subfund: subfund(), amount_cents: Money::from_cents(80_000_000_001).unwrap() }),
+            &[&actors.manager, &manager_two],
+        ),
+    )
+    .await;
     assert_eq!(share.code(), "government_share_max", "{share}");
 
     let unauthorised = refused(&writer, actors.pilot_grant_signed_by(1, &actors.manager)).await;
@@ -66,11 +83,7 @@ async fn every_kind_of_bad_input_is_refused_and_appends_nothing() {
     assert_eq!(answer.status, 401, "{}", answer.body);
     assert_eq!(answer.body["error"]["code"], "bad_signature");
 
-    for (request, code) in [
-        ("{not json", "malformed_request"),
-        ("[]", "malformed_request"),
-        (r#"{"body":{},"signatures":[]}"#, "invalid_event"),
-    ] {
+    for (request, code) in [("{not json", "malformed_request"), ("[]", "malformed_request"), (r#"{"body":{},"signatures":[]}"#, "invalid_event")] {
         let answer = handle_submission(&writer, request.as_bytes()).await;
         assert_eq!(answer.status, 400, "{request}: {}", answer.body);
         let found = answer.body["error"]["code"].as_str().or_else(|| answer.body["results"][0]["error"]["code"].as_str());
@@ -140,7 +153,8 @@ async fn two_writers_racing_on_one_ledger_never_fork_the_chain() {
     let writer_a = start_writer(&nats.url(), dir_a.path()).await;
     append_all(&writer_a, actors.setup()).await;
     let writer_b = start_writer(&nats.url(), dir_b.path()).await;
-    let (events_a, events_b): (Vec<_>, Vec<_>) = (0..400).map(|n| actors.pilot_grant(n)).partition(|event| event.body().id.as_str().ends_with(['0', '2', '4', '6', '8']));
+    let (events_a, events_b): (Vec<_>, Vec<_>) =
+        (0..400).map(|n| actors.pilot_grant(n)).partition(|event| event.body().id.as_str().ends_with(['0', '2', '4', '6', '8']));
     let submit = |writer: fundledger_writer::Writer, events: Vec<fundledger_core::record::SignedEvent>| {
         tokio::spawn(async move {
             let mut receipts = Vec::new();
@@ -154,7 +168,8 @@ async fn two_writers_racing_on_one_ledger_never_fork_the_chain() {
     };
     let (a, b) = tokio::join!(submit(writer_a.clone(), events_a), submit(writer_b.clone(), events_b));
     let receipts: Vec<_> = a.unwrap().into_iter().chain(b.unwrap()).collect();
-    let acknowledged: BTreeMap<String, u64> = receipts.iter().filter_map(|outcome| outcome.as_ref().ok()).map(|receipt| (receipt.event_id.clone(), receipt.seq)).collect();
+    let acknowledged: BTreeMap<String, u64> =
+        receipts.iter().filter_map(|outcome| outcome.as_ref().ok()).map(|receipt| (receipt.event_id.clone(), receipt.seq)).collect();
     let replayed = replay_stream(&nats.url()).await.expect("one chain, no fork: every record links to its predecessor");
     let in_stream: BTreeMap<String, u64> = replayed.iter().map(|(seq, id)| (id.clone(), *seq)).collect();
     assert_eq!(in_stream.len(), replayed.len(), "no event appears twice");
@@ -249,7 +264,8 @@ async fn submits_over_nats_request_reply_and_http() {
 async fn http_post(address: std::net::SocketAddr, path: &str, body: &str) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
-    let request = format!("POST {path} HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+    let request =
+        format!("POST {path} HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
     stream.write_all(request.as_bytes()).await.unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).await.unwrap();
@@ -341,7 +357,8 @@ fn dated(actors: &Actors, id: &str, occurred_at: &str) -> fundledger_core::recor
     let event = actors.nav_report(900);
     let body = event.body();
     let at = fundledger_core::time::Timestamp::parse(occurred_at).unwrap();
-    fundledger_core::record::SignedEvent::author(&ledger_id(), fundledger_core::id::EventId::parse(id).unwrap(), at, body.event.clone(), &[&actors.manager]).unwrap()
+    fundledger_core::record::SignedEvent::author(&ledger_id(), fundledger_core::id::EventId::parse(id).unwrap(), at, body.event.clone(), &[&actors.manager])
+        .unwrap()
 }
 
 /// Issue 21, item 5: Content-Type required, occurred_at not in the future,
@@ -362,9 +379,15 @@ async fn the_writer_is_strict_about_media_type_future_dates_replays_and_keys() {
     let response = http_post_typed(address, Some("application/json; charset=utf-8"), &body).await;
     assert!(response.starts_with("HTTP/1.1 201"), "{response}");
 
-    let batch = |events: &[fundledger_core::record::SignedEvent]| format!("[{}]", events.iter().map(|event| event.to_submission_json()).collect::<Vec<_>>().join(","));
+    let batch =
+        |events: &[fundledger_core::record::SignedEvent]| format!("[{}]", events.iter().map(|event| event.to_submission_json()).collect::<Vec<_>>().join(","));
     let answer = handle_submission(&writer, batch(&setup).as_bytes()).await;
-    assert_eq!((answer.body["appended"].as_u64(), answer.body["duplicates"].as_u64(), answer.body["refused"].as_u64()), (Some(setup.len() as u64 - 1), Some(1), Some(0)), "{}", answer.body);
+    assert_eq!(
+        (answer.body["appended"].as_u64(), answer.body["duplicates"].as_u64(), answer.body["refused"].as_u64()),
+        (Some(setup.len() as u64 - 1), Some(1), Some(0)),
+        "{}",
+        answer.body
+    );
     assert_eq!(answer.body["accepted"].as_u64(), Some(setup.len() as u64), "accepted stays appended + duplicates");
 
     let future = dated(&actors, "strict-future", "9999-12-31T23:59:59Z");

@@ -95,10 +95,8 @@ pub async fn start_writer(url: &str, data_dir: &Path) -> Writer {
 }
 
 pub async fn start_writer_with(config: WriterConfig) -> Writer {
-    let (writer, _task) = tokio::time::timeout(Duration::from_millis(TEST_WAIT_MS), Writer::start(config))
-        .await
-        .expect("writer starts in time")
-        .expect("writer starts");
+    let (writer, _task) =
+        tokio::time::timeout(Duration::from_millis(TEST_WAIT_MS), Writer::start(config)).await.expect("writer starts in time").expect("writer starts");
     writer
 }
 
@@ -234,7 +232,11 @@ impl Actors {
                 grant_cents: Money::hkd(100_000),
                 duration_months: 12,
                 applied_on: Some("2026-01-15".parse().expect("date")),
-                attestations: vec![presets::hk_production_line_attestation(EvidenceDigest(sha256(&[b"attestation ", self.prefix.as_bytes(), &number.to_be_bytes()])))],
+                attestations: vec![presets::hk_production_line_attestation(EvidenceDigest(sha256(&[
+                    b"attestation ",
+                    self.prefix.as_bytes(),
+                    &number.to_be_bytes(),
+                ])))],
             }),
             &[signer],
         )
@@ -347,7 +349,12 @@ pub mod cli {
         stdout
             .lines()
             .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-            .filter(|message| message["reason"] == "compiler-artifact" && message["target"]["name"] == "fundledger" && message["target"]["kind"][0] == "bin" && message["profile"]["test"] == false)
+            .filter(|message| {
+                message["reason"] == "compiler-artifact"
+                    && message["target"]["name"] == "fundledger"
+                    && message["target"]["kind"][0] == "bin"
+                    && message["profile"]["test"] == false
+            })
             .find_map(|message| message["executable"].as_str().map(PathBuf::from))
             .expect("cargo build names the fundledger executable")
     }
@@ -533,7 +540,11 @@ pub mod cli {
                 unsafe {
                     command.pre_exec(move || {
                         let rlimit = libc::rlimit { rlim_cur: limit as libc::rlim_t, rlim_max: limit as libc::rlim_t };
-                        if libc::setrlimit(libc::RLIMIT_NOFILE, &rlimit) == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
+                        if libc::setrlimit(libc::RLIMIT_NOFILE, &rlimit) == 0 {
+                            Ok(())
+                        } else {
+                            Err(std::io::Error::last_os_error())
+                        }
                     });
                 }
             }

@@ -301,7 +301,11 @@ pub fn verify_proof_command(args: VerifyProofArgs) -> Result<()> {
     println!("proof verified: record {} (event {}, {}) is in ledger {}", checked.seq, checked.event_id, checked.event_type, checked.ledger);
     println!("  record hash  {}", checked.record_hash);
     println!("  checkpoint   size {} root {} issued {}", checked.tree_size, checked.root, checked.issued_at);
-    println!("  signed by    {}{}", checked.operator, if checked.operator_pinned { " (the operator you named)" } else { " (compare with the operator key you know: --operator)" });
+    println!(
+        "  signed by    {}{}",
+        checked.operator,
+        if checked.operator_pinned { " (the operator you named)" } else { " (compare with the operator key you know: --operator)" }
+    );
     for witness in &checked.witnesses {
         println!("  witness      {witness} co-signed this checkpoint");
     }

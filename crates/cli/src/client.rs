@@ -45,7 +45,8 @@ pub async fn send(args: &WriterArgs, ledger: &str, request: Vec<u8>) -> Result<V
         .with_context(|| format!("cannot reach the writer at {url}; start it with `fundledger serve` or pass --writer"))?;
     let status = response.status();
     let text = response.text().await.context("reading the writer's answer")?;
-    serde_json::from_str(&text).with_context(|| format!("the writer answered {status} with something that is not JSON: {}", text.chars().take(300).collect::<String>()))
+    serde_json::from_str(&text)
+        .with_context(|| format!("the writer answered {status} with something that is not JSON: {}", text.chars().take(300).collect::<String>()))
 }
 
 /// `refused [code]: message` from an error answer.

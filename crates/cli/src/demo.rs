@@ -226,11 +226,7 @@ async fn record(args: &DemoArgs, nats_url: &str, data_dir: &std::path::Path, sta
     let checkpointer = fundledger_verifier::checkpointer::spawn(js.clone(), CheckpointerConfig::new(args.ledger.clone(), operator.clone()))
         .await
         .context("cannot start the checkpointer")?;
-    let progress = if args.json || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::new_spinner()
-    };
+    let progress = if args.json || !std::io::IsTerminal::is_terminal(&std::io::stderr()) { ProgressBar::hidden() } else { ProgressBar::new_spinner() };
     progress.set_style(ProgressStyle::with_template("{spinner} {msg} {pos} events recorded ({per_sec})").unwrap_or_else(|_| ProgressStyle::default_spinner()));
     progress.enable_steady_tick(std::time::Duration::from_millis(120));
     let keys = Keys {
@@ -320,9 +316,21 @@ async fn fund(demo: &mut Demo) -> Result<()> {
     let single = [&office];
     let terms = presets::itif("itif");
     let threshold = terms.dual_control_threshold_cents;
-    let signers_for = |amount: Money| -> Vec<&SecretKey> { if amount >= threshold { dual.to_vec() } else { single.to_vec() } };
+    let signers_for = |amount: Money| -> Vec<&SecretKey> {
+        if amount >= threshold {
+            dual.to_vec()
+        } else {
+            single.to_vec()
+        }
+    };
     let commitment_threshold = dual_control_threshold(Some(threshold), &terms.dual_control, DualControlKind::GovernmentCommitment).unwrap_or(Money::ZERO);
-    let commitment_signers = |amount: Money| -> Vec<&SecretKey> { if amount >= commitment_threshold { dual.to_vec() } else { single.to_vec() } };
+    let commitment_signers = |amount: Money| -> Vec<&SecretKey> {
+        if amount >= commitment_threshold {
+            dual.to_vec()
+        } else {
+            single.to_vec()
+        }
+    };
     for (index, general_partner) in GENERAL_PARTNERS.iter().enumerate() {
         demo.quarter = 0;
         let (theme, _) = presets::ITIF_THEMES[index / 2];
@@ -348,7 +356,10 @@ async fn fund(demo: &mut Demo) -> Result<()> {
         for (investor, share) in investors.iter().zip(shares) {
             if index == 1 && share == 20 {
                 // Government as the last LP: with only 80% of the market money in, 25% is not yet reached.
-                let early = demo.sign(Event::GovernmentCommitted(GovernmentCommitted { subfund: subfund.clone(), amount_cents: government }), &commitment_signers(government))?;
+                let early = demo.sign(
+                    Event::GovernmentCommitted(GovernmentCommitted { subfund: subfund.clone(), amount_cents: government }),
+                    &commitment_signers(government),
+                )?;
                 demo.refuse("government commitment before enough market money (above the 25% share)", "government_share_max", early).await?;
             }
             let amount = market_total.mul_div_floor(share, 100)?;
@@ -372,7 +383,8 @@ async fn fund(demo: &mut Demo) -> Result<()> {
             )
             .await?;
         }
-        demo.record(Event::GovernmentCommitted(GovernmentCommitted { subfund: subfund.clone(), amount_cents: government }), &commitment_signers(government)).await?;
+        demo.record(Event::GovernmentCommitted(GovernmentCommitted { subfund: subfund.clone(), amount_cents: government }), &commitment_signers(government))
+            .await?;
         let mut invested = Money::ZERO;
         for quarter in 1..=8i64 {
             demo.quarter = quarter;
@@ -394,7 +406,11 @@ async fn fund(demo: &mut Demo) -> Result<()> {
                 )
                 .await?;
                 let fee = government.mul_div_floor(75, 10_000)?;
-                demo.record(Event::FeeCharged(FeeCharged { subfund: subfund.clone(), period: text(&format!("H{}", quarter / 2 + 1)), amount_cents: fee }), &signers_for(fee)).await?;
+                demo.record(
+                    Event::FeeCharged(FeeCharged { subfund: subfund.clone(), period: text(&format!("H{}", quarter / 2 + 1)), amount_cents: fee }),
+                    &signers_for(fee),
+                )
+                .await?;
                 let investment: InvestmentId = id(&format!("inv-{}-{quarter}", subfund));
                 let amount = government.mul_div_floor(40 + pseudo(investment.as_str(), 40), 100)?;
                 let hk_enterprise = pseudo(&format!("{investment}/hk"), 10) < 7;
@@ -403,7 +419,10 @@ async fn fund(demo: &mut Demo) -> Result<()> {
                     Event::Invested(Invested {
                         subfund: subfund.clone(),
                         investment: investment.clone(),
-                        investee: text(&format!("{} Technologies Limited", ["Octopus", "Peak", "Junk Bay", "Star Ferry", "Dragon Gate"][pseudo(investment.as_str(), 5) as usize])),
+                        investee: text(&format!(
+                            "{} Technologies Limited",
+                            ["Octopus", "Peak", "Junk Bay", "Star Ferry", "Dragon Gate"][pseudo(investment.as_str(), 5) as usize]
+                        )),
                         amount_cents: amount,
                         hk_enterprise,
                         innovation_technology: true,
@@ -429,11 +448,13 @@ async fn fund(demo: &mut Demo) -> Result<()> {
                     demo.record(Event::WrittenOff(WrittenOff { subfund: subfund.clone(), investment, amount_cents: amount }), &single).await?;
                 }
             }
-            let nav = government.mul_div_floor(15 * ((quarter as u64 + 1) / 2), 100)?.mul_div_floor(95 + pseudo(&format!("{subfund}/nav/{quarter}"), 30), 100)?;
+            let nav =
+                government.mul_div_floor(15 * ((quarter as u64 + 1) / 2), 100)?.mul_div_floor(95 + pseudo(&format!("{subfund}/nav/{quarter}"), 30), 100)?;
             demo.record(Event::NavReported(NavReported { subfund: subfund.clone(), as_of: quarter_date(quarter), nav_cents: nav }), &single).await?;
             if quarter >= 6 {
                 let distribution = government.mul_div_floor(3 + pseudo(&format!("{subfund}/dist/{quarter}"), 5), 100)?;
-                demo.record(Event::Distributed(Distributed { subfund: subfund.clone(), amount_cents: distribution, recallable: quarter == 6 }), &single).await?;
+                demo.record(Event::Distributed(Distributed { subfund: subfund.clone(), amount_cents: distribution, recallable: quarter == 6 }), &single)
+                    .await?;
             }
         }
         if index == 5 {
@@ -511,12 +532,21 @@ async fn grants(demo: &mut Demo, pilot_enterprises: u32) -> Result<()> {
         let grant_id: GrantId = id(&format!("pilot-{number:04}"));
         let amount = hkd(60_000 + pseudo(grant_id.as_str(), 190_001));
         let cost = Money::from_cents(amount.cents() * 3)?;
-        let event = pilot_approval(grant_id.as_str(), enterprise.as_str(), &format!("Manufacturer {number} Limited"), "Production line upgrade", cost, amount, 18);
+        let event =
+            pilot_approval(grant_id.as_str(), enterprise.as_str(), &format!("Manufacturer {number} Limited"), "Production line upgrade", cost, amount, 18);
         demo.record(event, &single).await?;
         let spent = cost.mul_div_floor(70 + pseudo(&format!("{grant_id}/spent"), 31), 100)?;
-        demo.record(Event::SpendVerified(SpendVerified { grant: grant_id.clone(), amount_cents: spent, evidence_sha256: evidence(grant_id.as_str()) }), &single).await?;
+        demo.record(
+            Event::SpendVerified(SpendVerified { grant: grant_id.clone(), amount_cents: spent, evidence_sha256: evidence(grant_id.as_str()) }),
+            &single,
+        )
+        .await?;
         let payable = spent.mul_div_floor(1, 3)?.min(amount);
-        demo.record(Event::GrantDisbursed(GrantDisbursed { grant: grant_id.clone(), amount_cents: payable, payment_reference: text(&format!("PAY-{grant_id}")) }), &single).await?;
+        demo.record(
+            Event::GrantDisbursed(GrantDisbursed { grant: grant_id.clone(), amount_cents: payable, payment_reference: text(&format!("PAY-{grant_id}")) }),
+            &single,
+        )
+        .await?;
         if number % 50 == 0 {
             demo.record(Event::GrantClosed(GrantClosed { grant: grant_id, reason: CloseReason::Completed }), &single).await?;
         }
@@ -572,7 +602,11 @@ async fn grants(demo: &mut Demo, pilot_enterprises: u32) -> Result<()> {
     let reimbursed: GrantId = id("pilot-reimbursement");
     let event = pilot_approval(reimbursed.as_str(), "br-69999999", "Reimbursement Example Limited", "Automated packaging line", hkd(450_000), hkd(150_000), 12);
     demo.record(event, &single).await?;
-    demo.record(Event::SpendVerified(SpendVerified { grant: reimbursed.clone(), amount_cents: hkd(150_000), evidence_sha256: evidence("reimbursement") }), &single).await?;
+    demo.record(
+        Event::SpendVerified(SpendVerified { grant: reimbursed.clone(), amount_cents: hkd(150_000), evidence_sha256: evidence("reimbursement") }),
+        &single,
+    )
+    .await?;
     demo.refuse_event(
         "disbursement above one third of verified spend",
         "reimbursement_share",
@@ -587,7 +621,11 @@ async fn grants(demo: &mut Demo, pilot_enterprises: u32) -> Result<()> {
         &single,
     )
     .await?;
-    demo.record(Event::GrantDisbursed(GrantDisbursed { grant: reimbursed.clone(), amount_cents: hkd(50_000), payment_reference: text("PAY-REIMBURSEMENT") }), &single).await?;
+    demo.record(
+        Event::GrantDisbursed(GrantDisbursed { grant: reimbursed.clone(), amount_cents: hkd(50_000), payment_reference: text("PAY-REIMBURSEMENT") }),
+        &single,
+    )
+    .await?;
     // Money recovered for a breach of conditions is forfeited: it is never paid again.
     demo.record(
         Event::GrantClawedBack(GrantClawedBack {
@@ -635,7 +673,11 @@ async fn grants(demo: &mut Demo, pilot_enterprises: u32) -> Result<()> {
                 .await?;
             }
             demo.record(approval("nifs", &grant_id, &enterprise, &name, "Smart production line in Hong Kong", cost, amount, 24), &signers).await?;
-            demo.record(Event::SpendVerified(SpendVerified { grant: grant_id.clone(), amount_cents: cost, evidence_sha256: evidence(grant_id.as_str()) }), &single).await?;
+            demo.record(
+                Event::SpendVerified(SpendVerified { grant: grant_id.clone(), amount_cents: cost, evidence_sha256: evidence(grant_id.as_str()) }),
+                &single,
+            )
+            .await?;
             if enterprise_number == 1 && project == 1 {
                 demo.refuse_event(
                     "NIFS disbursement before the project is completed",
@@ -646,7 +688,11 @@ async fn grants(demo: &mut Demo, pilot_enterprises: u32) -> Result<()> {
                 .await?;
             }
             demo.record(Event::GrantCompleted(GrantCompleted { grant: grant_id.clone() }), &single).await?;
-            demo.record(Event::GrantDisbursed(GrantDisbursed { grant: grant_id.clone(), amount_cents: amount, payment_reference: text(&format!("PAY-{grant_id}")) }), &signers).await?;
+            demo.record(
+                Event::GrantDisbursed(GrantDisbursed { grant: grant_id.clone(), amount_cents: amount, payment_reference: text(&format!("PAY-{grant_id}")) }),
+                &signers,
+            )
+            .await?;
             demo.record(Event::GrantClosed(GrantClosed { grant: grant_id, reason: CloseReason::Completed }), &single).await?;
         }
     }
@@ -663,12 +709,24 @@ async fn grants(demo: &mut Demo, pilot_enterprises: u32) -> Result<()> {
         for tranche in 1..=2u64 {
             let spent = cost.mul_div_floor(40, 100)?;
             demo.record(
-                Event::SpendVerified(SpendVerified { grant: grant_id.clone(), amount_cents: spent, evidence_sha256: evidence(&format!("{grant_id}/{tranche}")) }),
+                Event::SpendVerified(SpendVerified {
+                    grant: grant_id.clone(),
+                    amount_cents: spent,
+                    evidence_sha256: evidence(&format!("{grant_id}/{tranche}")),
+                }),
                 &single,
             )
             .await?;
             let payment = spent.mul_div_floor(1, 3)?.min(amount);
-            demo.record(Event::GrantDisbursed(GrantDisbursed { grant: grant_id.clone(), amount_cents: payment, payment_reference: text(&format!("PAY-{grant_id}-{tranche}")) }), &dual).await?;
+            demo.record(
+                Event::GrantDisbursed(GrantDisbursed {
+                    grant: grant_id.clone(),
+                    amount_cents: payment,
+                    payment_reference: text(&format!("PAY-{grant_id}-{tranche}")),
+                }),
+                &dual,
+            )
+            .await?;
         }
     }
     demo.refuse_event(
@@ -742,15 +800,18 @@ fn summarise(
     let invested_hk = sum(subfunds.values().map(|s| s.invested_hk))?;
     let mut schemes = BTreeMap::new();
     for (id, scheme) in ledger.schemes() {
-        schemes.insert(id.to_string(), json!({
-            "name": scheme.terms.name.as_str(),
-            "budget": scheme.budget().to_string(),
-            "committed": scheme.committed.to_string(),
-            "disbursed": scheme.disbursed.to_string(),
-            "remaining": scheme.budget().saturating_sub(scheme.committed).to_string(),
-            "grants": scheme.grant_count,
-            "enterprises": scheme.enterprise_count,
-        }));
+        schemes.insert(
+            id.to_string(),
+            json!({
+                "name": scheme.terms.name.as_str(),
+                "budget": scheme.budget().to_string(),
+                "committed": scheme.committed.to_string(),
+                "disbursed": scheme.disbursed.to_string(),
+                "remaining": scheme.budget().saturating_sub(scheme.committed).to_string(),
+                "grants": scheme.grant_count,
+                "enterprises": scheme.enterprise_count,
+            }),
+        );
     }
     let refused: Vec<_> = demo.refused.iter().map(|(what, code, message)| json!({"attempt": what, "code": code, "message": message})).collect();
     let summary = json!({
@@ -785,7 +846,12 @@ fn summarise(
     }
     println!("fundledger demo: ledger {} on NATS JetStream", args.ledger);
     println!();
-    println!("Recorded {} events through the writer in {:.1} s ({:.0} events/s).", demo.accepted, recorded_in.as_secs_f64(), demo.accepted as f64 / recorded_in.as_secs_f64().max(1e-9));
+    println!(
+        "Recorded {} events through the writer in {:.1} s ({:.0} events/s).",
+        demo.accepted,
+        recorded_in.as_secs_f64(),
+        demo.accepted as f64 / recorded_in.as_secs_f64().max(1e-9)
+    );
     println!();
     println!("I&T Industry-Oriented Fund: {} sub-funds across 5 themes", subfunds.len());
     println!("  government committed   {government:>28}   (capital HK$10,000,000,000.00)");

@@ -84,6 +84,10 @@ impl HttpArgs {
 
     /// `http` or `https`, for the start-up lines.
     pub fn scheme(&self) -> &'static str {
-        if self.tls_cert.is_some() { "https" } else { "http" }
+        if self.tls_cert.is_some() {
+            "https"
+        } else {
+            "http"
+        }
     }
 }

@@ -74,7 +74,8 @@ impl ReadSide {
         let api = if args.no_query_api {
             None
         } else {
-            let listener = tokio::net::TcpListener::bind(args.query_http).await.with_context(|| format!("cannot listen on {} for the query API", args.query_http))?;
+            let listener =
+                tokio::net::TcpListener::bind(args.query_http).await.with_context(|| format!("cannot listen on {} for the query API", args.query_http))?;
             eprintln!("  query API       : {}://{} (GET /openapi.json)", args.http.scheme(), listener.local_addr()?);
             let options = args.http.options()?;
             let hide_metrics = args.http.metrics_http.is_some();
@@ -159,7 +160,9 @@ pub async fn rebuild(args: RebuildArgs) -> Result<()> {
     }
     let js = fundledger_nats::connect_jetstream(&nats.url).await?;
     let stream = fundledger_nats::stream_name(args.nats.ledger.as_str())?;
-    let tail = fundledger_nats::append::last_sequence(&js, &stream).await.with_context(|| format!("ledger {} has no stream {stream} on this NATS server", args.nats.ledger))?;
+    let tail = fundledger_nats::append::last_sequence(&js, &stream)
+        .await
+        .with_context(|| format!("ledger {} has no stream {stream} on this NATS server", args.nats.ledger))?;
     if let Some(position) = old {
         // Never rebuild quietly from a stream that lost what the old models reflect.
         let known = fundledger_core::rollback::KnownPosition { seq: position.seq, hash: position.hash };
@@ -195,9 +198,17 @@ pub async fn rebuild(args: RebuildArgs) -> Result<()> {
     std::fs::rename(&fresh, &path).with_context(|| format!("cannot move {} to {}", fresh.display(), path.display()))?;
     let rate = applied as f64 / elapsed.as_secs_f64().max(1e-9);
     if args.json {
-        println!("{}", serde_json::json!({"ledger": args.nats.ledger.as_str(), "records": applied, "seconds": elapsed.as_secs_f64(), "records_per_second": rate, "path": path.display().to_string()}));
+        println!(
+            "{}",
+            serde_json::json!({"ledger": args.nats.ledger.as_str(), "records": applied, "seconds": elapsed.as_secs_f64(), "records_per_second": rate, "path": path.display().to_string()})
+        );
     } else {
-        println!("Rebuilt the read models of ledger {} from {applied} records in {:.2} s ({rate:.0} records/s): {}", args.nats.ledger, elapsed.as_secs_f64(), path.display());
+        println!(
+            "Rebuilt the read models of ledger {} from {applied} records in {:.2} s ({rate:.0} records/s): {}",
+            args.nats.ledger,
+            elapsed.as_secs_f64(),
+            path.display()
+        );
     }
     if let Some(embedded) = nats.embedded.as_mut() {
         embedded.stop().await.context("stopping the embedded nats-server")?;
@@ -211,7 +222,8 @@ pub fn progress_bar(total: u64, visible: bool) -> indicatif::ProgressBar {
     }
     let bar = indicatif::ProgressBar::new(total);
     bar.set_style(
-        indicatif::ProgressStyle::with_template("projecting {bar:40} {human_pos}/{human_len} records ({per_sec}, {eta})").unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        indicatif::ProgressStyle::with_template("projecting {bar:40} {human_pos}/{human_len} records ({per_sec}, {eta})")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     bar.enable_steady_tick(Duration::from_millis(200));
     bar
@@ -239,20 +251,18 @@ async fn fetch<T: DeserializeOwned>(args: &ApiArgs, path: &str, mut params: Vec<
         params.push(("as_of", as_of.to_string()));
     }
     let url = format!("{}{path}", args.api.trim_end_matches('/'));
-    let response = reqwest::Client::new()
-        .get(&url)
-        .query(&params)
-        .timeout(Duration::from_millis(API_TIMEOUT_MS))
-        .send()
-        .await
-        .with_context(|| format!("cannot reach the query API at {}; start it with `fundledger serve` (it listens on 127.0.0.1:7401) or pass --api / FUNDLEDGER_API", args.api))?;
+    let response = reqwest::Client::new().get(&url).query(&params).timeout(Duration::from_millis(API_TIMEOUT_MS)).send().await.with_context(|| {
+        format!("cannot reach the query API at {}; start it with `fundledger serve` (it listens on 127.0.0.1:7401) or pass --api / FUNDLEDGER_API", args.api)
+    })?;
     let status = response.status();
     let text = response.text().await.context("reading the query API's answer")?;
-    let value: serde_json::Value = serde_json::from_str(&text).with_context(|| format!("the query API answered {status} with something that is not JSON: {}", text.chars().take(300).collect::<String>()))?;
+    let value: serde_json::Value = serde_json::from_str(&text)
+        .with_context(|| format!("the query API answered {status} with something that is not JSON: {}", text.chars().take(300).collect::<String>()))?;
     if !status.is_success() {
         bail!("{}", crate::client::describe_error(&value).replacen("refused", "query refused", 1));
     }
-    let answer = serde_json::from_value(value.clone()).with_context(|| format!("the query API's answer to {path} does not have the expected shape (is it another version?)"))?;
+    let answer = serde_json::from_value(value.clone())
+        .with_context(|| format!("the query API's answer to {path} does not have the expected shape (is it another version?)"))?;
     Ok((answer, value))
 }
 
@@ -345,7 +355,10 @@ fn print_fund_totals(name: &str, capital: Money, totals: &Figures) {
 }
 
 fn print_schemes(schemes: &[SchemeView]) {
-    println!("  {:<10} {:>24} {:>24} {:>24} {:>24} {:>8} {:>7} {:>11}", "scheme", "budget", "committed", "disbursed", "remaining", "used", "grants", "enterprises");
+    println!(
+        "  {:<10} {:>24} {:>24} {:>24} {:>24} {:>8} {:>7} {:>11}",
+        "scheme", "budget", "committed", "disbursed", "remaining", "used", "grants", "enterprises"
+    );
     for scheme in schemes {
         println!(
             "  {:<10} {:>24} {:>24} {:>24} {:>24} {:>8} {:>7} {:>11}",
@@ -403,7 +416,10 @@ pub async fn subfund_show(args: ShowArgs) -> Result<()> {
     let nav = model.nav_cents.map(money).unwrap_or_else(|| "none".to_string());
     println!("  latest NAV             {:>26}   as of {}", nav, model.nav_as_of.as_ref().map(|date| date.to_string()).unwrap_or_else(|| "-".to_string()));
     let figures = &view.figures;
-    println!("  DPI {}   RVPI {}   TVPI {}   IRR {}", figures.multiples.dpi.display, figures.multiples.rvpi.display, figures.multiples.tvpi.display, figures.irr.display);
+    println!(
+        "  DPI {}   RVPI {}   TVPI {}   IRR {}",
+        figures.multiples.dpi.display, figures.multiples.rvpi.display, figures.multiples.tvpi.display, figures.irr.display
+    );
     println!(
         "  invested               {:>26}   in HK enterprises {} of size (target {}.{:02}%) {}",
         money(model.invested_cents),
@@ -446,7 +462,14 @@ pub async fn subfund_show(args: ShowArgs) -> Result<()> {
 fn print_standing(standing: &Standing) {
     println!(
         "  {} in scheme {}: {} grants ({} open), committed {}, verified spend {}, disbursed {}, disbursable now {}",
-        standing.enterprise, standing.scheme, standing.grant_count, standing.open_grant_count, money(standing.committed_cents), money(standing.verified_spend_cents), money(standing.disbursed_cents), money(standing.disbursable_now_cents)
+        standing.enterprise,
+        standing.scheme,
+        standing.grant_count,
+        standing.open_grant_count,
+        money(standing.committed_cents),
+        money(standing.verified_spend_cents),
+        money(standing.disbursed_cents),
+        money(standing.disbursable_now_cents)
     );
     let headroom = &standing.headroom;
     println!(
@@ -483,7 +506,12 @@ pub async fn scheme_show(args: ShowArgs) -> Result<()> {
     header(&answer, &format!("Scheme {} ({})", view.scheme, view.name));
     println!("  ratio government {} : enterprise {}", view.terms.government_ratio, view.terms.enterprise_ratio);
     println!("  budget                 {:>26}   approved (gross)     {:>26}", money(view.budget_cents), money(view.approved_cents));
-    println!("  committed              {:>26}   remaining            {:>26}   ({} used)", money(view.committed_cents), money(view.remaining_cents), view.utilisation.display);
+    println!(
+        "  committed              {:>26}   remaining            {:>26}   ({} used)",
+        money(view.committed_cents),
+        money(view.remaining_cents),
+        view.utilisation.display
+    );
     println!("  disbursed (net)        {:>26}   clawed back          {:>26}", money(view.disbursed_cents), money(view.clawed_back_cents));
     println!("  grants {} ({} open), enterprises {}", view.grant_count, view.open_grant_count, view.enterprise_count);
     for amendment in &view.amendments {
@@ -513,7 +541,14 @@ pub async fn grant_show(args: ShowArgs) -> Result<()> {
     let view = &answer.data;
     let model = &view.model;
     header(&answer, &format!("Grant {} ({})", model.grant, model.project));
-    println!("  scheme {}   enterprise {} ({})   status {:?}{}", model.scheme, model.enterprise, model.enterprise_name, model.status, model.close_reason.map(|reason| format!(" ({reason:?})")).unwrap_or_default());
+    println!(
+        "  scheme {}   enterprise {} ({})   status {:?}{}",
+        model.scheme,
+        model.enterprise,
+        model.enterprise_name,
+        model.status,
+        model.close_reason.map(|reason| format!(" ({reason:?})")).unwrap_or_default()
+    );
     println!("  approved cost          {:>26}   grant                {:>26}", money(model.approved_cost_cents), money(model.grant_cents));
     let position = &view.position;
     println!("  verified spend         {:>26}   disallowed           {:>26}", money(model.verified_spend_cents), money(model.disallowed_spend_cents));
@@ -606,7 +641,8 @@ pub async fn events(args: EventsArgs) -> Result<()> {
         return print_json(&answer.data.record);
     }
     let mut params = vec![("limit", args.limit.to_string())];
-    for (name, value) in [("fund", &args.fund), ("subfund", &args.subfund), ("scheme", &args.scheme), ("grant", &args.grant), ("enterprise", &args.enterprise)] {
+    for (name, value) in [("fund", &args.fund), ("subfund", &args.subfund), ("scheme", &args.scheme), ("grant", &args.grant), ("enterprise", &args.enterprise)]
+    {
         if let Some(value) = value {
             params.push((name, value.clone()));
         }
@@ -683,7 +719,12 @@ pub async fn report(args: ReportArgs) -> Result<()> {
 }
 
 /// `fundledger serve --no-writer`: only the projector and the query API.
-pub async fn serve_read_only(args: &ReadArgs, nats_args: &NatsArgs, nats: &mut crate::serve::NatsConnection, signals: &mut crate::shutdown::StopSignals) -> Result<()> {
+pub async fn serve_read_only(
+    args: &ReadArgs,
+    nats_args: &NatsArgs,
+    nats: &mut crate::serve::NatsConnection,
+    signals: &mut crate::shutdown::StopSignals,
+) -> Result<()> {
     if args.http.metrics_http.is_some() {
         bail!("--metrics-http serves the writer's /metrics; with --no-writer use --metrics-token instead");
     }
@@ -747,7 +788,14 @@ pub async fn demo_portfolio(url: &str, ledger: &fundledger_core::id::LedgerId, d
         );
     }
     for scheme in &portfolio.schemes {
-        println!("  {}: {} grants to {} enterprises, {} of budget committed, {} disbursed", scheme.scheme, scheme.grant_count, scheme.enterprise_count, scheme.utilisation.display, money(scheme.disbursed_cents));
+        println!(
+            "  {}: {} grants to {} enterprises, {} of budget committed, {} disbursed",
+            scheme.scheme,
+            scheme.grant_count,
+            scheme.enterprise_count,
+            scheme.utilisation.display,
+            money(scheme.disbursed_cents)
+        );
     }
     Ok(())
 }

@@ -82,7 +82,8 @@ pub struct AttestationArg {
 }
 
 fn parse_attestation(text: &str) -> Result<AttestationArg, String> {
-    let (code, evidence) = text.split_once('=').ok_or_else(|| format!("{text:?}: write CODE=FILE or CODE=SHA256HEX, e.g. hk-production-line-1y=line-evidence.pdf"))?;
+    let (code, evidence) =
+        text.split_once('=').ok_or_else(|| format!("{text:?}: write CODE=FILE or CODE=SHA256HEX, e.g. hk-production-line-1y=line-evidence.pdf"))?;
     let code = AttestationCode::parse(code).map_err(|error| error.to_string())?;
     if evidence.is_empty() {
         return Err(format!("{text:?}: the attestation needs its evidence after ="));
@@ -189,7 +190,8 @@ pub fn keygen(args: KeygenArgs) -> Result<()> {
         Some(holder) => holder,
         None => {
             let stem = args.out.file_stem().and_then(|stem| stem.to_str()).unwrap_or_default();
-            Text::parse(stem).map_err(|error| anyhow!("cannot use the file name {:?} as the holder ({error}); pass --holder NAME", args.out.display().to_string()))?
+            Text::parse(stem)
+                .map_err(|error| anyhow!("cannot use the file name {:?} as the holder ({error}); pass --holder NAME", args.out.display().to_string()))?
         }
     };
     let key = keyfile::generate()?;
@@ -356,7 +358,9 @@ fn describe(event: &Event) -> String {
         Event::ProductionSpendReported(data) => format!("{} {} {}", data.subfund, data.investment, data.amount_cents),
         Event::SchemeEstablished(data) => format!("{} {}", data.scheme, data.budget_cents),
         Event::GrantApproved(data) => format!("{} {}", data.grant, data.grant_cents),
-        Event::SpendVerified(data) => format!("{} {} (evidence sha256 {}…)", data.grant, data.amount_cents, &hex::encode(data.evidence_sha256.0)[..HASH_SHOWN_HEX]),
+        Event::SpendVerified(data) => {
+            format!("{} {} (evidence sha256 {}…)", data.grant, data.amount_cents, &hex::encode(data.evidence_sha256.0)[..HASH_SHOWN_HEX])
+        }
         Event::GrantCompleted(data) => data.grant.to_string(),
         Event::GrantDisbursed(data) => format!("{} {}", data.grant, data.amount_cents),
         Event::GrantClawedBack(data) => format!("{} {}", data.grant, data.amount_cents),
@@ -497,9 +501,7 @@ pub struct RoleArgs {
 
 pub async fn role(command: RoleCommand) -> Result<()> {
     match command {
-        RoleCommand::Grant(args) => {
-            record(&args.signing, Event::RoleGranted(RoleChange { key: args.public, role: args.role.into(), scope: args.scope })).await
-        }
+        RoleCommand::Grant(args) => record(&args.signing, Event::RoleGranted(RoleChange { key: args.public, role: args.role.into(), scope: args.scope })).await,
         RoleCommand::Revoke(args) => {
             record(&args.signing, Event::RoleRevoked(RoleChange { key: args.public, role: args.role.into(), scope: args.scope })).await
         }
@@ -882,7 +884,13 @@ pub async fn subfund(command: SubfundCommand) -> Result<()> {
             record(&args.signing, Event::FeeCharged(data)).await
         }
         SubfundCommand::ProductionSpend(args) => {
-            let data = ProductionSpendReported { subfund: args.subfund, investment: args.investment, period: args.period, amount_cents: args.amount, spent_on: args.spent_on };
+            let data = ProductionSpendReported {
+                subfund: args.subfund,
+                investment: args.investment,
+                period: args.period,
+                amount_cents: args.amount,
+                spent_on: args.spent_on,
+            };
             record(&args.signing, Event::ProductionSpendReported(data)).await
         }
     }
@@ -1606,7 +1614,8 @@ pub fn sign(args: SignArgs) -> Result<()> {
         println!("{}", signed.to_submission_json());
     } else {
         let body_text = std::str::from_utf8(&canonical).context("canonical body is not UTF-8")?;
-        let list: Vec<String> = signatures.iter().map(|signature| signature.map_or_else(|| "null".to_string(), |signature| format!("\"{signature}\""))).collect();
+        let list: Vec<String> =
+            signatures.iter().map(|signature| signature.map_or_else(|| "null".to_string(), |signature| format!("\"{signature}\""))).collect();
         println!("{{\"body\":{body_text},\"signatures\":[{}]}}", list.join(","));
         eprintln!("still to sign: {}; run `fundledger sign` on this output with their key files", missing.join(", "));
     }
@@ -1636,7 +1645,8 @@ pub async fn status(args: StatusArgs) -> Result<()> {
     if !code.is_success() {
         bail!("{url} answered {code}: {}", text.chars().take(300).collect::<String>());
     }
-    let status: Value = serde_json::from_str(&text).with_context(|| format!("{url} answered with something that is not JSON: {}", text.chars().take(300).collect::<String>()))?;
+    let status: Value = serde_json::from_str(&text)
+        .with_context(|| format!("{url} answered with something that is not JSON: {}", text.chars().take(300).collect::<String>()))?;
     if args.json {
         println!("{status}");
         return Ok(());
@@ -1647,7 +1657,14 @@ pub async fn status(args: StatusArgs) -> Result<()> {
     println!("size    {} records", field("size"));
     println!("head    {}", field("head"));
     println!("root    {}", field("root"));
-    println!("ready   {}", match ready { Some(true) => "yes", Some(false) => "no (the writer is catching up or cannot reach NATS)", None => "?" });
+    println!(
+        "ready   {}",
+        match ready {
+            Some(true) => "yes",
+            Some(false) => "no (the writer is catching up or cannot reach NATS)",
+            None => "?",
+        }
+    );
     if let (Some(appended), Some(refused)) = (status.get("appended_since_start"), status.get("refused_since_start")) {
         println!("since start: {appended} appended, {refused} refused");
     }

@@ -93,12 +93,19 @@ pub async fn run(args: AcceptRollbackArgs) -> Result<()> {
             Some((_, Some(rollback))) => println!("  read models  : {rollback}"),
         }
         if writer.lost_events_total > 0 {
-            println!("Acknowledged events the stream no longer holds as acknowledged ({} in all; their submitters were told they are recorded):", writer.lost_events_total);
+            println!(
+                "Acknowledged events the stream no longer holds as acknowledged ({} in all; their submitters were told they are recorded):",
+                writer.lost_events_total
+            );
             for (id, seq) in &writer.lost_events {
                 println!("  {id} (was record {seq})");
             }
             if writer.lost_events_total > writer.lost_events.len() as u64 {
-                println!("  ... and {} more (--json lists the first {})", writer.lost_events_total - writer.lost_events.len() as u64, recovery::LOST_IDS_LISTED_MAX);
+                println!(
+                    "  ... and {} more (--json lists the first {})",
+                    writer.lost_events_total - writer.lost_events.len() as u64,
+                    recovery::LOST_IDS_LISTED_MAX
+                );
             }
         }
     }
@@ -109,7 +116,13 @@ pub async fn run(args: AcceptRollbackArgs) -> Result<()> {
     result
 }
 
-fn decide(args: &AcceptRollbackArgs, config: &fundledger_writer::WriterConfig, writer: &recovery::Assessment, read_rollback: Option<&Rollback>, lost: u64) -> Result<()> {
+fn decide(
+    args: &AcceptRollbackArgs,
+    config: &fundledger_writer::WriterConfig,
+    writer: &recovery::Assessment,
+    read_rollback: Option<&Rollback>,
+    lost: u64,
+) -> Result<()> {
     if lost == 0 {
         if !args.json {
             println!("Nothing to accept: the stream holds every record the writer and the read models saw.");

@@ -261,7 +261,8 @@ impl Roles {
         let http_options = args.read.http.options()?;
         let status = writer.status();
         eprintln!("fundledger serving ledger {} ({} records, head {})", status.ledger, status.size, &status.head[..16]);
-        let limits = format!("at most {} connections, {} requests/s per client", http_options.effective_connections_max(), http_options.requests_per_second_per_client);
+        let limits =
+            format!("at most {} connections, {} requests/s per client", http_options.effective_connections_max(), http_options.requests_per_second_per_client);
         eprintln!("  writer HTTP API : {}://{} ({limits})", args.read.http.scheme(), listener.local_addr()?);
         eprintln!("  append mode     : {}", status.append_mode);
         let metrics = match args.read.http.metrics_http {
@@ -288,7 +289,12 @@ impl Roles {
                     rollback_accepted: crate::rollback::acceptance_path(&args.nats).exists(),
                     ..fundledger_verifier::checkpointer::CheckpointerConfig::new(args.nats.ledger.clone(), operator)
                 };
-                eprintln!("  checkpoints     : {} every {} records or {} ms", fundledger_nats::checkpoint_subject(args.nats.ledger.as_str())?, config.every_records, config.every.as_millis());
+                eprintln!(
+                    "  checkpoints     : {} every {} records or {} ms",
+                    fundledger_nats::checkpoint_subject(args.nats.ledger.as_str())?,
+                    config.every_records,
+                    config.every.as_millis()
+                );
                 let handle = fundledger_verifier::checkpointer::spawn(js, config).await.context("cannot start the checkpointer")?;
                 // An accepted rollback lets the checkpointer start again once, not for every later rollback.
                 crate::rollback::acceptance_used(&args.nats);

@@ -380,18 +380,26 @@ mod tests {
 
     #[test]
     fn recognises_canonical_bytes_without_parsing() {
-        for canonical in [r#"{"a":[true,null,"x"],"b":1,"c":{"y":0,"z":-5}}"#, "\"a\\\"b\\\\c\\n\\u0001\u{7f}é€/\"", "{\"\\r\":3,\"1\":4,\"\u{1f600}\":2,\"\u{ff61}\":1}", "[]", "{}", "0", "-9007199254740991"] {
+        for canonical in [
+            r#"{"a":[true,null,"x"],"b":1,"c":{"y":0,"z":-5}}"#,
+            "\"a\\\"b\\\\c\\n\\u0001\u{7f}é€/\"",
+            "{\"\\r\":3,\"1\":4,\"\u{1f600}\":2,\"\u{ff61}\":1}",
+            "[]",
+            "{}",
+            "0",
+            "-9007199254740991",
+        ] {
             assert!(is_canonical(canonical.as_bytes()), "{canonical}");
             assert_eq!(canonicalize(&serde_json::from_str(canonical).unwrap()).unwrap(), canonical.as_bytes());
         }
         for other in [
-            r#"{"b":1,"a":2}"#,          // unsorted
-            r#"{"a":1,"a":1}"#,          // duplicate member
-            r#"{"a": 1}"#,               // whitespace
-            r#"{"\u0061":1}"#,            // needless escape
-            r#""\/""#,                    // escaped solidus
-            r#""\u001F""#,                // upper-case hex
-            r#""\u0009""#,                // \t spelled long
+            r#"{"b":1,"a":2}"#, // unsorted
+            r#"{"a":1,"a":1}"#, // duplicate member
+            r#"{"a": 1}"#,      // whitespace
+            r#"{"\u0061":1}"#,  // needless escape
+            r#""\/""#,          // escaped solidus
+            r#""\u001F""#,      // upper-case hex
+            r#""\u0009""#,      // \t spelled long
             "-0",
             "01",
             "1.0",
@@ -399,7 +407,7 @@ mod tests {
             "9007199254740992",
             "[1,]",
             "{\"\u{ff61}\":1,\"\u{1f600}\":2}", // byte order, not UTF-16 order
-            "\"\u{1}\"",                 // raw control character
+            "\"\u{1}\"",                        // raw control character
             "tru",
             "",
         ] {

@@ -132,10 +132,7 @@ impl schemars::JsonSchema for KeyId {
         "KeyId".to_string()
     }
     fn json_schema(_: &mut schemars::gen::SchemaGenerator) -> schemars::schema::Schema {
-        let mut schema = schemars::schema::SchemaObject {
-            instance_type: Some(schemars::schema::InstanceType::String.into()),
-            ..Default::default()
-        };
+        let mut schema = schemars::schema::SchemaObject { instance_type: Some(schemars::schema::InstanceType::String.into()), ..Default::default() };
         schema.string().pattern = Some("^[0-9a-f]{64}$".to_string());
         schema.metadata().description = Some("An ed25519 public key in lowercase hex; it is also the key's id.".to_string());
         schema.into()
@@ -177,10 +174,7 @@ impl schemars::JsonSchema for Signature {
         "Signature".to_string()
     }
     fn json_schema(_: &mut schemars::gen::SchemaGenerator) -> schemars::schema::Schema {
-        let mut schema = schemars::schema::SchemaObject {
-            instance_type: Some(schemars::schema::InstanceType::String.into()),
-            ..Default::default()
-        };
+        let mut schema = schemars::schema::SchemaObject { instance_type: Some(schemars::schema::InstanceType::String.into()), ..Default::default() };
         schema.string().pattern = Some("^[0-9a-f]{128}$".to_string());
         schema.into()
     }
@@ -232,9 +226,7 @@ pub fn verify(key: &KeyId, domain: &[u8], message: &[u8], signature: &Signature)
     let mut bytes = Vec::with_capacity(domain.len() + message.len());
     bytes.extend_from_slice(domain);
     bytes.extend_from_slice(message);
-    verification_key
-        .verify(&ed25519_zebra::Signature::from_bytes(&signature.0), &bytes)
-        .map_err(|_| CryptoError::BadSignature { key: *key })
+    verification_key.verify(&ed25519_zebra::Signature::from_bytes(&signature.0), &bytes).map_err(|_| CryptoError::BadSignature { key: *key })
 }
 
 /// One signature to check in a batch: `key` signed `message` (already prefixed).
@@ -291,9 +283,7 @@ mod tests {
         let ids: Vec<KeyId> = keys.iter().map(SecretKey::key_id).collect();
         let mut signatures: Vec<Signature> = keys.iter().zip(&messages).map(|(k, m)| k.sign(b"", m)).collect();
         let items = |signatures: &[Signature]| -> Result<(), CryptoError> {
-            let batch: Vec<BatchItem> = (0..8)
-                .map(|i| BatchItem { key: &ids[i], message: &messages[i], signature: &signatures[i] })
-                .collect();
+            let batch: Vec<BatchItem> = (0..8).map(|i| BatchItem { key: &ids[i], message: &messages[i], signature: &signatures[i] }).collect();
             verify_batch(&batch)
         };
         assert!(items(&signatures).is_ok());
@@ -321,9 +311,8 @@ mod tests {
     /// the signature (malleability): one-by-one and batch both refuse it.
     #[test]
     fn a_non_canonical_s_is_refused_alone_and_in_a_batch() {
-        const L: [u8; 32] = [
-            0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
-        ];
+        const L: [u8; 32] =
+            [0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10];
         let key = SecretKey::from_seed_label("alice");
         let mut signature = key.sign(b"", b"hello");
         let mut carry = 0u16;

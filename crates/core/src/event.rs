@@ -105,9 +105,7 @@ impl Serialize for EvidenceDigest {
 impl<'de> Deserialize<'de> for EvidenceDigest {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
-        crate::crypto::hash_from_hex("evidence sha256", &text)
-            .map(EvidenceDigest)
-            .map_err(serde::de::Error::custom)
+        crate::crypto::hash_from_hex("evidence sha256", &text).map(EvidenceDigest).map_err(serde::de::Error::custom)
     }
 }
 impl JsonSchema for EvidenceDigest {
@@ -115,10 +113,7 @@ impl JsonSchema for EvidenceDigest {
         "EvidenceDigest".to_string()
     }
     fn json_schema(_: &mut schemars::gen::SchemaGenerator) -> schemars::schema::Schema {
-        let mut schema = schemars::schema::SchemaObject {
-            instance_type: Some(schemars::schema::InstanceType::String.into()),
-            ..Default::default()
-        };
+        let mut schema = schemars::schema::SchemaObject { instance_type: Some(schemars::schema::InstanceType::String.into()), ..Default::default() };
         schema.string().pattern = Some("^[0-9a-f]{64}$".to_string());
         schema.metadata().description = Some("SHA-256 of the evidence document, lowercase hex.".to_string());
         schema.into()
@@ -199,10 +194,7 @@ impl JsonSchema for Scope {
         "Scope".to_string()
     }
     fn json_schema(_: &mut schemars::gen::SchemaGenerator) -> schemars::schema::Schema {
-        let mut schema = schemars::schema::SchemaObject {
-            instance_type: Some(schemars::schema::InstanceType::String.into()),
-            ..Default::default()
-        };
+        let mut schema = schemars::schema::SchemaObject { instance_type: Some(schemars::schema::InstanceType::String.into()), ..Default::default() };
         schema.string().pattern = Some("^(ledger|fund:[a-z0-9][a-z0-9_-]{0,63}|scheme:[a-z0-9][a-z0-9_-]{0,63})$".to_string());
         schema.into()
     }
@@ -918,9 +910,7 @@ mod tests {
 
     fn body_json(data: &str, event_type: &str) -> String {
         let key = crate::crypto::SecretKey::from_seed_label("alice").key_id();
-        format!(
-            r#"{{"v":1,"id":"e1","ledger":"hk","occurred_at":"2026-01-01T00:00:00Z","signers":["{key}"],"type":"{event_type}","data":{data}}}"#
-        )
+        format!(r#"{{"v":1,"id":"e1","ledger":"hk","occurred_at":"2026-01-01T00:00:00Z","signers":["{key}"],"type":"{event_type}","data":{data}}}"#)
     }
 
     #[test]
@@ -954,7 +944,10 @@ mod tests {
         // so an old record's canonical bytes (hence its hashes) do not change.
         let old = [
             (r#"{"grant":"g1","amount_cents":100,"reason":"audit"}"#, "grant.clawed_back"),
-            (r#"{"scheme":"s","grant":"g1","enterprise":"e","enterprise_name":"E","project":"P","approved_cost_cents":3,"grant_cents":1,"duration_months":1}"#, "grant.approved"),
+            (
+                r#"{"scheme":"s","grant":"g1","enterprise":"e","enterprise_name":"E","project":"P","approved_cost_cents":3,"grant_cents":1,"duration_months":1}"#,
+                "grant.approved",
+            ),
             (r#"{"fund":"f","subfund":"s","name":"S","theme":"t","general_partner":"G","target_size_cents":1}"#, "subfund.admitted"),
             (r#"{"subfund":"s","investment":"i","period":"2026","amount_cents":1}"#, "subfund.production_spend_reported"),
             (

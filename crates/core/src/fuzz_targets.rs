@@ -24,7 +24,10 @@ pub fn submission(data: &[u8]) {
     let Ok(event) = SignedEvent::from_submission_json(text) else { return };
     let again = SignedEvent::from_submission_json(&event.to_submission_json()).expect("a re-encoded submission parses");
     assert_eq!(again, event, "a submission survives re-encoding");
-    assert_eq!(canonicalize(&serde_json::from_slice::<Value>(event.canonical_bytes()).expect("canonical bytes are JSON")).ok().as_deref(), Some(event.canonical_bytes()));
+    assert_eq!(
+        canonicalize(&serde_json::from_slice::<Value>(event.canonical_bytes()).expect("canonical bytes are JSON")).ok().as_deref(),
+        Some(event.canonical_bytes())
+    );
     // Verifying must answer, not panic, whatever the signatures are.
     let _ = event.verify();
 }

@@ -157,10 +157,7 @@ impl schemars::JsonSchema for EventId {
         "EventId".to_string()
     }
     fn json_schema(_: &mut schemars::gen::SchemaGenerator) -> schemars::schema::Schema {
-        let mut schema = schemars::schema::SchemaObject {
-            instance_type: Some(schemars::schema::InstanceType::String.into()),
-            ..Default::default()
-        };
+        let mut schema = schemars::schema::SchemaObject { instance_type: Some(schemars::schema::InstanceType::String.into()), ..Default::default() };
         schema.string().pattern = Some("^[A-Za-z0-9._:-]{1,128}$".to_string());
         schema.into()
     }

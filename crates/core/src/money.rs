@@ -73,10 +73,7 @@ impl Money {
     }
 
     pub fn checked_sub(self, other: Money) -> Result<Money, MoneyError> {
-        self.0
-            .checked_sub(other.0)
-            .map(Money)
-            .ok_or(MoneyError::Underflow { minuend: self, subtrahend: other })
+        self.0.checked_sub(other.0).map(Money).ok_or(MoneyError::Underflow { minuend: self, subtrahend: other })
     }
 
     /// `self - other`, or zero when `other` is larger.
@@ -138,12 +135,8 @@ impl Money {
         let fraction_cents: u128 = match fraction {
             None => 0,
             Some("") => return Err(fail("digits are required after the decimal point")),
-            Some(fraction) if fraction.len() > 2 => {
-                return Err(fail("at most two decimal places (cents) are allowed"))
-            }
-            Some(fraction) if !fraction.bytes().all(|byte| byte.is_ascii_digit()) => {
-                return Err(fail("only digits are allowed after the decimal point"))
-            }
+            Some(fraction) if fraction.len() > 2 => return Err(fail("at most two decimal places (cents) are allowed")),
+            Some(fraction) if !fraction.bytes().all(|byte| byte.is_ascii_digit()) => return Err(fail("only digits are allowed after the decimal point")),
             Some(fraction) => {
                 let value: u128 = fraction.parse().map_err(|_| fail("bad cents"))?;
                 if fraction.len() == 1 {
@@ -216,9 +209,7 @@ impl<'de> Deserialize<'de> for Money {
                 self.visit_u64(cents as u64)
             }
             fn visit_f64<E: serde::de::Error>(self, value: f64) -> Result<Money, E> {
-                Err(E::custom(format!(
-                    "amount {value} is not an integer of cents; amounts are integers of HK cents, never decimals"
-                )))
+                Err(E::custom(format!("amount {value} is not an integer of cents; amounts are integers of HK cents, never decimals")))
             }
         }
         deserializer.deserialize_u64(CentsVisitor)
@@ -230,10 +221,7 @@ impl schemars::JsonSchema for Money {
         "Money".to_string()
     }
     fn json_schema(_: &mut schemars::gen::SchemaGenerator) -> schemars::schema::Schema {
-        let mut schema = schemars::schema::SchemaObject {
-            instance_type: Some(schemars::schema::InstanceType::Integer.into()),
-            ..Default::default()
-        };
+        let mut schema = schemars::schema::SchemaObject { instance_type: Some(schemars::schema::InstanceType::Integer.into()), ..Default::default() };
         schema.metadata().description = Some("An amount of Hong Kong dollars as an integer number of cents.".to_string());
         schema.number().minimum = Some(0.0);
         schema.number().maximum = Some(Money::MAX.0 as f64);

@@ -49,8 +49,7 @@
 //! commitments); the pilot's approvals stay single-signed (at most HK$250,000).
 
 use crate::event::{
-    Attestation, CapBasis, DualControlKind, DualControlRule, EvidenceDigest, FundEstablished, Period, SchemeAmended, SchemeEstablished, Text,
-    Theme,
+    Attestation, CapBasis, DualControlKind, DualControlRule, EvidenceDigest, FundEstablished, Period, SchemeAmended, SchemeEstablished, Text, Theme,
 };
 use crate::id::{AttestationCode, FundId, SchemeId, ThemeId};
 use crate::money::Money;
@@ -96,10 +95,7 @@ pub fn itif(fund: &str) -> FundEstablished {
         fund: FundId::parse(fund).unwrap_or_else(|error| panic!("{error}")),
         name: text("I&T Industry-Oriented Fund"),
         government_capital_cents: Money::hkd(10_000_000_000),
-        themes: ITIF_THEMES
-            .iter()
-            .map(|(id, name)| Theme { id: ThemeId::parse(id).unwrap_or_else(|error| panic!("{error}")), name: text(name) })
-            .collect(),
+        themes: ITIF_THEMES.iter().map(|(id, name)| Theme { id: ThemeId::parse(id).unwrap_or_else(|error| panic!("{error}")), name: text(name) }).collect(),
         government_commitment_per_subfund_max_cents: Money::hkd(1_000_000_000),
         government_share_max_bps: 2_500,
         subfund_target_size_min_cents: Money::hkd(2_000_000_000),

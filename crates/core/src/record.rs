@@ -91,13 +91,7 @@ impl SignedEvent {
     }
 
     /// Builds the body of an event for `ledger` and signs it with `signers`, in order.
-    pub fn author(
-        ledger: &LedgerId,
-        id: EventId,
-        occurred_at: Timestamp,
-        event: Event,
-        signers: &[&SecretKey],
-    ) -> Result<SignedEvent, SubmissionError> {
+    pub fn author(ledger: &LedgerId, id: EventId, occurred_at: Timestamp, event: Event, signers: &[&SecretKey]) -> Result<SignedEvent, SubmissionError> {
         let body = EventBody {
             v: crate::event::EVENT_FORMAT_VERSION,
             id,
@@ -181,8 +175,7 @@ impl SignedEvent {
     /// Checks every signature one by one, naming the first that fails.
     fn check_signatures(&self) -> Result<(), SubmissionError> {
         for (index, (key, signature)) in self.body.signers.iter().zip(&self.signatures).enumerate() {
-            crypto::verify(key, domain::EVENT_SIGNATURE, &self.event_hash, signature)
-                .map_err(|_| SubmissionError::BadSignature { index, key: *key })?;
+            crypto::verify(key, domain::EVENT_SIGNATURE, &self.event_hash, signature).map_err(|_| SubmissionError::BadSignature { index, key: *key })?;
         }
         Ok(())
     }
@@ -205,11 +198,7 @@ fn batch_verifies<'a>(events: impl Iterator<Item = &'a SignedEvent> + Clone) -> 
     let items: Vec<crypto::BatchItem> = events
         .zip(&messages)
         .flat_map(|(event, message)| {
-            event.body.signers.iter().zip(&event.signatures).map(move |(key, signature)| crypto::BatchItem {
-                key,
-                message,
-                signature,
-            })
+            event.body.signers.iter().zip(&event.signatures).map(move |(key, signature)| crypto::BatchItem { key, message, signature })
         })
         .collect();
     crypto::verify_batch(&items).is_ok()
@@ -644,7 +633,9 @@ mod tests {
         [SignedEvent::sign(body(&alice), &[&alice]).unwrap(), SignedEvent::sign(two, &[&alice, &bob]).unwrap(), unsigned]
             .into_iter()
             .enumerate()
-            .map(|(index, event)| Record::seal(LedgerId::parse("hk").unwrap(), 1_000_000_007 * index as u64 + 1, [index as u8; 32], at.clone(), event).to_json())
+            .map(|(index, event)| {
+                Record::seal(LedgerId::parse("hk").unwrap(), 1_000_000_007 * index as u64 + 1, [index as u8; 32], at.clone(), event).to_json()
+            })
             .collect()
     }
 

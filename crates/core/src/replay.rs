@@ -97,7 +97,12 @@ impl Replay {
     /// [`check_chunk`](Self::check_chunk) that also hands every Merkle node
     /// the chain completes to `on_node`, for a verifier that stores them to
     /// build proofs.
-    pub fn check_chunk_with_nodes(&mut self, records: Vec<Record>, on_node: impl FnMut(NodeId, &Hash), on_record: impl FnMut(&VerifiedRecord)) -> Result<(), ReplayError> {
+    pub fn check_chunk_with_nodes(
+        &mut self,
+        records: Vec<Record>,
+        on_node: impl FnMut(NodeId, &Hash),
+        on_record: impl FnMut(&VerifiedRecord),
+    ) -> Result<(), ReplayError> {
         self.check_prepared_with_nodes(verify_record_signatures(records), on_node, on_record)
     }
 
@@ -122,7 +127,8 @@ impl Replay {
                 };
                 return Err(ReplayError { seq, event_id: Some(event_id), kind: FailureKind::Chain, reason: error.to_string() });
             }
-            let event = event.map_err(|(id, error)| ReplayError { seq, event_id: Some(id.to_string()), kind: FailureKind::Signature, reason: error.to_string() })?;
+            let event =
+                event.map_err(|(id, error)| ReplayError { seq, event_id: Some(id.to_string()), kind: FailureKind::Signature, reason: error.to_string() })?;
             self.ledger.apply(&event).map_err(|violation| ReplayError {
                 seq,
                 event_id: Some(event.body().id.to_string()),
@@ -136,6 +142,10 @@ impl Replay {
 
     pub fn ledger(&self) -> &Ledger {
         &self.ledger
+    }
+    /// For a shell that pages state in and out around a part ([`Ledger::page_in_evidence`]).
+    pub fn ledger_mut(&mut self) -> &mut Ledger {
+        &mut self.ledger
     }
     pub fn chain(&self) -> &ChainState {
         &self.chain

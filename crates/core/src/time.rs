@@ -222,10 +222,7 @@ macro_rules! text_serde {
                 stringify!($name).to_string()
             }
             fn json_schema(_: &mut schemars::gen::SchemaGenerator) -> schemars::schema::Schema {
-                let mut schema = schemars::schema::SchemaObject {
-                    instance_type: Some(schemars::schema::InstanceType::String.into()),
-                    ..Default::default()
-                };
+                let mut schema = schemars::schema::SchemaObject { instance_type: Some(schemars::schema::InstanceType::String.into()), ..Default::default() };
                 schema.string().pattern = Some($pattern.to_string());
                 schema.metadata().description = Some($description.to_string());
                 schema.into()
@@ -235,11 +232,7 @@ macro_rules! text_serde {
 }
 
 text_serde!(Date, "^[0-9]{4}-[0-9]{2}-[0-9]{2}$", "A calendar date, YYYY-MM-DD.");
-text_serde!(
-    Timestamp,
-    "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{1,9})?Z$",
-    "An instant in UTC, RFC 3339 with a 'Z'."
-);
+text_serde!(Timestamp, "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{1,9})?Z$", "An instant in UTC, RFC 3339 with a 'Z'.");
 
 #[cfg(test)]
 mod tests {

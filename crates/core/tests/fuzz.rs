@@ -21,18 +21,41 @@ use serde_json::Value;
 /// Fragments spliced into inputs: JSON structure, escapes and numbers at the
 /// edges of what the parsers accept.
 const TOKENS: &[&str] = &[
-    "{", "}", "[", "]", "\"", ",", ":", "\\", "\\u0000", "\\ud800", "\\u00e9", "null", "true", "-", "-0", "0", "1.5", "1e3", "9007199254740991",
-    "9007199254740992", "-9007199254740992", "18446744073709551616", "\"body\":", "\"signatures\":[]", "\"v\":2", "\"seq\":0", "é", "\u{1F600}", "00",
+    "{",
+    "}",
+    "[",
+    "]",
+    "\"",
+    ",",
+    ":",
+    "\\",
+    "\\u0000",
+    "\\ud800",
+    "\\u00e9",
+    "null",
+    "true",
+    "-",
+    "-0",
+    "0",
+    "1.5",
+    "1e3",
+    "9007199254740991",
+    "9007199254740992",
+    "-9007199254740992",
+    "18446744073709551616",
+    "\"body\":",
+    "\"signatures\":[]",
+    "\"v\":2",
+    "\"seq\":0",
+    "é",
+    "\u{1F600}",
+    "00",
 ];
 
 type Target = fn(&[u8]);
 
-const TARGETS: &[(&str, Target)] = &[
-    ("submission", fuzz_targets::submission),
-    ("record", fuzz_targets::record),
-    ("canonical", fuzz_targets::canonical),
-    ("proof", fuzz_targets::proof),
-];
+const TARGETS: &[(&str, Target)] =
+    &[("submission", fuzz_targets::submission), ("record", fuzz_targets::record), ("canonical", fuzz_targets::canonical), ("proof", fuzz_targets::proof)];
 
 fn vectors_path() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/vectors/vectors.json")
@@ -59,7 +82,8 @@ fn seeds(target: &str) -> &'static [Vec<u8>] {
         proof.extend(values(&vectors["ledger"]["consistency_proofs"]));
         proof.extend(["signed_json", "cosignature_json"].iter().filter_map(|field| vectors["checkpoint"][field].as_str()).map(|text| text.as_bytes().to_vec()));
         proof.push((0u8..=255).collect());
-        let all = vec![("submission".to_string(), submission), ("record".to_string(), record), ("canonical".to_string(), canonical), ("proof".to_string(), proof)];
+        let all =
+            vec![("submission".to_string(), submission), ("record".to_string(), record), ("canonical".to_string(), canonical), ("proof".to_string(), proof)];
         for (name, seeds) in &all {
             assert!(seeds.len() >= 2, "the vectors give seeds for {name}");
         }

@@ -13,10 +13,10 @@
 //!   a verifier at that record or earlier.
 
 use fundledger_core::chain::ChainState;
+use fundledger_core::crypto::sha256;
 use fundledger_core::crypto::SecretKey;
 use fundledger_core::event::*;
 use fundledger_core::id::*;
-use fundledger_core::crypto::sha256;
 use fundledger_core::ledger::{GrantStatus, Ledger};
 use fundledger_core::money::Money;
 use fundledger_core::presets;
@@ -148,7 +148,11 @@ fn tiny_scheme(id: &str) -> SchemeEstablished {
 /// two milestone instalments, bounded by reimbursement.
 fn tinyc_scheme() -> SchemeEstablished {
     SchemeEstablished {
-        payment_schedule: Some(PaymentSchedule { initial_payment_bps: 1_000, milestone_instalments_bps: vec![4_000, 5_000], instalments_reimburse_spend: true }),
+        payment_schedule: Some(PaymentSchedule {
+            initial_payment_bps: 1_000,
+            milestone_instalments_bps: vec![4_000, 5_000],
+            instalments_reimburse_spend: true,
+        }),
         government_ratio: 1,
         enterprise_ratio: 1,
         budget_cents: hkd(6_000),
@@ -258,7 +262,10 @@ fn setup(keys: &Keys) -> Vec<(Vec<&SecretKey>, Event)> {
             }),
         ));
         let evidence = EvidenceDigest(sha256(&[b"setup invoice", grant.as_str().as_bytes()]));
-        events.push((vec![&keys.officer], Event::SpendVerified(SpendVerified { grant, amount_cents: cost.mul_div_floor(1, 2).unwrap(), evidence_sha256: evidence })));
+        events.push((
+            vec![&keys.officer],
+            Event::SpendVerified(SpendVerified { grant, amount_cents: cost.mul_div_floor(1, 2).unwrap(), evidence_sha256: evidence }),
+        ));
     }
     events
 }
@@ -301,32 +308,115 @@ impl Amount {
 
 #[derive(Clone, Debug)]
 enum Op {
-    Admit { fund: usize, subfund: usize, target: Amount },
-    Market { subfund: Pick, amount: Amount },
-    Government { subfund: Pick, amount: Amount },
-    Call { subfund: Pick, amount: Amount, signers: Signers },
-    Fee { subfund: Pick, amount: Amount, signers: Signers },
-    Distribute { subfund: Pick, amount: Amount, recallable: bool },
-    Nav { subfund: Pick, day: u32, amount: Amount },
+    Admit {
+        fund: usize,
+        subfund: usize,
+        target: Amount,
+    },
+    Market {
+        subfund: Pick,
+        amount: Amount,
+    },
+    Government {
+        subfund: Pick,
+        amount: Amount,
+    },
+    Call {
+        subfund: Pick,
+        amount: Amount,
+        signers: Signers,
+    },
+    Fee {
+        subfund: Pick,
+        amount: Amount,
+        signers: Signers,
+    },
+    Distribute {
+        subfund: Pick,
+        amount: Amount,
+        recallable: bool,
+    },
+    Nav {
+        subfund: Pick,
+        day: u32,
+        amount: Amount,
+    },
     /// A new investment, or (when not `fresh`) one whose id may be taken.
-    Invest { subfund: Pick, fresh: bool, investment: Pick, amount: Amount, hk: bool, innovation: bool },
+    Invest {
+        subfund: Pick,
+        fresh: bool,
+        investment: Pick,
+        amount: Amount,
+        hk: bool,
+        innovation: bool,
+    },
     /// Through the investment's own sub-fund when `own` (and it exists), else through `subfund`.
-    WriteOff { subfund: Pick, investment: Pick, own: bool, amount: Amount },
-    Production { subfund: Pick, investment: Pick, own: bool, amount: Amount },
+    WriteOff {
+        subfund: Pick,
+        investment: Pick,
+        own: bool,
+        amount: Amount,
+    },
+    Production {
+        subfund: Pick,
+        investment: Pick,
+        own: bool,
+        amount: Amount,
+    },
     /// The cost is a share of a scale that suits the scheme; the grant a percentage of the cost.
-    Approve { scheme: usize, fresh: bool, grant: Pick, enterprise: usize, cost: Amount, percent: u64, months: u32, signers: Signers },
+    Approve {
+        scheme: usize,
+        fresh: bool,
+        grant: Pick,
+        enterprise: usize,
+        cost: Amount,
+        percent: u64,
+        months: u32,
+        signers: Signers,
+    },
     /// With fresh evidence, or (when `reuse`) evidence that already supports spend.
-    Spend { grant: Pick, amount: Amount, reuse: bool, evidence: Index },
+    Spend {
+        grant: Pick,
+        amount: Amount,
+        reuse: bool,
+        evidence: Index,
+    },
     /// Of evidence of the grant's own spend (mostly), within what it supports (mostly).
-    Disallow { grant: Pick, own: bool, evidence: Index, amount: Amount },
-    Milestone { grant: Pick, skip: bool },
-    Complete { grant: Pick },
-    Disburse { grant: Pick, amount: Amount, signers: Signers },
+    Disallow {
+        grant: Pick,
+        own: bool,
+        evidence: Index,
+        amount: Amount,
+    },
+    Milestone {
+        grant: Pick,
+        skip: bool,
+    },
+    Complete {
+        grant: Pick,
+    },
+    Disburse {
+        grant: Pick,
+        amount: Amount,
+        signers: Signers,
+    },
     /// `reason` 0: none (as before issue 19); 1 to 4: the four reason codes.
-    Clawback { grant: Pick, amount: Amount, reason: usize },
-    Associate { first: usize, second: usize },
-    Close { grant: Pick, reason: usize },
-    RevokeSecondKeys { manager: bool },
+    Clawback {
+        grant: Pick,
+        amount: Amount,
+        reason: usize,
+    },
+    Associate {
+        first: usize,
+        second: usize,
+    },
+    Close {
+        grant: Pick,
+        reason: usize,
+    },
+    RevokeSecondKeys {
+        manager: bool,
+    },
 }
 
 /// Absolute amounts on several scales (cents, the small fund's and schemes'
@@ -461,10 +551,7 @@ fn event_of<'k>(keys: &'k Keys, ledger: &Ledger, op: &Op) -> (Vec<&'k SecretKey>
         Op::Call { subfund, amount, signers } => {
             let id = subfund.subfund(ledger);
             let headroom = subfund_at(&id).map_or(Money::ZERO, |s| s.uncalled());
-            (
-                fund_signers(keys, signers),
-                Event::CapitalCalled(CapitalCalled { subfund: id, reference: text("call"), amount_cents: amount.of(headroom) }),
-            )
+            (fund_signers(keys, signers), Event::CapitalCalled(CapitalCalled { subfund: id, reference: text("call"), amount_cents: amount.of(headroom) }))
         }
         Op::Fee { subfund, amount, signers } => {
             let id = subfund.subfund(ledger);
@@ -511,7 +598,13 @@ fn event_of<'k>(keys: &'k Keys, ledger: &Ledger, op: &Op) -> (Vec<&'k SecretKey>
             let subfund = through(&investment, own, subfund);
             (
                 manager,
-                Event::ProductionSpendReported(ProductionSpendReported { subfund, investment, period: text("2026"), amount_cents: amount.of(cost), spent_on: None }),
+                Event::ProductionSpendReported(ProductionSpendReported {
+                    subfund,
+                    investment,
+                    period: text("2026"),
+                    amount_cents: amount.of(cost),
+                    spent_on: None,
+                }),
             )
         }
         Op::Approve { scheme, fresh, grant, enterprise, cost, percent, months, signers } => {
@@ -574,21 +667,31 @@ fn event_of<'k>(keys: &'k Keys, ledger: &Ledger, op: &Op) -> (Vec<&'k SecretKey>
         }
         Op::Associate { first, second } => {
             let enterprises = vec![EnterpriseId::parse(&format!("ent-{first}")).unwrap(), EnterpriseId::parse(&format!("ent-{second}")).unwrap()];
-            (officer, Event::EnterprisesAssociated(EnterprisesAssociated { enterprises, basis: text("common owner"), evidence_sha256: EvidenceDigest(sha256(&[b"register"])) }))
+            (
+                officer,
+                Event::EnterprisesAssociated(EnterprisesAssociated {
+                    enterprises,
+                    basis: text("common owner"),
+                    evidence_sha256: EvidenceDigest(sha256(&[b"register"])),
+                }),
+            )
         }
         Op::Complete { grant } => (officer, Event::GrantCompleted(GrantCompleted { grant: grant.open_grant(ledger) })),
         Op::Disburse { grant, amount, signers } => {
             let grant = grant.open_grant(ledger);
             // What the rules allow now, or (paid on completion, not completed) what they would.
             let headroom = ledger.grant_position(&grant).map_or(Money::ZERO, |p| less(p.ceiling, p.net_disbursed.checked_add(p.forfeited).unwrap()));
-            (
-                grant_signers(keys, signers),
-                Event::GrantDisbursed(GrantDisbursed { grant, amount_cents: amount.of(headroom), payment_reference: text("PAY") }),
-            )
+            (grant_signers(keys, signers), Event::GrantDisbursed(GrantDisbursed { grant, amount_cents: amount.of(headroom), payment_reference: text("PAY") }))
         }
         Op::Clawback { grant, amount, reason } => {
             let grant = grant.grant(ledger);
-            let codes = [None, Some(ClawbackReason::IneligibleSpend), Some(ClawbackReason::Overpayment), Some(ClawbackReason::BreachOfConditions), Some(ClawbackReason::Termination)];
+            let codes = [
+                None,
+                Some(ClawbackReason::IneligibleSpend),
+                Some(ClawbackReason::Overpayment),
+                Some(ClawbackReason::BreachOfConditions),
+                Some(ClawbackReason::Termination),
+            ];
             let reason_code = codes[reason];
             let headroom = match reason_code {
                 Some(ClawbackReason::IneligibleSpend | ClawbackReason::Overpayment) => ledger.grant_position(&grant).map_or(Money::ZERO, |p| p.overpaid),
@@ -688,7 +791,11 @@ fn check_invariants(ledger: &Ledger) -> Result<(), TestCaseError> {
         prop_assert_eq!(c(grant.verified_spend), sum(evidence.iter().map(|used| used.amount)), "grant {} spend is its evidence", id);
         prop_assert_eq!(c(grant.disallowed_spend), sum(evidence.iter().map(|used| used.disallowed)), "grant {} disallowed", id);
         if scheme.terms.payment_schedule.is_none() && grant.disallowed_spend.is_zero() {
-            prop_assert!((c(grant.net_disbursed()) + c(grant.forfeited)) * (g + e) <= c(grant.verified_spend) * g, "grant {} above its share of verified spend", id);
+            prop_assert!(
+                (c(grant.net_disbursed()) + c(grant.forfeited)) * (g + e) <= c(grant.verified_spend) * g,
+                "grant {} above its share of verified spend",
+                id
+            );
         }
         prop_assert!(grant.verified_spend <= grant.approved_cost, "grant {} spend above cost", id);
         prop_assert!(c(grant.amount) * (g + e) <= c(grant.approved_cost) * g, "grant {} above its share of cost", id);
@@ -752,7 +859,13 @@ fn check_never_paid_twice(before: &Ledger, after: &Ledger, event: &VerifiedEvent
             let paid = position.net_disbursed.checked_add(position.forfeited).unwrap();
             prop_assert!(paid <= position.ceiling, "a disbursement left grant {} paid {} above {}", data.grant, paid, position.ceiling);
             if position.scheduled.is_none() {
-                prop_assert!(paid <= position.reimbursable, "grant {} paid {} above its share of net eligible spend {}", data.grant, paid, position.reimbursable);
+                prop_assert!(
+                    paid <= position.reimbursable,
+                    "grant {} paid {} above its share of net eligible spend {}",
+                    data.grant,
+                    paid,
+                    position.reimbursable
+                );
             }
         }
     }
@@ -980,4 +1093,3 @@ proptest! {
         }
     }
 }
-

@@ -26,8 +26,7 @@ use fundledger_core::chain::ChainState;
 use fundledger_core::checkpoint::{Checkpoint, Cosignature, SignedCheckpoint};
 use fundledger_core::crypto::{domain, sha256, SecretKey};
 use fundledger_core::event::{
-    Event, EvidenceDigest, GrantApproved, GrantDisbursed, KeyRegistered, LedgerGenesis, Role,
-    RoleChange, Scope, SpendVerified, Text,
+    Event, EvidenceDigest, GrantApproved, GrantDisbursed, KeyRegistered, LedgerGenesis, Role, RoleChange, Scope, SpendVerified, Text,
 };
 use fundledger_core::id::{EnterpriseId, EventId, GrantId, LedgerId, SchemeId};
 use fundledger_core::ledger::Ledger;
@@ -202,26 +201,16 @@ struct CheckpointVector {
 // Inputs.
 
 const KEYS: [(&str, &str); 4] = [
-    (
-        "operator",
-        "ledger operator: signs ledger.genesis, is the first admin, signs checkpoints",
-    ),
+    ("operator", "ledger operator: signs ledger.genesis, is the first admin, signs checkpoints"),
     ("officer", "grant officer for scheme:pilot"),
-    (
-        "officer-two",
-        "second grant officer for scheme:pilot (co-signs the disbursement)",
-    ),
+    ("officer-two", "second grant officer for scheme:pilot (co-signs the disbursement)"),
     ("auditor", "witness: co-signs the checkpoint"),
 ];
 
 /// Hand-written canonical forms (RFC 8785); the test checks both the library
 /// and the test's own writer against them.
 const CANONICAL_CASES: [(&str, &str, &str); 8] = [
-    (
-        "member order and whitespace",
-        "{ \"b\" : 2,\n  \"a\" : 1,\n  \"c\" : { \"z\" : true, \"y\" : null } }",
-        r#"{"a":1,"b":2,"c":{"y":null,"z":true}}"#,
-    ),
+    ("member order and whitespace", "{ \"b\" : 2,\n  \"a\" : 1,\n  \"c\" : { \"z\" : true, \"y\" : null } }", r#"{"a":1,"b":2,"c":{"y":null,"z":true}}"#),
     (
         "member names sorted by UTF-16 code units, not by UTF-8 bytes",
         r#"{"｡":1,"😀":2,"€":3,"a":4,"\r":5,"1":6,"":7}"#,
@@ -232,27 +221,15 @@ const CANONICAL_CASES: [(&str, &str, &str); 8] = [
         r#""\u0041\u00e9\/\b\f\n\r\t\u0001\u001f\u007f\"\\\u2028\ud83d\ude00""#,
         "\"Aé/\\b\\f\\n\\r\\t\\u0001\\u001f\u{7f}\\\"\\\\\u{2028}😀\"",
     ),
-    (
-        "integers at the limits",
-        "[0, 1, -1, 9007199254740991, -9007199254740991]",
-        "[0,1,-1,9007199254740991,-9007199254740991]",
-    ),
+    ("integers at the limits", "[0, 1, -1, 9007199254740991, -9007199254740991]", "[0,1,-1,9007199254740991,-9007199254740991]"),
     ("literals", "[ true , false , null ]", "[true,false,null]"),
-    (
-        "empty containers",
-        "{\"b\": [], \"a\": {}, \"c\": [{}, []]}",
-        r#"{"a":{},"b":[],"c":[{},[]]}"#,
-    ),
+    ("empty containers", "{\"b\": [], \"a\": {}, \"c\": [{}, []]}", r#"{"a":{},"b":[],"c":[{},[]]}"#),
     (
         "nested objects are sorted at every level",
         r#"{"data":{"grant":"g1","amount_cents":100},"v":1,"id":"e1"}"#,
         r#"{"data":{"amount_cents":100,"grant":"g1"},"id":"e1","v":1}"#,
     ),
-    (
-        "non-ASCII text is written as UTF-8, not escaped",
-        r#""\u5275\u79d1 I&T <fund>""#,
-        "\"創科 I&T <fund>\"",
-    ),
+    ("non-ASCII text is written as UTF-8, not escaped", r#""\u5275\u79d1 I&T <fund>""#, "\"創科 I&T <fund>\""),
 ];
 
 fn refused_cases() -> Vec<(&'static str, String)> {
@@ -267,10 +244,7 @@ fn refused_cases() -> Vec<(&'static str, String)> {
         ("negative zero", "-0".to_string()),
         ("2^53", "9007199254740992".to_string()),
         ("-(2^53)", "-9007199254740992".to_string()),
-        (
-            "a number inside an event body",
-            r#"{"data":{"amount_cents":100.5}}"#.to_string(),
-        ),
+        ("a number inside an event body", r#"{"data":{"amount_cents":100.5}}"#.to_string()),
         ("a scalar inside 33 nested arrays (deeper than 32)", deep),
     ]
 }
@@ -327,39 +301,25 @@ fn steps() -> Vec<Step> {
             name: "a key is registered",
             occurred_at: "2026-03-02T09:02:00Z",
             signers: vec!["operator"],
-            event: Event::KeyRegistered(KeyRegistered {
-                key: key("officer").key_id(),
-                holder: text("Grant officer A"),
-            }),
+            event: Event::KeyRegistered(KeyRegistered { key: key("officer").key_id(), holder: text("Grant officer A") }),
         },
         Step {
             name: "a role is granted for one scheme",
             occurred_at: "2026-03-02T09:03:00Z",
             signers: vec!["operator"],
-            event: Event::RoleGranted(RoleChange {
-                key: key("officer").key_id(),
-                role: Role::GrantOfficer,
-                scope: pilot.clone(),
-            }),
+            event: Event::RoleGranted(RoleChange { key: key("officer").key_id(), role: Role::GrantOfficer, scope: pilot.clone() }),
         },
         Step {
             name: "a second key is registered",
             occurred_at: "2026-03-02T09:04:00Z",
             signers: vec!["operator"],
-            event: Event::KeyRegistered(KeyRegistered {
-                key: key("officer-two").key_id(),
-                holder: text("Grant officer B"),
-            }),
+            event: Event::KeyRegistered(KeyRegistered { key: key("officer-two").key_id(), holder: text("Grant officer B") }),
         },
         Step {
             name: "the second key gets the same role",
             occurred_at: "2026-03-02T09:05:00Z",
             signers: vec!["operator"],
-            event: Event::RoleGranted(RoleChange {
-                key: key("officer-two").key_id(),
-                role: Role::GrantOfficer,
-                scope: pilot,
-            }),
+            event: Event::RoleGranted(RoleChange { key: key("officer-two").key_id(), role: Role::GrantOfficer, scope: pilot }),
         },
         Step {
             name: "a grant approval with non-ASCII text, a quote and a backslash",
@@ -422,11 +382,7 @@ fn generate() -> String {
         ("checkpoint co-signature (witness)", domain::WITNESS),
     ]
     .into_iter()
-    .map(|(purpose, bytes)| DomainVector {
-        purpose,
-        text: String::from_utf8(bytes.to_vec()).unwrap(),
-        hex: hexs(bytes),
-    })
+    .map(|(purpose, bytes)| DomainVector { purpose, text: String::from_utf8(bytes.to_vec()).unwrap(), hex: hexs(bytes) })
     .collect();
 
     let keys = KEYS
@@ -436,9 +392,7 @@ fn generate() -> String {
             KeyVector {
                 label,
                 used_as,
-                secret_derivation: format!(
-                    "SHA-256(\"fundledger/test-key\\u0000\" || \"{label}\")"
-                ),
+                secret_derivation: format!("SHA-256(\"fundledger/test-key\\u0000\" || \"{label}\")"),
                 secret_hex: secret.to_hex(),
                 public_hex: secret.key_id().to_string(),
             }
@@ -449,12 +403,7 @@ fn generate() -> String {
         .iter()
         .map(|&(name, input, _)| {
             let output = canonicalize(&serde_json::from_str(input).unwrap()).unwrap();
-            CanonicalVector {
-                name,
-                input,
-                output_hex: hexs(&output),
-                output: String::from_utf8(output).unwrap(),
-            }
+            CanonicalVector { name, input, output_hex: hexs(&output), output: String::from_utf8(output).unwrap() }
         })
         .collect();
 
@@ -489,11 +438,7 @@ fn generate() -> String {
             event_hash: hexs(signed.event_hash()),
             signers: body.signers.iter().map(ToString::to_string).collect(),
             signature_message_hex: hexs(&signed.signed_message()),
-            signatures: signed
-                .signatures()
-                .iter()
-                .map(ToString::to_string)
-                .collect(),
+            signatures: signed.signatures().iter().map(ToString::to_string).collect(),
             submission: signed.to_submission_json(),
         });
         signed_events.push(signed);
@@ -501,18 +446,11 @@ fn generate() -> String {
 
     // One body submitted in a different layout signs and hashes the same.
     let disbursement = &signed_events[8];
-    let signatures: Vec<String> = disbursement
-        .signatures()
-        .iter()
-        .map(|s| format!("\"{s}\""))
-        .collect();
+    let signatures: Vec<String> = disbursement.signatures().iter().map(|s| format!("\"{s}\"")).collect();
     let relaid = format!(
         "{{\n  \"signatures\": [{}],\n  \"body\": {}\n}}",
         signatures.join(", "),
-        serde_json::to_string_pretty(disbursement.body())
-            .unwrap()
-            .replace("PAY-2026-0007", "\\u0050AY-2026-0007")
-            .replace('\n', "\n  ")
+        serde_json::to_string_pretty(disbursement.body()).unwrap().replace("PAY-2026-0007", "\\u0050AY-2026-0007").replace('\n', "\n  ")
     );
     let reparsed = SignedEvent::from_submission_json(&relaid).unwrap();
     assert_eq!(reparsed.event_hash(), disbursement.event_hash());
@@ -531,14 +469,10 @@ fn generate() -> String {
     let mut record_vectors = Vec::new();
     for (index, signed) in signed_events.into_iter().enumerate() {
         let verified = signed.verify().unwrap();
-        ledger
-            .apply(&verified)
-            .unwrap_or_else(|violation| panic!("vector event {index} refused: {violation}"));
+        ledger.apply(&verified).unwrap_or_else(|violation| panic!("vector event {index} refused: {violation}"));
         let recorded = Timestamp::parse(&recorded_at(chain.size() + 1)).unwrap();
         let record = chain.seal_next(recorded, verified.into_signed());
-        chain
-            .append(&record, |id, hash| store.put(id, *hash))
-            .unwrap();
+        chain.append(&record, |id, hash| store.put(id, *hash)).unwrap();
         record_vectors.push(RecordVector {
             seq: record.seq,
             event: index,
@@ -551,12 +485,7 @@ fn generate() -> String {
                 &record.prev,
                 record.recorded_at.as_str(),
                 record.event.event_hash(),
-                &record
-                    .event
-                    .signatures()
-                    .iter()
-                    .map(|s| s.0)
-                    .collect::<Vec<_>>(),
+                &record.event.signatures().iter().map(|s| s.0).collect::<Vec<_>>(),
             )),
             record_hash: hexs(&record.hash),
             merkle_leaf_hash: hexs(&merkle::leaf_hash(&record.hash)),
@@ -565,12 +494,7 @@ fn generate() -> String {
         records.push(record);
     }
     let size = chain.size();
-    let roots = (0..=size)
-        .map(|n| RootVector {
-            size: n,
-            root: hexs(&merkle::root_at(&store, n).unwrap()),
-        })
-        .collect();
+    let roots = (0..=size).map(|n| RootVector { size: n, root: hexs(&merkle::root_at(&store, n).unwrap()) }).collect();
     let inclusion_proofs = INCLUSION_CASES
         .iter()
         .map(|&(leaf_index, tree_size)| {
@@ -581,9 +505,7 @@ fn generate() -> String {
                 record_hash: hexs(&record_hash),
                 leaf_hash: hexs(&merkle::leaf_hash(&record_hash)),
                 root: hexs(&merkle::root_at(&store, tree_size).unwrap()),
-                path: merkle::proof_to_hex(
-                    &merkle::inclusion_proof(&store, leaf_index, tree_size).unwrap(),
-                ),
+                path: merkle::proof_to_hex(&merkle::inclusion_proof(&store, leaf_index, tree_size).unwrap()),
             }
         })
         .collect();
@@ -594,9 +516,7 @@ fn generate() -> String {
             new_size,
             old_root: hexs(&merkle::root_at(&store, old_size).unwrap()),
             new_root: hexs(&merkle::root_at(&store, new_size).unwrap()),
-            path: merkle::proof_to_hex(
-                &merkle::consistency_proof(&store, old_size, new_size).unwrap(),
-            ),
+            path: merkle::proof_to_hex(&merkle::consistency_proof(&store, old_size, new_size).unwrap()),
         })
         .collect();
 
@@ -605,30 +525,15 @@ fn generate() -> String {
     let original_hash = hexs(&records[6].hash);
     let first_signature = records[6].event.signatures()[0].to_string();
     let mut flipped_signature = first_signature.clone();
-    flipped_signature.replace_range(
-        0..1,
-        if flipped_signature.starts_with('0') {
-            "1"
-        } else {
-            "0"
-        },
-    );
+    flipped_signature.replace_range(0..1, if flipped_signature.starts_with('0') { "1" } else { "0" });
     let invalid_records = vec![
-        InvalidRecordVector {
-            name: "whitespace inside the body",
-            stored: approval.replacen("{\"data\":{", "{\"data\": {", 1),
-            error: "NotCanonical",
-        },
+        InvalidRecordVector { name: "whitespace inside the body", stored: approval.replacen("{\"data\":{", "{\"data\": {", 1), error: "NotCanonical" },
         InvalidRecordVector {
             name: "a character of the body written as an escape",
             stored: approval.replacen("Robotics", "Rob\\u006ftics", 1),
             error: "NotCanonical",
         },
-        InvalidRecordVector {
-            name: "seq changed",
-            stored: approval.replacen("\"seq\":7", "\"seq\":8", 1),
-            error: "HashMismatch",
-        },
+        InvalidRecordVector { name: "seq changed", stored: approval.replacen("\"seq\":7", "\"seq\":8", 1), error: "HashMismatch" },
         InvalidRecordVector {
             name: "one signature character changed (the record hash covers the signatures)",
             stored: approval.replacen(&first_signature, &flipped_signature, 1),
@@ -639,29 +544,16 @@ fn generate() -> String {
             stored: approval.replacen(&original_hash, &original_hash.to_uppercase(), 1),
             error: "Json",
         },
-        InvalidRecordVector {
-            name: "an unknown envelope member",
-            stored: approval.replacen("{\"v\":1,", "{\"v\":1,\"note\":\"x\",", 1),
-            error: "Json",
-        },
-        InvalidRecordVector {
-            name: "envelope version 2",
-            stored: approval.replacen("{\"v\":1,\"ledger\"", "{\"v\":2,\"ledger\"", 1),
-            error: "Version",
-        },
+        InvalidRecordVector { name: "an unknown envelope member", stored: approval.replacen("{\"v\":1,", "{\"v\":1,\"note\":\"x\",", 1), error: "Json" },
+        InvalidRecordVector { name: "envelope version 2", stored: approval.replacen("{\"v\":1,\"ledger\"", "{\"v\":2,\"ledger\"", 1), error: "Version" },
     ];
 
     // A checkpoint over the whole ledger, and a witness's co-signature.
     let operator = key("operator");
     let auditor = key("auditor");
     assert_eq!(ledger.operator(), Some(&operator.key_id()));
-    let checkpoint = Checkpoint {
-        ledger: ledger_id.clone(),
-        size,
-        root: chain.root(),
-        head: *chain.head(),
-        issued_at: Timestamp::parse(CHECKPOINT_ISSUED_AT).unwrap(),
-    };
+    let checkpoint =
+        Checkpoint { ledger: ledger_id.clone(), size, root: chain.root(), head: *chain.head(), issued_at: Timestamp::parse(CHECKPOINT_ISSUED_AT).unwrap() };
     let signing_bytes = checkpoint.signing_bytes();
     let cosignature = checkpoint.witness(&auditor);
     let signed = checkpoint.clone().sign(&operator);
@@ -716,11 +608,7 @@ fn committed_vectors_match_the_code() {
     }
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
     if committed != generated {
-        let line = committed
-            .lines()
-            .zip(generated.lines())
-            .position(|(a, b)| a != b)
-            .map_or(0, |n| n + 1);
+        let line = committed.lines().zip(generated.lines()).position(|(a, b)| a != b).map_or(0, |n| n + 1);
         panic!(
             "docs/vectors/vectors.json is out of date (first difference near line {line}); \
              run `{BLESS_VARIABLE}=1 cargo test -p fundledger-core --test vectors` if the change is intended \
@@ -736,8 +624,7 @@ fn committed() -> Value {
     if blessing() {
         return serde_json::from_str(&generate()).unwrap();
     }
-    let text = std::fs::read_to_string(vectors_path())
-        .expect("docs/vectors/vectors.json is missing; bless it");
+    let text = std::fs::read_to_string(vectors_path()).expect("docs/vectors/vectors.json is missing; bless it");
     serde_json::from_str(&text).unwrap()
 }
 
@@ -764,14 +651,7 @@ fn plain_sha256(parts: &[&[u8]]) -> [u8; 32] {
 }
 
 /// The record hash preimage exactly as docs/FORMAT.md lays it out.
-fn documented_record_preimage(
-    ledger: &str,
-    seq: u64,
-    prev: &[u8; 32],
-    recorded_at: &str,
-    event_hash: &[u8; 32],
-    signatures: &[[u8; 64]],
-) -> Vec<u8> {
+fn documented_record_preimage(ledger: &str, seq: u64, prev: &[u8; 32], recorded_at: &str, event_hash: &[u8; 32], signatures: &[[u8; 64]]) -> Vec<u8> {
     let mut bytes = Vec::new();
     bytes.extend_from_slice(b"fundledger/v1/record");
     bytes.push(0);
@@ -795,13 +675,7 @@ fn documented_record_preimage(
 }
 
 /// The checkpoint signing bytes exactly as docs/FORMAT.md lays them out.
-fn documented_checkpoint_bytes(
-    ledger: &str,
-    size: u64,
-    root: &[u8; 32],
-    head: &[u8; 32],
-    issued_at: &str,
-) -> Vec<u8> {
+fn documented_checkpoint_bytes(ledger: &str, size: u64, root: &[u8; 32], head: &[u8; 32], issued_at: &str) -> Vec<u8> {
     let mut bytes = Vec::new();
     bytes.extend_from_slice(&(ledger.len() as u16).to_be_bytes());
     bytes.extend_from_slice(ledger.as_bytes());
@@ -822,11 +696,7 @@ fn independent_jcs(value: &Value, depth: usize, out: &mut String) -> Result<(), 
         Value::Null | Value::Bool(_) => out.push_str(&value.to_string()),
         Value::Number(number) => {
             let limit = 9_007_199_254_740_991i128;
-            let integer = number
-                .as_i64()
-                .map(i128::from)
-                .or_else(|| number.as_u64().map(i128::from))
-                .ok_or("not an integer")?;
+            let integer = number.as_i64().map(i128::from).or_else(|| number.as_u64().map(i128::from)).ok_or("not an integer")?;
             if integer.abs() > limit {
                 return Err("integer too large".into());
             }
@@ -860,10 +730,7 @@ fn independent_jcs(value: &Value, depth: usize, out: &mut String) -> Result<(), 
             out.push(']');
         }
         Value::Object(members) => {
-            let mut entries: Vec<(Vec<u16>, &String, &Value)> = members
-                .iter()
-                .map(|(k, v)| (k.encode_utf16().collect(), k, v))
-                .collect();
+            let mut entries: Vec<(Vec<u16>, &String, &Value)> = members.iter().map(|(k, v)| (k.encode_utf16().collect(), k, v)).collect();
             entries.sort_by(|a, b| a.0.cmp(&b.0));
             out.push('{');
             for (index, (_, name, item)) in entries.into_iter().enumerate() {
@@ -891,8 +758,7 @@ fn verify_ed25519(public: &[u8], message: &[u8], signature: &[u8]) {
     let key = ed25519_dalek::VerifyingKey::from_bytes(public.try_into().unwrap()).unwrap();
     assert!(!key.is_weak());
     let signature = ed25519_dalek::Signature::from_bytes(signature.try_into().unwrap());
-    key.verify_strict(message, &signature)
-        .expect("signature verifies (strict)");
+    key.verify_strict(message, &signature).expect("signature verifies (strict)");
 }
 
 // RFC 6962 section 2.1, naively and recursively, over record hashes.
@@ -935,11 +801,7 @@ fn rfc_path(m: usize, data: &[[u8; 32]]) -> Vec<[u8; 32]> {
 fn rfc_subproof(m: usize, data: &[[u8; 32]], complete: bool) -> Vec<[u8; 32]> {
     let n = data.len();
     if m == n {
-        return if complete {
-            Vec::new()
-        } else {
-            vec![mth(data)]
-        };
+        return if complete { Vec::new() } else { vec![mth(data)] };
     }
     let k = largest_power_of_two_below(n);
     if m <= k {
@@ -981,15 +843,9 @@ fn domains_and_keys_check_independently() {
     }
     for key in vectors["keys"].as_array().unwrap() {
         let secret = unhex(&key["secret_hex"]);
-        assert_eq!(
-            secret,
-            plain_sha256(&[b"fundledger/test-key\0", str_of(&key["label"]).as_bytes()])
-        );
+        assert_eq!(secret, plain_sha256(&[b"fundledger/test-key\0", str_of(&key["label"]).as_bytes()]));
         let signing = ed25519_dalek::SigningKey::from_bytes(&secret.try_into().unwrap());
-        assert_eq!(
-            signing.verifying_key().to_bytes().to_vec(),
-            unhex(&key["public_hex"])
-        );
+        assert_eq!(signing.verifying_key().to_bytes().to_vec(), unhex(&key["public_hex"]));
     }
 }
 
@@ -1001,17 +857,9 @@ fn canonicalization_vectors_check_independently() {
     for (case, (name, input, expected)) in cases.iter().zip(CANONICAL_CASES) {
         assert_eq!(str_of(&case["name"]), name);
         assert_eq!(str_of(&case["input"]), input);
-        assert_eq!(
-            str_of(&case["output"]),
-            expected,
-            "{name}: committed output differs from the hand-written one"
-        );
+        assert_eq!(str_of(&case["output"]), expected, "{name}: committed output differs from the hand-written one");
         assert_eq!(unhex(&case["output_hex"]), expected.as_bytes());
-        assert_eq!(
-            jcs(input).as_deref(),
-            Ok(expected),
-            "{name}: independent writer"
-        );
+        assert_eq!(jcs(input).as_deref(), Ok(expected), "{name}: independent writer");
         let library = canonicalize(&serde_json::from_str(input).unwrap()).unwrap();
         assert_eq!(library, expected.as_bytes(), "{name}: library");
         // Canonical output is a fixed point.
@@ -1021,10 +869,7 @@ fn canonicalization_vectors_check_independently() {
         let input = str_of(&case["input"]);
         assert!(jcs(input).is_err(), "independent writer accepts {input}");
         let value: Value = serde_json::from_str(input).unwrap();
-        assert!(matches!(
-            canonicalize(&value),
-            Err(CanonicalError::Number(..) | CanonicalError::TooDeep(_))
-        ));
+        assert!(matches!(canonicalize(&value), Err(CanonicalError::Number(..) | CanonicalError::TooDeep(_))));
     }
 }
 
@@ -1038,10 +883,7 @@ fn event_vectors_check_independently() {
         let canonical = str_of(&event["body_canonical"]);
         assert_eq!(unhex(&event["body_canonical_hex"]), canonical.as_bytes());
         // The struct-order body and the canonical body are the same JSON.
-        assert_eq!(
-            jcs(event["body"].to_string().as_str()).as_deref(),
-            Ok(canonical)
-        );
+        assert_eq!(jcs(event["body"].to_string().as_str()).as_deref(), Ok(canonical));
         assert_eq!(jcs(canonical).as_deref(), Ok(canonical));
         let event_hash = plain_sha256(&[event_prefix, canonical.as_bytes()]);
         assert_eq!(unhex32(&event["event_hash"]), event_hash);
@@ -1057,12 +899,10 @@ fn event_vectors_check_independently() {
             verify_ed25519(&unhex(signer), &message, &unhex(signature));
         }
         // The submission carries the canonical body verbatim.
-        let submission: serde_json::Map<String, Value> =
-            serde_json::from_str(str_of(&event["submission"])).unwrap();
+        let submission: serde_json::Map<String, Value> = serde_json::from_str(str_of(&event["submission"])).unwrap();
         assert_eq!(submission.len(), 2);
         assert_eq!(submission["signatures"], event["signatures"]);
-        assert!(str_of(&event["submission"])
-            .starts_with(&format!("{{\"body\":{canonical},\"signatures\":[")));
+        assert!(str_of(&event["submission"]).starts_with(&format!("{{\"body\":{canonical},\"signatures\":[")));
         types.push(str_of(&event["type"]).to_string());
     }
     types.sort();
@@ -1072,10 +912,7 @@ fn event_vectors_check_independently() {
         let submission: Value = serde_json::from_str(str_of(&layout["submission"])).unwrap();
         let canonical = jcs(&submission["body"].to_string()).unwrap();
         assert_eq!(canonical, str_of(&layout["body_canonical"]));
-        assert_eq!(
-            unhex32(&layout["event_hash"]),
-            plain_sha256(&[event_prefix, canonical.as_bytes()])
-        );
+        assert_eq!(unhex32(&layout["event_hash"]), plain_sha256(&[event_prefix, canonical.as_bytes()]));
         let parsed = SignedEvent::from_submission_json(str_of(&layout["submission"])).unwrap();
         assert!(parsed.verify().is_ok());
     }
@@ -1093,34 +930,15 @@ fn ledger_vectors_check_independently() {
         let seq = record["seq"].as_u64().unwrap();
         assert_eq!(seq, index as u64 + 1, "seq starts at 1 and has no gaps");
         let event = &events[record["event"].as_u64().unwrap() as usize];
-        assert_eq!(
-            unhex32(&record["prev"]),
-            prev,
-            "prev of record 1 is 32 zero bytes, then the previous record hash"
-        );
+        assert_eq!(unhex32(&record["prev"]), prev, "prev of record 1 is 32 zero bytes, then the previous record hash");
         assert_eq!(record["event_hash"], event["event_hash"]);
-        let signatures: Vec<[u8; 64]> = event["signatures"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|s| unhex(s).try_into().unwrap())
-            .collect();
+        let signatures: Vec<[u8; 64]> = event["signatures"].as_array().unwrap().iter().map(|s| unhex(s).try_into().unwrap()).collect();
         let recorded_at = str_of(&record["recorded_at"]);
-        let preimage = documented_record_preimage(
-            ledger,
-            seq,
-            &prev,
-            recorded_at,
-            &unhex32(&event["event_hash"]),
-            &signatures,
-        );
+        let preimage = documented_record_preimage(ledger, seq, &prev, recorded_at, &unhex32(&event["event_hash"]), &signatures);
         assert_eq!(unhex(&record["record_hash_preimage_hex"]), preimage);
         let record_hash = plain_sha256(&[&preimage]);
         assert_eq!(unhex32(&record["record_hash"]), record_hash);
-        assert_eq!(
-            unhex32(&record["merkle_leaf_hash"]),
-            plain_sha256(&[&[0u8], &record_hash])
-        );
+        assert_eq!(unhex32(&record["merkle_leaf_hash"]), plain_sha256(&[&[0u8], &record_hash]));
 
         // The stored JSON carries exactly these values, the body byte for byte.
         let stored_text = str_of(&record["stored"]);
@@ -1131,23 +949,11 @@ fn ledger_vectors_check_independently() {
         assert_eq!(stored.prev, hex::encode(prev));
         assert_eq!(stored.recorded_at, recorded_at);
         assert_eq!(stored.body.get(), str_of(&event["body_canonical"]));
-        assert_eq!(
-            stored.signatures,
-            event["signatures"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|s| str_of(s).to_string())
-                .collect::<Vec<_>>()
-        );
+        assert_eq!(stored.signatures, event["signatures"].as_array().unwrap().iter().map(|s| str_of(s).to_string()).collect::<Vec<_>>());
         assert_eq!(stored.hash, hex::encode(record_hash));
         let parsed = Record::from_json(stored_text.as_bytes()).unwrap();
         assert_eq!(parsed.hash, record_hash);
-        assert_eq!(
-            parsed.to_json(),
-            stored_text.as_bytes(),
-            "the writer's layout of the stored record"
-        );
+        assert_eq!(parsed.to_json(), stored_text.as_bytes(), "the writer's layout of the stored record");
 
         prev = record_hash;
         record_hashes.push(record_hash);
@@ -1155,51 +961,24 @@ fn ledger_vectors_check_independently() {
 
     for root in vectors["ledger"]["roots"].as_array().unwrap() {
         let size = root["size"].as_u64().unwrap() as usize;
-        assert_eq!(
-            unhex32(&root["root"]),
-            mth(&record_hashes[..size]),
-            "root at size {size}"
-        );
+        assert_eq!(unhex32(&root["root"]), mth(&record_hashes[..size]), "root at size {size}");
     }
-    assert_eq!(
-        str_of(&vectors["ledger"]["roots"][0]["root"]),
-        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-    );
+    assert_eq!(str_of(&vectors["ledger"]["roots"][0]["root"]), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
     for proof in vectors["ledger"]["inclusion_proofs"].as_array().unwrap() {
-        let (index, size) = (
-            proof["leaf_index"].as_u64().unwrap(),
-            proof["tree_size"].as_u64().unwrap(),
-        );
+        let (index, size) = (proof["leaf_index"].as_u64().unwrap(), proof["tree_size"].as_u64().unwrap());
         let path = hex_list(&proof["path"]);
-        assert_eq!(
-            path,
-            rfc_path(index as usize, &record_hashes[..size as usize]),
-            "inclusion {index} in {size}"
-        );
-        assert_eq!(
-            unhex32(&proof["record_hash"]),
-            record_hashes[index as usize]
-        );
+        assert_eq!(path, rfc_path(index as usize, &record_hashes[..size as usize]), "inclusion {index} in {size}");
+        assert_eq!(unhex32(&proof["record_hash"]), record_hashes[index as usize]);
         let leaf = unhex32(&proof["leaf_hash"]);
-        assert_eq!(
-            leaf,
-            plain_sha256(&[&[0u8], &record_hashes[index as usize]])
-        );
+        assert_eq!(leaf, plain_sha256(&[&[0u8], &record_hashes[index as usize]]));
         let root = unhex32(&proof["root"]);
         assert_eq!(root, mth(&record_hashes[..size as usize]));
         merkle::verify_inclusion(&leaf, index, size, &path, &root).unwrap();
     }
     for proof in vectors["ledger"]["consistency_proofs"].as_array().unwrap() {
-        let (m, n) = (
-            proof["old_size"].as_u64().unwrap(),
-            proof["new_size"].as_u64().unwrap(),
-        );
+        let (m, n) = (proof["old_size"].as_u64().unwrap(), proof["new_size"].as_u64().unwrap());
         let path = hex_list(&proof["path"]);
-        assert_eq!(
-            path,
-            rfc_subproof(m as usize, &record_hashes[..n as usize], true),
-            "consistency {m} to {n}"
-        );
+        assert_eq!(path, rfc_subproof(m as usize, &record_hashes[..n as usize], true), "consistency {m} to {n}");
         let (old_root, new_root) = (unhex32(&proof["old_root"]), unhex32(&proof["new_root"]));
         assert_eq!(old_root, mth(&record_hashes[..m as usize]));
         assert_eq!(new_root, mth(&record_hashes[..n as usize]));
@@ -1213,38 +992,18 @@ fn ledger_vectors_check_independently() {
     let (root, head) = (unhex32(&checkpoint["root"]), unhex32(&checkpoint["head"]));
     assert_eq!(root, mth(&record_hashes));
     assert_eq!(head, *record_hashes.last().unwrap());
-    let bytes = documented_checkpoint_bytes(
-        str_of(&checkpoint["ledger"]),
-        size,
-        &root,
-        &head,
-        str_of(&checkpoint["issued_at"]),
-    );
+    let bytes = documented_checkpoint_bytes(str_of(&checkpoint["ledger"]), size, &root, &head, str_of(&checkpoint["issued_at"]));
     assert_eq!(unhex(&checkpoint["signing_bytes_hex"]), bytes);
     let operator_message = [&b"fundledger/v1/checkpoint\0"[..], &bytes].concat();
     let witness_message = [&b"fundledger/v1/witness\0"[..], &bytes].concat();
     assert_eq!(unhex(&checkpoint["operator_message_hex"]), operator_message);
     assert_eq!(unhex(&checkpoint["witness_message_hex"]), witness_message);
-    verify_ed25519(
-        &unhex(&checkpoint["operator"]),
-        &operator_message,
-        &unhex(&checkpoint["operator_signature"]),
-    );
-    verify_ed25519(
-        &unhex(&checkpoint["witness"]),
-        &witness_message,
-        &unhex(&checkpoint["witness_signature"]),
-    );
+    verify_ed25519(&unhex(&checkpoint["operator"]), &operator_message, &unhex(&checkpoint["operator_signature"]));
+    verify_ed25519(&unhex(&checkpoint["witness"]), &witness_message, &unhex(&checkpoint["witness_signature"]));
     // A witness signature is not an operator signature, and vice versa.
-    let witness_key =
-        ed25519_dalek::VerifyingKey::from_bytes(&unhex(&checkpoint["witness"]).try_into().unwrap())
-            .unwrap();
-    let witness_signature = ed25519_dalek::Signature::from_bytes(
-        &unhex(&checkpoint["witness_signature"]).try_into().unwrap(),
-    );
-    assert!(witness_key
-        .verify_strict(&operator_message, &witness_signature)
-        .is_err());
+    let witness_key = ed25519_dalek::VerifyingKey::from_bytes(&unhex(&checkpoint["witness"]).try_into().unwrap()).unwrap();
+    let witness_signature = ed25519_dalek::Signature::from_bytes(&unhex(&checkpoint["witness_signature"]).try_into().unwrap());
+    assert!(witness_key.verify_strict(&operator_message, &witness_signature).is_err());
 
     let signed: Value = serde_json::from_str(str_of(&checkpoint["signed_json"])).unwrap();
     for field in ["ledger", "size", "root", "head", "issued_at"] {
@@ -1253,15 +1012,10 @@ fn ledger_vectors_check_independently() {
     assert_eq!(signed["signer"], checkpoint["operator"]);
     assert_eq!(signed["signature"], checkpoint["operator_signature"]);
     assert_eq!(signed.as_object().unwrap().len(), 7);
-    let parsed =
-        SignedCheckpoint::from_json(str_of(&checkpoint["signed_json"]).as_bytes()).unwrap();
+    let parsed = SignedCheckpoint::from_json(str_of(&checkpoint["signed_json"]).as_bytes()).unwrap();
     parsed.verify(&parsed.signer).unwrap();
-    let cosignature: Cosignature =
-        serde_json::from_str(str_of(&checkpoint["cosignature_json"])).unwrap();
-    assert_eq!(
-        cosignature.witness.to_string(),
-        str_of(&checkpoint["witness"])
-    );
+    let cosignature: Cosignature = serde_json::from_str(str_of(&checkpoint["cosignature_json"])).unwrap();
+    assert_eq!(cosignature.witness.to_string(), str_of(&checkpoint["witness"]));
     cosignature.verify(&parsed.checkpoint).unwrap();
 
     // What docs/FORMAT.md section 11 says a reader refuses.
@@ -1270,15 +1024,9 @@ fn ledger_vectors_check_independently() {
     for (name, bad) in [
         ("an unknown member", text.replacen('{', "{\"x\":1,", 1)),
         ("a repeated member", text.replacen('{', "{\"size\":10,", 1)),
-        (
-            "uppercase hex",
-            text.replacen(root_hex, &root_hex.to_uppercase(), 1),
-        ),
+        ("uppercase hex", text.replacen(root_hex, &root_hex.to_uppercase(), 1)),
     ] {
-        assert!(
-            SignedCheckpoint::from_json(bad.as_bytes()).is_err(),
-            "a checkpoint with {name} is accepted"
-        );
+        assert!(SignedCheckpoint::from_json(bad.as_bytes()).is_err(), "a checkpoint with {name} is accepted");
     }
     let mut forged = parsed.clone();
     forged.checkpoint.size -= 1;
@@ -1290,8 +1038,7 @@ fn ledger_vectors_check_independently() {
 fn invalid_records_are_refused_for_the_stated_reason() {
     let vectors = committed();
     for case in vectors["invalid_records"].as_array().unwrap() {
-        let error =
-            Record::from_json(str_of(&case["stored"]).as_bytes()).expect_err(str_of(&case["name"]));
+        let error = Record::from_json(str_of(&case["stored"]).as_bytes()).expect_err(str_of(&case["name"]));
         let kind = match error {
             RecordError::Json(_) => "Json",
             RecordError::Version(_) => "Version",
@@ -1300,12 +1047,7 @@ fn invalid_records_are_refused_for_the_stated_reason() {
             RecordError::HashMismatch { .. } => "HashMismatch",
             RecordError::LedgerMismatch { .. } => "LedgerMismatch",
         };
-        assert_eq!(
-            kind,
-            str_of(&case["error"]),
-            "{}: {error}",
-            str_of(&case["name"])
-        );
+        assert_eq!(kind, str_of(&case["error"]), "{}: {error}", str_of(&case["name"]));
     }
 }
 
@@ -1324,10 +1066,7 @@ fn committed_ledger_replays_through_the_state_machine() {
         let verified = record.event.clone().verify().unwrap();
         ledger.apply(&verified).unwrap();
     }
-    assert_eq!(
-        hex::encode(chain.root()),
-        str_of(&vectors["checkpoint"]["root"])
-    );
+    assert_eq!(hex::encode(chain.root()), str_of(&vectors["checkpoint"]["root"]));
     let grant = &ledger.grants()[&GrantId::parse("g-0001").unwrap()];
     assert_eq!(grant.disbursed, Money::hkd(100_000));
     assert_eq!(grant.verified_spend, Money::hkd(300_000));

@@ -6,10 +6,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use fundledger_merkle::{
-    consistency_proof, inclusion_proof, leaf_hash, root_at, verify_consistency, verify_inclusion,
-    CompactRange, Hash, MemoryNodeStore,
-};
+use fundledger_merkle::{consistency_proof, inclusion_proof, leaf_hash, root_at, verify_consistency, verify_inclusion, CompactRange, Hash, MemoryNodeStore};
 
 const TREE_SIZE: u64 = 10_000_000;
 
@@ -21,10 +18,7 @@ struct PositionSequence(u64);
 impl PositionSequence {
     /// The next position in `[0, bound)` (a 64-bit LCG, high bits used).
     fn next_below(&mut self, bound: u64) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
+        self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
         ((u128::from(self.0 >> 11) * u128::from(bound)) >> 53) as u64
     }
 }
@@ -67,10 +61,7 @@ fn proof_benches(criterion: &mut Criterion) {
     let build_start = Instant::now();
     let store = MemoryNodeStore::from_leaves((0..TREE_SIZE).map(record_leaf));
     let root = root_at(&store, TREE_SIZE).expect("store holds the whole tree");
-    eprintln!(
-        "built a {TREE_SIZE}-leaf MemoryNodeStore in {:.2?}",
-        build_start.elapsed()
-    );
+    eprintln!("built a {TREE_SIZE}-leaf MemoryNodeStore in {:.2?}", build_start.elapsed());
 
     let mut group = criterion.benchmark_group("proofs_at_10m_leaves");
     group.sample_size(20);
@@ -83,11 +74,7 @@ fn proof_benches(criterion: &mut Criterion) {
 
     let mut positions = PositionSequence(1);
     group.bench_function("inclusion_proof_generate", |bencher| {
-        bencher.iter_batched(
-            || positions.next_below(TREE_SIZE),
-            |leaf_index| inclusion_proof(&store, leaf_index, TREE_SIZE),
-            BatchSize::SmallInput,
-        );
+        bencher.iter_batched(|| positions.next_below(TREE_SIZE), |leaf_index| inclusion_proof(&store, leaf_index, TREE_SIZE), BatchSize::SmallInput);
     });
 
     let mut positions = PositionSequence(2);
@@ -99,8 +86,7 @@ fn proof_benches(criterion: &mut Criterion) {
                 (leaf_index, record_leaf(leaf_index), proof)
             },
             |(leaf_index, leaf, proof)| {
-                verify_inclusion(&leaf, leaf_index, TREE_SIZE, &proof, &root)
-                    .expect("honest proof verifies");
+                verify_inclusion(&leaf, leaf_index, TREE_SIZE, &proof, &root).expect("honest proof verifies");
             },
             BatchSize::SmallInput,
         );
@@ -108,11 +94,7 @@ fn proof_benches(criterion: &mut Criterion) {
 
     let mut positions = PositionSequence(3);
     group.bench_function("consistency_proof_generate", |bencher| {
-        bencher.iter_batched(
-            || positions.next_below(TREE_SIZE - 1) + 1,
-            |old_size| consistency_proof(&store, old_size, TREE_SIZE),
-            BatchSize::SmallInput,
-        );
+        bencher.iter_batched(|| positions.next_below(TREE_SIZE - 1) + 1, |old_size| consistency_proof(&store, old_size, TREE_SIZE), BatchSize::SmallInput);
     });
 
     let mut positions = PositionSequence(4);
@@ -125,8 +107,7 @@ fn proof_benches(criterion: &mut Criterion) {
                 (old_size, old_root, proof)
             },
             |(old_size, old_root, proof)| {
-                verify_consistency(old_size, TREE_SIZE, &old_root, &root, &proof)
-                    .expect("honest proof verifies");
+                verify_consistency(old_size, TREE_SIZE, &old_root, &root, &proof).expect("honest proof verifies");
             },
             BatchSize::SmallInput,
         );

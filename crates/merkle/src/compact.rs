@@ -33,11 +33,7 @@ impl CompactRange {
     pub fn from_parts(size: u64, peaks: Vec<Hash>) -> Result<Self, MerkleError> {
         let expected_peak_count = size.count_ones() as usize;
         if peaks.len() != expected_peak_count {
-            return Err(MerkleError::MalformedPeaks {
-                size,
-                expected_peak_count,
-                actual_peak_count: peaks.len(),
-            });
+            return Err(MerkleError::MalformedPeaks { size, expected_peak_count, actual_peak_count: peaks.len() });
         }
         Ok(Self { size, peaks })
     }
@@ -45,9 +41,7 @@ impl CompactRange {
     /// Rebuilds the compact range of the tree of `size` leaves from stored
     /// nodes, with one read per peak.
     pub fn from_store(store: &impl NodeStore, size: u64) -> Result<Self, MerkleError> {
-        let mut peaks = right_edge_subtrees_right_to_left(0, size)
-            .map(|id| read_node(store, id))
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut peaks = right_edge_subtrees_right_to_left(0, size).map(|id| read_node(store, id)).collect::<Result<Vec<_>, _>>()?;
         peaks.reverse();
         Ok(Self { size, peaks })
     }
@@ -86,10 +80,7 @@ impl CompactRange {
     /// # Panics
     /// If the tree already has `u64::MAX` leaves.
     pub fn append(&mut self, leaf: Hash, mut on_node: impl FnMut(NodeId, &Hash)) {
-        assert!(
-            self.size < u64::MAX,
-            "a Merkle tree cannot hold more than u64::MAX leaves"
-        );
+        assert!(self.size < u64::MAX, "a Merkle tree cannot hold more than u64::MAX leaves");
         let mut id = NodeId::leaf(self.size);
         let mut hash = leaf;
         on_node(id, &hash);
@@ -98,9 +89,7 @@ impl CompactRange {
         while id.index & 1 == 1 {
             // `peaks.len() == size.count_ones()` (checked by every
             // constructor), so there is a peak for every trailing one bit.
-            let Some(left) = self.peaks.pop() else {
-                unreachable!("compact range holds fewer peaks than its size has set bits")
-            };
+            let Some(left) = self.peaks.pop() else { unreachable!("compact range holds fewer peaks than its size has set bits") };
             hash = node_hash(&left, &hash);
             id = NodeId::new(id.level + 1, id.index >> 1);
             on_node(id, &hash);

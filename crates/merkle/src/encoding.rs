@@ -13,10 +13,7 @@ pub fn hash_to_hex(hash: &Hash) -> String {
 /// Parses 64 hex characters (either case) into a hash.
 pub fn hash_from_hex(text: &str) -> Result<Hash, MerkleError> {
     let mut hash = [0u8; 32];
-    hex::decode_to_slice(text, &mut hash).map_err(|source| MerkleError::InvalidHashHex {
-        length: text.len(),
-        source,
-    })?;
+    hex::decode_to_slice(text, &mut hash).map_err(|source| MerkleError::InvalidHashHex { length: text.len(), source })?;
     Ok(hash)
 }
 
@@ -34,13 +31,7 @@ pub fn proof_from_hex(proof_hex: &[impl AsRef<str>]) -> Result<Vec<Hash>, Merkle
         .map(|(position, text)| {
             let text = text.as_ref();
             let mut hash = [0u8; 32];
-            hex::decode_to_slice(text, &mut hash).map_err(|source| {
-                MerkleError::InvalidProofHex {
-                    position,
-                    length: text.len(),
-                    source,
-                }
-            })?;
+            hex::decode_to_slice(text, &mut hash).map_err(|source| MerkleError::InvalidProofHex { position, length: text.len(), source })?;
             Ok(hash)
         })
         .collect()

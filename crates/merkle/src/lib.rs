@@ -49,6 +49,4 @@ pub use hash::{empty_root, leaf_hash, node_hash, Hash};
 pub use node::NodeId;
 pub use proof::{consistency_proof, inclusion_proof, root_at};
 pub use store::{MemoryNodeStore, NodeStore};
-pub use verify::{
-    consistency_proof_length, inclusion_proof_length, verify_consistency, verify_inclusion,
-};
+pub use verify::{consistency_proof_length, inclusion_proof_length, verify_consistency, verify_inclusion};

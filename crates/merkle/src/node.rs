@@ -27,10 +27,7 @@ impl NodeId {
 
     /// The leaf node for the leaf at `leaf_index`.
     pub const fn leaf(leaf_index: u64) -> Self {
-        Self {
-            level: 0,
-            index: leaf_index,
-        }
+        Self { level: 0, index: leaf_index }
     }
 }
 
@@ -56,16 +53,11 @@ impl fmt::Display for NodeId {
 /// `start` must be aligned to a power of two at least `end - start` (true for
 /// `[0, size)` and for every right-edge subtree a proof needs), so the range
 /// splits into one perfect subtree per set bit of its length.
-pub(crate) fn right_edge_subtrees_right_to_left(
-    start: u64,
-    end: u64,
-) -> impl Iterator<Item = NodeId> {
+pub(crate) fn right_edge_subtrees_right_to_left(start: u64, end: u64) -> impl Iterator<Item = NodeId> {
     debug_assert!(start <= end, "range [{start}, {end}) is reversed");
     let length = end - start;
     debug_assert!(
-        length
-            .checked_next_power_of_two()
-            .map_or(start == 0, |width| start & (width - 1) == 0),
+        length.checked_next_power_of_two().map_or(start == 0, |width| start & (width - 1) == 0),
         "range [{start}, {end}) does not start on a boundary of its own width"
     );
     let mut remaining_length = length;
@@ -90,10 +82,7 @@ mod tests {
     #[test]
     fn right_edge_of_seven_leaves() {
         let ids: Vec<_> = right_edge_subtrees_right_to_left(0, 7).collect();
-        assert_eq!(
-            ids,
-            vec![NodeId::new(0, 6), NodeId::new(1, 2), NodeId::new(2, 0)]
-        );
+        assert_eq!(ids, vec![NodeId::new(0, 6), NodeId::new(1, 2), NodeId::new(2, 0)]);
     }
 
     #[test]
@@ -113,10 +102,7 @@ mod tests {
 
     #[test]
     fn display_names_the_leaf_range() {
-        assert_eq!(
-            NodeId::new(2, 3).to_string(),
-            "(level 2, index 3) covering leaves [12, 16)"
-        );
+        assert_eq!(NodeId::new(2, 3).to_string(), "(level 2, index 3) covering leaves [12, 16)");
         assert_eq!(NodeId::new(200, 3).to_string(), "(level 200, index 3)");
     }
 }

@@ -17,11 +17,7 @@ pub fn root_at(store: &impl NodeStore, size: u64) -> Result<Hash, MerkleError> {
 
 /// The RFC 6962 section 2.1.1 audit path `PATH(leaf_index, D[tree_size])`,
 /// ordered from the leaf's sibling up to the child of the root.
-pub fn inclusion_proof(
-    store: &impl NodeStore,
-    leaf_index: u64,
-    tree_size: u64,
-) -> Result<Vec<Hash>, MerkleError> {
+pub fn inclusion_proof(store: &impl NodeStore, leaf_index: u64, tree_size: u64) -> Result<Vec<Hash>, MerkleError> {
     // Also rejects leaf_index >= tree_size.
     let length = inclusion_proof_length(leaf_index, tree_size)?;
     let mut proof = Vec::with_capacity(length);
@@ -32,11 +28,7 @@ pub fn inclusion_proof(
 
 /// The RFC 6962 section 2.1.2 consistency proof `PROOF(old_size,
 /// D[new_size])`. Empty when the sizes are equal.
-pub fn consistency_proof(
-    store: &impl NodeStore,
-    old_size: u64,
-    new_size: u64,
-) -> Result<Vec<Hash>, MerkleError> {
+pub fn consistency_proof(store: &impl NodeStore, old_size: u64, new_size: u64) -> Result<Vec<Hash>, MerkleError> {
     let length = consistency_proof_length(old_size, new_size)?;
     let mut proof = Vec::with_capacity(length);
     if old_size == new_size {
@@ -70,20 +62,12 @@ pub(crate) fn check_consistency_sizes(old_size: u64, new_size: u64) -> Result<()
 
 /// Appends to `proof` the sibling hashes on the path from the complete node
 /// `node` to the root of the tree of `tree_size` leaves, bottom-up.
-fn push_path_to_root(
-    store: &impl NodeStore,
-    node: NodeId,
-    tree_size: u64,
-    proof: &mut Vec<Hash>,
-) -> Result<(), MerkleError> {
+fn push_path_to_root(store: &impl NodeStore, node: NodeId, tree_size: u64, proof: &mut Vec<Hash>) -> Result<(), MerkleError> {
     let level = u32::from(node.level);
     debug_assert!(tree_size > 0);
     // The node at `level` that contains the tree's last leaf.
     let last_index = (tree_size - 1) >> level;
-    debug_assert!(
-        node.index <= last_index,
-        "node {node} is outside tree {tree_size}"
-    );
+    debug_assert!(node.index <= last_index, "node {node} is outside tree {tree_size}");
     // Below the height where the paths to `node` and to the last leaf join,
     // siblings are ordinary subtrees; the last of them is the right edge of the
     // tree and may be partial.
@@ -103,10 +87,7 @@ fn push_path_to_root(
     let mut ancestor = node.index.checked_shr(inner_height).unwrap_or(0);
     while ancestor != 0 {
         if ancestor & 1 == 1 {
-            proof.push(read_node(
-                store,
-                NodeId::new((level + height) as u8, ancestor - 1),
-            )?);
+            proof.push(read_node(store, NodeId::new((level + height) as u8, ancestor - 1))?);
         }
         ancestor >>= 1;
         height += 1;

@@ -80,11 +80,7 @@ impl MemoryNodeStore {
     /// # Panics
     /// If `range` is not the compact range of this store's tree.
     pub fn append(&mut self, range: &mut CompactRange, leaf: Hash) {
-        assert_eq!(
-            range.size(),
-            self.leaf_count(),
-            "compact range and node store describe trees of different sizes"
-        );
+        assert_eq!(range.size(), self.leaf_count(), "compact range and node store describe trees of different sizes");
         range.append(leaf, |id, hash| self.put(id, *hash));
     }
 
@@ -107,20 +103,13 @@ impl MemoryNodeStore {
         }
         let nodes = &mut self.levels[level];
         let next_index = nodes.len() as u64;
-        assert!(
-            id.index <= next_index,
-            "MemoryNodeStore::put({id}) would leave a gap: level {} holds nodes up to index {next_index} (exclusive)",
-            id.level
-        );
+        assert!(id.index <= next_index, "MemoryNodeStore::put({id}) would leave a gap: level {} holds nodes up to index {next_index} (exclusive)", id.level);
         if id.index == next_index {
             nodes.push(hash);
         } else {
             // id.index < len, and len fits in usize.
             let slot = &mut nodes[id.index as usize];
-            debug_assert!(
-                *slot == hash,
-                "node {id} rewritten with a different hash; complete subtrees never change"
-            );
+            debug_assert!(*slot == hash, "node {id} rewritten with a different hash; complete subtrees never change");
             *slot = hash;
         }
     }
@@ -128,11 +117,7 @@ impl MemoryNodeStore {
 
 impl NodeStore for MemoryNodeStore {
     fn node(&self, id: NodeId) -> Result<Option<Hash>, MerkleError> {
-        let found = self
-            .levels
-            .get(usize::from(id.level))
-            .and_then(|nodes| nodes.get(usize::try_from(id.index).ok()?))
-            .copied();
+        let found = self.levels.get(usize::from(id.level)).and_then(|nodes| nodes.get(usize::try_from(id.index).ok()?)).copied();
         Ok(found)
     }
 }

@@ -11,19 +11,13 @@ use crate::proof::check_consistency_sizes;
 /// `tree_size` leaves.
 pub fn inclusion_proof_length(leaf_index: u64, tree_size: u64) -> Result<usize, MerkleError> {
     if leaf_index >= tree_size {
-        return Err(MerkleError::LeafIndexOutOfRange {
-            leaf_index,
-            tree_size,
-        });
+        return Err(MerkleError::LeafIndexOutOfRange { leaf_index, tree_size });
     }
     // Below the height where the paths to the leaf and to the last leaf join,
     // every level contributes a sibling; above it only levels where the path
     // is a right child do.
     let inner_height = u64::BITS - (leaf_index ^ (tree_size - 1)).leading_zeros();
-    let border_count = leaf_index
-        .checked_shr(inner_height)
-        .unwrap_or(0)
-        .count_ones();
+    let border_count = leaf_index.checked_shr(inner_height).unwrap_or(0).count_ones();
     Ok((inner_height + border_count) as usize)
 }
 
@@ -38,10 +32,7 @@ pub fn consistency_proof_length(old_size: u64, new_size: u64) -> Result<usize, M
     // at old_size, preceded by that subtree's root unless it is the whole old
     // tree (old_size a power of two).
     let boundary_level = old_size.trailing_zeros();
-    let path_length = inclusion_proof_length(
-        (old_size - 1) >> boundary_level,
-        ((new_size - 1) >> boundary_level) + 1,
-    )?;
+    let path_length = inclusion_proof_length((old_size - 1) >> boundary_level, ((new_size - 1) >> boundary_level) + 1)?;
     let boundary_count = usize::from(!old_size.is_power_of_two());
     Ok(boundary_count + path_length)
 }
@@ -49,21 +40,12 @@ pub fn consistency_proof_length(old_size: u64, new_size: u64) -> Result<usize, M
 /// Checks that `leaf` (a leaf hash, i.e. already `leaf_hash`ed) is at
 /// `leaf_index` in the tree of `tree_size` leaves whose root is `root`
 /// (RFC 9162 section 2.1.3.2).
-pub fn verify_inclusion(
-    leaf: &Hash,
-    leaf_index: u64,
-    tree_size: u64,
-    proof: &[Hash],
-    root: &Hash,
-) -> Result<(), MerkleError> {
+pub fn verify_inclusion(leaf: &Hash, leaf_index: u64, tree_size: u64, proof: &[Hash], root: &Hash) -> Result<(), MerkleError> {
     // Step 1 of the RFC (leaf_index < tree_size) is part of the length check,
     // which also rejects truncated or padded proofs with a precise error.
     let expected = inclusion_proof_length(leaf_index, tree_size)?;
     if proof.len() != expected {
-        return Err(MerkleError::ProofLengthMismatch {
-            expected,
-            actual: proof.len(),
-        });
+        return Err(MerkleError::ProofLengthMismatch { expected, actual: proof.len() });
     }
     // Steps 2 and 3.
     let mut first_node = leaf_index;
@@ -72,10 +54,7 @@ pub fn verify_inclusion(
     // Step 4.
     for sibling in proof {
         if second_node == 0 {
-            return Err(MerkleError::ProofLengthMismatch {
-                expected,
-                actual: proof.len(),
-            });
+            return Err(MerkleError::ProofLengthMismatch { expected, actual: proof.len() });
         }
         if first_node & 1 == 1 || first_node == second_node {
             computed = node_hash(sibling, &computed);
@@ -95,17 +74,10 @@ pub fn verify_inclusion(
     }
     // Step 5.
     if second_node != 0 {
-        return Err(MerkleError::ProofLengthMismatch {
-            expected,
-            actual: proof.len(),
-        });
+        return Err(MerkleError::ProofLengthMismatch { expected, actual: proof.len() });
     }
     if computed != *root {
-        return Err(MerkleError::RootMismatch {
-            tree_size,
-            expected: *root,
-            computed,
-        });
+        return Err(MerkleError::RootMismatch { tree_size, expected: *root, computed });
     }
     Ok(())
 }
@@ -115,27 +87,14 @@ pub fn verify_inclusion(
 ///
 /// `old_size` must be at least 1 (RFC 6962 defines no proof from the empty
 /// tree). Equal sizes need an empty proof and equal roots.
-pub fn verify_consistency(
-    old_size: u64,
-    new_size: u64,
-    old_root: &Hash,
-    new_root: &Hash,
-    proof: &[Hash],
-) -> Result<(), MerkleError> {
+pub fn verify_consistency(old_size: u64, new_size: u64, old_root: &Hash, new_root: &Hash, proof: &[Hash]) -> Result<(), MerkleError> {
     let expected = consistency_proof_length(old_size, new_size)?;
     if proof.len() != expected {
-        return Err(MerkleError::ProofLengthMismatch {
-            expected,
-            actual: proof.len(),
-        });
+        return Err(MerkleError::ProofLengthMismatch { expected, actual: proof.len() });
     }
     if old_size == new_size {
         if old_root != new_root {
-            return Err(MerkleError::RootMismatch {
-                tree_size: new_size,
-                expected: *new_root,
-                computed: *old_root,
-            });
+            return Err(MerkleError::RootMismatch { tree_size: new_size, expected: *new_root, computed: *old_root });
         }
         return Ok(());
     }
@@ -149,12 +108,7 @@ pub fn verify_consistency(
     } else {
         match proof.split_first() {
             Some((first, rest)) => (first, rest),
-            None => {
-                return Err(MerkleError::ProofLengthMismatch {
-                    expected,
-                    actual: 0,
-                })
-            }
+            None => return Err(MerkleError::ProofLengthMismatch { expected, actual: 0 }),
         }
     };
     // Step 3.
@@ -171,10 +125,7 @@ pub fn verify_consistency(
     // Step 6.
     for sibling in rest {
         if second_node == 0 {
-            return Err(MerkleError::ProofLengthMismatch {
-                expected,
-                actual: proof.len(),
-            });
+            return Err(MerkleError::ProofLengthMismatch { expected, actual: proof.len() });
         }
         if first_node & 1 == 1 || first_node == second_node {
             first_root = node_hash(sibling, &first_root);
@@ -194,24 +145,13 @@ pub fn verify_consistency(
     }
     // Step 7.
     if second_node != 0 {
-        return Err(MerkleError::ProofLengthMismatch {
-            expected,
-            actual: proof.len(),
-        });
+        return Err(MerkleError::ProofLengthMismatch { expected, actual: proof.len() });
     }
     if first_root != *old_root {
-        return Err(MerkleError::RootMismatch {
-            tree_size: old_size,
-            expected: *old_root,
-            computed: first_root,
-        });
+        return Err(MerkleError::RootMismatch { tree_size: old_size, expected: *old_root, computed: first_root });
     }
     if second_root != *new_root {
-        return Err(MerkleError::RootMismatch {
-            tree_size: new_size,
-            expected: *new_root,
-            computed: second_root,
-        });
+        return Err(MerkleError::RootMismatch { tree_size: new_size, expected: *new_root, computed: second_root });
     }
     Ok(())
 }

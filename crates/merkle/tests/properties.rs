@@ -34,31 +34,14 @@ fn interesting_old_sizes(new_size: usize) -> Vec<usize> {
 }
 
 /// Checks one consistency pair against the naive proof and every tampering.
-fn check_consistency_pair(
-    store: &MemoryNodeStore,
-    leaves: &[Hash],
-    old_size: usize,
-    tamper_bit: usize,
-) -> Result<(), TestCaseError> {
+fn check_consistency_pair(store: &MemoryNodeStore, leaves: &[Hash], old_size: usize, tamper_bit: usize) -> Result<(), TestCaseError> {
     let new_size = leaves.len();
     let (old, new) = (old_size as u64, new_size as u64);
     let old_root = naive_root(&leaves[..old_size]);
     let new_root = naive_root(leaves);
-    let proof = consistency_proof(store, old, new)
-        .map_err(|error| TestCaseError::fail(format!("{old} -> {new}: {error}")))?;
-    prop_assert_eq!(
-        &proof,
-        &naive_consistency_proof(old_size, leaves),
-        "{} -> {}",
-        old,
-        new
-    );
-    prop_assert!(
-        verify_consistency(old, new, &old_root, &new_root, &proof).is_ok(),
-        "honest proof {} -> {} rejected",
-        old,
-        new
-    );
+    let proof = consistency_proof(store, old, new).map_err(|error| TestCaseError::fail(format!("{old} -> {new}: {error}")))?;
+    prop_assert_eq!(&proof, &naive_consistency_proof(old_size, leaves), "{} -> {}", old, new);
+    prop_assert!(verify_consistency(old, new, &old_root, &new_root, &proof).is_ok(), "honest proof {} -> {} rejected", old, new);
     // A different history: one leaf of the old prefix replaced.
     let changed_position = tamper_bit % old_size;
     let mut forged_leaves = leaves.to_vec();
@@ -71,40 +54,15 @@ fn check_consistency_pair(
         let forged_proof = naive_consistency_proof(old_size, &forged_leaves);
         let forged_new_root = naive_root(&forged_leaves);
         // The forged history is self-consistent...
-        prop_assert!(verify_consistency(
-            old,
-            new,
-            &forged_old_root,
-            &forged_new_root,
-            &forged_proof
-        )
-        .is_ok());
+        prop_assert!(verify_consistency(old, new, &forged_old_root, &forged_new_root, &forged_proof).is_ok());
         // ...but neither extends, nor is extended by, the real one.
-        prop_assert!(
-            verify_consistency(old, new, &forged_old_root, &new_root, &forged_proof).is_err()
-        );
-        prop_assert!(
-            verify_consistency(old, new, &old_root, &forged_new_root, &forged_proof).is_err()
-        );
+        prop_assert!(verify_consistency(old, new, &forged_old_root, &new_root, &forged_proof).is_err());
+        prop_assert!(verify_consistency(old, new, &old_root, &forged_new_root, &forged_proof).is_err());
         prop_assert!(verify_consistency(old, new, &old_root, &forged_new_root, &proof).is_err());
     }
     // Wrong roots.
-    prop_assert!(verify_consistency(
-        old,
-        new,
-        &flip_bit(&old_root, tamper_bit),
-        &new_root,
-        &proof
-    )
-    .is_err());
-    prop_assert!(verify_consistency(
-        old,
-        new,
-        &old_root,
-        &flip_bit(&new_root, tamper_bit),
-        &proof
-    )
-    .is_err());
+    prop_assert!(verify_consistency(old, new, &flip_bit(&old_root, tamper_bit), &new_root, &proof).is_err());
+    prop_assert!(verify_consistency(old, new, &old_root, &flip_bit(&new_root, tamper_bit), &proof).is_err());
     // Tampered proofs.
     if !proof.is_empty() {
         let position = tamper_bit % proof.len();
@@ -128,13 +86,8 @@ fn consistency_for_every_pair_up_to_64_leaves() {
     let (store, _) = build(&leaves);
     for new_size in 1..=leaves.len() {
         for old_size in 1..=new_size {
-            check_consistency_pair(
-                &store,
-                &leaves[..new_size],
-                old_size,
-                old_size * 31 + new_size,
-            )
-            .unwrap_or_else(|error| panic!("{old_size} -> {new_size}: {error}"));
+            check_consistency_pair(&store, &leaves[..new_size], old_size, old_size * 31 + new_size)
+                .unwrap_or_else(|error| panic!("{old_size} -> {new_size}: {error}"));
         }
     }
 }
@@ -150,11 +103,7 @@ fn inclusion_rejects_every_other_index_up_to_40_leaves() {
             let proof = inclusion_proof(&store, index as u64, size as u64).expect("generation");
             for other in 0..size + 2 {
                 let verdict = verify_inclusion(leaf, other as u64, size as u64, &proof, &root);
-                assert_eq!(
-                    verdict.is_ok(),
-                    other == index,
-                    "leaf {index} as {other} in {size}"
-                );
+                assert_eq!(verdict.is_ok(), other == index, "leaf {index} as {other} in {size}");
             }
         }
     }

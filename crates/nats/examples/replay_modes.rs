@@ -98,7 +98,8 @@ async fn main() -> anyhow::Result<()> {
                 }
             }
         }
-        let (seconds, client_seconds, server_seconds) = (wall.elapsed().as_secs_f64(), cpu(std::process::id()).saturating_sub(own).as_secs_f64(), cpu(server_pid).saturating_sub(served).as_secs_f64());
+        let (seconds, client_seconds, server_seconds) =
+            (wall.elapsed().as_secs_f64(), cpu(std::process::id()).saturating_sub(own).as_secs_f64(), cpu(server_pid).saturating_sub(served).as_secs_f64());
         if bytes != count as usize * PAYLOAD_BYTES {
             bail!("{}: read {bytes} bytes, expected {}", mode.name(), count as usize * PAYLOAD_BYTES);
         }

@@ -44,8 +44,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_nats::header::{
-    HeaderMap, NATS_BATCH_COMMIT, NATS_BATCH_COMMIT_FINAL, NATS_BATCH_ID, NATS_BATCH_SEQUENCE,
-    NATS_EXPECTED_LAST_SEQUENCE, NATS_EXPECTED_STREAM, NATS_MESSAGE_ID,
+    HeaderMap, NATS_BATCH_COMMIT, NATS_BATCH_COMMIT_FINAL, NATS_BATCH_ID, NATS_BATCH_SEQUENCE, NATS_EXPECTED_LAST_SEQUENCE, NATS_EXPECTED_STREAM,
+    NATS_MESSAGE_ID,
 };
 use async_nats::jetstream::{
     self,
@@ -313,10 +313,7 @@ impl AppendError {
     /// True if messages from [`AppendError::acknowledged`] on may have been
     /// stored regardless: the caller must re-read the tail to know.
     pub fn outcome_unknown(&self) -> bool {
-        matches!(
-            self,
-            AppendError::Timeout { .. } | AppendError::Broker { .. }
-        )
+        matches!(self, AppendError::Timeout { .. } | AppendError::Broker { .. })
     }
 }
 
@@ -339,13 +336,7 @@ impl Appender {
     /// Acks are awaited for at most the context's timeout (async-nats
     /// default 5 s).
     pub fn new(js: jetstream::Context, stream_name: impl Into<String>) -> Appender {
-        Appender {
-            js,
-            stream_name: stream_name.into(),
-            in_flight_max: IN_FLIGHT_MAX,
-            mode: AppendMode::PipelinedFenced,
-            committed: Arc::new(Mutex::new(None)),
-        }
+        Appender { js, stream_name: stream_name.into(), in_flight_max: IN_FLIGHT_MAX, mode: AppendMode::PipelinedFenced, committed: Arc::new(Mutex::new(None)) }
     }
 
     /// An appender for the stream described by `info`, in the best mode it
@@ -353,11 +344,7 @@ impl Appender {
     /// (which [`crate::streams::ensure_ledger_streams`] sets on servers that
     /// support it), else [`AppendMode::PipelinedFenced`]. Logs the choice.
     pub fn for_stream(js: jetstream::Context, info: &jetstream::stream::Info) -> Appender {
-        let mode = if info.config.allow_atomic_publish {
-            AppendMode::Atomic
-        } else {
-            AppendMode::PipelinedFenced
-        };
+        let mode = if info.config.allow_atomic_publish { AppendMode::Atomic } else { AppendMode::PipelinedFenced };
         let server = js.client().server_info().version;
         tracing::info!(stream = %info.config.name, %mode, %server, "appending in {mode} mode");
         Appender::new(js, info.config.name.clone()).with_mode(mode)
@@ -415,11 +402,7 @@ impl Appender {
     /// duplicate window refuses its whole atomic batch
     /// ([`AppendError::DuplicateBatch`]) instead of acknowledging it as a
     /// duplicate.
-    pub async fn append_batch(
-        &self,
-        first_sequence: u64,
-        messages: &[OutgoingMessage],
-    ) -> Result<Vec<PublishReceipt>, AppendError> {
+    pub async fn append_batch(&self, first_sequence: u64, messages: &[OutgoingMessage]) -> Result<Vec<PublishReceipt>, AppendError> {
         self.append_batch_after(first_sequence, None, messages, None).await
     }
 
@@ -450,9 +433,7 @@ impl Appender {
         if self.mode == AppendMode::Atomic {
             // The next batch may only go once this one is committed (or
             // failed): `sent` is dropped when this returns.
-            let result = self
-                .append_atomic(first_sequence, previous_message_id, messages)
-                .await;
+            let result = self.append_atomic(first_sequence, previous_message_id, messages).await;
             drop(sent);
             return result;
         }
@@ -480,9 +461,7 @@ impl Appender {
             |index, delivery| {
                 let outcome = match delivery {
                     Delivery::NotSent(err) => Outcome::NotSent(err),
-                    Delivery::Acked(result) => {
-                        classify(&self.stream_name, first_sequence + index as u64, result)
-                    }
+                    Delivery::Acked(result) => classify(&self.stream_name, first_sequence + index as u64, result),
                 };
                 // After a refusal the rest of the batch would be refused too;
                 // after a lost ack the message may have landed, so go on: the
@@ -539,9 +518,7 @@ impl Appender {
         messages: &[OutgoingMessage],
     ) -> Result<Vec<PublishReceipt>, AppendError> {
         let started = std::time::Instant::now();
-        let result = self
-            .append_atomic_batches(first_sequence, previous_message_id, messages)
-            .await;
+        let result = self.append_atomic_batches(first_sequence, previous_message_id, messages).await;
         record_batch_metrics(started, messages.len(), result.is_ok());
         result
     }
@@ -575,10 +552,7 @@ impl Appender {
                 }
                 Err(err) => return Err(classify_atomic(err, offset, offset + chunk.len(), first)),
             }
-            receipts.extend((first..=last).map(|sequence| PublishReceipt {
-                sequence,
-                duplicate: false,
-            }));
+            receipts.extend((first..=last).map(|sequence| PublishReceipt { sequence, duplicate: false }));
             if let (Ok(mut committed), Some(message)) = (self.committed.lock(), chunk.last()) {
                 *committed = Some((last, message.message_id.clone()));
             }
@@ -591,25 +565,17 @@ impl Appender {
     /// only, so a batch fenced on `sequence` then lands right behind it.
     async fn check_tail(&self, sequence: u64, message_id: &str) -> Result<(), AppendError> {
         if sequence == 0 {
-            return Err(AppendError::InvalidBatch {
-                reason: format!("a previous message id ({message_id:?}) was given for the first sequence"),
-            });
+            return Err(AppendError::InvalidBatch { reason: format!("a previous message id ({message_id:?}) was given for the first sequence") });
         }
-        let known = self
-            .committed
-            .lock()
-            .ok()
-            .and_then(|committed| committed.clone());
+        let known = self.committed.lock().ok().and_then(|committed| committed.clone());
         if known.is_some_and(|(at, id)| at == sequence && id == message_id) {
             return Ok(());
         }
-        let stored = crate::read::get_message(&self.js, &self.stream_name, sequence)
-            .await
-            .map_err(|err| AppendError::Broker {
-                index: 0,
-                acknowledged: 0,
-                source: PublishError::with_source(PublishErrorKind::Other, err),
-            })?;
+        let stored = crate::read::get_message(&self.js, &self.stream_name, sequence).await.map_err(|err| AppendError::Broker {
+            index: 0,
+            acknowledged: 0,
+            source: PublishError::with_source(PublishErrorKind::Other, err),
+        })?;
         match stored.and_then(|message| message.message_id) {
             Some(id) if id == message_id => Ok(()),
             found => Err(AppendError::Fenced {
@@ -628,20 +594,11 @@ impl Appender {
     /// acknowledgement. The outer error: a message could not be handed to
     /// the connection (nothing of the batch is committed, the server drops
     /// it after its batch timeout).
-    async fn commit_atomic(
-        &self,
-        first: u64,
-        chunk: &[OutgoingMessage],
-        offset: usize,
-    ) -> Result<AckResult, AppendError> {
+    async fn commit_atomic(&self, first: u64, chunk: &[OutgoingMessage], offset: usize) -> Result<AckResult, AppendError> {
         let client = self.js.client();
         let batch_id = client.new_inbox();
         let batch_id = batch_id.rsplit('.').next().unwrap_or(&batch_id).to_string();
-        let not_sent = |index: usize, source: PublishError| AppendError::Broker {
-            index,
-            acknowledged: offset,
-            source,
-        };
+        let not_sent = |index: usize, source: PublishError| AppendError::Broker { index, acknowledged: offset, source };
         let last = chunk.len() - 1;
         for (index, message) in chunk.iter().enumerate() {
             let mut headers = HeaderMap::new();
@@ -657,25 +614,15 @@ impl Appender {
                 client
                     .publish_with_headers(message.subject.clone(), headers, message.payload.clone())
                     .await
-                    .map_err(|err| {
-                        not_sent(offset + index, PublishError::with_source(PublishErrorKind::Other, err))
-                    })?;
+                    .map_err(|err| not_sent(offset + index, PublishError::with_source(PublishErrorKind::Other, err)))?;
                 continue;
             }
             headers.insert(NATS_BATCH_COMMIT, NATS_BATCH_COMMIT_FINAL);
-            let publish = PublishMessage::build()
-                .payload(message.payload.clone())
-                .headers(headers);
-            let ack = self
-                .js
-                .send_publish(message.subject.clone(), publish)
-                .await
-                .map_err(|err| not_sent(offset + index, err))?;
+            let publish = PublishMessage::build().payload(message.payload.clone()).headers(headers);
+            let ack = self.js.send_publish(message.subject.clone(), publish).await.map_err(|err| not_sent(offset + index, err))?;
             return Ok(ack.await);
         }
-        Err(AppendError::InvalidBatch {
-            reason: "an empty atomic batch".to_string(),
-        })
+        Err(AppendError::InvalidBatch { reason: "an empty atomic batch".to_string() })
     }
 }
 
@@ -683,36 +630,15 @@ impl Appender {
 /// sequence `first`) whose commit was refused or not acknowledged. Nothing of
 /// it is stored unless the outcome is unknown (timeout, broken connection).
 fn classify_atomic(err: PublishError, index: usize, end: usize, first: u64) -> AppendError {
-    let detail = || {
-        std::error::Error::source(&err).map_or_else(|| err.to_string(), ToString::to_string)
-    };
-    let code = std::error::Error::source(&err)
-        .and_then(|source| source.downcast_ref::<jetstream::Error>())
-        .map(|api| api.error_code());
+    let detail = || std::error::Error::source(&err).map_or_else(|| err.to_string(), ToString::to_string);
+    let code = std::error::Error::source(&err).and_then(|source| source.downcast_ref::<jetstream::Error>()).map(|api| api.error_code());
     match err.kind() {
         PublishErrorKind::WrongLastSequence | PublishErrorKind::WrongLastMessageId => {
-            AppendError::Fenced {
-                index,
-                expected_last_sequence: first - 1,
-                acknowledged: index,
-                detail: detail(),
-            }
+            AppendError::Fenced { index, expected_last_sequence: first - 1, acknowledged: index, detail: detail() }
         }
-        PublishErrorKind::TimedOut => AppendError::Timeout {
-            index,
-            acknowledged: index,
-        },
-        _ if code == Some(ATOMIC_DUPLICATE_ERROR) => AppendError::DuplicateBatch {
-            index,
-            end,
-            acknowledged: index,
-            detail: detail(),
-        },
-        _ => AppendError::Broker {
-            index,
-            acknowledged: index,
-            source: err,
-        },
+        PublishErrorKind::TimedOut => AppendError::Timeout { index, acknowledged: index },
+        _ if code == Some(ATOMIC_DUPLICATE_ERROR) => AppendError::DuplicateBatch { index, end, acknowledged: index, detail: detail() },
+        _ => AppendError::Broker { index, acknowledged: index, source: err },
     }
 }
 
@@ -730,28 +656,16 @@ pub async fn last_sequence(js: &jetstream::Context, stream_name: &str) -> Result
 /// Publishes `payloads` to `subject` with the same pipelining as
 /// [`Appender::append_batch`] but without any headers or checks beyond the
 /// ack itself: the baseline the fenced append is measured against.
-pub async fn raw_publish_batch(
-    js: &jetstream::Context,
-    subject: &str,
-    payloads: &[Bytes],
-) -> Result<Vec<PublishReceipt>, NatsError> {
+pub async fn raw_publish_batch(js: &jetstream::Context, subject: &str, payloads: &[Bytes]) -> Result<Vec<PublishReceipt>, NatsError> {
     let mut receipts = Vec::with_capacity(payloads.len());
     let mut failure = None;
     pipeline(
         payloads.len(),
         IN_FLIGHT_MAX,
-        |index| {
-            js.send_publish(
-                subject.to_string(),
-                PublishMessage::build().payload(payloads[index].clone()),
-            )
-        },
+        |index| js.send_publish(subject.to_string(), PublishMessage::build().payload(payloads[index].clone())),
         |_, delivery| match delivery {
             Delivery::Acked(Ok(ack)) => {
-                receipts.push(PublishReceipt {
-                    sequence: ack.sequence,
-                    duplicate: ack.duplicate,
-                });
+                receipts.push(PublishReceipt { sequence: ack.sequence, duplicate: ack.duplicate });
                 true
             }
             Delivery::Acked(Err(err)) | Delivery::NotSent(err) => {
@@ -783,15 +697,10 @@ enum Delivery {
 /// flight are still awaited and reported. While a send waits (the context's
 /// own ack limit may be smaller than ours), acks keep being collected, so the
 /// two limits cannot deadlock.
-async fn pipeline<S, SendFut>(
-    count: usize,
-    in_flight_max: usize,
-    mut send: S,
-    mut on_delivery: impl FnMut(usize, Delivery) -> bool,
-) where
+async fn pipeline<S, SendFut>(count: usize, in_flight_max: usize, mut send: S, mut on_delivery: impl FnMut(usize, Delivery) -> bool)
+where
     S: FnMut(usize) -> SendFut,
-    SendFut:
-        std::future::Future<Output = Result<PublishAckFuture, jetstream::context::PublishError>>,
+    SendFut: std::future::Future<Output = Result<PublishAckFuture, jetstream::context::PublishError>>,
 {
     let mut in_flight = FuturesOrdered::new();
     let mut next = 0usize;
@@ -842,10 +751,8 @@ async fn pipeline<S, SendFut>(
 /// labelled `outcome` = `acked` or `failed`.
 fn record_batch_metrics(started: std::time::Instant, messages: usize, acked: bool) {
     let outcome = if acked { "acked" } else { "failed" };
-    metrics::histogram!("fundledger_append_batch_seconds", "outcome" => outcome)
-        .record(started.elapsed().as_secs_f64());
-    metrics::counter!("fundledger_append_messages_total", "outcome" => outcome)
-        .increment(messages as u64);
+    metrics::histogram!("fundledger_append_batch_seconds", "outcome" => outcome).record(started.elapsed().as_secs_f64());
+    metrics::counter!("fundledger_append_messages_total", "outcome" => outcome).increment(messages as u64);
 }
 
 async fn ack_future(index: usize, ack: PublishAckFuture) -> (usize, AckResult) {
@@ -879,66 +786,34 @@ impl Outcome {
     /// True if the message is known not to be stored where it belongs
     /// (refused, never sent, or stored elsewhere).
     fn is_refusal(&self) -> bool {
-        matches!(
-            self,
-            Outcome::Fenced(_)
-                | Outcome::Duplicate(_)
-                | Outcome::Refused(_)
-                | Outcome::NotSent(_)
-                | Outcome::Misplaced { .. }
-        )
+        matches!(self, Outcome::Fenced(_) | Outcome::Duplicate(_) | Outcome::Refused(_) | Outcome::NotSent(_) | Outcome::Misplaced { .. })
     }
 }
 
 fn classify(stream_name: &str, expected_sequence: u64, result: AckResult) -> Outcome {
     match result {
-        Ok(ack) if ack.stream != stream_name => Outcome::Misplaced {
-            stream: ack.stream,
-            sequence: ack.sequence,
-        },
-        Ok(ack) if ack.duplicate && ack.sequence == expected_sequence => {
-            Outcome::Stored(PublishReceipt {
-                sequence: ack.sequence,
-                duplicate: true,
-            })
-        }
+        Ok(ack) if ack.stream != stream_name => Outcome::Misplaced { stream: ack.stream, sequence: ack.sequence },
+        Ok(ack) if ack.duplicate && ack.sequence == expected_sequence => Outcome::Stored(PublishReceipt { sequence: ack.sequence, duplicate: true }),
         Ok(ack) if ack.duplicate => Outcome::Duplicate(ack.sequence),
-        Ok(ack) if ack.sequence != expected_sequence => Outcome::Misplaced {
-            stream: ack.stream,
-            sequence: ack.sequence,
-        },
-        Ok(ack) => Outcome::Stored(PublishReceipt {
-            sequence: ack.sequence,
-            duplicate: false,
-        }),
+        Ok(ack) if ack.sequence != expected_sequence => Outcome::Misplaced { stream: ack.stream, sequence: ack.sequence },
+        Ok(ack) => Outcome::Stored(PublishReceipt { sequence: ack.sequence, duplicate: false }),
         Err(err) => match err.kind() {
             PublishErrorKind::WrongLastSequence | PublishErrorKind::WrongLastMessageId => {
-                let detail = std::error::Error::source(&err)
-                    .map_or_else(|| err.to_string(), ToString::to_string);
+                let detail = std::error::Error::source(&err).map_or_else(|| err.to_string(), ToString::to_string);
                 Outcome::Fenced(detail)
             }
             PublishErrorKind::TimedOut => Outcome::TimedOut,
-            PublishErrorKind::StreamNotFound
-            | PublishErrorKind::MaxPayloadExceeded
-            | PublishErrorKind::MaxAckPending => Outcome::Refused(err),
+            PublishErrorKind::StreamNotFound | PublishErrorKind::MaxPayloadExceeded | PublishErrorKind::MaxAckPending => Outcome::Refused(err),
             PublishErrorKind::BrokenPipe | PublishErrorKind::Other => Outcome::Unknown(err),
         },
     }
 }
 
 /// Turns the per-message outcomes into the batch's result.
-fn settle(
-    stream_name: &str,
-    first_sequence: u64,
-    messages: &[OutgoingMessage],
-    outcomes: Vec<Option<Outcome>>,
-) -> Result<Vec<PublishReceipt>, AppendError> {
+fn settle(stream_name: &str, first_sequence: u64, messages: &[OutgoingMessage], outcomes: Vec<Option<Outcome>>) -> Result<Vec<PublishReceipt>, AppendError> {
     // A stored message proves all before it are stored (each was fenced on
     // its predecessor), even those whose ack was lost.
-    let acknowledged = outcomes
-        .iter()
-        .rposition(|o| matches!(o, Some(Outcome::Stored(_))))
-        .map_or(0, |last| last + 1);
+    let acknowledged = outcomes.iter().rposition(|o| matches!(o, Some(Outcome::Stored(_)))).map_or(0, |last| last + 1);
     let expected = |index: usize| first_sequence + index as u64;
     let mut receipts = Vec::with_capacity(messages.len());
     for (index, outcome) in outcomes.into_iter().enumerate() {
@@ -973,19 +848,9 @@ fn settle(
             // Ack lost but a later message's ack proves it stored.
             Some(Outcome::TimedOut | Outcome::Unknown(_)) if index < acknowledged => {
                 tracing::debug!(index, "ack lost, storage proven by a later ack");
-                receipts.push(PublishReceipt {
-                    sequence: expected(index),
-                    duplicate: false,
-                });
+                receipts.push(PublishReceipt { sequence: expected(index), duplicate: false });
             }
-            Some(Outcome::Fenced(detail)) => {
-                return Err(AppendError::Fenced {
-                    index,
-                    expected_last_sequence: expected(index) - 1,
-                    acknowledged,
-                    detail,
-                })
-            }
+            Some(Outcome::Fenced(detail)) => return Err(AppendError::Fenced { index, expected_last_sequence: expected(index) - 1, acknowledged, detail }),
             Some(Outcome::Duplicate(sequence)) => {
                 return Err(AppendError::Duplicate {
                     index,
@@ -995,29 +860,13 @@ fn settle(
                     acknowledged,
                 })
             }
-            Some(Outcome::TimedOut) => {
-                return Err(AppendError::Timeout {
-                    index,
-                    acknowledged,
-                })
-            }
-            Some(
-                Outcome::Refused(source) | Outcome::Unknown(source) | Outcome::NotSent(source),
-            ) => {
-                return Err(AppendError::Broker {
-                    index,
-                    acknowledged,
-                    source,
-                })
+            Some(Outcome::TimedOut) => return Err(AppendError::Timeout { index, acknowledged }),
+            Some(Outcome::Refused(source) | Outcome::Unknown(source) | Outcome::NotSent(source)) => {
+                return Err(AppendError::Broker { index, acknowledged, source })
             }
             // Unsent although nothing before it failed: cannot happen, but a
             // partial batch must never look like a complete one.
-            None => {
-                return Err(AppendError::Interrupted {
-                    acknowledged,
-                    total: messages.len(),
-                })
-            }
+            None => return Err(AppendError::Interrupted { acknowledged, total: messages.len() }),
         }
     }
     Ok(receipts)
@@ -1025,21 +874,14 @@ fn settle(
 
 fn validate_batch(first_sequence: u64, messages: &[OutgoingMessage]) -> Result<(), AppendError> {
     if first_sequence == 0 {
-        return Err(AppendError::InvalidBatch {
-            reason: "first_sequence must be at least 1 (stream sequences start at 1)".to_string(),
-        });
+        return Err(AppendError::InvalidBatch { reason: "first_sequence must be at least 1 (stream sequences start at 1)".to_string() });
     }
     if first_sequence.checked_add(messages.len() as u64).is_none() {
-        return Err(AppendError::InvalidBatch {
-            reason: format!("first_sequence {first_sequence} + batch length overflows u64"),
-        });
+        return Err(AppendError::InvalidBatch { reason: format!("first_sequence {first_sequence} + batch length overflows u64") });
     }
     for (index, message) in messages.iter().enumerate() {
         let id = &message.message_id;
-        if id.is_empty()
-            || id.len() > MESSAGE_ID_LENGTH_MAX
-            || !id.bytes().all(|b| b.is_ascii_graphic())
-        {
+        if id.is_empty() || id.len() > MESSAGE_ID_LENGTH_MAX || !id.bytes().all(|b| b.is_ascii_graphic()) {
             return Err(AppendError::InvalidBatch {
                 reason: format!(
                     "message {index} has message id {id:?}: it must be 1..={MESSAGE_ID_LENGTH_MAX} \
@@ -1048,12 +890,7 @@ fn validate_batch(first_sequence: u64, messages: &[OutgoingMessage]) -> Result<(
             });
         }
         if index > 0 && messages[index - 1].message_id == *id {
-            return Err(AppendError::InvalidBatch {
-                reason: format!(
-                    "messages {} and {index} share the message id {id:?}",
-                    index - 1
-                ),
-            });
+            return Err(AppendError::InvalidBatch { reason: format!("messages {} and {index} share the message id {id:?}", index - 1) });
         }
     }
     Ok(())
@@ -1064,11 +901,7 @@ mod tests {
     use super::*;
 
     fn message(id: &str) -> OutgoingMessage {
-        OutgoingMessage {
-            subject: "fl.hk.ev.ledger.hk.ledger.opened".into(),
-            message_id: id.into(),
-            payload: Bytes::from_static(b"x"),
-        }
+        OutgoingMessage { subject: "fl.hk.ev.ledger.hk.ledger.opened".into(), message_id: id.into(), payload: Bytes::from_static(b"x") }
     }
 
     fn ack(stream: &str, sequence: u64, duplicate: bool) -> AckResult {
@@ -1083,23 +916,14 @@ mod tests {
     }
 
     fn run(first: u64, results: Vec<AckResult>) -> Result<Vec<PublishReceipt>, AppendError> {
-        let messages: Vec<_> = (0..results.len())
-            .map(|i| message(&format!("m{i}")))
-            .collect();
-        let outcomes = results
-            .into_iter()
-            .enumerate()
-            .map(|(i, r)| Some(classify("S", first + i as u64, r)))
-            .collect();
+        let messages: Vec<_> = (0..results.len()).map(|i| message(&format!("m{i}"))).collect();
+        let outcomes = results.into_iter().enumerate().map(|(i, r)| Some(classify("S", first + i as u64, r))).collect();
         settle("S", first, &messages, outcomes)
     }
 
     #[test]
     fn batches_are_validated() {
-        assert!(matches!(
-            validate_batch(0, &[message("a")]),
-            Err(AppendError::InvalidBatch { .. })
-        ));
+        assert!(matches!(validate_batch(0, &[message("a")]), Err(AppendError::InvalidBatch { .. })));
         assert!(validate_batch(u64::MAX, &[message("a")]).is_err());
         assert!(validate_batch(1, &[message("")]).is_err());
         assert!(validate_batch(1, &[message("a b")]).is_err());
@@ -1112,38 +936,14 @@ mod tests {
     #[test]
     fn all_acked_gives_receipts() {
         let receipts = run(5, vec![ack("S", 5, false), ack("S", 6, false)]);
-        assert_eq!(
-            receipts.ok(),
-            Some(vec![
-                PublishReceipt {
-                    sequence: 5,
-                    duplicate: false
-                },
-                PublishReceipt {
-                    sequence: 6,
-                    duplicate: false
-                }
-            ])
-        );
+        assert_eq!(receipts.ok(), Some(vec![PublishReceipt { sequence: 5, duplicate: false }, PublishReceipt { sequence: 6, duplicate: false }]));
     }
 
     #[test]
     fn fenced_reports_the_prefix() {
-        let result = run(
-            5,
-            vec![
-                ack("S", 5, false),
-                err(PublishErrorKind::WrongLastSequence),
-                err(PublishErrorKind::WrongLastMessageId),
-            ],
-        );
+        let result = run(5, vec![ack("S", 5, false), err(PublishErrorKind::WrongLastSequence), err(PublishErrorKind::WrongLastMessageId)]);
         match result {
-            Err(AppendError::Fenced {
-                index,
-                expected_last_sequence,
-                acknowledged,
-                ..
-            }) => {
+            Err(AppendError::Fenced { index, expected_last_sequence, acknowledged, .. }) => {
                 assert_eq!((index, expected_last_sequence, acknowledged), (1, 5, 1));
             }
             other => panic!("unexpected {other:?}"),
@@ -1153,114 +953,39 @@ mod tests {
     #[test]
     fn duplicates_at_the_expected_sequence_are_idempotent_retries() {
         let result = run(5, vec![ack("S", 5, true), ack("S", 6, false)]);
-        assert_eq!(
-            result
-                .ok()
-                .map(|r| r.iter().map(|x| x.duplicate).collect::<Vec<_>>()),
-            Some(vec![true, false])
-        );
+        assert_eq!(result.ok().map(|r| r.iter().map(|x| x.duplicate).collect::<Vec<_>>()), Some(vec![true, false]));
         let result = run(5, vec![ack("S", 5, false), ack("S", 2, true)]);
-        assert!(matches!(
-            result,
-            Err(AppendError::Duplicate {
-                index: 1,
-                sequence: 2,
-                expected_sequence: 6,
-                acknowledged: 1,
-                ..
-            })
-        ));
+        assert!(matches!(result, Err(AppendError::Duplicate { index: 1, sequence: 2, expected_sequence: 6, acknowledged: 1, .. })));
     }
 
     #[test]
     fn misplaced_acks_are_mismatches() {
-        assert!(matches!(
-            run(5, vec![ack("S", 9, false)]),
-            Err(AppendError::SequenceMismatch {
-                index: 0,
-                actual_sequence: 9,
-                acknowledged: 0,
-                ..
-            })
-        ));
-        assert!(matches!(
-            run(5, vec![ack("OTHER", 5, false)]),
-            Err(AppendError::SequenceMismatch { index: 0, .. })
-        ));
+        assert!(matches!(run(5, vec![ack("S", 9, false)]), Err(AppendError::SequenceMismatch { index: 0, actual_sequence: 9, acknowledged: 0, .. })));
+        assert!(matches!(run(5, vec![ack("OTHER", 5, false)]), Err(AppendError::SequenceMismatch { index: 0, .. })));
     }
 
     #[test]
     fn a_lost_ack_is_inferred_from_a_later_one() {
         let result = run(5, vec![err(PublishErrorKind::TimedOut), ack("S", 6, false)]);
         assert_eq!(result.ok().map(|r| r[0].sequence), Some(5));
-        let result = run(
-            5,
-            vec![
-                ack("S", 5, false),
-                err(PublishErrorKind::TimedOut),
-                err(PublishErrorKind::TimedOut),
-            ],
-        );
-        assert!(matches!(
-            result,
-            Err(AppendError::Timeout {
-                index: 1,
-                acknowledged: 1
-            })
-        ));
-        let result = run(
-            5,
-            vec![
-                ack("S", 5, false),
-                err(PublishErrorKind::TimedOut),
-                ack("S", 7, false),
-                ack("S", 8, false),
-            ],
-        );
-        assert_eq!(
-            result
-                .ok()
-                .map(|r| r.iter().map(|x| x.sequence).collect::<Vec<_>>()),
-            Some(vec![5, 6, 7, 8])
-        );
+        let result = run(5, vec![ack("S", 5, false), err(PublishErrorKind::TimedOut), err(PublishErrorKind::TimedOut)]);
+        assert!(matches!(result, Err(AppendError::Timeout { index: 1, acknowledged: 1 })));
+        let result = run(5, vec![ack("S", 5, false), err(PublishErrorKind::TimedOut), ack("S", 7, false), ack("S", 8, false)]);
+        assert_eq!(result.ok().map(|r| r.iter().map(|x| x.sequence).collect::<Vec<_>>()), Some(vec![5, 6, 7, 8]));
         let result = run(5, vec![err(PublishErrorKind::BrokenPipe)]);
-        assert!(matches!(
-            result,
-            Err(AppendError::Broker {
-                index: 0,
-                acknowledged: 0,
-                ..
-            })
-        ));
+        assert!(matches!(result, Err(AppendError::Broker { index: 0, acknowledged: 0, .. })));
     }
 
     #[test]
     fn a_partial_batch_is_never_ok() {
         let messages: Vec<_> = (0..3).map(|i| message(&format!("m{i}"))).collect();
         let outcomes = vec![Some(classify("S", 5, ack("S", 5, false))), None, None];
-        assert!(matches!(
-            settle("S", 5, &messages, outcomes),
-            Err(AppendError::Interrupted {
-                acknowledged: 1,
-                total: 3
-            })
-        ));
+        assert!(matches!(settle("S", 5, &messages, outcomes), Err(AppendError::Interrupted { acknowledged: 1, total: 3 })));
     }
 
     #[test]
     fn a_store_after_a_refusal_is_a_fencing_violation() {
-        let result = run(
-            5,
-            vec![err(PublishErrorKind::WrongLastSequence), ack("S", 6, false)],
-        );
-        assert!(matches!(
-            result,
-            Err(AppendError::FencingViolated {
-                refused_index: 0,
-                stored_index: 1,
-                sequence: 6,
-                acknowledged: 2
-            })
-        ));
+        let result = run(5, vec![err(PublishErrorKind::WrongLastSequence), ack("S", 6, false)]);
+        assert!(matches!(result, Err(AppendError::FencingViolated { refused_index: 0, stored_index: 1, sequence: 6, acknowledged: 2 })));
     }
 }

@@ -29,34 +29,19 @@ pub async fn connect(url: &str) -> Result<async_nats::Client, NatsError> {
         .split(',')
         .map(str::trim)
         .filter(|part| !part.is_empty())
-        .map(|part| {
-            part.parse::<async_nats::ServerAddr>()
-                .map_err(|source| NatsError::InvalidUrl {
-                    url: part.to_string(),
-                    source,
-                })
-        })
+        .map(|part| part.parse::<async_nats::ServerAddr>().map_err(|source| NatsError::InvalidUrl { url: part.to_string(), source }))
         .collect::<Result<Vec<_>, _>>()?;
     if addresses.is_empty() {
-        return Err(NatsError::InvalidUrl {
-            url: redact_url(url),
-            source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "no server address"),
-        });
+        return Err(NatsError::InvalidUrl { url: redact_url(url), source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "no server address") });
     }
     let mut credentials: Option<(String, Option<String>)> = None;
     for address in addresses.iter().filter(|address| address.has_user_pass()) {
-        let found = (
-            percent_decode(address.username().unwrap_or_default()),
-            address.password().map(percent_decode),
-        );
+        let found = (percent_decode(address.username().unwrap_or_default()), address.password().map(percent_decode));
         match &credentials {
             Some(first) if *first != found => {
                 return Err(NatsError::InvalidUrl {
                     url: redact_url(url),
-                    source: std::io::Error::new(
-                        std::io::ErrorKind::InvalidInput,
-                        "the server URLs carry different users or passwords",
-                    ),
+                    source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "the server URLs carry different users or passwords"),
                 })
             }
             _ => credentials = Some(found),
@@ -71,13 +56,7 @@ pub async fn connect(url: &str) -> Result<async_nats::Client, NatsError> {
         Some((token, None)) => options = options.token(token),
         None => {}
     }
-    options
-        .connect(addresses)
-        .await
-        .map_err(|source| NatsError::Connect {
-            url: redact_url(url),
-            source,
-        })
+    options.connect(addresses).await.map_err(|source| NatsError::Connect { url: redact_url(url), source })
 }
 
 /// Decodes `%XX` escapes (URL userinfo is percent-encoded); bad escapes stay as they are.
@@ -129,9 +108,7 @@ pub fn redact_url(url: &str) -> String {
 /// A JetStream context on `client` whose acks and API requests are bounded by
 /// [`ACK_TIMEOUT_MS`].
 pub fn jetstream_context(client: async_nats::Client) -> jetstream::Context {
-    jetstream::ContextBuilder::new()
-        .timeout(Duration::from_millis(ACK_TIMEOUT_MS))
-        .build(client)
+    jetstream::ContextBuilder::new().timeout(Duration::from_millis(ACK_TIMEOUT_MS)).build(client)
 }
 
 /// [`connect`] followed by [`jetstream_context`].

@@ -50,9 +50,7 @@ pub enum NatsError {
     },
 
     /// The nats-server process did not accept clients in time.
-    #[error(
-        "nats-server at {url} did not become ready within {timeout_ms} ms; log tail:\n{log_tail}"
-    )]
+    #[error("nats-server at {url} did not become ready within {timeout_ms} ms; log tail:\n{log_tail}")]
     ServerStartTimeout {
         /// The URL it should have been listening on.
         url: String,
@@ -181,9 +179,6 @@ pub enum NatsError {
 impl NatsError {
     /// Wraps a client error with the operation it interrupted.
     pub(crate) fn jetstream(operation: impl Into<String>, source: impl Into<BoxError>) -> Self {
-        NatsError::JetStream {
-            operation: operation.into(),
-            source: source.into(),
-        }
+        NatsError::JetStream { operation: operation.into(), source: source.into() }
     }
 }

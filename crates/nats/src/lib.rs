@@ -16,22 +16,12 @@ pub mod server_version;
 pub mod streams;
 pub mod subjects;
 
-pub use append::{
-    raw_publish_batch, AppendError, AppendMode, Appender, OutgoingMessage, PublishReceipt,
-    ATOMIC_BATCH_MESSAGES_MAX, IN_FLIGHT_MAX,
-};
+pub use append::{raw_publish_batch, AppendError, AppendMode, Appender, OutgoingMessage, PublishReceipt, ATOMIC_BATCH_MESSAGES_MAX, IN_FLIGHT_MAX};
 pub use async_nats;
 pub use client::{connect, connect_jetstream, jetstream_context, redact_url};
 pub use embedded::{process_cpu_time, EmbeddedCluster, EmbeddedNats, EmbeddedOptions};
 pub use error::NatsError;
 pub use read::{follow_from, get_message, read_from, tail_and_message_at, MessageStream, StoredMessage};
-pub use server_version::{
-    check_replicas_supported, check_server_for_replicas, ServerVersion, ServerVersionError,
-};
-pub use streams::{
-    ensure_ledger_streams, server_supports_atomic_publish, LedgerStreams, StreamSettings,
-};
-pub use subjects::{
-    checkpoint_stream_name, checkpoint_subject, event_subject, ledger_events_filter,
-    request_subject, stream_name, witness_subject, ScopeKind,
-};
+pub use server_version::{check_replicas_supported, check_server_for_replicas, ServerVersion, ServerVersionError};
+pub use streams::{ensure_ledger_streams, server_supports_atomic_publish, LedgerStreams, StreamSettings};
+pub use subjects::{checkpoint_stream_name, checkpoint_subject, event_subject, ledger_events_filter, request_subject, stream_name, witness_subject, ScopeKind};

@@ -67,12 +67,7 @@ pub type MessageStream = BoxStream<'static, Result<StoredMessage, NatsError>>;
 ///
 /// A stall of more than [`REPLAY_IDLE_TIMEOUT_MS`] or a consumer error ends
 /// the replay with an error item, so a replay never silently stops short.
-pub async fn read_from(
-    js: &jetstream::Context,
-    stream_name: &str,
-    filter_subject: Option<&str>,
-    start_sequence: u64,
-) -> Result<MessageStream, NatsError> {
+pub async fn read_from(js: &jetstream::Context, stream_name: &str, filter_subject: Option<&str>, start_sequence: u64) -> Result<MessageStream, NatsError> {
     let start_sequence = start_sequence.max(1);
     let stream = get_stream(js, stream_name).await?;
     let target = stream.cached_info().state.last_sequence;
@@ -112,12 +107,7 @@ pub async fn read_from(
 /// Like [`read_from`] but never ends: after the current tail it keeps
 /// delivering messages as they are appended. Consumer errors are yielded as
 /// items and the stream continues (the ordered consumer re-creates itself).
-pub async fn follow_from(
-    js: &jetstream::Context,
-    stream_name: &str,
-    filter_subject: Option<&str>,
-    start_sequence: u64,
-) -> Result<MessageStream, NatsError> {
+pub async fn follow_from(js: &jetstream::Context, stream_name: &str, filter_subject: Option<&str>, start_sequence: u64) -> Result<MessageStream, NatsError> {
     let start_sequence = start_sequence.max(1);
     let stream = get_stream(js, stream_name).await?;
     let config = OrderedConfig {
@@ -126,46 +116,29 @@ pub async fn follow_from(
         ..OrderedConfig::default()
     };
     let consumer = create_ordered(&stream, stream_name, config).await?;
-    let messages = consumer
-        .messages()
-        .await
-        .map_err(|err| NatsError::jetstream(format!("ordered consumer on {stream_name}"), err))?;
+    let messages = consumer.messages().await.map_err(|err| NatsError::jetstream(format!("ordered consumer on {stream_name}"), err))?;
     let stream_name = stream_name.to_string();
     Ok(messages
         .map(move |item| match item {
             Ok(message) => stored_message(&stream_name, &message),
-            Err(err) => Err(NatsError::jetstream(
-                format!("following {stream_name}"),
-                err,
-            )),
+            Err(err) => Err(NatsError::jetstream(format!("following {stream_name}"), err)),
         })
         .boxed())
 }
 
 /// The message at `sequence`, or `None` if there is none (beyond the tail).
-pub async fn get_message(
-    js: &jetstream::Context,
-    stream_name: &str,
-    sequence: u64,
-) -> Result<Option<StoredMessage>, NatsError> {
+pub async fn get_message(js: &jetstream::Context, stream_name: &str, sequence: u64) -> Result<Option<StoredMessage>, NatsError> {
     let operation = || format!("get message {sequence} of {stream_name}");
-    let stream = js
-        .get_stream_no_info(stream_name)
-        .await
-        .map_err(|err| NatsError::jetstream(operation(), err))?;
+    let stream = js.get_stream_no_info(stream_name).await.map_err(|err| NatsError::jetstream(operation(), err))?;
     let request = stream.get_raw_message(sequence);
-    let result = tokio::time::timeout(Duration::from_millis(READ_SETUP_TIMEOUT_MS), request)
-        .await
-        .map_err(|elapsed| NatsError::jetstream(operation(), elapsed))?;
+    let result =
+        tokio::time::timeout(Duration::from_millis(READ_SETUP_TIMEOUT_MS), request).await.map_err(|elapsed| NatsError::jetstream(operation(), elapsed))?;
     match result {
         Ok(message) => Ok(Some(StoredMessage {
             sequence: message.sequence,
             subject: message.subject.to_string(),
             payload: message.payload,
-            message_id: message
-                .headers
-                .get(MESSAGE_ID_HEADER)
-                .map(|value| value.as_str().to_string()),
+            message_id: message.headers.get(MESSAGE_ID_HEADER).map(|value| value.as_str().to_string()),
             published_at: SystemTime::from(message.time),
         })),
         Err(err) if err.kind() == RawMessageErrorKind::NoMessageFound => Ok(None),
@@ -176,11 +149,7 @@ pub async fn get_message(
 /// The stream's last sequence and the bytes it stores at `sequence` (none
 /// when it is shorter or the message is gone): what a service compares with a
 /// record it saw acknowledged, to notice a stream that went backward.
-pub async fn tail_and_message_at(
-    js: &jetstream::Context,
-    stream_name: &str,
-    sequence: u64,
-) -> Result<(u64, Option<Bytes>), NatsError> {
+pub async fn tail_and_message_at(js: &jetstream::Context, stream_name: &str, sequence: u64) -> Result<(u64, Option<Bytes>), NatsError> {
     let last = crate::append::last_sequence(js, stream_name).await?;
     if sequence == 0 || sequence > last {
         return Ok((last, None));
@@ -191,21 +160,11 @@ pub async fn tail_and_message_at(
 
 /// The sequence of the first message at or after `from` matching `filter`
 /// (all messages if `None`), as the stream leader knows it.
-async fn next_matching(
-    stream: &jetstream::stream::Stream,
-    stream_name: &str,
-    filter: Option<&str>,
-    from: u64,
-) -> Result<Option<u64>, NatsError> {
+async fn next_matching(stream: &jetstream::stream::Stream, stream_name: &str, filter: Option<&str>, from: u64) -> Result<Option<u64>, NatsError> {
     let operation = || format!("find the next message of {stream_name} from {from}");
-    let request = stream
-        .raw_message_builder()
-        .sequence(from)
-        .next_by_subject(filter.unwrap_or(ALL_SUBJECTS))
-        .send();
-    let result = tokio::time::timeout(Duration::from_millis(READ_SETUP_TIMEOUT_MS), request)
-        .await
-        .map_err(|elapsed| NatsError::jetstream(operation(), elapsed))?;
+    let request = stream.raw_message_builder().sequence(from).next_by_subject(filter.unwrap_or(ALL_SUBJECTS)).send();
+    let result =
+        tokio::time::timeout(Duration::from_millis(READ_SETUP_TIMEOUT_MS), request).await.map_err(|elapsed| NatsError::jetstream(operation(), elapsed))?;
     match result {
         Ok(message) => Ok(Some(message.sequence)),
         Err(err) if err.kind() == RawMessageErrorKind::NoMessageFound => Ok(None),
@@ -213,25 +172,15 @@ async fn next_matching(
     }
 }
 
-async fn get_stream(
-    js: &jetstream::Context,
-    stream_name: &str,
-) -> Result<jetstream::stream::Stream, NatsError> {
+async fn get_stream(js: &jetstream::Context, stream_name: &str) -> Result<jetstream::stream::Stream, NatsError> {
     let operation = || format!("stream info for {stream_name}");
-    tokio::time::timeout(
-        Duration::from_millis(READ_SETUP_TIMEOUT_MS),
-        js.get_stream(stream_name),
-    )
-    .await
-    .map_err(|elapsed| NatsError::jetstream(operation(), elapsed))?
-    .map_err(|err| NatsError::jetstream(operation(), err))
+    tokio::time::timeout(Duration::from_millis(READ_SETUP_TIMEOUT_MS), js.get_stream(stream_name))
+        .await
+        .map_err(|elapsed| NatsError::jetstream(operation(), elapsed))?
+        .map_err(|err| NatsError::jetstream(operation(), err))
 }
 
-async fn create_ordered<C>(
-    stream: &jetstream::stream::Stream,
-    stream_name: &str,
-    config: C,
-) -> Result<jetstream::consumer::Consumer<C>, NatsError>
+async fn create_ordered<C>(stream: &jetstream::stream::Stream, stream_name: &str, config: C) -> Result<jetstream::consumer::Consumer<C>, NatsError>
 where
     C: IntoConsumerConfig + FromConsumer + Clone,
 {
@@ -240,11 +189,7 @@ where
     // missing after a node fails or rejoins: retry a few times.
     let mut attempt = 1;
     loop {
-        let result = tokio::time::timeout(
-            Duration::from_millis(CONSUMER_CREATE_ATTEMPT_TIMEOUT_MS),
-            stream.create_consumer(config.clone()),
-        )
-        .await;
+        let result = tokio::time::timeout(Duration::from_millis(CONSUMER_CREATE_ATTEMPT_TIMEOUT_MS), stream.create_consumer(config.clone())).await;
         let error = match result {
             Ok(Ok(consumer)) => return Ok(consumer),
             Ok(Err(err)) => NatsError::jetstream(operation(), err),
@@ -259,32 +204,19 @@ where
     }
 }
 
-fn stored_message(
-    stream_name: &str,
-    message: &jetstream::Message,
-) -> Result<StoredMessage, NatsError> {
-    let info = message.info().map_err(|err| NatsError::MalformedMessage {
-        stream: stream_name.to_string(),
-        detail: err.to_string(),
-    })?;
+fn stored_message(stream_name: &str, message: &jetstream::Message) -> Result<StoredMessage, NatsError> {
+    let info = message.info().map_err(|err| NatsError::MalformedMessage { stream: stream_name.to_string(), detail: err.to_string() })?;
     Ok(stored_with_info(message, &info))
 }
 
 /// The stored message, given its already parsed `info` (parsing it is a
 /// good part of a replay's client-side cost).
-fn stored_with_info(
-    message: &jetstream::Message,
-    info: &jetstream::message::Info<'_>,
-) -> StoredMessage {
+fn stored_with_info(message: &jetstream::Message, info: &jetstream::message::Info<'_>) -> StoredMessage {
     StoredMessage {
         sequence: info.stream_sequence,
         subject: message.subject.to_string(),
         payload: message.payload.clone(),
-        message_id: message
-            .headers
-            .as_ref()
-            .and_then(|headers| headers.get(MESSAGE_ID_HEADER))
-            .map(|value| value.as_str().to_string()),
+        message_id: message.headers.as_ref().and_then(|headers| headers.get(MESSAGE_ID_HEADER)).map(|value| value.as_str().to_string()),
         published_at: SystemTime::from(info.published),
     }
 }
@@ -311,30 +243,19 @@ impl Replay {
         // Most messages are already buffered: take them without arming the idle timer.
         let next = match self.messages.next().now_or_never() {
             Some(next) => Ok(next),
-            None => {
-                tokio::time::timeout(
-                    Duration::from_millis(REPLAY_IDLE_TIMEOUT_MS),
-                    self.messages.next(),
-                )
-                .await
-            }
+            None => tokio::time::timeout(Duration::from_millis(REPLAY_IDLE_TIMEOUT_MS), self.messages.next()).await,
         };
         let message = match next {
             Ok(Some(Ok(message))) => message,
             Ok(Some(Err(err))) => return Some(self.fail(err)),
             Ok(None) => return Some(self.fail("the consumer ended".to_string())),
-            Err(_) => {
-                return Some(self.fail(format!("no message for {REPLAY_IDLE_TIMEOUT_MS} ms")))
-            }
+            Err(_) => return Some(self.fail(format!("no message for {REPLAY_IDLE_TIMEOUT_MS} ms"))),
         };
         let (pending, stored) = match message.info() {
             Ok(info) => (info.pending, stored_with_info(&message, &info)),
             Err(err) => {
                 self.done = true;
-                let error = NatsError::MalformedMessage {
-                    stream: self.stream.clone(),
-                    detail: err.to_string(),
-                };
+                let error = NatsError::MalformedMessage { stream: self.stream.clone(), detail: err.to_string() };
                 return Some((Err(error), self));
             }
         };
@@ -348,13 +269,7 @@ impl Replay {
             // The consumer sees nothing more matching, but it may sit on a
             // replica that lags: ask the stream leader whether anything
             // matching is left up to the target.
-            let next = next_matching(
-                &self.handle,
-                &self.stream,
-                self.filter.as_deref(),
-                stored.sequence + 1,
-            )
-            .await;
+            let next = next_matching(&self.handle, &self.stream, self.filter.as_deref(), stored.sequence + 1).await;
             match next {
                 Ok(Some(sequence)) if sequence <= self.target => {}
                 Ok(_) => self.done = true,
@@ -369,12 +284,7 @@ impl Replay {
 
     fn fail(mut self, detail: String) -> (Result<StoredMessage, NatsError>, Replay) {
         self.done = true;
-        let error = NatsError::ReplayIncomplete {
-            stream: self.stream.clone(),
-            reached: self.reached,
-            target: self.target,
-            detail,
-        };
+        let error = NatsError::ReplayIncomplete { stream: self.stream.clone(), reached: self.reached, target: self.target, detail };
         (Err(error), self)
     }
 }

@@ -56,12 +56,7 @@ pub const CLUSTER_FENCING_REASON: &str = "before 2.9.21 the clustered checks of 
 impl ServerVersion {
     /// `major.minor.patch` without a suffix.
     pub const fn new(major: u64, minor: u64, patch: u64) -> ServerVersion {
-        ServerVersion {
-            major,
-            minor,
-            patch,
-            suffix: String::new(),
-        }
+        ServerVersion { major, minor, patch, suffix: String::new() }
     }
 
     /// Whether this release has the fix for CVE-2023-47090 (2.9.23, 2.10.2 and later).
@@ -98,9 +93,7 @@ impl PartialOrd for ServerVersion {
 impl Ord for ServerVersion {
     /// By the numbers: a pre-release of 2.9.21 is not older than 2.9.21.
     fn cmp(&self, other: &ServerVersion) -> Ordering {
-        self.numbers()
-            .cmp(&other.numbers())
-            .then_with(|| self.suffix.cmp(&other.suffix))
+        self.numbers().cmp(&other.numbers()).then_with(|| self.suffix.cmp(&other.suffix))
     }
 }
 
@@ -116,9 +109,7 @@ impl FromStr for ServerVersion {
     /// Parses what the server reports in INFO (`2.9.10`, `2.12.0-RC.3`;
     /// a leading `v` as in `nats-server --version` is accepted).
     fn from_str(text: &str) -> Result<ServerVersion, ServerVersionError> {
-        let unparsable = || ServerVersionError::Unparsable {
-            text: text.to_string(),
-        };
+        let unparsable = || ServerVersionError::Unparsable { text: text.to_string() };
         let trimmed = text.trim();
         let trimmed = trimmed.strip_prefix('v').unwrap_or(trimmed);
         let split = trimmed.find(['-', '+']).unwrap_or(trimmed.len());
@@ -135,12 +126,7 @@ impl FromStr for ServerVersion {
         if parts.next().is_some() {
             return Err(unparsable());
         }
-        Ok(ServerVersion {
-            major,
-            minor,
-            patch,
-            suffix: suffix.to_string(),
-        })
+        Ok(ServerVersion { major, minor, patch, suffix: suffix.to_string() })
     }
 }
 
@@ -183,11 +169,7 @@ pub enum ServerVersionError {
 /// [`CLUSTER_FENCING_MIN_VERSION`]; an older or unreadable version is
 /// refused unless `allow_old_cluster` is set, in which case the caller should
 /// warn. Returns the parsed version where there is one.
-pub fn check_replicas_supported(
-    replicas: usize,
-    server_version: &str,
-    allow_old_cluster: bool,
-) -> Result<Option<ServerVersion>, ServerVersionError> {
+pub fn check_replicas_supported(replicas: usize, server_version: &str, allow_old_cluster: bool) -> Result<Option<ServerVersion>, ServerVersionError> {
     let parsed = server_version.parse::<ServerVersion>();
     if replicas <= 1 || allow_old_cluster {
         return Ok(parsed.ok());
@@ -208,11 +190,7 @@ pub fn check_replicas_supported(
 /// [`check_replicas_supported`] for the server `client` is connected to,
 /// logging a warning when an old server is used anyway (forced, or a
 /// release without the CVE-2023-47090 fix).
-pub fn check_server_for_replicas(
-    client: &async_nats::Client,
-    replicas: usize,
-    allow_old_cluster: bool,
-) -> Result<Option<ServerVersion>, ServerVersionError> {
+pub fn check_server_for_replicas(client: &async_nats::Client, replicas: usize, allow_old_cluster: bool) -> Result<Option<ServerVersion>, ServerVersionError> {
     let reported = client.server_info().version;
     let version = check_replicas_supported(replicas, &reported, allow_old_cluster)?;
     match &version {
@@ -253,10 +231,7 @@ mod tests {
         assert_eq!((rc.major, rc.minor, rc.patch, rc.suffix.as_str()), (2, 12, 0, "-RC.3"));
         assert_eq!(rc.to_string(), "2.12.0-RC.3");
         for bad in ["", "2", "2.9", "2.9.x", "2.9.10.1", "two.9.10", "2..10", "-1.2.3", "2.9.+1"] {
-            assert!(
-                matches!(bad.parse::<ServerVersion>(), Err(ServerVersionError::Unparsable { .. })),
-                "{bad:?} must not parse"
-            );
+            assert!(matches!(bad.parse::<ServerVersion>(), Err(ServerVersionError::Unparsable { .. })), "{bad:?} must not parse");
         }
     }
 

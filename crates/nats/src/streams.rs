@@ -40,10 +40,7 @@ pub struct StreamSettings {
 
 impl Default for StreamSettings {
     fn default() -> Self {
-        StreamSettings {
-            replicas: 1,
-            duplicate_window: Duration::from_millis(DUPLICATE_WINDOW_DEFAULT_MS),
-        }
+        StreamSettings { replicas: 1, duplicate_window: Duration::from_millis(DUPLICATE_WINDOW_DEFAULT_MS) }
     }
 }
 
@@ -73,10 +70,7 @@ pub fn server_supports_atomic_publish(js: &jetstream::Context) -> bool {
 }
 
 fn version_supports_atomic_publish(version: &str) -> bool {
-    let mut parts = version
-        .trim_start_matches('v')
-        .split(['.', '-'])
-        .map(|part| part.parse::<u64>().ok());
+    let mut parts = version.trim_start_matches('v').split(['.', '-']).map(|part| part.parse::<u64>().ok());
     match (parts.next().flatten(), parts.next().flatten()) {
         (Some(major), Some(minor)) => (major, minor) >= ATOMIC_PUBLISH_SERVER_MIN,
         _ => false,
@@ -84,12 +78,7 @@ fn version_supports_atomic_publish(version: &str) -> bool {
 }
 
 /// The configuration the ledger requires of a stream with these subjects.
-pub fn ledger_stream_config(
-    name: String,
-    subjects: Vec<String>,
-    description: String,
-    settings: &StreamSettings,
-) -> Config {
+pub fn ledger_stream_config(name: String, subjects: Vec<String>, description: String, settings: &StreamSettings) -> Config {
     Config {
         name,
         subjects,
@@ -119,11 +108,7 @@ pub fn ledger_stream_config(
 /// policy, seal, or mirror, or with fewer replicas than requested, is an
 /// [`NatsError::StreamSettingMismatch`] naming the setting; nothing is changed.
 /// A different duplicate window or more replicas is accepted with a warning.
-pub async fn ensure_ledger_streams(
-    js: &jetstream::Context,
-    ledger: &str,
-    settings: &StreamSettings,
-) -> Result<LedgerStreams, NatsError> {
+pub async fn ensure_ledger_streams(js: &jetstream::Context, ledger: &str, settings: &StreamSettings) -> Result<LedgerStreams, NatsError> {
     let mut events = ledger_stream_config(
         subjects::stream_name(ledger)?,
         vec![subjects::ledger_events_filter(ledger)?],
@@ -134,10 +119,7 @@ pub async fn ensure_ledger_streams(
     events.allow_atomic_publish = atomic_supported;
     let checkpoints = ledger_stream_config(
         subjects::checkpoint_stream_name(ledger)?,
-        vec![
-            subjects::checkpoint_subject(ledger)?,
-            subjects::witness_filter(ledger)?,
-        ],
+        vec![subjects::checkpoint_subject(ledger)?, subjects::witness_filter(ledger)?],
         format!("fundledger checkpoints and witness co-signatures of ledger {ledger}"),
         settings,
     );
@@ -159,10 +141,7 @@ pub async fn ensure_ledger_streams(
 
 /// Creates the stream, or checks the existing one against `wanted`. Returns
 /// the stream's info and whether it was created.
-pub async fn ensure_stream(
-    js: &jetstream::Context,
-    wanted: Config,
-) -> Result<(jetstream::stream::Info, bool), NatsError> {
+pub async fn ensure_stream(js: &jetstream::Context, wanted: Config) -> Result<(jetstream::stream::Info, bool), NatsError> {
     let name = wanted.name.clone();
     if let Some(info) = existing_stream_info(js, &name).await? {
         check_stream_config(&wanted, &info.config)?;
@@ -170,11 +149,7 @@ pub async fn ensure_stream(
     }
     match js.create_stream(wanted.clone()).await {
         Ok(mut stream) => {
-            let info = stream
-                .info()
-                .await
-                .map_err(|err| NatsError::jetstream(format!("stream info for {name}"), err))?
-                .clone();
+            let info = stream.info().await.map_err(|err| NatsError::jetstream(format!("stream info for {name}"), err))?.clone();
             // create_stream also succeeds when an identical stream appeared
             // meanwhile; check what the server has in either case.
             check_stream_config(&wanted, &info.config)?;
@@ -198,10 +173,7 @@ pub async fn ensure_stream(
 /// Sets `allow_atomic` on an existing stream and returns its new info; if
 /// the server refuses (no right to update streams, ...), logs why and
 /// returns the info unchanged, and appends stay pipelined-fenced.
-pub async fn allow_atomic_publish(
-    js: &jetstream::Context,
-    info: jetstream::stream::Info,
-) -> jetstream::stream::Info {
+pub async fn allow_atomic_publish(js: &jetstream::Context, info: jetstream::stream::Info) -> jetstream::stream::Info {
     let mut config = info.config.clone();
     config.allow_atomic_publish = true;
     match js.update_stream(config).await {
@@ -220,18 +192,11 @@ pub async fn allow_atomic_publish(
     }
 }
 
-async fn existing_stream_info(
-    js: &jetstream::Context,
-    name: &str,
-) -> Result<Option<jetstream::stream::Info>, NatsError> {
+async fn existing_stream_info(js: &jetstream::Context, name: &str) -> Result<Option<jetstream::stream::Info>, NatsError> {
     match js.get_stream(name).await {
         Ok(stream) => Ok(Some(stream.cached_info().clone())),
         Err(err) => match err.kind() {
-            GetStreamErrorKind::JetStream(api)
-                if api.error_code() == jetstream::ErrorCode::STREAM_NOT_FOUND =>
-            {
-                Ok(None)
-            }
+            GetStreamErrorKind::JetStream(api) if api.error_code() == jetstream::ErrorCode::STREAM_NOT_FOUND => Ok(None),
             _ => Err(NatsError::jetstream(format!("stream info for {name}"), err)),
         },
     }
@@ -240,37 +205,20 @@ async fn existing_stream_info(
 /// Compares an existing stream's configuration with the required one.
 pub fn check_stream_config(wanted: &Config, found: &Config) -> Result<(), NatsError> {
     let mismatch = |setting: &'static str, expected: String, found: String| {
-        Err(NatsError::StreamSettingMismatch {
-            stream: wanted.name.clone(),
-            setting,
-            expected,
-            found,
-        })
+        Err(NatsError::StreamSettingMismatch { stream: wanted.name.clone(), setting, expected, found })
     };
     if found.storage != wanted.storage {
-        return mismatch(
-            "storage",
-            format!("{:?}", wanted.storage),
-            format!("{:?}", found.storage),
-        );
+        return mismatch("storage", format!("{:?}", wanted.storage), format!("{:?}", found.storage));
     }
     if found.retention != wanted.retention {
-        return mismatch(
-            "retention",
-            format!("{:?}", wanted.retention),
-            format!("{:?}", found.retention),
-        );
+        return mismatch("retention", format!("{:?}", wanted.retention), format!("{:?}", found.retention));
     }
     let mut wanted_subjects = wanted.subjects.clone();
     let mut found_subjects = found.subjects.clone();
     wanted_subjects.sort();
     found_subjects.sort();
     if found_subjects != wanted_subjects {
-        return mismatch(
-            "subjects",
-            format!("{wanted_subjects:?}"),
-            format!("{found_subjects:?}"),
-        );
+        return mismatch("subjects", format!("{wanted_subjects:?}"), format!("{found_subjects:?}"));
     }
     for (setting, want, have) in [
         ("deny_delete", wanted.deny_delete, found.deny_delete),
@@ -282,42 +230,22 @@ pub fn check_stream_config(wanted: &Config, found: &Config) -> Result<(), NatsEr
             return mismatch(setting, want.to_string(), have.to_string());
         }
     }
-    for (setting, have) in [
-        ("max_msgs", found.max_messages),
-        ("max_bytes", found.max_bytes),
-        ("max_msgs_per_subject", found.max_messages_per_subject),
-    ] {
+    for (setting, have) in [("max_msgs", found.max_messages), ("max_bytes", found.max_bytes), ("max_msgs_per_subject", found.max_messages_per_subject)] {
         if have > 0 {
             return mismatch(setting, "unlimited (-1)".to_string(), have.to_string());
         }
     }
     if !found.max_age.is_zero() {
-        return mismatch(
-            "max_age",
-            "unlimited (0)".to_string(),
-            format!("{:?}", found.max_age),
-        );
+        return mismatch("max_age", "unlimited (0)".to_string(), format!("{:?}", found.max_age));
     }
     if found.discard != wanted.discard {
-        return mismatch(
-            "discard",
-            format!("{:?}", wanted.discard),
-            format!("{:?}", found.discard),
-        );
+        return mismatch("discard", format!("{:?}", wanted.discard), format!("{:?}", found.discard));
     }
     if found.mirror.is_some() {
-        return mismatch(
-            "mirror",
-            "none".to_string(),
-            "a mirror of another stream".to_string(),
-        );
+        return mismatch("mirror", "none".to_string(), "a mirror of another stream".to_string());
     }
     if found.num_replicas < wanted.num_replicas {
-        return mismatch(
-            "num_replicas",
-            format!("at least {}", wanted.num_replicas),
-            found.num_replicas.to_string(),
-        );
+        return mismatch("num_replicas", format!("at least {}", wanted.num_replicas), found.num_replicas.to_string());
     }
     if found.num_replicas > wanted.num_replicas {
         tracing::warn!(
@@ -343,12 +271,7 @@ mod tests {
     use super::*;
 
     fn wanted() -> Config {
-        ledger_stream_config(
-            "FUNDLEDGER_HK".into(),
-            vec!["fl.hk.ev.>".into()],
-            "test".into(),
-            &StreamSettings::default(),
-        )
+        ledger_stream_config("FUNDLEDGER_HK".into(), vec!["fl.hk.ev.>".into()], "test".into(), &StreamSettings::default())
     }
 
     fn setting_of(result: Result<(), NatsError>) -> Option<&'static str> {
@@ -376,24 +299,15 @@ mod tests {
         let base = wanted();
         let cases: Vec<(&str, Change)> = vec![
             ("storage", Box::new(|c| c.storage = StorageType::Memory)),
-            (
-                "retention",
-                Box::new(|c| c.retention = RetentionPolicy::WorkQueue),
-            ),
-            (
-                "subjects",
-                Box::new(|c| c.subjects = vec!["fl.hk.>".into()]),
-            ),
+            ("retention", Box::new(|c| c.retention = RetentionPolicy::WorkQueue)),
+            ("subjects", Box::new(|c| c.subjects = vec!["fl.hk.>".into()])),
             ("deny_delete", Box::new(|c| c.deny_delete = false)),
             ("deny_purge", Box::new(|c| c.deny_purge = false)),
             ("allow_rollup_hdrs", Box::new(|c| c.allow_rollup = true)),
             ("sealed", Box::new(|c| c.sealed = true)),
             ("max_msgs", Box::new(|c| c.max_messages = 10)),
             ("max_bytes", Box::new(|c| c.max_bytes = 10)),
-            (
-                "max_msgs_per_subject",
-                Box::new(|c| c.max_messages_per_subject = 1),
-            ),
+            ("max_msgs_per_subject", Box::new(|c| c.max_messages_per_subject = 1)),
             ("max_age", Box::new(|c| c.max_age = Duration::from_secs(60))),
             ("discard", Box::new(|c| c.discard = DiscardPolicy::New)),
             ("num_replicas", Box::new(|c| c.num_replicas = 0)),
@@ -401,10 +315,7 @@ mod tests {
         for (setting, change) in cases {
             let mut found = base.clone();
             change(&mut found);
-            assert_eq!(
-                setting_of(check_stream_config(&base, &found)),
-                Some(setting)
-            );
+            assert_eq!(setting_of(check_stream_config(&base, &found)), Some(setting));
         }
     }
 

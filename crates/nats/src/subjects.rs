@@ -67,19 +67,14 @@ pub fn validate_id(kind: &'static str, value: &str) -> Result<(), NatsError> {
         Some((first, rest)) => {
             bytes.len() <= ID_LENGTH_MAX
                 && (first.is_ascii_lowercase() || first.is_ascii_digit())
-                && rest.iter().all(|b| {
-                    b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'_' || *b == b'-'
-                })
+                && rest.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'_' || *b == b'-')
         }
         None => false,
     };
     if valid {
         Ok(())
     } else {
-        Err(NatsError::InvalidId {
-            kind,
-            value: value.to_string(),
-        })
+        Err(NatsError::InvalidId { kind, value: value.to_string() })
     }
 }
 
@@ -92,9 +87,7 @@ pub fn validate_event_type(value: &str) -> Result<(), NatsError> {
             Some((first, rest)) => {
                 bytes.len() <= EVENT_TYPE_TOKEN_LENGTH_MAX
                     && first.is_ascii_lowercase()
-                    && rest
-                        .iter()
-                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'_')
+                    && rest.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'_')
             }
             None => false,
         }
@@ -107,28 +100,18 @@ pub fn validate_event_type(value: &str) -> Result<(), NatsError> {
     if valid {
         Ok(())
     } else {
-        Err(NatsError::InvalidEventType {
-            value: value.to_string(),
-        })
+        Err(NatsError::InvalidEventType { value: value.to_string() })
     }
 }
 
 /// `fl.<ledger>.ev.<scope_kind>.<scope_id>.<event_type>`, e.g.
 /// `fl.hk.ev.scheme.nias.grant.disbursed`. For ledger-level events the scope
 /// id is the ledger id.
-pub fn event_subject(
-    ledger: &str,
-    scope_kind: ScopeKind,
-    scope_id: &str,
-    event_type: &str,
-) -> Result<String, NatsError> {
+pub fn event_subject(ledger: &str, scope_kind: ScopeKind, scope_id: &str, event_type: &str) -> Result<String, NatsError> {
     validate_id("ledger", ledger)?;
     validate_id(scope_kind.as_str(), scope_id)?;
     validate_event_type(event_type)?;
-    Ok(format!(
-        "{SUBJECT_ROOT}.{ledger}.ev.{}.{scope_id}.{event_type}",
-        scope_kind.as_str()
-    ))
+    Ok(format!("{SUBJECT_ROOT}.{ledger}.ev.{}.{scope_id}.{event_type}", scope_kind.as_str()))
 }
 
 /// The parts of an event subject.
@@ -161,12 +144,7 @@ pub fn parse_event_subject(subject: &str) -> Option<EventSubject> {
     validate_id("ledger", ledger).ok()?;
     validate_id(scope_kind.as_str(), scope_id).ok()?;
     validate_event_type(&event_type).ok()?;
-    Some(EventSubject {
-        ledger: ledger.to_string(),
-        scope_kind,
-        scope_id: scope_id.to_string(),
-        event_type,
-    })
+    Some(EventSubject { ledger: ledger.to_string(), scope_kind, scope_id: scope_id.to_string(), event_type })
 }
 
 /// `fl.<ledger>.ev.>`: every event of the ledger.
@@ -176,17 +154,10 @@ pub fn ledger_events_filter(ledger: &str) -> Result<String, NatsError> {
 }
 
 /// `fl.<ledger>.ev.<scope_kind>.<scope_id>.>`: every event of one fund or scheme.
-pub fn scope_events_filter(
-    ledger: &str,
-    scope_kind: ScopeKind,
-    scope_id: &str,
-) -> Result<String, NatsError> {
+pub fn scope_events_filter(ledger: &str, scope_kind: ScopeKind, scope_id: &str) -> Result<String, NatsError> {
     validate_id("ledger", ledger)?;
     validate_id(scope_kind.as_str(), scope_id)?;
-    Ok(format!(
-        "{SUBJECT_ROOT}.{ledger}.ev.{}.{scope_id}.>",
-        scope_kind.as_str()
-    ))
+    Ok(format!("{SUBJECT_ROOT}.{ledger}.ev.{}.{scope_id}.>", scope_kind.as_str()))
 }
 
 /// `fl.<ledger>.ev.*.*.<event_type>`: every event of one type.
@@ -206,9 +177,7 @@ pub fn checkpoint_subject(ledger: &str) -> Result<String, NatsError> {
 pub fn witness_subject(ledger: &str, auditor_key_prefix: &str) -> Result<String, NatsError> {
     validate_id("ledger", ledger)?;
     validate_id("auditor key prefix", auditor_key_prefix)?;
-    Ok(format!(
-        "{SUBJECT_ROOT}.{ledger}.witness.{auditor_key_prefix}"
-    ))
+    Ok(format!("{SUBJECT_ROOT}.{ledger}.witness.{auditor_key_prefix}"))
 }
 
 /// `fl.<ledger>.witness.*`: every auditor's co-signatures.
@@ -226,18 +195,12 @@ pub fn request_subject(ledger: &str) -> Result<String, NatsError> {
 /// `FUNDLEDGER_<LEDGER>` with the id uppercased and `-` turned into `_`.
 pub fn stream_name(ledger: &str) -> Result<String, NatsError> {
     validate_id("ledger", ledger)?;
-    Ok(format!(
-        "{STREAM_NAME_PREFIX}{}",
-        ledger.to_ascii_uppercase().replace('-', "_")
-    ))
+    Ok(format!("{STREAM_NAME_PREFIX}{}", ledger.to_ascii_uppercase().replace('-', "_")))
 }
 
 /// `FUNDLEDGER_<LEDGER>_CHECKPOINTS`: checkpoints and witness co-signatures.
 pub fn checkpoint_stream_name(ledger: &str) -> Result<String, NatsError> {
-    Ok(format!(
-        "{}{CHECKPOINT_STREAM_SUFFIX}",
-        stream_name(ledger)?
-    ))
+    Ok(format!("{}{CHECKPOINT_STREAM_SUFFIX}", stream_name(ledger)?))
 }
 
 #[cfg(test)]
@@ -249,18 +212,7 @@ mod tests {
         for ok in ["hk", "0", "a-b_c", "nias", &"a".repeat(64)] {
             assert!(validate_id("ledger", ok).is_ok(), "{ok}");
         }
-        for bad in [
-            "",
-            "-a",
-            "_a",
-            "A",
-            "a.b",
-            "a*",
-            "a>",
-            "a b",
-            "é",
-            &"a".repeat(65),
-        ] {
+        for bad in ["", "-a", "_a", "A", "a.b", "a*", "a>", "a b", "é", &"a".repeat(65)] {
             assert!(validate_id("ledger", bad).is_err(), "{bad}");
         }
     }
@@ -270,18 +222,7 @@ mod tests {
         for ok in ["grant.disbursed", "fund.created", "a1.b_2"] {
             assert!(validate_event_type(ok).is_ok(), "{ok}");
         }
-        for bad in [
-            "",
-            "grant",
-            "grant.",
-            ".grant",
-            "a.b.c",
-            "Grant.disbursed",
-            "1a.b",
-            "a-b.c",
-            "a.*",
-            "a.>",
-        ] {
+        for bad in ["", "grant", "grant.", ".grant", "a.b.c", "Grant.disbursed", "1a.b", "a-b.c", "a.*", "a.>"] {
             assert!(validate_event_type(bad).is_err(), "{bad}");
         }
     }
@@ -289,15 +230,9 @@ mod tests {
     #[test]
     fn event_subjects_have_the_documented_shape() {
         let subject = event_subject("hk", ScopeKind::Scheme, "nias", "grant.disbursed");
-        assert_eq!(
-            subject.ok().as_deref(),
-            Some("fl.hk.ev.scheme.nias.grant.disbursed")
-        );
+        assert_eq!(subject.ok().as_deref(), Some("fl.hk.ev.scheme.nias.grant.disbursed"));
         let subject = event_subject("hk", ScopeKind::Ledger, "hk", "ledger.opened");
-        assert_eq!(
-            subject.ok().as_deref(),
-            Some("fl.hk.ev.ledger.hk.ledger.opened")
-        );
+        assert_eq!(subject.ok().as_deref(), Some("fl.hk.ev.ledger.hk.ledger.opened"));
         assert!(event_subject("hk", ScopeKind::Fund, "a.b", "grant.disbursed").is_err());
         assert!(event_subject("hk", ScopeKind::Fund, "f1", "grant").is_err());
         assert!(event_subject("H K", ScopeKind::Fund, "f1", "grant.disbursed").is_err());
@@ -309,51 +244,23 @@ mod tests {
         let parsed = parse_event_subject(subject);
         assert_eq!(
             parsed,
-            Some(EventSubject {
-                ledger: "hk".into(),
-                scope_kind: ScopeKind::Fund,
-                scope_id: "f-1".into(),
-                event_type: "grant.disbursed".into(),
-            })
+            Some(EventSubject { ledger: "hk".into(), scope_kind: ScopeKind::Fund, scope_id: "f-1".into(), event_type: "grant.disbursed".into() })
         );
         assert_eq!(parse_event_subject("fl.hk.ev.team.x.grant.disbursed"), None);
         assert_eq!(parse_event_subject("fl.hk.ev.fund.x.grant"), None);
-        assert_eq!(
-            parse_event_subject("fl.hk.ev.fund.x.grant.disbursed.extra"),
-            None
-        );
+        assert_eq!(parse_event_subject("fl.hk.ev.fund.x.grant.disbursed.extra"), None);
         assert_eq!(parse_event_subject("xx.hk.ev.fund.x.grant.disbursed"), None);
     }
 
     #[test]
     fn filters_and_other_subjects() {
-        assert_eq!(
-            ledger_events_filter("hk").ok().as_deref(),
-            Some("fl.hk.ev.>")
-        );
-        assert_eq!(
-            scope_events_filter("hk", ScopeKind::Scheme, "nias")
-                .ok()
-                .as_deref(),
-            Some("fl.hk.ev.scheme.nias.>")
-        );
-        assert_eq!(
-            event_type_filter("hk", "grant.disbursed").ok().as_deref(),
-            Some("fl.hk.ev.*.*.grant.disbursed")
-        );
-        assert_eq!(
-            checkpoint_subject("hk").ok().as_deref(),
-            Some("fl.hk.checkpoint")
-        );
-        assert_eq!(
-            witness_subject("hk", "ab12cd").ok().as_deref(),
-            Some("fl.hk.witness.ab12cd")
-        );
+        assert_eq!(ledger_events_filter("hk").ok().as_deref(), Some("fl.hk.ev.>"));
+        assert_eq!(scope_events_filter("hk", ScopeKind::Scheme, "nias").ok().as_deref(), Some("fl.hk.ev.scheme.nias.>"));
+        assert_eq!(event_type_filter("hk", "grant.disbursed").ok().as_deref(), Some("fl.hk.ev.*.*.grant.disbursed"));
+        assert_eq!(checkpoint_subject("hk").ok().as_deref(), Some("fl.hk.checkpoint"));
+        assert_eq!(witness_subject("hk", "ab12cd").ok().as_deref(), Some("fl.hk.witness.ab12cd"));
         assert!(witness_subject("hk", "AB12").is_err());
-        assert_eq!(
-            witness_filter("hk").ok().as_deref(),
-            Some("fl.hk.witness.*")
-        );
+        assert_eq!(witness_filter("hk").ok().as_deref(), Some("fl.hk.witness.*"));
         assert_eq!(request_subject("hk").ok().as_deref(), Some("fl.hk.submit"));
         assert!(request_subject("").is_err());
     }
@@ -361,14 +268,8 @@ mod tests {
     #[test]
     fn stream_names_are_uppercased_with_underscores() {
         assert_eq!(stream_name("hk").ok().as_deref(), Some("FUNDLEDGER_HK"));
-        assert_eq!(
-            stream_name("hk-gov_2").ok().as_deref(),
-            Some("FUNDLEDGER_HK_GOV_2")
-        );
-        assert_eq!(
-            checkpoint_stream_name("hk-gov").ok().as_deref(),
-            Some("FUNDLEDGER_HK_GOV_CHECKPOINTS")
-        );
+        assert_eq!(stream_name("hk-gov_2").ok().as_deref(), Some("FUNDLEDGER_HK_GOV_2"));
+        assert_eq!(checkpoint_stream_name("hk-gov").ok().as_deref(), Some("FUNDLEDGER_HK_GOV_CHECKPOINTS"));
         assert!(stream_name("hk.gov").is_err());
     }
 }

@@ -8,25 +8,13 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use common::{bounded, messages, server_version, server_with_ledger};
-use fundledger_nats::async_nats::jetstream::{
-    self, context::PublishErrorKind, message::PublishMessage as Publish,
-};
-use fundledger_nats::{
-    connect_jetstream, get_message, read_from, AppendError, AppendMode, Appender, OutgoingMessage,
-    PublishReceipt, StoredMessage,
-};
+use fundledger_nats::async_nats::jetstream::{self, context::PublishErrorKind, message::PublishMessage as Publish};
+use fundledger_nats::{connect_jetstream, get_message, read_from, AppendError, AppendMode, Appender, OutgoingMessage, PublishReceipt, StoredMessage};
 use futures::{StreamExt as _, TryStreamExt as _};
 
-async fn read_all(
-    js: &jetstream::Context,
-    stream: &str,
-    filter: Option<&str>,
-    start: u64,
-) -> anyhow::Result<Vec<StoredMessage>> {
+async fn read_all(js: &jetstream::Context, stream: &str, filter: Option<&str>, start: u64) -> anyhow::Result<Vec<StoredMessage>> {
     let replay = read_from(js, stream, filter, start).await?;
-    bounded("replay", replay.try_collect::<Vec<_>>())
-        .await?
-        .map_err(Into::into)
+    bounded("replay", replay.try_collect::<Vec<_>>()).await?.map_err(Into::into)
 }
 
 #[tokio::test]
@@ -36,12 +24,7 @@ async fn ten_thousand_messages_land_in_order_with_their_headers() -> anyhow::Res
     assert_eq!(appender.last_sequence().await?, 0);
     let batch = messages("hk", "a", 10_000)?;
     let receipts = bounded("append", appender.append_batch(1, &batch)).await??;
-    let expected: Vec<PublishReceipt> = (1..=10_000)
-        .map(|sequence| PublishReceipt {
-            sequence,
-            duplicate: false,
-        })
-        .collect();
+    let expected: Vec<PublishReceipt> = (1..=10_000).map(|sequence| PublishReceipt { sequence, duplicate: false }).collect();
     assert_eq!(receipts, expected);
     assert_eq!(appender.last_sequence().await?, 10_000);
 
@@ -52,14 +35,8 @@ async fn ten_thousand_messages_land_in_order_with_their_headers() -> anyhow::Res
         let header = |name: &str| raw.headers.get(name).map(|v| v.as_str().to_string());
         let index = (sequence - 1) as usize;
         assert_eq!(header("Nats-Msg-Id"), Some(format!("a-{index}")));
-        assert_eq!(
-            header("Nats-Expected-Last-Sequence"),
-            Some((sequence - 1).to_string())
-        );
-        assert_eq!(
-            header("Nats-Expected-Stream"),
-            Some(streams.events_stream.clone())
-        );
+        assert_eq!(header("Nats-Expected-Last-Sequence"), Some((sequence - 1).to_string()));
+        assert_eq!(header("Nats-Expected-Stream"), Some(streams.events_stream.clone()));
         let previous = index.checked_sub(1).map(|p| format!("a-{p}"));
         assert_eq!(header("Nats-Expected-Last-Msg-Id"), previous);
         assert_eq!(raw.subject.as_str(), batch[index].subject);
@@ -88,35 +65,17 @@ async fn a_stale_or_future_first_sequence_is_fenced_and_appends_nothing() -> any
         let batch = messages("hk", tag, 3)?;
         match appender.append_batch(first, &batch).await {
             Err(err @ AppendError::Fenced { .. }) => {
-                let AppendError::Fenced {
-                    index,
-                    expected_last_sequence,
-                    acknowledged,
-                    ..
-                } = &err
-                else {
-                    unreachable!()
-                };
-                assert_eq!(
-                    (*index, *expected_last_sequence, *acknowledged),
-                    (0, first - 1, 0)
-                );
+                let AppendError::Fenced { index, expected_last_sequence, acknowledged, .. } = &err else { unreachable!() };
+                assert_eq!((*index, *expected_last_sequence, *acknowledged), (0, first - 1, 0));
                 assert!(err.is_fenced() && !err.outcome_unknown());
             }
             other => panic!("first_sequence {first}: expected Fenced, got {other:?}"),
         }
-        assert_eq!(
-            appender.last_sequence().await?,
-            5,
-            "nothing may land ({tag})"
-        );
+        assert_eq!(appender.last_sequence().await?, 5, "nothing may land ({tag})");
     }
     // The right sequence still works.
     let receipts = appender.append_batch(6, &messages("hk", "b", 2)?).await?;
-    assert_eq!(
-        receipts.iter().map(|r| r.sequence).collect::<Vec<_>>(),
-        vec![6, 7]
-    );
+    assert_eq!(receipts.iter().map(|r| r.sequence).collect::<Vec<_>>(), vec![6, 7]);
     Ok(())
 }
 
@@ -131,26 +90,13 @@ async fn a_message_id_already_in_the_window_is_a_duplicate() -> anyhow::Result<(
     let mut batch = messages("hk", "b", 3)?;
     batch[1].message_id = "a-1".into();
     match appender.append_batch(4, &batch).await {
-        Err(AppendError::Duplicate {
-            index,
-            sequence,
-            expected_sequence,
-            acknowledged,
-            message_id,
-        }) => {
-            assert_eq!(
-                (index, sequence, expected_sequence, acknowledged),
-                (1, 2, 5, 1)
-            );
+        Err(AppendError::Duplicate { index, sequence, expected_sequence, acknowledged, message_id }) => {
+            assert_eq!((index, sequence, expected_sequence, acknowledged), (1, 2, 5, 1));
             assert_eq!(message_id, "a-1");
         }
         other => panic!("expected Duplicate, got {other:?}"),
     }
-    assert_eq!(
-        appender.last_sequence().await?,
-        4,
-        "only the message before the duplicate lands"
-    );
+    assert_eq!(appender.last_sequence().await?, 4, "only the message before the duplicate lands");
     let stored = get_message(&js, &streams.events_stream, 4).await?;
     assert_eq!(stored.and_then(|m| m.message_id), Some("b-0".to_string()));
 
@@ -161,26 +107,14 @@ async fn a_message_id_already_in_the_window_is_a_duplicate() -> anyhow::Result<(
     if version.checks_last_sequence_before_duplicates() {
         // 2.12 on: the first message expects an empty stream, which ends at 4.
         match retried {
-            Err(AppendError::Fenced {
-                index: 0,
-                expected_last_sequence: 0,
-                acknowledged: 0,
-                detail,
-            }) => assert!(detail.contains("wrong last sequence"), "{version}: {detail}"),
+            Err(AppendError::Fenced { index: 0, expected_last_sequence: 0, acknowledged: 0, detail }) => {
+                assert!(detail.contains("wrong last sequence"), "{version}: {detail}")
+            }
             other => panic!("{version}: expected Fenced at message 0, got {other:?}"),
         }
     } else {
         // 2.9 to 2.11: every id is recognised at exactly the expected sequence.
-        assert_eq!(
-            retried?,
-            (1..=3)
-                .map(|sequence| PublishReceipt {
-                    sequence,
-                    duplicate: true
-                })
-                .collect::<Vec<_>>(),
-            "{version}"
-        );
+        assert_eq!(retried?, (1..=3).map(|sequence| PublishReceipt { sequence, duplicate: true }).collect::<Vec<_>>(), "{version}");
     }
     assert_eq!(appender.last_sequence().await?, 4);
     Ok(())
@@ -194,28 +128,19 @@ async fn get_message_finds_stored_messages_and_nothing_beyond_the_tail() -> anyh
     appender.append_batch(1, &batch).await?;
     let second = get_message(&js, &streams.events_stream, 2).await?;
     let second = second.ok_or_else(|| anyhow::anyhow!("message 2 missing"))?;
-    assert_eq!(
-        (second.sequence, second.payload.clone()),
-        (2, batch[1].payload.clone())
-    );
+    assert_eq!((second.sequence, second.payload.clone()), (2, batch[1].payload.clone()));
     assert_eq!(second.message_id.as_deref(), Some("a-1"));
     assert!(get_message(&js, &streams.events_stream, 4).await?.is_none());
     Ok(())
 }
 
 /// What a racing writer managed: the ids it sent and how many of them landed.
-fn landed(
-    batch: &[OutgoingMessage],
-    result: &Result<Vec<PublishReceipt>, AppendError>,
-) -> Vec<String> {
+fn landed(batch: &[OutgoingMessage], result: &Result<Vec<PublishReceipt>, AppendError>) -> Vec<String> {
     let count = match result {
         Ok(receipts) => receipts.len(),
         Err(err) => err.acknowledged(),
     };
-    batch[..count]
-        .iter()
-        .map(|m| m.message_id.clone())
-        .collect()
+    batch[..count].iter().map(|m| m.message_id.clone()).collect()
 }
 
 #[tokio::test]
@@ -247,17 +172,10 @@ async fn racing_appenders_never_both_win_a_sequence() -> anyhow::Result<()> {
         let (result_a, result_b) = bounded("race", futures::future::join(fa, fb)).await?;
         for (name, result) in [("a", &result_a), ("b", &result_b)] {
             if let Err(err) = result {
-                assert!(
-                    err.is_fenced(),
-                    "round {round}: writer {name} failed with {err}"
-                );
+                assert!(err.is_fenced(), "round {round}: writer {name} failed with {err}");
             }
         }
-        assert!(
-            result_a.is_err() || result_b.is_err(),
-            "round {round}: both writers claim sequence {}",
-            tail + 1
-        );
+        assert!(result_a.is_err() || result_b.is_err(), "round {round}: both writers claim sequence {}", tail + 1);
         let ids_a = landed(&batch_a, &result_a);
         let ids_b = landed(&batch_b, &result_b);
         // Whatever landed is one writer's prefix followed by the other's.
@@ -266,29 +184,16 @@ async fn racing_appenders_never_both_win_a_sequence() -> anyhow::Result<()> {
         assert_eq!(stored.len(), ids_a.len() + ids_b.len(), "round {round}");
         let a_first = [ids_a.clone(), ids_b.clone()].concat();
         let b_first = [ids_b.clone(), ids_a.clone()].concat();
-        assert!(
-            stored_ids == a_first || stored_ids == b_first,
-            "round {round}: the stream interleaves the writers"
-        );
+        assert!(stored_ids == a_first || stored_ids == b_first, "round {round}: the stream interleaves the writers");
         for (offset, message) in stored.iter().enumerate() {
-            assert_eq!(
-                message.sequence,
-                tail + 1 + offset as u64,
-                "round {round}: gap"
-            );
+            assert_eq!(message.sequence, tail + 1 + offset as u64, "round {round}: gap");
         }
         // Every receipt names the sequence its message is stored at.
-        let position: HashMap<&str, u64> = stored
-            .iter()
-            .filter_map(|m| m.message_id.as_deref().map(|id| (id, m.sequence)))
-            .collect();
+        let position: HashMap<&str, u64> = stored.iter().filter_map(|m| m.message_id.as_deref().map(|id| (id, m.sequence))).collect();
         for (batch, result) in [(&batch_a, &result_a), (&batch_b, &result_b)] {
             if let Ok(receipts) = result {
                 for (message, receipt) in batch.iter().zip(receipts) {
-                    assert_eq!(
-                        position.get(message.message_id.as_str()),
-                        Some(&receipt.sequence)
-                    );
+                    assert_eq!(position.get(message.message_id.as_str()), Some(&receipt.sequence));
                 }
             }
         }
@@ -300,10 +205,7 @@ async fn racing_appenders_never_both_win_a_sequence() -> anyhow::Result<()> {
     let mut seen = HashMap::new();
     for message in &all {
         let id = message.message_id.clone().unwrap_or_default();
-        assert!(
-            seen.insert(id, message.sequence).is_none(),
-            "duplicate id in the stream"
-        );
+        assert!(seen.insert(id, message.sequence).is_none(), "duplicate id in the stream");
     }
     Ok(())
 }
@@ -316,10 +218,7 @@ async fn a_writer_cutting_in_mid_batch_fences_the_rest_of_the_batch() -> anyhow:
     let (server, js, streams) = server_with_ledger("hk").await?;
     // A waits for each ack before its next send, so B can get in between.
     let a = Appender::new(js.clone(), &streams.events_stream).with_in_flight_max(1);
-    let b = Appender::new(
-        connect_jetstream(&server.url()).await?,
-        &streams.events_stream,
-    );
+    let b = Appender::new(connect_jetstream(&server.url()).await?, &streams.events_stream);
     for attempt in 0..ATTEMPTS_MAX {
         let tail = a.last_sequence().await?;
         let batch_a = messages("hk", &format!("a{attempt}"), BATCH)?;
@@ -345,21 +244,13 @@ async fn a_writer_cutting_in_mid_batch_fences_the_rest_of_the_batch() -> anyhow:
         let stored = read_all(&js, &streams.events_stream, None, tail + 1).await?;
         let ids: Vec<String> = stored.iter().filter_map(|m| m.message_id.clone()).collect();
         match result_a {
-            Err(AppendError::Fenced {
-                index,
-                acknowledged,
-                expected_last_sequence,
-                ..
-            }) => {
+            Err(AppendError::Fenced { index, acknowledged, expected_last_sequence, .. }) => {
                 // A's first `acknowledged` messages, then B's, and nothing else of A.
                 assert_eq!(index, acknowledged);
                 assert!(acknowledged as u64 >= CUT_IN_AFTER);
                 assert_eq!(expected_last_sequence, tail + acknowledged as u64);
                 assert_eq!(b_sequence, tail + acknowledged as u64 + 1);
-                let mut expected: Vec<String> = batch_a[..acknowledged]
-                    .iter()
-                    .map(|m| m.message_id.clone())
-                    .collect();
+                let mut expected: Vec<String> = batch_a[..acknowledged].iter().map(|m| m.message_id.clone()).collect();
                 expected.push(rivals[b_index].message_id.clone());
                 assert_eq!(ids, expected);
                 assert_eq!(a.last_sequence().await?, b_sequence);
@@ -388,34 +279,22 @@ async fn read_from_filters_and_stops_at_the_tail_of_the_call() -> anyhow::Result
     // By scheme, by type, from a start sequence.
     let scheme = read_all(&js, name, Some("fl.hk.ev.scheme.nias.>"), 1).await?;
     assert_eq!(scheme.len(), 100);
-    assert!(scheme
-        .iter()
-        .all(|m| m.subject.starts_with("fl.hk.ev.scheme.nias.")));
+    assert!(scheme.iter().all(|m| m.subject.starts_with("fl.hk.ev.scheme.nias.")));
     let typed = read_all(&js, name, Some("fl.hk.ev.*.*.grant.disbursed"), 1).await?;
     assert_eq!(typed.len(), 150);
     assert!(typed.windows(2).all(|w| w[0].sequence < w[1].sequence));
     let tail = read_all(&js, name, None, 291).await?;
-    assert_eq!(
-        tail.iter().map(|m| m.sequence).collect::<Vec<_>>(),
-        (291..=300).collect::<Vec<_>>()
-    );
+    assert_eq!(tail.iter().map(|m| m.sequence).collect::<Vec<_>>(), (291..=300).collect::<Vec<_>>());
     // Nothing matches / nothing left: the replay ends at once.
-    assert!(read_all(&js, name, Some("fl.hk.ev.fund.nobody.>"), 1)
-        .await?
-        .is_empty());
+    assert!(read_all(&js, name, Some("fl.hk.ev.fund.nobody.>"), 1).await?.is_empty());
     assert!(read_all(&js, name, None, 301).await?.is_empty());
     // A filter whose last match is before the tail still ends.
     let early = read_all(&js, name, Some("fl.hk.ev.scheme.nias.>"), 298).await?;
-    assert_eq!(
-        early.iter().map(|m| m.sequence).collect::<Vec<_>>(),
-        vec![298]
-    );
+    assert_eq!(early.iter().map(|m| m.sequence).collect::<Vec<_>>(), vec![298]);
 
     // Appends during a replay do not extend it.
     let replay = read_from(&js, name, None, 1).await?;
-    appender
-        .append_batch(301, &messages("hk", "late", 50)?)
-        .await?;
+    appender.append_batch(301, &messages("hk", "late", 50)?).await?;
     let replayed: Vec<_> = bounded("replay", replay.try_collect::<Vec<_>>()).await??;
     assert_eq!(replayed.len(), 300);
     Ok(())
@@ -426,8 +305,7 @@ async fn follow_from_delivers_the_backlog_then_new_appends() -> anyhow::Result<(
     let (_server, js, streams) = server_with_ledger("hk").await?;
     let appender = Appender::new(js.clone(), &streams.events_stream);
     appender.append_batch(1, &messages("hk", "a", 10)?).await?;
-    let mut follow =
-        fundledger_nats::follow_from(&js, &streams.events_stream, Some("fl.hk.ev.>"), 6).await?;
+    let mut follow = fundledger_nats::follow_from(&js, &streams.events_stream, Some("fl.hk.ev.>"), 6).await?;
     let mut sequences = Vec::new();
     while sequences.len() < 5 {
         let next = bounded("backlog", follow.next()).await?;
@@ -446,20 +324,10 @@ async fn follow_from_delivers_the_backlog_then_new_appends() -> anyhow::Result<(
 async fn raw_publish_batch_stores_payloads_in_order() -> anyhow::Result<()> {
     let (_server, js, streams) = server_with_ledger("hk").await?;
     let payloads: Vec<Bytes> = (0..1_000).map(|i| Bytes::from(format!("p{i}"))).collect();
-    let receipts = bounded(
-        "raw",
-        fundledger_nats::raw_publish_batch(&js, "fl.hk.ev.fund.f.raw.test", &payloads),
-    )
-    .await??;
-    assert_eq!(
-        receipts.iter().map(|r| r.sequence).collect::<Vec<_>>(),
-        (1..=1_000).collect::<Vec<_>>()
-    );
+    let receipts = bounded("raw", fundledger_nats::raw_publish_batch(&js, "fl.hk.ev.fund.f.raw.test", &payloads)).await??;
+    assert_eq!(receipts.iter().map(|r| r.sequence).collect::<Vec<_>>(), (1..=1_000).collect::<Vec<_>>());
     let stored = read_all(&js, &streams.events_stream, None, 1).await?;
-    assert_eq!(
-        stored.iter().map(|m| m.payload.clone()).collect::<Vec<_>>(),
-        payloads
-    );
+    assert_eq!(stored.iter().map(|m| m.payload.clone()).collect::<Vec<_>>(), payloads);
     assert!(stored.iter().all(|m| m.message_id.is_none()));
     Ok(())
 }
@@ -477,17 +345,9 @@ async fn the_server_enforces_what_the_fencing_relies_on() -> anyhow::Result<()> 
     };
     let body = || Publish::build().payload(Bytes::from_static(b"x"));
     // An expected last sequence of 0 is checked, not ignored.
-    assert_eq!(
-        publish(body().expected_last_sequence(0).message_id("m1"))
-            .await?
-            .sequence,
-        1
-    );
+    assert_eq!(publish(body().expected_last_sequence(0).message_id("m1")).await?.sequence, 1);
     let err = publish(body().expected_last_sequence(0).message_id("m2")).await;
-    assert!(matches!(
-        err.map_err(|e| e.kind()),
-        Err(PublishErrorKind::WrongLastSequence)
-    ));
+    assert!(matches!(err.map_err(|e| e.kind()), Err(PublishErrorKind::WrongLastSequence)));
     // A stored id whose expected last sequence holds is a duplicate, not stored again.
     let dup = publish(body().expected_last_sequence(1).message_id("m1")).await?;
     assert!(dup.duplicate && dup.sequence == 1, "{version}: {dup:?}");
@@ -495,10 +355,7 @@ async fn the_server_enforces_what_the_fencing_relies_on() -> anyhow::Result<()> 
     // duplicate window comes first; from 2.12 on the expected last sequence does.
     let again = publish(body().expected_last_sequence(0).message_id("m1")).await;
     if version.checks_last_sequence_before_duplicates() {
-        assert!(
-            matches!(again.map_err(|e| e.kind()), Err(PublishErrorKind::WrongLastSequence)),
-            "{version}"
-        );
+        assert!(matches!(again.map_err(|e| e.kind()), Err(PublishErrorKind::WrongLastSequence)), "{version}");
     } else {
         let dup = again?;
         assert!(dup.duplicate && dup.sequence == 1, "{version}: {dup:?}");
@@ -507,28 +364,9 @@ async fn the_server_enforces_what_the_fencing_relies_on() -> anyhow::Result<()> 
     let dup = publish(body().expected_last_message_id("zz").message_id("m1")).await?;
     assert!(dup.duplicate && dup.sequence == 1, "{version}: {dup:?}");
     // The last message id is compared.
-    let err = publish(
-        body()
-            .expected_last_sequence(1)
-            .expected_last_message_id("zz")
-            .message_id("m3"),
-    )
-    .await;
-    assert!(matches!(
-        err.map_err(|e| e.kind()),
-        Err(PublishErrorKind::WrongLastMessageId)
-    ));
-    assert_eq!(
-        publish(
-            body()
-                .expected_last_sequence(1)
-                .expected_last_message_id("m1")
-                .message_id("m3")
-        )
-        .await?
-        .sequence,
-        2
-    );
+    let err = publish(body().expected_last_sequence(1).expected_last_message_id("zz").message_id("m3")).await;
+    assert!(matches!(err.map_err(|e| e.kind()), Err(PublishErrorKind::WrongLastMessageId)));
+    assert_eq!(publish(body().expected_last_sequence(1).expected_last_message_id("m1").message_id("m3")).await?.sequence, 2);
     Ok(())
 }
 
@@ -607,10 +445,7 @@ async fn atomic_batches_land_whole_right_behind_their_tail_or_not_at_all() -> an
     const COUNT: usize = 2 * fundledger_nats::ATOMIC_BATCH_MESSAGES_MAX + 500;
     let batch = messages("hk", "a", COUNT)?;
     let receipts = bounded("atomic append", appender.append_batch(1, &batch)).await??;
-    assert_eq!(
-        receipts.iter().map(|r| r.sequence).collect::<Vec<_>>(),
-        (1..=COUNT as u64).collect::<Vec<_>>()
-    );
+    assert_eq!(receipts.iter().map(|r| r.sequence).collect::<Vec<_>>(), (1..=COUNT as u64).collect::<Vec<_>>());
     let replayed = read_all(&js, &streams.events_stream, None, 1).await?;
     assert_eq!(replayed.len(), COUNT);
     for (stored, sent) in replayed.iter().zip(&batch) {
@@ -660,11 +495,7 @@ async fn racing_atomic_appenders_never_interleave() -> anyhow::Result<()> {
         let tail = a.last_sequence().await?;
         let batch_a = messages("hk", &format!("a{round}"), 1_500)?;
         let batch_b = messages("hk", &format!("b{round}"), 1_500)?;
-        let (result_a, result_b) = bounded(
-            "race",
-            futures::future::join(a.append_batch(tail + 1, &batch_a), b.append_batch(tail + 1, &batch_b)),
-        )
-        .await?;
+        let (result_a, result_b) = bounded("race", futures::future::join(a.append_batch(tail + 1, &batch_a), b.append_batch(tail + 1, &batch_b))).await?;
         let landed_a = landed(&batch_a, &result_a);
         let landed_b = landed(&batch_b, &result_b);
         for result in [&result_a, &result_b] {
@@ -674,11 +505,7 @@ async fn racing_atomic_appenders_never_interleave() -> anyhow::Result<()> {
                 assert_eq!(err.acknowledged() % fundledger_nats::ATOMIC_BATCH_MESSAGES_MAX, 0);
             }
         }
-        let stored: Vec<String> = read_all(&js, &streams.events_stream, None, tail + 1)
-            .await?
-            .into_iter()
-            .filter_map(|m| m.message_id)
-            .collect();
+        let stored: Vec<String> = read_all(&js, &streams.events_stream, None, tail + 1).await?.into_iter().filter_map(|m| m.message_id).collect();
         assert!(
             stored == [landed_a.clone(), landed_b.clone()].concat() || stored == [landed_b, landed_a].concat(),
             "round {round}: the stream interleaves the writers"
@@ -726,36 +553,28 @@ async fn the_server_enforces_what_atomic_batches_rely_on() -> anyhow::Result<()>
         }
     };
     let code = |result: Result<fundledger_nats::async_nats::jetstream::publish::PublishAck, jetstream::context::PublishError>| {
-        result.err().and_then(|err| {
-            std::error::Error::source(&err)
-                .and_then(|source| source.downcast_ref::<jetstream::Error>())
-                .map(|api| api.error_code().0)
-        })
+        result.err().and_then(|err| std::error::Error::source(&err).and_then(|source| source.downcast_ref::<jetstream::Error>()).map(|api| api.error_code().0))
     };
-    let ok = batch("b1", vec![
-        vec![("Nats-Msg-Id", "m1".into()), ("Nats-Expected-Last-Sequence", "0".into())],
-        vec![("Nats-Msg-Id", "m2".into())],
-    ]).await?;
+    let ok = batch("b1", vec![vec![("Nats-Msg-Id", "m1".into()), ("Nats-Expected-Last-Sequence", "0".into())], vec![("Nats-Msg-Id", "m2".into())]]).await?;
     assert_eq!(ok.as_ref().map(|ack| ack.sequence).ok(), Some(2));
     // Stale expected last sequence: nothing stored.
-    let stale = batch("b2", vec![
-        vec![("Nats-Msg-Id", "m3".into()), ("Nats-Expected-Last-Sequence", "1".into())],
-        vec![("Nats-Msg-Id", "m4".into())],
-    ]).await?;
+    let stale = batch("b2", vec![vec![("Nats-Msg-Id", "m3".into()), ("Nats-Expected-Last-Sequence", "1".into())], vec![("Nats-Msg-Id", "m4".into())]]).await?;
     assert!(matches!(stale.as_ref().map_err(|e| e.kind()), Err(PublishErrorKind::WrongLastSequence)));
     // An id in the duplicate window refuses the batch (10201); messages are
     // checked in order, each for its id before its expected last sequence
     // (so a batch retried whole is refused as a duplicate, not as stale).
-    let duplicate = batch("b3", vec![
-        vec![("Nats-Msg-Id", "m1".into()), ("Nats-Expected-Last-Sequence", "0".into())],
-        vec![("Nats-Msg-Id", "m5".into())],
-    ]).await?;
+    let duplicate =
+        batch("b3", vec![vec![("Nats-Msg-Id", "m1".into()), ("Nats-Expected-Last-Sequence", "0".into())], vec![("Nats-Msg-Id", "m5".into())]]).await?;
     assert_eq!(code(duplicate), Some(10201));
     // No expected last message id inside a batch (10177).
-    let chained = batch("b4", vec![
-        vec![("Nats-Msg-Id", "m6".into()), ("Nats-Expected-Last-Sequence", "2".into()), ("Nats-Expected-Last-Msg-Id", "m2".into())],
-        vec![("Nats-Msg-Id", "m7".into())],
-    ]).await?;
+    let chained = batch(
+        "b4",
+        vec![
+            vec![("Nats-Msg-Id", "m6".into()), ("Nats-Expected-Last-Sequence", "2".into()), ("Nats-Expected-Last-Msg-Id", "m2".into())],
+            vec![("Nats-Msg-Id", "m7".into())],
+        ],
+    )
+    .await?;
     assert_eq!(code(chained), Some(10177));
     let info = js.get_stream(&streams.events_stream).await?.cached_info().clone();
     assert_eq!(info.state.last_sequence, 2, "only the first batch landed");

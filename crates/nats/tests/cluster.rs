@@ -7,10 +7,7 @@ use std::time::Duration;
 
 use common::{bounded, messages};
 use fundledger_nats::async_nats::jetstream;
-use fundledger_nats::{
-    connect_jetstream, ensure_ledger_streams, read_from, AppendError, Appender, EmbeddedCluster,
-    OutgoingMessage, StreamSettings,
-};
+use fundledger_nats::{connect_jetstream, ensure_ledger_streams, read_from, AppendError, Appender, EmbeddedCluster, OutgoingMessage, StreamSettings};
 use futures::TryStreamExt as _;
 use tokio::time::Instant;
 
@@ -23,21 +20,14 @@ const RETRY_PAUSE_MS: u64 = 200;
 
 /// Appends `batch` after `base` (the tail before the batch), retrying through
 /// leader elections. As the only writer, the tail tells how much has landed.
-async fn append_through_failover(
-    appender: &Appender,
-    base: u64,
-    batch: &[OutgoingMessage],
-) -> anyhow::Result<usize> {
+async fn append_through_failover(appender: &Appender, base: u64, batch: &[OutgoingMessage]) -> anyhow::Result<usize> {
     let deadline = Instant::now() + Duration::from_millis(FAILOVER_TIMEOUT_MS);
     let mut retries = 0usize;
     loop {
-        let tail = tokio::time::timeout(
-            Duration::from_millis(TAIL_TIMEOUT_MS),
-            appender.last_sequence(),
-        )
-        .await
-        .map_err(anyhow::Error::from)
-        .and_then(|tail| tail.map_err(anyhow::Error::from));
+        let tail = tokio::time::timeout(Duration::from_millis(TAIL_TIMEOUT_MS), appender.last_sequence())
+            .await
+            .map_err(anyhow::Error::from)
+            .and_then(|tail| tail.map_err(anyhow::Error::from));
         let landed = match tail {
             Ok(tail) => (tail - base) as usize,
             Err(err) if Instant::now() < deadline => {
@@ -50,14 +40,9 @@ async fn append_through_failover(
         if landed == batch.len() {
             return Ok(retries);
         }
-        match appender
-            .append_batch(base + 1 + landed as u64, &batch[landed..])
-            .await
-        {
+        match appender.append_batch(base + 1 + landed as u64, &batch[landed..]).await {
             Ok(_) => return Ok(retries),
-            Err(err @ (AppendError::Timeout { .. } | AppendError::Broker { .. }))
-                if Instant::now() < deadline =>
-            {
+            Err(err @ (AppendError::Timeout { .. } | AppendError::Broker { .. })) if Instant::now() < deadline => {
                 eprintln!("append interrupted: {err}");
                 retries += 1;
                 tokio::time::sleep(Duration::from_millis(RETRY_PAUSE_MS)).await;
@@ -80,72 +65,42 @@ async fn an_r3_stream_keeps_appending_when_its_leader_dies() -> anyhow::Result<(
     assert_eq!(cluster.urls().len(), 3);
     eprintln!("cluster ready after {:?}", started.elapsed());
     let js = connect_jetstream(&cluster.url_list()).await?;
-    let settings = StreamSettings {
-        replicas: 3,
-        ..StreamSettings::default()
-    };
+    let settings = StreamSettings { replicas: 3, ..StreamSettings::default() };
     let streams = bounded("ensure", ensure_ledger_streams(&js, "hk", &settings)).await??;
     assert_eq!(streams.events_info.config.num_replicas, 3);
     let appender = Appender::new(js.clone(), &streams.events_stream);
 
     let first = messages("hk", "a", 1_000)?;
-    bounded(
-        "first append",
-        append_through_failover(&appender, 0, &first),
-    )
-    .await??;
+    bounded("first append", append_through_failover(&appender, 0, &first)).await??;
 
     // Kill the node leading the stream.
-    let leader = stream_leader(&js, &streams.events_stream)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("the R3 stream has no leader"))?;
-    let index: usize = leader
-        .strip_prefix('n')
-        .and_then(|i| i.parse().ok())
-        .ok_or_else(|| anyhow::anyhow!("unexpected server name {leader}"))?;
+    let leader = stream_leader(&js, &streams.events_stream).await?.ok_or_else(|| anyhow::anyhow!("the R3 stream has no leader"))?;
+    let index: usize = leader.strip_prefix('n').and_then(|i| i.parse().ok()).ok_or_else(|| anyhow::anyhow!("unexpected server name {leader}"))?;
     eprintln!("first batch done after {:?}", started.elapsed());
     cluster.kill_node(index)?;
 
     let second = messages("hk", "b", 1_000)?;
-    let retries = bounded(
-        "append after kill",
-        append_through_failover(&appender, 1_000, &second),
-    )
-    .await??;
+    let retries = bounded("append after kill", append_through_failover(&appender, 1_000, &second)).await??;
     let new_leader = stream_leader(&js, &streams.events_stream).await?;
-    assert!(
-        new_leader.is_some() && new_leader != Some(leader.clone()),
-        "leader {new_leader:?}"
-    );
+    assert!(new_leader.is_some() && new_leader != Some(leader.clone()), "leader {new_leader:?}");
     eprintln!("killed leader {leader}; appends resumed after {retries} retries on {new_leader:?}");
 
     eprintln!("second batch done after {:?}", started.elapsed());
     // Bring the node back; appends go on and the node catches up.
     cluster.restart_node(index).await?;
     let third = messages("hk", "c", 1_000)?;
-    bounded(
-        "append after restart",
-        append_through_failover(&appender, 2_000, &third),
-    )
-    .await??;
+    bounded("append after restart", append_through_failover(&appender, 2_000, &third)).await??;
     eprintln!("third batch done after {:?}", started.elapsed());
     let deadline = Instant::now() + Duration::from_millis(FAILOVER_TIMEOUT_MS);
     loop {
         let mut handle = js.get_stream(&streams.events_stream).await?;
         let info = handle.info().await?;
-        let replicas = info
-            .cluster
-            .as_ref()
-            .map(|c| c.replicas.clone())
-            .unwrap_or_default();
+        let replicas = info.cluster.as_ref().map(|c| c.replicas.clone()).unwrap_or_default();
         let caught_up = replicas.len() == 2 && replicas.iter().all(|r| r.current && !r.offline);
         if caught_up {
             break;
         }
-        assert!(
-            Instant::now() < deadline,
-            "restarted node never caught up: {replicas:?}"
-        );
+        assert!(Instant::now() < deadline, "restarted node never caught up: {replicas:?}");
         tokio::time::sleep(Duration::from_millis(RETRY_PAUSE_MS)).await;
     }
 
@@ -163,12 +118,7 @@ async fn an_r3_stream_keeps_appending_when_its_leader_dies() -> anyhow::Result<(
             return Err(err);
         }
     };
-    eprintln!(
-        "replayed {} messages, last {:?}, tail {}",
-        replayed.len(),
-        replayed.last().map(|m| m.sequence),
-        appender.last_sequence().await?
-    );
+    eprintln!("replayed {} messages, last {:?}, tail {}", replayed.len(), replayed.last().map(|m| m.sequence), appender.last_sequence().await?);
     let expected: Vec<&OutgoingMessage> = first.iter().chain(&second).chain(&third).collect();
     assert_eq!(replayed.len(), expected.len());
     for (i, (stored, sent)) in replayed.iter().zip(&expected).enumerate() {

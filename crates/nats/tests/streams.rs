@@ -6,10 +6,7 @@ mod common;
 use bytes::Bytes;
 use common::{bounded, server_with_ledger};
 use fundledger_nats::async_nats::jetstream::stream::{Config, StorageType};
-use fundledger_nats::{
-    connect_jetstream, ensure_ledger_streams, EmbeddedNats, EmbeddedOptions, NatsError,
-    StreamSettings,
-};
+use fundledger_nats::{connect_jetstream, ensure_ledger_streams, EmbeddedNats, EmbeddedOptions, NatsError, StreamSettings};
 
 #[tokio::test]
 async fn ensure_creates_append_only_streams_that_refuse_delete_and_purge() -> anyhow::Result<()> {
@@ -20,13 +17,7 @@ async fn ensure_creates_append_only_streams_that_refuse_delete_and_purge() -> an
 
     for (name, subjects) in [
         ("FUNDLEDGER_HK_GOV", vec!["fl.hk-gov.ev.>".to_string()]),
-        (
-            "FUNDLEDGER_HK_GOV_CHECKPOINTS",
-            vec![
-                "fl.hk-gov.checkpoint".to_string(),
-                "fl.hk-gov.witness.*".to_string(),
-            ],
-        ),
+        ("FUNDLEDGER_HK_GOV_CHECKPOINTS", vec!["fl.hk-gov.checkpoint".to_string(), "fl.hk-gov.witness.*".to_string()]),
     ] {
         let mut stream = js.get_stream(name).await?;
         let config = stream.info().await?.config.clone();
@@ -38,49 +29,23 @@ async fn ensure_creates_append_only_streams_that_refuse_delete_and_purge() -> an
     }
 
     // The server itself refuses to delete or purge.
-    let ack = js
-        .publish(
-            "fl.hk-gov.ev.ledger.hk-gov.ledger.opened",
-            Bytes::from_static(b"genesis"),
-        )
-        .await?
-        .await?;
+    let ack = js.publish("fl.hk-gov.ev.ledger.hk-gov.ledger.opened", Bytes::from_static(b"genesis")).await?.await?;
     assert_eq!(ack.sequence, 1);
     let stream = js.get_stream("FUNDLEDGER_HK_GOV").await?;
     let refused = |what: &str, result: Result<String, String>| match result {
-        Err(message) => assert!(
-            message.contains("not permitted"),
-            "{what} refused for another reason: {message}"
-        ),
+        Err(message) => assert!(message.contains("not permitted"), "{what} refused for another reason: {message}"),
         Ok(ok) => panic!("{what} must be refused, got {ok}"),
     };
     let delete = bounded("delete", stream.delete_message(1)).await?;
-    refused(
-        "delete",
-        delete.map(|r| format!("{r:?}")).map_err(|e| e.to_string()),
-    );
+    refused("delete", delete.map(|r| format!("{r:?}")).map_err(|e| e.to_string()));
     let purge = bounded("purge", stream.purge()).await?;
-    refused(
-        "purge",
-        purge.map(|r| format!("{r:?}")).map_err(|e| e.to_string()),
-    );
+    refused("purge", purge.map(|r| format!("{r:?}")).map_err(|e| e.to_string()));
     let purge = bounded("purge subject", stream.purge().filter("fl.hk-gov.ev.>")).await?;
-    refused(
-        "filtered purge",
-        purge.map(|r| format!("{r:?}")).map_err(|e| e.to_string()),
-    );
+    refused("filtered purge", purge.map(|r| format!("{r:?}")).map_err(|e| e.to_string()));
     let checkpoints = js.get_stream("FUNDLEDGER_HK_GOV_CHECKPOINTS").await?;
     let purge = bounded("purge", checkpoints.purge()).await?;
-    refused(
-        "checkpoint purge",
-        purge.map(|r| format!("{r:?}")).map_err(|e| e.to_string()),
-    );
-    let state = js
-        .get_stream("FUNDLEDGER_HK_GOV")
-        .await?
-        .cached_info()
-        .state
-        .clone();
+    refused("checkpoint purge", purge.map(|r| format!("{r:?}")).map_err(|e| e.to_string()));
+    let state = js.get_stream("FUNDLEDGER_HK_GOV").await?.cached_info().state.clone();
     assert_eq!((state.messages, state.last_sequence), (1, 1));
 
     // A second ensure finds them and changes nothing.
@@ -100,16 +65,8 @@ async fn ensure_refuses_existing_streams_with_weaker_settings() -> anyhow::Resul
     let cases: [(&str, Change, &str); 4] = [
         ("a", Box::new(|c| c.deny_delete = false), "deny_delete"),
         ("b", Box::new(|c| c.deny_purge = false), "deny_purge"),
-        (
-            "c",
-            Box::new(|c| c.storage = StorageType::Memory),
-            "storage",
-        ),
-        (
-            "d",
-            Box::new(|c| c.subjects = vec!["fl.d.ev.fund.>".into()]),
-            "subjects",
-        ),
+        ("c", Box::new(|c| c.storage = StorageType::Memory), "storage"),
+        ("d", Box::new(|c| c.subjects = vec!["fl.d.ev.fund.>".into()]), "subjects"),
     ];
     for (ledger, weaken, setting) in cases {
         let mut config = fundledger_nats::streams::ledger_stream_config(
@@ -121,11 +78,7 @@ async fn ensure_refuses_existing_streams_with_weaker_settings() -> anyhow::Resul
         weaken(&mut config);
         js.create_stream(config.clone()).await?;
         match ensure_ledger_streams(&js, ledger, &StreamSettings::default()).await {
-            Err(NatsError::StreamSettingMismatch {
-                setting: found,
-                stream,
-                ..
-            }) => {
+            Err(NatsError::StreamSettingMismatch { setting: found, stream, .. }) => {
                 assert_eq!(found, setting);
                 assert_eq!(stream, fundledger_nats::stream_name(ledger)?);
             }
@@ -135,18 +88,8 @@ async fn ensure_refuses_existing_streams_with_weaker_settings() -> anyhow::Resul
         let mut stream = js.get_stream(&config.name).await?;
         let now = stream.info().await?.config.clone();
         assert_eq!(
-            (
-                now.deny_delete,
-                now.deny_purge,
-                now.storage,
-                now.subjects.clone()
-            ),
-            (
-                config.deny_delete,
-                config.deny_purge,
-                config.storage,
-                config.subjects.clone()
-            )
+            (now.deny_delete, now.deny_purge, now.storage, now.subjects.clone()),
+            (config.deny_delete, config.deny_purge, config.storage, config.subjects.clone())
         );
     }
     Ok(())
@@ -155,10 +98,7 @@ async fn ensure_refuses_existing_streams_with_weaker_settings() -> anyhow::Resul
 #[tokio::test]
 async fn ensure_refuses_fewer_replicas_than_requested() -> anyhow::Result<()> {
     let (_server, js, _) = server_with_ledger("r").await?;
-    let settings = StreamSettings {
-        replicas: 3,
-        ..StreamSettings::default()
-    };
+    let settings = StreamSettings { replicas: 3, ..StreamSettings::default() };
     match ensure_ledger_streams(&js, "r", &settings).await {
         Err(NatsError::StreamSettingMismatch { setting, .. }) => {
             assert_eq!(setting, "num_replicas")

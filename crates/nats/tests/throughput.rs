@@ -9,8 +9,8 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use fundledger_nats::{
-    connect_jetstream, ensure_ledger_streams, event_subject, raw_publish_batch, Appender,
-    EmbeddedNats, EmbeddedOptions, OutgoingMessage, ScopeKind, StreamSettings,
+    connect_jetstream, ensure_ledger_streams, event_subject, raw_publish_batch, Appender, EmbeddedNats, EmbeddedOptions, OutgoingMessage, ScopeKind,
+    StreamSettings,
 };
 
 const MESSAGES: usize = 100_000;
@@ -34,19 +34,14 @@ async fn append_batch_versus_raw_publish() -> anyhow::Result<()> {
         let raw_ledger = format!("raw{round}");
         let fenced_ledger = format!("fenced{round}");
         ensure_ledger_streams(&js, &raw_ledger, &StreamSettings::default()).await?;
-        let streams =
-            ensure_ledger_streams(&js, &fenced_ledger, &StreamSettings::default()).await?;
+        let streams = ensure_ledger_streams(&js, &fenced_ledger, &StreamSettings::default()).await?;
         let raw_subject = event_subject(&raw_ledger, ScopeKind::Scheme, "nias", "grant.disbursed")?;
         let subject = event_subject(&fenced_ledger, ScopeKind::Scheme, "nias", "grant.disbursed")?;
         let payloads: Vec<Bytes> = (0..MESSAGES).map(payload).collect();
         let messages: Vec<OutgoingMessage> = payloads
             .iter()
             .enumerate()
-            .map(|(i, payload)| OutgoingMessage {
-                subject: subject.clone(),
-                message_id: format!("rec-{i:016x}"),
-                payload: payload.clone(),
-            })
+            .map(|(i, payload)| OutgoingMessage { subject: subject.clone(), message_id: format!("rec-{i:016x}"), payload: payload.clone() })
             .collect();
 
         let started = Instant::now();
@@ -59,11 +54,7 @@ async fn append_batch_versus_raw_publish() -> anyhow::Result<()> {
         let receipts = appender.append_batch(1, &messages).await?;
         let fenced = started.elapsed().as_secs_f64();
         assert_eq!(receipts.len(), MESSAGES);
-        eprintln!(
-            "round {round}: raw {:.0} msg/s, append_batch {:.0} msg/s",
-            MESSAGES as f64 / raw,
-            MESSAGES as f64 / fenced
-        );
+        eprintln!("round {round}: raw {:.0} msg/s, append_batch {:.0} msg/s", MESSAGES as f64 / raw, MESSAGES as f64 / fenced);
         best_raw = best_raw.min(raw);
         best_append = best_append.min(fenced);
     }

@@ -169,7 +169,8 @@ async fn quarterly_report(State(store): State<Arc<Store>>, QueryParams(params): 
     .await
     .map_err(|error| bad(format!("the query task failed: {error}")))?;
     let (seq, body) = result.map_err(ApiError)?;
-    Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()), (header::HeaderName::from_static("fundledger-seq"), seq.to_string())], body).into_response())
+    Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()), (header::HeaderName::from_static("fundledger-seq"), seq.to_string())], body)
+        .into_response())
 }
 
 async fn openapi() -> Response {
@@ -225,7 +226,11 @@ pub async fn serve(store: Arc<Store>, listener: tokio::net::TcpListener) -> std:
 
 /// Serves the query API on `listener` until `shutdown` resolves, then stops
 /// accepting and returns once the requests under way are answered.
-pub async fn serve_until(store: Arc<Store>, listener: tokio::net::TcpListener, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+pub async fn serve_until(
+    store: Arc<Store>,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     serve_with(store, listener, &fundledger_http::HttpOptions::default(), false, shutdown).await
 }
 

@@ -197,11 +197,7 @@ impl Applier {
         let start = self.projection.position();
         let first_new = deliveries.iter().position(|delivery| delivery.seq > start.seq).unwrap_or(deliveries.len());
         let mut step = Step { applied: Applied { applied: 0, skipped: first_new as u64 }, from: start, to: start, failure: None };
-        let contiguous = deliveries[first_new..]
-            .iter()
-            .enumerate()
-            .take_while(|(offset, delivery)| delivery.seq == start.seq + 1 + *offset as u64)
-            .count();
+        let contiguous = deliveries[first_new..].iter().enumerate().take_while(|(offset, delivery)| delivery.seq == start.seq + 1 + *offset as u64).count();
         let fresh = &deliveries[first_new..first_new + contiguous];
         if fresh.is_empty() {
             return step;
@@ -213,17 +209,15 @@ impl Applier {
             fresh.iter().map(|delivery| parse_record(&delivery.payload)).collect()
         };
         for (delivery, record) in fresh.iter().zip(parsed) {
-            let result = record
-                .map_err(|reason| ProjectionError::Malformed { seq: delivery.seq, reason })
-                .and_then(|record| {
-                    if record.seq != delivery.seq {
-                        return Err(ProjectionError::Chain {
-                            seq: delivery.seq,
-                            reason: format!("the record says it is record {} but it is stored at position {}", record.seq, delivery.seq),
-                        });
-                    }
-                    self.projection.apply(&delivery.payload, &record, changes)
-                });
+            let result = record.map_err(|reason| ProjectionError::Malformed { seq: delivery.seq, reason }).and_then(|record| {
+                if record.seq != delivery.seq {
+                    return Err(ProjectionError::Chain {
+                        seq: delivery.seq,
+                        reason: format!("the record says it is record {} but it is stored at position {}", record.seq, delivery.seq),
+                    });
+                }
+                self.projection.apply(&delivery.payload, &record, changes)
+            });
             if let Err(error) = result {
                 step.failure = Some(error);
                 break;
@@ -348,7 +342,10 @@ impl Projector {
         let position = applier.subscribe();
         fundledger_metrics::describe_gauge("fundledger_projector_position", "Sequence of the last record applied to the read models.");
         fundledger_metrics::describe_gauge("fundledger_projector_lag_records", "Records in the stream not yet applied to the read models.");
-        fundledger_metrics::describe_gauge("fundledger_projector_rollback_detected", "1 when the stream lost or changed a record the read models reflect (the projector stopped applying).");
+        fundledger_metrics::describe_gauge(
+            "fundledger_projector_rollback_detected",
+            "1 when the stream lost or changed a record the read models reflect (the projector stopped applying).",
+        );
         Ok(Projector { applier: Some(applier), js, stream, config, position })
     }
 
@@ -570,7 +567,9 @@ impl Projector {
                     shutdown.clone().await;
                     return Ok(());
                 }
-                Err(error @ (ProjectorError::Projection(_) | ProjectorError::Store(_) | ProjectorError::DurableName(_) | ProjectorError::Thread(_))) => return Err(error),
+                Err(error @ (ProjectorError::Projection(_) | ProjectorError::Store(_) | ProjectorError::DurableName(_) | ProjectorError::Thread(_))) => {
+                    return Err(error)
+                }
                 Err(error) => {
                     tracing::warn!(%error, "projector: broker error, retrying");
                     tokio::select! {

@@ -16,16 +16,16 @@
 //! * [`query`], [`api`], [`openapi`]: answers over a consistent snapshot; each
 //!   says the ledger sequence it reflects, and `?as_of=SEQ` reads the past.
 
+pub mod api;
+pub mod consumer;
 pub mod keys;
 pub mod metrics;
 pub mod model;
+pub mod openapi;
 pub mod projection;
+pub mod query;
 pub mod record;
 pub mod store;
-pub mod consumer;
-pub mod query;
-pub mod api;
-pub mod openapi;
 
 pub use consumer::{Applier, Delivered, Projector, ProjectorConfig, ProjectorError};
 pub use projection::{Changes, Position, Projection, ProjectionError};

@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 
 use fundledger_core::crypto::KeyId;
 use fundledger_core::event::{CloseReason, FundEstablished, Period, SchemeAmended, SchemeEstablished, Text};
-use fundledger_core::ledger::{self as core, EnterpriseStanding};
 use fundledger_core::id::{EnterpriseId, FundId, GrantId, InvestmentId, LedgerId, SchemeId, SubFundId, ThemeId};
+use fundledger_core::ledger::{self as core, EnterpriseStanding};
 use fundledger_core::money::Money;
 use fundledger_core::time::{Date, Timestamp};
 
@@ -293,7 +293,11 @@ pub trait Stored: Serialize + DeserializeOwned {
 
     /// Appends the encoded value to `out`.
     fn encode_into(&self, out: &mut Vec<u8>) -> Result<(), String> {
-        let failure = if Self::BINARY { postcard::to_io(self, out).err().map(|error| error.to_string()) } else { serde_json::to_writer(out, self).err().map(|error| error.to_string()) };
+        let failure = if Self::BINARY {
+            postcard::to_io(self, out).err().map(|error| error.to_string())
+        } else {
+            serde_json::to_writer(out, self).err().map(|error| error.to_string())
+        };
         failure.map_or(Ok(()), |error| Err(format!("cannot encode a model: {error}")))
     }
 

@@ -33,7 +33,8 @@ fn query_param(name: &str, description: &str, schema: Value) -> Value {
 
 fn get(summary: &str, description: &str, parameters: Vec<Value>, ok: Value, errors: &[&str]) -> Value {
     let mut responses = Map::new();
-    responses.insert("200".to_string(), json!({"description": "The answer and the ledger sequence it reflects.", "content": {"application/json": {"schema": ok}}}));
+    responses
+        .insert("200".to_string(), json!({"description": "The answer and the ledger sequence it reflects.", "content": {"application/json": {"schema": ok}}}));
     for code in errors {
         let description = match *code {
             "400" => "A parameter is malformed or unknown.",
@@ -41,7 +42,8 @@ fn get(summary: &str, description: &str, parameters: Vec<Value>, ok: Value, erro
             "409" => "`as_of` is ahead of the read models.",
             _ => "Error.",
         };
-        responses.insert(code.to_string(), json!({"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}));
+        responses
+            .insert(code.to_string(), json!({"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}));
     }
     json!({"get": {"summary": summary, "description": description, "parameters": parameters, "responses": responses}})
 }
@@ -61,7 +63,8 @@ pub fn document() -> Value {
     let event = schema_of::<Answer<EventView>>(&mut generator);
     let events = schema_of::<Answer<EventsPage>>(&mut generator);
     let report = schema_of::<Answer<QuarterlyReport>>(&mut generator);
-    let mut schemas: Map<String, Value> = generator.take_definitions().into_iter().map(|(name, schema)| (name, serde_json::to_value(schema).unwrap_or(Value::Null))).collect();
+    let mut schemas: Map<String, Value> =
+        generator.take_definitions().into_iter().map(|(name, schema)| (name, serde_json::to_value(schema).unwrap_or(Value::Null))).collect();
     schemas.insert(
         "Error".to_string(),
         json!({
@@ -77,12 +80,24 @@ pub fn document() -> Value {
     paths.insert("/v1/status".into(), get("Where the read models stand", "Records projected, the head hash and entity counts.", vec![], status, &["400"]));
     paths.insert(
         "/v1/portfolio".into(),
-        get("Every fund's totals and every scheme", "Fund totals (commitments, paid-in, uncalled, distributions, NAV, DPI/RVPI/TVPI, IRR) and scheme budgets.", vec![as_of()], portfolio, &["400", "409"]),
+        get(
+            "Every fund's totals and every scheme",
+            "Fund totals (commitments, paid-in, uncalled, distributions, NAV, DPI/RVPI/TVPI, IRR) and scheme budgets.",
+            vec![as_of()],
+            portfolio,
+            &["400", "409"],
+        ),
     );
     paths.insert("/v1/funds".into(), get("Every fund's totals", "As in the portfolio.", vec![as_of()], funds, &["400", "409"]));
     paths.insert(
         "/v1/funds/{fund}".into(),
-        get("One fund", "Capital, commitments, paid-in, uncalled, distributions, NAV, multiples and since-inception IRR, by theme, sub-fund and GP.", vec![path_id("fund", "The fund id."), as_of()], fund, &entity),
+        get(
+            "One fund",
+            "Capital, commitments, paid-in, uncalled, distributions, NAV, multiples and since-inception IRR, by theme, sub-fund and GP.",
+            vec![path_id("fund", "The fund id."), as_of()],
+            fund,
+            &entity,
+        ),
     );
     paths.insert(
         "/v1/subfunds/{subfund}".into(),
@@ -94,16 +109,34 @@ pub fn document() -> Value {
             &entity,
         ),
     );
-    paths.insert("/v1/schemes".into(), get("Every scheme", "Budget, approved, committed, disbursed, remaining, grant and enterprise counts.", vec![as_of()], schemes, &["400", "409"]));
+    paths.insert(
+        "/v1/schemes".into(),
+        get("Every scheme", "Budget, approved, committed, disbursed, remaining, grant and enterprise counts.", vec![as_of()], schemes, &["400", "409"]),
+    );
     paths.insert(
         "/v1/schemes/{scheme}".into(),
-        get("One scheme", "As in the list, with each enterprise's grants, verified spend, disbursements and headroom under each cap.", vec![path_id("scheme", "The scheme id."), as_of()], scheme, &entity),
+        get(
+            "One scheme",
+            "As in the list, with each enterprise's grants, verified spend, disbursements and headroom under each cap.",
+            vec![path_id("scheme", "The scheme id."), as_of()],
+            scheme,
+            &entity,
+        ),
     );
     paths.insert(
         "/v1/enterprises/{enterprise}".into(),
-        get("One enterprise", "Its standing in every scheme it has grants in.", vec![path_id("enterprise", "The enterprise id."), as_of()], enterprise, &entity),
+        get(
+            "One enterprise",
+            "Its standing in every scheme it has grants in.",
+            vec![path_id("enterprise", "The enterprise id."), as_of()],
+            enterprise,
+            &entity,
+        ),
     );
-    paths.insert("/v1/grants/{grant}".into(), get("One grant", "Its status, figures and full history.", vec![path_id("grant", "The grant id."), as_of()], grant, &entity));
+    paths.insert(
+        "/v1/grants/{grant}".into(),
+        get("One grant", "Its status, figures and full history.", vec![path_id("grant", "The grant id."), as_of()], grant, &entity),
+    );
     paths.insert(
         "/v1/events".into(),
         get(
@@ -125,7 +158,13 @@ pub fn document() -> Value {
     );
     paths.insert(
         "/v1/events/{id}".into(),
-        get("One event by id", "The record with the event id given by its author.", vec![json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}), as_of()], event, &entity),
+        get(
+            "One event by id",
+            "The record with the event id given by its author.",
+            vec![json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}), as_of()],
+            event,
+            &entity,
+        ),
     );
     let mut report_path = get(
         "Quarterly report",

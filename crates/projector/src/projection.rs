@@ -240,15 +240,26 @@ impl Projection {
     pub fn apply(&mut self, payload: &[u8], record: &ProjectedRecord, changes: &mut Changes) -> Result<(), ProjectionError> {
         let seq = record.seq;
         if record.ledger != self.ledger_id {
-            return Err(ProjectionError::Chain { seq, reason: format!("it belongs to ledger {}, this projection is of ledger {}", record.ledger, self.ledger_id) });
+            return Err(ProjectionError::Chain {
+                seq,
+                reason: format!("it belongs to ledger {}, this projection is of ledger {}", record.ledger, self.ledger_id),
+            });
         }
         if seq != self.position.seq + 1 {
-            return Err(ProjectionError::Chain { seq, reason: format!("expected record {} next (a record is missing, repeated or out of order)", self.position.seq + 1) });
+            return Err(ProjectionError::Chain {
+                seq,
+                reason: format!("expected record {} next (a record is missing, repeated or out of order)", self.position.seq + 1),
+            });
         }
         if record.prev != self.position.hash {
             return Err(ProjectionError::Chain {
                 seq,
-                reason: format!("it links to previous hash {}, but record {} has hash {}", hex::encode(record.prev), self.position.seq, hex::encode(self.position.hash)),
+                reason: format!(
+                    "it links to previous hash {}, but record {} has hash {}",
+                    hex::encode(record.prev),
+                    self.position.seq,
+                    hex::encode(self.position.hash)
+                ),
             });
         }
         let inconsistent = |reason: String| ProjectionError::Inconsistent { seq, event_id: record.id.to_string(), reason };
@@ -746,10 +757,13 @@ mod tests {
         assert_eq!(sorted, [(&b"a"[..], &b"xyz"[..]), (b"e/1", b""), (b"v/b", b"2"), (b"v/b", b"3")], "the later put of a key stays later");
 
         let mark = changes.mark();
-        let failed = changes.put(|out| out.extend_from_slice(b"f/1"), |out| {
-            out.extend_from_slice(b"half");
-            Err("cannot encode".to_string())
-        });
+        let failed = changes.put(
+            |out| out.extend_from_slice(b"f/1"),
+            |out| {
+                out.extend_from_slice(b"half");
+                Err("cannot encode".to_string())
+            },
+        );
         assert_eq!(failed, Err("cannot encode".to_string()));
         changes.truncate(mark);
         assert_eq!(changes.iter().count(), 4);

@@ -15,8 +15,8 @@ use serde_json::Value;
 use thiserror::Error;
 
 use fundledger_core::event::{FundEstablished, SchemeEstablished, Theme};
-use fundledger_core::ledger::{self as core, EnterpriseStanding, GrantPosition, ProgrammeSize};
 use fundledger_core::id::{EnterpriseId, FundId, GrantId, SchemeId, SubFundId};
+use fundledger_core::ledger::{self as core, EnterpriseStanding, GrantPosition, ProgrammeSize};
 use fundledger_core::money::Money;
 use fundledger_core::time::{civil_from_days, days_from_civil, Date, Timestamp};
 
@@ -289,7 +289,11 @@ pub fn fund(query: &Query, id: &str) -> Result<FundView, QueryError> {
             let figures = themes.get(theme.id.as_str()).map(Accumulator::figures).unwrap_or_else(|| Accumulator::default().figures());
             Line { key: theme.id.to_string(), name: theme.name.to_string(), figures }
         })
-        .chain(themes.iter().filter(|(theme, _)| theme_name(theme).is_none()).map(|(theme, totals)| Line { key: theme.clone(), name: theme.clone(), figures: totals.figures() }))
+        .chain(themes.iter().filter(|(theme, _)| theme_name(theme).is_none()).map(|(theme, totals)| Line {
+            key: theme.clone(),
+            name: theme.clone(),
+            figures: totals.figures(),
+        }))
         .collect();
     let figures = totals.figures();
     Ok(FundView {
@@ -443,7 +447,12 @@ fn answer_date(query: &Query) -> Result<Option<Date>, QueryError> {
 }
 
 /// An enterprise's group and the group's standing in `scheme`: the members' grants added up as the core adds them.
-fn group_standing(query: &Query, scheme: &SchemeId, enterprise: &EnterpriseId, own: &[GrantModel]) -> Result<(Vec<EnterpriseId>, EnterpriseStanding), QueryError> {
+fn group_standing(
+    query: &Query,
+    scheme: &SchemeId,
+    enterprise: &EnterpriseId,
+    own: &[GrantModel],
+) -> Result<(Vec<EnterpriseId>, EnterpriseStanding), QueryError> {
     let ledger: Option<LedgerModel> = query.version(Kind::Ledger, query.reader.ledger().as_str())?;
     let group = ledger.map(|ledger| ledger.associated_with(enterprise)).unwrap_or_else(|| vec![enterprise.clone()]);
     let mut standing = standing_of(own);
@@ -951,7 +960,10 @@ fn nav_at(query: &Query, model: &SubFundModel, end_day: i64) -> Result<Option<(M
             None => None,
         };
     }
-    Err(QueryError::BadRequest(format!("sub-fund {} has more than {REPORT_NAV_VERSIONS_MAX} versions after the quarter; ask for an earlier as_of", model.subfund)))
+    Err(QueryError::BadRequest(format!(
+        "sub-fund {} has more than {REPORT_NAV_VERSIONS_MAX} versions after the quarter; ask for an earlier as_of",
+        model.subfund
+    )))
 }
 
 pub fn quarterly_report(query: &Query, quarter: Quarter) -> Result<QuarterlyReport, QueryError> {

@@ -234,7 +234,9 @@ impl Writing<'_> {
             return Err(StoreError::PositionMoved { stored: stored.seq, expected: from.seq });
         }
         // Sized once: a batch grown put by put is copied each time it doubles.
-        let mut batch = WriteBatch::with_capacity_bytes(WRITE_BATCH_HEADER_BYTES + changes.byte_len() + keys::POSITION.len() + keys::POSITION_BYTES + (changes.len() + 1) * WRITE_BATCH_PUT_OVERHEAD_BYTES);
+        let mut batch = WriteBatch::with_capacity_bytes(
+            WRITE_BATCH_HEADER_BYTES + changes.byte_len() + keys::POSITION.len() + keys::POSITION_BYTES + (changes.len() + 1) * WRITE_BATCH_PUT_OVERHEAD_BYTES,
+        );
         for (key, value) in changes.iter() {
             batch.put(key, value);
         }

@@ -82,7 +82,11 @@ impl Ledgerbook {
         for scheme in Self::schemes() {
             assert!(book.admin(Event::SchemeEstablished(scheme)));
         }
-        let roles = [(book.manager.key_id(), Role::FundManager, "fund:itf"), (book.officers[0].key_id(), Role::GrantOfficer, "ledger"), (book.officers[1].key_id(), Role::GrantOfficer, "ledger")];
+        let roles = [
+            (book.manager.key_id(), Role::FundManager, "fund:itf"),
+            (book.officers[0].key_id(), Role::GrantOfficer, "ledger"),
+            (book.officers[1].key_id(), Role::GrantOfficer, "ledger"),
+        ];
         for (key, role, scope) in roles {
             assert!(book.admin(Event::KeyRegistered(KeyRegistered { key, holder: text("someone") })));
             assert!(book.admin(Event::RoleGranted(RoleChange { key, role, scope: Scope::parse(scope).unwrap() })));
@@ -119,7 +123,11 @@ impl Ledgerbook {
                 ..base(SCHEMES[1])
             },
             SchemeEstablished {
-                payment_schedule: Some(PaymentSchedule { initial_payment_bps: 2_000, milestone_instalments_bps: vec![3_000, 5_000], instalments_reimburse_spend: true }),
+                payment_schedule: Some(PaymentSchedule {
+                    initial_payment_bps: 2_000,
+                    milestone_instalments_bps: vec![3_000, 5_000],
+                    instalments_reimburse_spend: true,
+                }),
                 ..base(SCHEMES[2])
             },
         ]
@@ -204,7 +212,13 @@ impl Ledgerbook {
                 self.officers(Event::GrantDisbursed(GrantDisbursed { grant, amount_cents: amount, payment_reference: text("PAY") }));
             }
             (7, Some(grant)) => {
-                let codes = [None, Some(ClawbackReason::IneligibleSpend), Some(ClawbackReason::Overpayment), Some(ClawbackReason::BreachOfConditions), Some(ClawbackReason::Termination)];
+                let codes = [
+                    None,
+                    Some(ClawbackReason::IneligibleSpend),
+                    Some(ClawbackReason::Overpayment),
+                    Some(ClawbackReason::BreachOfConditions),
+                    Some(ClawbackReason::Termination),
+                ];
                 let position = self.core.grant_position(&grant);
                 let amount = match position {
                     Some(position) if other % 2 == 0 && !position.overpaid.is_zero() => position.overpaid,
@@ -215,14 +229,26 @@ impl Ledgerbook {
             }
             (8, Some(grant)) => {
                 let milestone = self.core.grants()[&grant].milestones_accepted + 1;
-                self.officers(Event::MilestoneAccepted(MilestoneAccepted { grant, milestone, evidence_sha256: digest(&format!("milestone {}", self.records.len())) }));
+                self.officers(Event::MilestoneAccepted(MilestoneAccepted {
+                    grant,
+                    milestone,
+                    evidence_sha256: digest(&format!("milestone {}", self.records.len())),
+                }));
             }
             (9, Some(grant)) => {
-                let event = if other % 2 == 0 { Event::GrantCompleted(GrantCompleted { grant }) } else { Event::GrantClosed(GrantClosed { grant, reason: CloseReason::Completed }) };
+                let event = if other % 2 == 0 {
+                    Event::GrantCompleted(GrantCompleted { grant })
+                } else {
+                    Event::GrantClosed(GrantClosed { grant, reason: CloseReason::Completed })
+                };
                 self.officers(event);
             }
             (10, _) => {
-                let data = EnterprisesAssociated { enterprises: vec![enterprise(pick), enterprise(other)], basis: text("common owner"), evidence_sha256: digest("owner") };
+                let data = EnterprisesAssociated {
+                    enterprises: vec![enterprise(pick), enterprise(other)],
+                    basis: text("common owner"),
+                    evidence_sha256: digest("owner"),
+                };
                 self.officers(Event::EnterprisesAssociated(data));
             }
             (11, _) => {
@@ -296,7 +322,11 @@ fn compare(book: &Ledgerbook) {
         let shown = [&view.government_share, &view.hk_enterprise_share, &view.hk_production_spend];
         let computed = [&figures.government_share, &figures.hk_enterprise_share, &figures.hk_production_spend];
         for (shown, computed) in shown.into_iter().zip(computed) {
-            assert_eq!((shown.met, shown.bound_bps, shown.share.part_cents, shown.share.whole_cents), (computed.met, computed.bound_bps, computed.part.cents(), computed.whole.cents()), "sub-fund {id}");
+            assert_eq!(
+                (shown.met, shown.bound_bps, shown.share.part_cents, shown.share.whole_cents),
+                (computed.met, computed.bound_bps, computed.part.cents(), computed.whole.cents()),
+                "sub-fund {id}"
+            );
         }
         assert_eq!(view.hk_production_spend_target_cents, figures.hk_production_spend.target());
         assert_eq!(view.committed_size_min_met, figures.committed_size_min_met);

@@ -36,7 +36,20 @@ fn the_committed_openapi_document_is_current() {
 fn every_route_is_documented_and_every_reference_resolves() {
     let document = fundledger_projector::openapi::document();
     let paths = document["paths"].as_object().unwrap();
-    for route in ["/v1/status", "/v1/portfolio", "/v1/funds", "/v1/funds/{fund}", "/v1/subfunds/{subfund}", "/v1/schemes", "/v1/schemes/{scheme}", "/v1/enterprises/{enterprise}", "/v1/grants/{grant}", "/v1/events", "/v1/events/{id}", "/v1/reports/quarterly"] {
+    for route in [
+        "/v1/status",
+        "/v1/portfolio",
+        "/v1/funds",
+        "/v1/funds/{fund}",
+        "/v1/subfunds/{subfund}",
+        "/v1/schemes",
+        "/v1/schemes/{scheme}",
+        "/v1/enterprises/{enterprise}",
+        "/v1/grants/{grant}",
+        "/v1/events",
+        "/v1/events/{id}",
+        "/v1/reports/quarterly",
+    ] {
         assert!(paths.contains_key(route), "{route} is not documented");
     }
     let schemas = document["components"]["schemas"].as_object().unwrap();

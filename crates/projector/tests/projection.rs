@@ -45,14 +45,26 @@ impl Builder {
             officer: SecretKey::from_seed_label("p/officer"),
         };
         let operator = builder.operator.clone();
-        builder.add_by("2021-01-01T00:00:00Z", Event::LedgerGenesis(LedgerGenesis { name: text("t"), operator: operator.key_id(), operator_holder: text("op") }), &operator);
+        builder.add_by(
+            "2021-01-01T00:00:00Z",
+            Event::LedgerGenesis(LedgerGenesis { name: text("t"), operator: operator.key_id(), operator_holder: text("op") }),
+            &operator,
+        );
         let mut fund = presets::itif("itf");
         fund.subfund_target_size_min_cents = Money::hkd(1_000);
         fund.subfund_committed_size_min_cents = None;
         fund.programme_size_min_cents = None;
         builder.add_by("2021-01-01T00:00:00Z", Event::FundEstablished(fund), &operator);
-        builder.add_by("2021-01-01T00:00:00Z", Event::SchemeEstablished(SchemeEstablished { application_window: None, required_attestations: Vec::new(), ..presets::pilot_scheme("pilot") }), &operator);
-        builder.add_by("2021-01-01T00:00:00Z", Event::SchemeEstablished(SchemeEstablished { dual_control: Vec::new(), ..presets::nifs_scheme("nifs", Money::hkd(1_000_000_000)) }), &operator);
+        builder.add_by(
+            "2021-01-01T00:00:00Z",
+            Event::SchemeEstablished(SchemeEstablished { application_window: None, required_attestations: Vec::new(), ..presets::pilot_scheme("pilot") }),
+            &operator,
+        );
+        builder.add_by(
+            "2021-01-01T00:00:00Z",
+            Event::SchemeEstablished(SchemeEstablished { dual_control: Vec::new(), ..presets::nifs_scheme("nifs", Money::hkd(1_000_000_000)) }),
+            &operator,
+        );
         for (key, role, scope) in [(builder.manager.key_id(), Role::FundManager, "fund:itf"), (builder.officer.key_id(), Role::GrantOfficer, "ledger")] {
             builder.add_by("2021-01-01T00:00:00Z", Event::KeyRegistered(KeyRegistered { key, holder: text("someone") }), &operator);
             builder.add_by("2021-01-01T00:00:00Z", Event::RoleGranted(RoleChange { key, role, scope: Scope::parse(scope).unwrap() }), &operator);
@@ -111,7 +123,8 @@ fn ilpa(builder: &mut Builder) {
     builder.fund("2021-01-01T00:00:00Z", Event::CapitalCalled(CapitalCalled { subfund: subfund(), reference: text("call 1"), amount_cents: Money::hkd(700) }));
     builder.fund("2021-01-01T00:00:00Z", Event::FeeCharged(FeeCharged { subfund: subfund(), period: text("2021"), amount_cents: Money::hkd(20) }));
     builder.fund("2022-01-01T00:00:00Z", Event::Distributed(Distributed { subfund: subfund(), amount_cents: Money::hkd(540), recallable: false }));
-    builder.fund("2023-01-02T00:00:00Z", Event::NavReported(NavReported { subfund: subfund(), as_of: "2023-01-01".parse().unwrap(), nav_cents: Money::hkd(480) }));
+    builder
+        .fund("2023-01-02T00:00:00Z", Event::NavReported(NavReported { subfund: subfund(), as_of: "2023-01-01".parse().unwrap(), nav_cents: Money::hkd(480) }));
 }
 
 fn open(directory: &tempfile::TempDir, name: &str) -> Arc<Store> {
@@ -178,13 +191,26 @@ fn scenario(builder: &mut Builder) {
     for (investment, hk) in [("inv-1", true), ("inv-2", false)] {
         builder.fund(
             "2021-04-01T00:00:00Z",
-            Event::Invested(Invested { subfund: b(), investment: investment.parse().unwrap(), investee: text("Co"), amount_cents: Money::hkd(1_000), hk_enterprise: hk, innovation_technology: true }),
+            Event::Invested(Invested {
+                subfund: b(),
+                investment: investment.parse().unwrap(),
+                investee: text("Co"),
+                amount_cents: Money::hkd(1_000),
+                hk_enterprise: hk,
+                innovation_technology: true,
+            }),
         );
     }
     builder.fund("2021-05-01T00:00:00Z", Event::WrittenOff(WrittenOff { subfund: b(), investment: "inv-2".parse().unwrap(), amount_cents: Money::hkd(100) }));
     builder.fund(
         "2021-05-01T00:00:00Z",
-        Event::ProductionSpendReported(ProductionSpendReported { subfund: b(), investment: "inv-1".parse().unwrap(), period: text("2021"), amount_cents: Money::hkd(1_000), spent_on: None }),
+        Event::ProductionSpendReported(ProductionSpendReported {
+            subfund: b(),
+            investment: "inv-1".parse().unwrap(),
+            period: text("2021"),
+            amount_cents: Money::hkd(1_000),
+            spent_on: None,
+        }),
     );
     let approve = |builder: &mut Builder, scheme: &str, grant: &str, enterprise: &str, cost: u64, amount: u64| {
         builder.grant(
@@ -210,7 +236,11 @@ fn scenario(builder: &mut Builder) {
     let spend = |builder: &mut Builder, grant: &str, amount: u64| {
         builder.grant(
             "2021-04-01T00:00:00Z",
-            Event::SpendVerified(SpendVerified { grant: grant.parse().unwrap(), amount_cents: Money::hkd(amount), evidence_sha256: EvidenceDigest(sha256(&[grant.as_bytes()])) }),
+            Event::SpendVerified(SpendVerified {
+                grant: grant.parse().unwrap(),
+                amount_cents: Money::hkd(amount),
+                evidence_sha256: EvidenceDigest(sha256(&[grant.as_bytes()])),
+            }),
         )
     };
     spend(builder, "p-1", 150_000);
@@ -224,9 +254,20 @@ fn scenario(builder: &mut Builder) {
     };
     disburse(builder, "p-1", 50_000);
     disburse(builder, "p-3", 50_000);
-    builder.grant("2021-06-01T00:00:00Z", Event::GrantClawedBack(GrantClawedBack { grant: "p-1".parse().unwrap(), amount_cents: Money::hkd(10_000), reason: text("audit"), reason_code: None }));
+    builder.grant(
+        "2021-06-01T00:00:00Z",
+        Event::GrantClawedBack(GrantClawedBack { grant: "p-1".parse().unwrap(), amount_cents: Money::hkd(10_000), reason: text("audit"), reason_code: None }),
+    );
     builder.grant("2021-07-01T00:00:00Z", Event::GrantClosed(GrantClosed { grant: "p-1".parse().unwrap(), reason: CloseReason::Completed }));
-    builder.grant("2021-07-01T00:00:00Z", Event::GrantClawedBack(GrantClawedBack { grant: "p-1".parse().unwrap(), amount_cents: Money::hkd(5_000), reason: text("late audit"), reason_code: None }));
+    builder.grant(
+        "2021-07-01T00:00:00Z",
+        Event::GrantClawedBack(GrantClawedBack {
+            grant: "p-1".parse().unwrap(),
+            amount_cents: Money::hkd(5_000),
+            reason: text("late audit"),
+            reason_code: None,
+        }),
+    );
     builder.grant("2021-08-01T00:00:00Z", Event::GrantCompleted(GrantCompleted { grant: "n-1".parse().unwrap() }));
     disburse(builder, "n-1", 1_000_000);
 }
@@ -250,7 +291,11 @@ fn the_models_agree_with_the_core_state_machine() {
         assert_eq!(model.distributed_cents, core.distributed, "{id}");
         assert_eq!(model.recallable_distributed_cents, core.recallable_distributed, "{id}");
         assert_eq!(model.nav_cents, core.nav.as_ref().map(|(_, nav)| *nav), "{id}");
-        assert_eq!((model.invested_cents, model.invested_hk_cents, model.written_off_cents, model.production_spend_cents), (core.invested, core.invested_hk, core.written_off, core.production_spend), "{id}");
+        assert_eq!(
+            (model.invested_cents, model.invested_hk_cents, model.written_off_cents, model.production_spend_cents),
+            (core.invested, core.invested_hk, core.written_off, core.production_spend),
+            "{id}"
+        );
         assert_eq!(model.investment_count, core.investment_count);
     }
     for (id, core) in builder.core.schemes() {
@@ -267,7 +312,11 @@ fn the_models_agree_with_the_core_state_machine() {
     }
     for (id, core) in builder.core.grants() {
         let view = query::grant(&query, id.as_str()).unwrap();
-        assert_eq!((view.model.verified_spend_cents, view.model.disbursed_cents, view.model.clawed_back_cents), (core.verified_spend, core.disbursed, core.clawed_back), "{id}");
+        assert_eq!(
+            (view.model.verified_spend_cents, view.model.disbursed_cents, view.model.clawed_back_cents),
+            (core.verified_spend, core.disbursed, core.clawed_back),
+            "{id}"
+        );
         assert_eq!(view.net_disbursed_cents, core.net_disbursed());
         assert_eq!(format!("{:?}", view.model.status), format!("{:?}", core.status));
     }
@@ -287,7 +336,11 @@ fn the_models_agree_with_the_core_state_machine() {
     // p-1: approved, spend verified, disbursed, clawed back, closed, clawed back again.
     assert_eq!(query::grant(&query, "p-1").unwrap().history.len(), 6);
     let fund_events = query::events(&query, &query::EventFilter { fund: Some("itf".to_string()), limit: Some(1000), ..Default::default() }).unwrap();
-    let expected = builder.records.iter().filter(|record| matches!(record.body().event, Event::FundEstablished(_)) || record.body().type_name().starts_with("subfund.")).count();
+    let expected = builder
+        .records
+        .iter()
+        .filter(|record| matches!(record.body().event, Event::FundEstablished(_)) || record.body().type_name().starts_with("subfund."))
+        .count();
     assert_eq!(fund_events.events.len(), expected);
     let event = query::event(&query, "e-3").unwrap();
     assert_eq!(event.event_type, "scheme.established");
@@ -388,7 +441,11 @@ fn a_broken_chain_or_changed_record_stops_the_projection() {
     let mut other = Builder::new();
     let operator = other.operator.clone();
     for label in ["x", "y"] {
-        other.add_by("2021-01-01T00:00:00Z", Event::KeyRegistered(KeyRegistered { key: SecretKey::from_seed_label(label).key_id(), holder: text(label) }), &operator);
+        other.add_by(
+            "2021-01-01T00:00:00Z",
+            Event::KeyRegistered(KeyRegistered { key: SecretKey::from_seed_label(label).key_id(), holder: text(label) }),
+            &operator,
+        );
     }
     deliveries.truncate(9);
     let store = open(&directory, "forked");

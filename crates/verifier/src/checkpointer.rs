@@ -145,7 +145,8 @@ pub async fn last_checkpoint(js: &jetstream::Context, ledger: &LedgerId) -> Resu
 
 /// Signs and publishes the checkpoint of `chain` as it stands.
 pub async fn publish_checkpoint(js: &jetstream::Context, chain: &ChainState, operator: &SecretKey) -> Result<SignedCheckpoint, VerifyError> {
-    let checkpoint = Checkpoint { ledger: chain.ledger().clone(), size: chain.size(), root: chain.root(), head: *chain.head(), issued_at: crate::now() }.sign(operator);
+    let checkpoint =
+        Checkpoint { ledger: chain.ledger().clone(), size: chain.size(), root: chain.root(), head: *chain.head(), issued_at: crate::now() }.sign(operator);
     publish_raw(js, &checkpoint.checkpoint.ledger, &checkpoint.to_json(), &format!("checkpoint-{}", checkpoint.checkpoint.size)).await?;
     Ok(checkpoint)
 }
@@ -190,7 +191,12 @@ async fn check_stream(js: &jetstream::Context, stream: &str, known: KnownPositio
 
 /// Signs nothing more: logs the incident loudly and answers every request
 /// with it until the handle is dropped.
-async fn refuse_after(rollback: Rollback, ledger: &LedgerId, mut requests: mpsc::Receiver<(u64, Reply)>, waiting: Vec<(u64, Reply)>) -> Result<(), VerifyError> {
+async fn refuse_after(
+    rollback: Rollback,
+    ledger: &LedgerId,
+    mut requests: mpsc::Receiver<(u64, Reply)>,
+    waiting: Vec<(u64, Reply)>,
+) -> Result<(), VerifyError> {
     tracing::error!(
         %ledger,
         known_seq = rollback.known().seq,
@@ -208,7 +214,12 @@ async fn refuse_after(rollback: Rollback, ledger: &LedgerId, mut requests: mpsc:
     Ok(())
 }
 
-async fn run(js: jetstream::Context, config: CheckpointerConfig, last: Option<SignedCheckpoint>, mut requests: mpsc::Receiver<(u64, Reply)>) -> Result<(), VerifyError> {
+async fn run(
+    js: jetstream::Context,
+    config: CheckpointerConfig,
+    last: Option<SignedCheckpoint>,
+    mut requests: mpsc::Receiver<(u64, Reply)>,
+) -> Result<(), VerifyError> {
     let stream = fundledger_nats::stream_name(config.ledger.as_str())?;
     let mut chain = ChainState::new(config.ledger.clone());
     let mut last = last;
@@ -283,10 +294,17 @@ async fn run(js: jetstream::Context, config: CheckpointerConfig, last: Option<Si
 
 /// Checks record `sequence` and appends it to the chain; returns the new size.
 fn check_next(chain: &mut ChainState, config: &CheckpointerConfig, sequence: u64, payload: &[u8]) -> Result<u64, VerifyError> {
-    let record = Record::from_json(payload).map_err(|error| Failure::new(sequence, None, FailureKind::Malformed, format!("the checkpointer refuses to sign: {error}")))?;
+    let record = Record::from_json(payload)
+        .map_err(|error| Failure::new(sequence, None, FailureKind::Malformed, format!("the checkpointer refuses to sign: {error}")))?;
     let event_id = || Some(record.body().id.to_string());
     if record.seq != sequence {
-        return Err(Failure::new(sequence, event_id(), FailureKind::Chain, format!("the record says it is record {} but it is stored at {sequence}", record.seq)).into());
+        return Err(Failure::new(
+            sequence,
+            event_id(),
+            FailureKind::Chain,
+            format!("the record says it is record {} but it is stored at {sequence}", record.seq),
+        )
+        .into());
     }
     if record.seq == 1 {
         match &record.body().event {
@@ -302,6 +320,8 @@ fn check_next(chain: &mut ChainState, config: &CheckpointerConfig, sequence: u64
             other => return Err(Failure::new(1, event_id(), FailureKind::Rule, format!("record 1 is {}, not ledger.genesis", other.type_name())).into()),
         }
     }
-    chain.append(&record, |_, _| {}).map_err(|error| Failure::new(sequence, event_id(), FailureKind::Chain, format!("the checkpointer refuses to sign: {error}")))?;
+    chain
+        .append(&record, |_, _| {})
+        .map_err(|error| Failure::new(sequence, event_id(), FailureKind::Chain, format!("the checkpointer refuses to sign: {error}")))?;
     Ok(chain.size())
 }

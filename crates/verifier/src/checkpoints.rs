@@ -136,11 +136,14 @@ impl CheckpointBook {
         for entry in entries {
             let checkpoint = &entry.checkpoint;
             if checkpoint.checkpoint.ledger != *ledger {
-                return Err(fail(FailureKind::Checkpoint, format!("{}: the checkpoint is for ledger {}, not {ledger}", entry.origin, checkpoint.checkpoint.ledger)));
+                return Err(fail(
+                    FailureKind::Checkpoint,
+                    format!("{}: the checkpoint is for ledger {}, not {ledger}", entry.origin, checkpoint.checkpoint.ledger),
+                ));
             }
-            checkpoint.verify(operator).map_err(|error| {
-                fail(FailureKind::Checkpoint, format!("{}: {error} (the operator named at genesis is {operator})", entry.origin))
-            })?;
+            checkpoint
+                .verify(operator)
+                .map_err(|error| fail(FailureKind::Checkpoint, format!("{}: {error} (the operator named at genesis is {operator})", entry.origin)))?;
         }
         // All signed by the operator: any two different statements for one size are a fork.
         let mut trees: Vec<(&Hash, &Hash, &str)> = Vec::new();
@@ -158,10 +161,7 @@ impl CheckpointBook {
                     format!("root {} head {} ({origin}{matches})", hex::encode(tree_root), hex::encode(tree_head))
                 })
                 .collect();
-            return Err(fail(
-                FailureKind::Fork,
-                format!("fork: the operator signed {} different trees for size {size}: {}", trees.len(), listed.join("; ")),
-            ));
+            return Err(fail(FailureKind::Fork, format!("fork: the operator signed {} different trees for size {size}: {}", trees.len(), listed.join("; "))));
         }
         for entry in entries {
             let stated = &entry.checkpoint.checkpoint;
@@ -195,10 +195,7 @@ impl CheckpointBook {
                 continue;
             }
             // The statement's checkpoint passed the checks above (it is one of the entries).
-            statement
-                .cosignature
-                .verify(&statement.checkpoint.checkpoint)
-                .map_err(|error| fail(FailureKind::Witness, format!("{origin}: {error}")))?;
+            statement.cosignature.verify(&statement.checkpoint.checkpoint).map_err(|error| fail(FailureKind::Witness, format!("{origin}: {error}")))?;
             let witness = statement.cosignature.witness.to_string();
             if !witnesses.contains(&witness) {
                 witnesses.push(witness);
@@ -206,13 +203,7 @@ impl CheckpointBook {
         }
         self.checked.insert(
             size,
-            CheckedCheckpoint {
-                size,
-                root: hex::encode(first.root),
-                head: hex::encode(first.head),
-                issued_at: first.issued_at.to_string(),
-                witnesses,
-            },
+            CheckedCheckpoint { size, root: hex::encode(first.root), head: hex::encode(first.head), issued_at: first.issued_at.to_string(), witnesses },
         );
         Ok(())
     }

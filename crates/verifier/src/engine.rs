@@ -14,13 +14,13 @@
 //! checkpoints are checked against the chain's root and head. The sources
 //! (JetStream, bundle) only feed chunks.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use bytes::Bytes;
 use fundledger_core::crypto::{Hash, KeyId};
-use fundledger_core::event::Event;
+use fundledger_core::event::{Event, EvidenceDigest};
 use fundledger_core::id::LedgerId;
-use fundledger_core::ledger::Ledger;
+use fundledger_core::ledger::{evidence_consulted, Ledger};
 use fundledger_core::merkle::CompactRange;
 use fundledger_core::record::{verify_record_batch, PreparedRecord, VERIFY_CHUNK_EVENTS};
 use fundledger_core::replay::{Replay, ReplayError};
@@ -103,6 +103,11 @@ pub struct Verifier {
     trusted: Option<TrustedStart>,
     /// The size of the newest checkpoint: the state is snapshotted there (a trusted restart point).
     snapshot_at: u64,
+    /// Records after this are listed in the store's tail (their ids, and
+    /// what they changed of the evidence), so that a trusted restart from
+    /// the store's snapshot forgets them: the snapshot size in a fresh run,
+    /// the trusted size in a resumed one (which may fail before its snapshot).
+    tail_from: u64,
     snapshot: Option<Snapshot>,
     /// In a trusted restart: the trusted checkpoint's root, the start of the consistency proof.
     trusted_root: Option<Hash>,
@@ -190,6 +195,7 @@ impl Verifier {
         let snapshot_at = book.largest_size().unwrap_or(0);
         Ok(Verifier {
             snapshot_at,
+            tail_from: snapshot_at,
             snapshot: None,
             trusted_root: None,
             replay: Replay::new(ledger.clone()),
@@ -214,6 +220,7 @@ impl Verifier {
         book.drop_below(size + 1);
         Verifier {
             snapshot_at: book.largest_size().unwrap_or(0),
+            tail_from: size,
             snapshot: None,
             trusted_root: Some(parts.trusted_root),
             ledger: parts.ledger,
@@ -326,53 +333,66 @@ impl Verifier {
         }
         let duplicate_failure = self.find_duplicate(&mut records)?;
 
-        let Verifier { replay, store, operator, operator_pin, capture, captured, records_checked, signatures_checked, snapshot_at, .. } = self;
+        let Verifier { replay, store, operator, operator_pin, capture, captured, records_checked, signatures_checked, tail_from, .. } = self;
         let ids_cf = store.ids_cf()?;
         let tail_cf = store.tail_cf()?;
-        let snapshot_at = *snapshot_at;
+        let tail_from = *tail_from;
+        let consulted: BTreeSet<EvidenceDigest> = records.iter().filter_map(|record| evidence_consulted(&record.record().body().event)).collect();
+        let paged = store.page_in_evidence(consulted)?;
+        replay.ledger_mut().page_in_evidence(paged.entries());
         let batch = StoreBatch::default();
         let mut early_failure: Option<Failure> = None;
         let mut capture_seq = None;
         let mut last_event_id = None;
         // Both callbacks write it, never at once (nodes while linking, the rest once verified).
         let batch = std::cell::RefCell::new(batch);
-        let result = replay.check_prepared_with_nodes(records, |id, hash| batch.borrow_mut().put_node(id, hash), |record| {
-            let mut batch = batch.borrow_mut();
-            let event_id = record.event.body().id.as_str();
-            batch.put_id(event_id, record.seq, ids_cf);
-            if record.seq == last_position {
-                last_event_id = Some(event_id.to_string());
-            }
-            if record.seq > snapshot_at {
-                batch.put_tail(record.seq, event_id, tail_cf);
-            }
-            *records_checked += 1;
-            *signatures_checked += record.event.signers().len() as u64;
-            if capture.as_deref() == Some(event_id) {
-                capture_seq = Some(record.seq);
-            }
-            if early_failure.is_some() {
-                return;
-            }
-            if let Event::LedgerGenesis(genesis) = &record.event.body().event {
-                // The state machine has just accepted it as the one genesis, signed by this key.
-                *operator = Some(genesis.operator);
-                if let Some(pinned) = operator_pin {
-                    if *pinned != genesis.operator {
-                        early_failure = Some(Failure::new(
-                            record.seq,
-                            Some(event_id.to_string()),
-                            FailureKind::Operator,
-                            format!("the genesis names operator key {}, but the auditor expects {pinned}: this is not the ledger you think it is", genesis.operator),
-                        ));
+        let result = replay.check_prepared_with_nodes(
+            records,
+            |id, hash| batch.borrow_mut().put_node(id, hash),
+            |record| {
+                let mut batch = batch.borrow_mut();
+                let event_id = record.event.body().id.as_str();
+                batch.put_id(event_id, record.seq, ids_cf);
+                if record.seq == last_position {
+                    last_event_id = Some(event_id.to_string());
+                }
+                if record.seq > tail_from {
+                    batch.put_tail(record.seq, event_id, tail_cf);
+                }
+                *records_checked += 1;
+                *signatures_checked += record.event.signers().len() as u64;
+                if capture.as_deref() == Some(event_id) {
+                    capture_seq = Some(record.seq);
+                }
+                if early_failure.is_some() {
+                    return;
+                }
+                if let Event::LedgerGenesis(genesis) = &record.event.body().event {
+                    // The state machine has just accepted it as the one genesis, signed by this key.
+                    *operator = Some(genesis.operator);
+                    if let Some(pinned) = operator_pin {
+                        if *pinned != genesis.operator {
+                            early_failure = Some(Failure::new(
+                                record.seq,
+                                Some(event_id.to_string()),
+                                FailureKind::Operator,
+                                format!(
+                                    "the genesis names operator key {}, but the auditor expects {pinned}: this is not the ledger you think it is",
+                                    genesis.operator
+                                ),
+                            ));
+                        }
                     }
                 }
-            }
-        });
+            },
+        );
+        let mut batch = batch.into_inner();
+        let evidence = replay.ledger_mut().page_out_evidence();
         if let Some(failure) = early_failure {
             return Err(failure.into());
         }
         result.map_err(Failure::from)?;
+        store.put_evidence(&mut batch, paged, evidence, (first_position > tail_from).then_some(first_position))?;
         if let Some(failure) = duplicate_failure {
             return Err(failure.into());
         }
@@ -383,7 +403,7 @@ impl Verifier {
             let index = (seq - first_position) as usize;
             *captured = raw.get(index).map(|record| (seq, record.bytes.clone()));
         }
-        store.commit(batch.into_inner())?;
+        store.commit(batch)?;
         Ok(last_event_id)
     }
 
@@ -399,7 +419,10 @@ impl Verifier {
             let seq = records[index].record().seq;
             let earlier = earlier.or_else(|| seen.get(id).copied());
             if let Some(earlier) = earlier {
-                found = Some((index, Failure::new(seq, Some(id.to_string()), FailureKind::DuplicateId, format!("event id {id} was already used by record {earlier}"))));
+                found = Some((
+                    index,
+                    Failure::new(seq, Some(id.to_string()), FailureKind::DuplicateId, format!("event id {id} was already used by record {earlier}")),
+                ));
                 break;
             }
             seen.insert(id, seq);
@@ -499,15 +522,7 @@ impl Verifier {
             checks,
             seconds: 0.0,
         };
-        Ok(Verified {
-            report,
-            ledger: ledger_state,
-            captured: self.captured,
-            book: self.book,
-            store: self.store,
-            snapshot: self.snapshot,
-            operator,
-        })
+        Ok(Verified { report, ledger: ledger_state, captured: self.captured, book: self.book, store: self.store, snapshot: self.snapshot, operator })
     }
 }
 
@@ -571,7 +586,12 @@ impl std::fmt::Display for Report {
         writeln!(formatter, "ledger {} verified: {} records", self.ledger, self.size)?;
         writeln!(formatter, "  Merkle root  {}", self.root)?;
         writeln!(formatter, "  chain head   {}", self.head)?;
-        writeln!(formatter, "  operator     {}{}", self.operator, if self.operator_pinned { " (pinned)" } else { " (not pinned: pass --operator KEY to check it)" })?;
+        writeln!(
+            formatter,
+            "  operator     {}{}",
+            self.operator,
+            if self.operator_pinned { " (pinned)" } else { " (not pinned: pass --operator KEY to check it)" }
+        )?;
         match self.checkpoints.last() {
             Some(newest) => writeln!(
                 formatter,
@@ -579,7 +599,11 @@ impl std::fmt::Display for Report {
                 self.checkpoints.len(),
                 newest.size,
                 newest.issued_at,
-                if self.records_after_newest_checkpoint > 0 { format!("; {} newer records not yet checkpointed", self.records_after_newest_checkpoint) } else { String::new() }
+                if self.records_after_newest_checkpoint > 0 {
+                    format!("; {} newer records not yet checkpointed", self.records_after_newest_checkpoint)
+                } else {
+                    String::new()
+                }
             )?,
             None => writeln!(formatter, "  checkpoints  none{}", if self.trusted.is_some() { " newer than the trusted one" } else { "" })?,
         }
@@ -590,7 +614,13 @@ impl std::fmt::Display for Report {
         for check in &self.checks {
             writeln!(formatter, "  - {check}")?;
         }
-        write!(formatter, "{} records checked in {:.2} s ({:.0} records/s)", self.records_checked, self.seconds, self.records_checked as f64 / self.seconds.max(1e-9))
+        write!(
+            formatter,
+            "{} records checked in {:.2} s ({:.0} records/s)",
+            self.records_checked,
+            self.seconds,
+            self.records_checked as f64 / self.seconds.max(1e-9)
+        )
     }
 }
 
@@ -624,11 +654,7 @@ mod tests {
                 match seq {
                     // A signature made over another event: the record hash covers it, so it is re-sealed.
                     7 => {
-                        let other = SignedEvent::sign(
-                            EventBody { id: EventId::parse("other").unwrap(), ..record.event.body().clone() },
-                            &[&key],
-                        )
-                        .unwrap();
+                        let other = SignedEvent::sign(EventBody { id: EventId::parse("other").unwrap(), ..record.event.body().clone() }, &[&key]).unwrap();
                         let forged = SignedEvent::from_canonical(record.event.canonical_bytes().to_vec(), other.signatures().to_vec()).unwrap();
                         bytes = Record::seal(ledger.clone(), seq, record.prev, record.recorded_at.clone(), forged).to_json();
                     }

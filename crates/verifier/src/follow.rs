@@ -77,11 +77,19 @@ impl Follower {
         let record = Replay::parse(position, bytes).map_err(|error| crate::engine::parse_failure(error, bytes))?;
         let event_id = record.body().id.to_string();
         if let Some(earlier) = self.store.lookup_id(&event_id)? {
-            return Err(Failure::new(position, Some(event_id.clone()), FailureKind::DuplicateId, format!("event id {event_id} was already used by record {earlier}")).into());
+            return Err(Failure::new(
+                position,
+                Some(event_id.clone()),
+                FailureKind::DuplicateId,
+                format!("event id {event_id} was already used by record {earlier}"),
+            )
+            .into());
         }
         let mut batch = StoreBatch::default();
         let mut verified = None;
-        self.replay.check_chunk_with_nodes(vec![record], |id, hash| batch.put_node(id, hash), |record| verified = Some(record.clone())).map_err(Failure::from)?;
+        self.replay
+            .check_chunk_with_nodes(vec![record], |id, hash| batch.put_node(id, hash), |record| verified = Some(record.clone()))
+            .map_err(Failure::from)?;
         let Some(verified) = verified else {
             return Err(VerifyError::Input("the replay accepted a record without reporting it".to_string()));
         };
@@ -121,7 +129,13 @@ impl Follower {
         self.check_checkpoint(checkpoint, statement, &head, None).map(Some)
     }
 
-    fn check_checkpoint(&mut self, checkpoint: SignedCheckpoint, statement: Option<WitnessStatement>, head: &Hash, event_id: Option<&str>) -> Result<Followed, VerifyError> {
+    fn check_checkpoint(
+        &mut self,
+        checkpoint: SignedCheckpoint,
+        statement: Option<WitnessStatement>,
+        head: &Hash,
+        event_id: Option<&str>,
+    ) -> Result<Followed, VerifyError> {
         let size = checkpoint.checkpoint.size;
         let Some(operator) = self.operator else {
             return Err(Failure::new(size, None, FailureKind::Checkpoint, "a checkpoint arrived before the genesis").into());

@@ -116,8 +116,23 @@ mod tests {
         let directory = tempfile::tempdir().unwrap();
         let files = NodeFiles::open(directory.path()).unwrap();
         // Interleaved levels, as a tree growing to 8 leaves reports them.
-        let written: Vec<(NodeId, Hash)> =
-            vec![node(0, 0), node(0, 1), node(1, 0), node(0, 2), node(0, 3), node(1, 1), node(2, 0), node(0, 4), node(0, 5), node(1, 2), node(0, 6), node(0, 7), node(1, 3), node(2, 1), node(3, 0)];
+        let written: Vec<(NodeId, Hash)> = vec![
+            node(0, 0),
+            node(0, 1),
+            node(1, 0),
+            node(0, 2),
+            node(0, 3),
+            node(1, 1),
+            node(2, 0),
+            node(0, 4),
+            node(0, 5),
+            node(1, 2),
+            node(0, 6),
+            node(0, 7),
+            node(1, 3),
+            node(2, 1),
+            node(3, 0),
+        ];
         files.write(&written[..7]).unwrap();
         files.write(&written[7..]).unwrap();
         for (id, hash) in &written {

@@ -82,7 +82,8 @@ pub fn make_proof(verified: &Verified, event_id: &str) -> Result<InclusionProofF
     let Some(checkpoint) = verified.book.at(size).next().cloned() else {
         return Err(VerifyError::Input(format!("the checkpoint at size {size} is missing")));
     };
-    let path = inclusion_proof(&verified.store, seq - 1, size).map_err(|error| VerifyError::Store { path: verified.store.path().display().to_string(), message: error.to_string() })?;
+    let path = inclusion_proof(&verified.store, seq - 1, size)
+        .map_err(|error| VerifyError::Store { path: verified.store.path().display().to_string(), message: error.to_string() })?;
     let witnesses = verified
         .book
         .witness_statements()

@@ -95,7 +95,9 @@ const CHUNKS_PARSED_AHEAD: usize = 3;
 /// takes them in order from the returned queue: its sequential work (chain,
 /// rules, store, writing a bundle) overlaps the costly, stateless part.
 /// Dropping the queue stops the feeder, which stops the reader.
-fn parse_ahead(mut receiver: tokio::sync::mpsc::Receiver<Chunk>) -> (std::sync::mpsc::Receiver<Result<ParsingChunk, VerifyError>>, std::thread::JoinHandle<()>) {
+fn parse_ahead(
+    mut receiver: tokio::sync::mpsc::Receiver<Chunk>,
+) -> (std::sync::mpsc::Receiver<Result<ParsingChunk, VerifyError>>, std::thread::JoinHandle<()>) {
     let (parsing_sender, parsing_receiver) = std::sync::mpsc::sync_channel::<Result<ParsingChunk, VerifyError>>(CHUNKS_PARSED_AHEAD);
     let feeder = std::thread::spawn(move || {
         while let Some(chunk) = receiver.blocking_recv() {
@@ -178,7 +180,15 @@ fn open_bundle(path: &Path) -> Result<(BundleReader, BundleHeader, CheckpointBoo
     let mut reader = BundleReader::open(path)?;
     let header = match reader.next_item()? {
         Some(BundleItem::Header(header)) => header,
-        _ => return Err(Failure::new(0, None, FailureKind::Bundle, format!("{} is not an audit bundle: its first line is not the bundle header", path.display())).into()),
+        _ => {
+            return Err(Failure::new(
+                0,
+                None,
+                FailureKind::Bundle,
+                format!("{} is not an audit bundle: its first line is not the bundle header", path.display()),
+            )
+            .into())
+        }
     };
     if header.format != BUNDLE_FORMAT || header.version != BUNDLE_VERSION {
         return Err(Failure::new(0, None, FailureKind::Bundle, format!("unsupported bundle format {} version {}", header.format, header.version)).into());
@@ -191,7 +201,15 @@ fn open_bundle(path: &Path) -> Result<(BundleReader, BundleHeader, CheckpointBoo
             Some(BundleItem::Witness(statement)) => book.add_witness(statement, format!("bundle line {line}")),
             Some(BundleItem::Record(bytes)) => return Ok((reader, header, book, Some(RawRecord { position: 1, bytes }))),
             None => return Ok((reader, header, book, None)),
-            Some(_) => return Err(Failure::new(0, None, FailureKind::Bundle, format!("bundle line {line}: only checkpoints and witness statements may come before the records")).into()),
+            Some(_) => {
+                return Err(Failure::new(
+                    0,
+                    None,
+                    FailureKind::Bundle,
+                    format!("bundle line {line}: only checkpoints and witness statements may come before the records"),
+                )
+                .into())
+            }
         }
     }
 }
@@ -235,7 +253,12 @@ fn feed_from_bundle(mut reader: BundleReader, first: RawRecord, start: u64, send
             Some(BundleItem::End(end)) if tail.end.is_none() => tail.end = Some(end),
             None => break,
             Some(_) => {
-                let failure = Failure::new(0, None, FailureKind::Bundle, format!("bundle line {line}: out of place (the order is header, checkpoints, witnesses, records, keys, end)"));
+                let failure = Failure::new(
+                    0,
+                    None,
+                    FailureKind::Bundle,
+                    format!("bundle line {line}: out of place (the order is header, checkpoints, witnesses, records, keys, end)"),
+                );
                 let _ = sender.blocking_send(Err(failure.into()));
                 return Ok(tail);
             }
@@ -284,7 +307,13 @@ pub async fn verify_bundle(path: &Path, options: VerifyOptions) -> Result<Verifi
     }
     if let Some(keys) = tail.keys {
         if keys != keys_of(&verified.ledger) {
-            return Err(Failure::new(0, None, FailureKind::Bundle, "the bundle's key list does not match the keys the records register, revoke and grant roles to").into());
+            return Err(Failure::new(
+                0,
+                None,
+                FailureKind::Bundle,
+                "the bundle's key list does not match the keys the records register, revoke and grant roles to",
+            )
+            .into());
         }
     }
     verified.report.checks.push(format!("the bundle is complete ({size} records, as its end line says) and its key list matches the records"));
@@ -303,7 +332,14 @@ pub struct Exported {
 }
 
 /// Exports ledger `ledger` from JetStream to a bundle at `out`, verifying it on the way.
-pub async fn export_nats(js: &jetstream::Context, ledger: &LedgerId, out: &Path, source: &str, overwrite: bool, options: VerifyOptions) -> Result<Exported, VerifyError> {
+pub async fn export_nats(
+    js: &jetstream::Context,
+    ledger: &LedgerId,
+    out: &Path,
+    source: &str,
+    overwrite: bool,
+    options: VerifyOptions,
+) -> Result<Exported, VerifyError> {
     let started = Instant::now();
     let checkpoint_messages = read_checkpoint_messages(js, ledger).await?;
     let book = book_of(&checkpoint_messages)?;
@@ -387,7 +423,12 @@ pub async fn export_nats(js: &jetstream::Context, ledger: &LedgerId, out: &Path,
 /// Verifies ledger `ledger` on JetStream and, when it passes, co-signs its
 /// newest checkpoint with `auditor`'s key and publishes the statement on
 /// `fl.<ledger>.witness.<key prefix>` for everyone to see.
-pub async fn witness_nats(js: &jetstream::Context, ledger: &LedgerId, auditor: &fundledger_core::crypto::SecretKey, options: VerifyOptions) -> Result<(Verified, WitnessStatement), VerifyError> {
+pub async fn witness_nats(
+    js: &jetstream::Context,
+    ledger: &LedgerId,
+    auditor: &fundledger_core::crypto::SecretKey,
+    options: VerifyOptions,
+) -> Result<(Verified, WitnessStatement), VerifyError> {
     let verified = verify_nats(js, ledger, options).await?;
     let Some(size) = verified.book.checked().last().map(|checkpoint| checkpoint.size) else {
         return Err(VerifyError::Input(format!("ledger {ledger} verified, but it has no checkpoint to co-sign yet")));

@@ -11,7 +11,14 @@
 //! * column family `meta`: which ledger, and the size of the checkpoint a
 //!   trusted restart resumes from;
 //! * column family `tail`: seq -> event id for the records after that
-//!   checkpoint, whose ids a trusted restart forgets (it verifies them again).
+//!   checkpoint, whose ids a trusted restart forgets (it verifies them again);
+//! * column family `evidence`: evidence digest -> where it supported spend
+//!   (CBOR [`EvidenceUse`]), paged in and out of the ledger state around each
+//!   part of a chunk, so that "evidence supports spend once" is checked with
+//!   memory independent of the number of events (FORMAT.md 15, step 10);
+//! * column family `evidence_undo`: for parts after that checkpoint, (first
+//!   seq of the part, digest) -> what `evidence` held for the digest before
+//!   (empty: nothing), which a trusted restart puts back.
 //!
 //! The store is a cache of what the verifier checked: deleting it is always
 //! safe (the next run verifies from scratch). Writes skip the write-ahead log
@@ -23,6 +30,8 @@
 use std::path::{Path, PathBuf};
 
 use fundledger_core::crypto::Hash;
+use fundledger_core::event::EvidenceDigest;
+use fundledger_core::ledger::EvidenceUse;
 use fundledger_core::merkle::{MerkleError, NodeId, NodeStore};
 use rocksdb::{BlockBasedOptions, ColumnFamilyDescriptor, Options, WriteBatch, WriteOptions, DB};
 
@@ -38,6 +47,8 @@ const CF_META: &str = "meta";
 /// seq -> event id, only for records after the newest checkpoint: a trusted
 /// restart re-verifies those, so their ids are forgotten first.
 const CF_TAIL: &str = "tail";
+const CF_EVIDENCE: &str = "evidence";
+const CF_EVIDENCE_UNDO: &str = "evidence_undo";
 const META_LEDGER: &[u8] = b"ledger";
 const META_SNAPSHOT_SIZE: &[u8] = b"snapshot_size";
 
@@ -74,6 +85,18 @@ impl StoreBatch {
     }
 }
 
+/// The evidence a part of a chunk consulted, as stored before it: what
+/// [`Store::put_evidence`] writes back, with undo entries after the snapshot.
+pub struct PagedEvidence {
+    before: Vec<(EvidenceDigest, Option<EvidenceUse>)>,
+}
+
+impl PagedEvidence {
+    pub fn entries(&self) -> impl Iterator<Item = (EvidenceDigest, Option<EvidenceUse>)> + '_ {
+        self.before.iter().map(|(digest, used)| (*digest, used.clone()))
+    }
+}
+
 impl Store {
     /// Opens (or creates) the store at `path` for `ledger`. A store that
     /// belongs to another ledger is refused.
@@ -94,6 +117,8 @@ impl Store {
             ColumnFamilyDescriptor::new(CF_IDS, ids),
             ColumnFamilyDescriptor::new(CF_META, Options::default()),
             ColumnFamilyDescriptor::new(CF_TAIL, Options::default()),
+            ColumnFamilyDescriptor::new(CF_EVIDENCE, Options::default()),
+            ColumnFamilyDescriptor::new(CF_EVIDENCE_UNDO, Options::default()),
         ];
         let old_nodes = DB::list_cf(&options, path).is_ok_and(|names| names.iter().any(|name| name == CF_NODES_OLD));
         if old_nodes {
@@ -154,9 +179,16 @@ impl Store {
         self.cf(CF_TAIL)
     }
 
-    /// Records the size of the checkpoint the state snapshot was taken at.
+    /// Records the size of the checkpoint the state snapshot was taken at,
+    /// and drops what the tail holds of records at or below it (a resumed
+    /// run lists every record after its trusted size).
     pub fn put_snapshot_size(&self, size: u64) -> Result<(), VerifyError> {
-        self.db.put_cf(self.cf(CF_META)?, META_SNAPSHOT_SIZE, size.to_be_bytes()).map_err(|error| self.fail(error))
+        let mut batch = WriteBatch::default();
+        let end = size.saturating_add(1).to_be_bytes();
+        batch.delete_range_cf(self.cf(CF_TAIL)?, [0u8].as_slice(), end.as_slice());
+        batch.delete_range_cf(self.cf(CF_EVIDENCE_UNDO)?, [0u8].as_slice(), end.as_slice());
+        batch.put_cf(self.cf(CF_META)?, META_SNAPSHOT_SIZE, size.to_be_bytes());
+        self.db.write(batch).map_err(|error| self.fail(error))
     }
     pub fn snapshot_size(&self) -> Result<Option<u64>, VerifyError> {
         match self.get_meta(META_SNAPSHOT_SIZE)? {
@@ -180,8 +212,79 @@ impl Store {
             batch.delete_cf(tail, seq);
             forgotten += 1;
         }
+        // Evidence as it stood at `size`: undo entries newest first, so the oldest (the state at `size`) is written last.
+        let evidence = self.cf(CF_EVIDENCE)?;
+        let undo = self.cf(CF_EVIDENCE_UNDO)?;
+        for entry in self.db.iterator_cf(undo, rocksdb::IteratorMode::End) {
+            let (key, before) = entry.map_err(|error| self.fail(error))?;
+            let Some(digest) = key.get(8..) else { return Err(self.fail("corrupt evidence undo key")) };
+            if before.is_empty() {
+                batch.delete_cf(evidence, digest);
+            } else {
+                batch.put_cf(evidence, digest, &before);
+            }
+            batch.delete_cf(undo, &key);
+        }
         self.db.write(batch).map_err(|error| self.fail(error))?;
         Ok(forgotten)
+    }
+
+    /// Stores evidence at once (a version-2 trusted state's).
+    pub fn put_evidence_now(&self, evidence: std::collections::BTreeMap<EvidenceDigest, EvidenceUse>) -> Result<(), VerifyError> {
+        let cf = self.cf(CF_EVIDENCE)?;
+        let mut batch = WriteBatch::default();
+        for (digest, used) in &evidence {
+            batch.put_cf(cf, digest.0, encode_evidence(self, used)?);
+        }
+        self.db.write(batch).map_err(|error| self.fail(error))
+    }
+
+    /// What the store holds of these pieces of evidence, for a part to page in.
+    pub fn page_in_evidence(&self, digests: std::collections::BTreeSet<EvidenceDigest>) -> Result<PagedEvidence, VerifyError> {
+        let cf = self.cf(CF_EVIDENCE)?;
+        let results = self.db.batched_multi_get_cf(cf, digests.iter().map(|digest| digest.0.as_slice()), true);
+        let mut before = Vec::with_capacity(digests.len());
+        for (digest, result) in digests.into_iter().zip(results) {
+            let used = match result.map_err(|error| self.fail(error))? {
+                None => None,
+                Some(bytes) => Some(ciborium::from_reader(bytes.as_ref()).map_err(|error| self.fail(format!("corrupt evidence entry {digest}: {error}")))?),
+            };
+            before.push((digest, used));
+        }
+        Ok(PagedEvidence { before })
+    }
+
+    /// Adds to `batch` the evidence a part paged out (`after`), and, for a
+    /// part after the snapshot starting at `first_seq`, what it held before.
+    pub fn put_evidence(
+        &self,
+        batch: &mut StoreBatch,
+        before: PagedEvidence,
+        after: std::collections::BTreeMap<EvidenceDigest, EvidenceUse>,
+        undo_from: Option<u64>,
+    ) -> Result<(), VerifyError> {
+        let evidence = self.cf(CF_EVIDENCE)?;
+        for (digest, used) in &after {
+            // A part only consults (and so only changes) what it paged in.
+            debug_assert!(before.before.iter().any(|(paged, _)| paged == digest));
+            batch.batch.put_cf(evidence, digest.0, encode_evidence(self, used)?);
+        }
+        if let Some(first_seq) = undo_from {
+            let undo = self.cf(CF_EVIDENCE_UNDO)?;
+            for (digest, used) in before.before {
+                if after.get(&digest) == used.as_ref() {
+                    continue;
+                }
+                let mut key = first_seq.to_be_bytes().to_vec();
+                key.extend_from_slice(&digest.0);
+                let value = match &used {
+                    Some(used) => encode_evidence(self, used)?,
+                    None => Vec::new(),
+                };
+                batch.batch.put_cf(undo, key, value);
+            }
+        }
+        Ok(())
     }
 
     fn get_meta(&self, key: &[u8]) -> Result<Option<Vec<u8>>, VerifyError> {
@@ -192,9 +295,9 @@ impl Store {
     pub fn clear(&self) -> Result<(), VerifyError> {
         self.nodes.truncate(0).map_err(|error| self.fail(error))?;
         let mut batch = WriteBatch::default();
-        for family in [CF_IDS, CF_TAIL] {
+        for family in [CF_IDS, CF_TAIL, CF_EVIDENCE, CF_EVIDENCE_UNDO] {
             let cf = self.cf(family)?;
-            // Keys are ids (at most 128 bytes) or fixed binary: all sort below 129 bytes of 0xff.
+            // Keys are ids (at most 128 bytes) or fixed binary (at most 40): all sort below 129 bytes of 0xff.
             batch.delete_range_cf(cf, [0u8].as_slice(), [0xffu8; 129].as_slice());
         }
         let meta = self.cf(CF_META)?;
@@ -258,11 +361,17 @@ impl Store {
             return Ok(());
         }
         self.nodes.sync().map_err(|error| self.fail(error))?;
-        for family in [CF_IDS, CF_META, CF_TAIL] {
+        for family in [CF_IDS, CF_META, CF_TAIL, CF_EVIDENCE, CF_EVIDENCE_UNDO] {
             self.db.flush_cf(self.cf(family)?).map_err(|error| self.fail(error))?;
         }
         Ok(())
     }
+}
+
+fn encode_evidence(store: &Store, used: &EvidenceUse) -> Result<Vec<u8>, VerifyError> {
+    let mut bytes = Vec::new();
+    ciborium::into_writer(used, &mut bytes).map_err(|error| store.fail(format!("cannot encode evidence: {error}")))?;
+    Ok(bytes)
 }
 
 fn store_error(path: &Path, error: impl std::fmt::Display) -> VerifyError {

@@ -34,10 +34,12 @@ use crate::failure::{Failure, FailureKind, VerifyError};
 use crate::source::VerifyOptions;
 
 pub const TRUSTED_FORMAT: &str = "fundledger-trusted-checkpoint";
-/// 2: the state holds the evidence digests used so far (issue 19). A
-/// version-1 state would decode with none, and evidence reused after the
-/// trusted checkpoint would pass: such a file is refused.
-pub const TRUSTED_VERSION: u32 = 2;
+/// 3: the evidence used so far is in the store (beside the ids), not in the
+/// state. 2: the state holds it (still read: it is moved into the store).
+/// 1: nowhere; evidence reused after the trusted checkpoint would pass, so
+/// such a file is refused.
+pub const TRUSTED_VERSION: u32 = 3;
+const TRUSTED_VERSION_EVIDENCE_IN_STATE: u32 = 2;
 
 /// The auditor's restart point.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -117,7 +119,7 @@ pub(crate) fn start(ledger: &LedgerId, book: CheckpointBook, options: &VerifyOpt
             "it was saved by an older fundledger (trusted-file version 1), whose ledger state does not hold the evidence digests used so far, so evidence reused after its checkpoint would go unnoticed; verify from genesis (without --trusted) and save a new trusted file",
         ));
     }
-    if file.format != TRUSTED_FORMAT || file.version != TRUSTED_VERSION {
+    if file.format != TRUSTED_FORMAT || !(file.version == TRUSTED_VERSION || file.version == TRUSTED_VERSION_EVIDENCE_IN_STATE) {
         return Err(bad_file(path, format!("unsupported format {} version {}", file.format, file.version)));
     }
     if file.ledger != ledger.as_str() || file.checkpoint.checkpoint.ledger != *ledger {
@@ -125,7 +127,13 @@ pub(crate) fn start(ledger: &LedgerId, book: CheckpointBook, options: &VerifyOpt
     }
     if let Some(pinned) = &options.operator {
         if *pinned != file.operator {
-            return Err(Failure::new(1, None, FailureKind::Operator, format!("the trusted file names operator {}, but the auditor expects {pinned}", file.operator)).into());
+            return Err(Failure::new(
+                1,
+                None,
+                FailureKind::Operator,
+                format!("the trusted file names operator {}, but the auditor expects {pinned}", file.operator),
+            )
+            .into());
         }
     }
     file.checkpoint.verify(&file.operator).map_err(|error| bad_file(path, error))?;
@@ -135,9 +143,12 @@ pub(crate) fn start(ledger: &LedgerId, book: CheckpointBook, options: &VerifyOpt
     if hex::encode(sha256(&[&state])) != file.state_sha256 {
         return Err(bad_file(path, "the state does not match its SHA-256: the file is damaged"));
     }
-    let state: Ledger = ciborium::from_reader(state.as_slice()).map_err(|error| bad_file(path, format!("the state does not decode: {error}")))?;
+    let mut state: Ledger = ciborium::from_reader(state.as_slice()).map_err(|error| bad_file(path, format!("the state does not decode: {error}")))?;
     if state.events_applied() != size || state.operator() != Some(&file.operator) {
-        return Err(bad_file(path, format!("the state holds {} events and operator {:?}, not {size} and {}", state.events_applied(), state.operator(), file.operator)));
+        return Err(bad_file(
+            path,
+            format!("the state holds {} events and operator {:?}, not {size} and {}", state.events_applied(), state.operator(), file.operator),
+        ));
     }
     let peaks = merkle::proof_from_hex(&file.peaks).map_err(|error| bad_file(path, error))?;
     let tree = CompactRange::from_parts(size, peaks).map_err(|error| bad_file(path, error))?;
@@ -154,7 +165,11 @@ pub(crate) fn start(ledger: &LedgerId, book: CheckpointBook, options: &VerifyOpt
     }
     let stored_root = root_at(&store, size).map_err(|error| store_error(error.to_string()))?;
     if stored_root != trusted.root {
-        return Err(store_error(format!("its Merkle nodes give root {} at size {size}, not the trusted {}", hex::encode(stored_root), hex::encode(trusted.root))));
+        return Err(store_error(format!(
+            "its Merkle nodes give root {} at size {size}, not the trusted {}",
+            hex::encode(stored_root),
+            hex::encode(trusted.root)
+        )));
     }
     // Checkpoints at or below the trusted size, including any published since: same tree, no fork.
     let mut book = book;
@@ -180,6 +195,8 @@ pub(crate) fn start(ledger: &LedgerId, book: CheckpointBook, options: &VerifyOpt
         }
     }
     let forgotten = store.forget_after(size)?;
+    // A version-2 state carries the evidence; from here on the store keeps it.
+    store.put_evidence_now(state.page_out_evidence())?;
     tracing::info!(size, forgotten, "resuming from a trusted checkpoint");
     book.drop_below(size + 1);
     let chain = ChainState::resume(ledger.clone(), trusted.head, tree);

@@ -24,13 +24,13 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use futures::StreamExt;
-use fundledger_http::HttpOptions;
 use fundledger_core::record::SignedEvent;
+use fundledger_http::HttpOptions;
 use fundledger_metrics::metrics::{counter, gauge, histogram};
-use serde_json::{json, Value};
+use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::value::RawValue;
+use serde_json::{json, Value};
 use tracing::{info, warn};
 
 use crate::error::{ErrorBody, WriteError};
@@ -56,7 +56,11 @@ pub const METRICS: &[(&str, &str, &str)] = &[
     ("fundledger_writer_events_duplicate_total", "counter", "Re-submitted events answered with their original record."),
     ("fundledger_writer_rejected_total", "counter", "Events or requests refused through the API, by error code and kind."),
     ("fundledger_writer_ready", "gauge", "1 when the writer has loaded the ledger and can append, else 0."),
-    ("fundledger_writer_rollback_detected", "gauge", "1 when the stream lost or changed a record this writer saw acknowledged (the writer refuses to append), else 0."),
+    (
+        "fundledger_writer_rollback_detected",
+        "gauge",
+        "1 when the stream lost or changed a record this writer saw acknowledged (the writer refuses to append), else 0.",
+    ),
     ("fundledger_writer_ledger_records", "gauge", "Records in the ledger as the writer last saw it."),
     ("fundledger_writer_reloads_total", "counter", "Times the writer re-read the stream after a failed append."),
     ("fundledger_append_batch_seconds", "histogram", "Time to publish one pipelined batch to JetStream and receive every ack, by outcome."),
@@ -346,7 +350,12 @@ pub async fn serve_http_until(writer: Writer, listener: tokio::net::TcpListener,
 /// [`serve_http_until`] with the port's limits, TLS, CORS and metrics guard
 /// (see `fundledger_http`); `metrics_only` serves nothing but `/metrics`
 /// (a metrics listener of its own), `without_metrics` everything else.
-pub async fn serve_http_with(writer: Writer, listener: tokio::net::TcpListener, options: &HttpOptions, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+pub async fn serve_http_with(
+    writer: Writer,
+    listener: tokio::net::TcpListener,
+    options: &HttpOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     serve_http_routes(writer, listener, options, Routes::All, shutdown).await
 }
 
@@ -359,7 +368,13 @@ pub enum Routes {
 }
 
 /// [`serve_http_with`], serving `routes` of the writer's router.
-pub async fn serve_http_routes(writer: Writer, listener: tokio::net::TcpListener, options: &HttpOptions, routes: Routes, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+pub async fn serve_http_routes(
+    writer: Writer,
+    listener: tokio::net::TcpListener,
+    options: &HttpOptions,
+    routes: Routes,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let address: Option<SocketAddr> = listener.local_addr().ok();
     info!(?address, "writer HTTP API listening");
     let activity = Arc::new(Activity::default());

@@ -2,9 +2,9 @@
 //! with a stable code (the rule's code for rule violations), an HTTP status,
 //! and a message naming the rule and the figures. Clients match on `code`.
 
-use fundledger_core::ledger::{Rule, Violation};
 use fundledger_core::crypto::CryptoError;
 use fundledger_core::event::EventError;
+use fundledger_core::ledger::{Rule, Violation};
 use fundledger_core::record::SubmissionError;
 use serde::Serialize;
 use thiserror::Error;

@@ -56,7 +56,10 @@ pub async fn assess(config: &WriterConfig) -> Result<Assessment, WriterError> {
 /// accepts a loss they were not shown.
 pub fn accept(config: &WriterConfig, assessment: &Assessment, records_lost: u64) -> Result<(), WriterError> {
     let Some(rollback) = &assessment.rollback else {
-        return Err(WriterError::Index { path: index_path(config).display().to_string(), message: "the stream holds every acknowledged record: there is no rollback to accept".to_string() });
+        return Err(WriterError::Index {
+            path: index_path(config).display().to_string(),
+            message: "the stream holds every acknowledged record: there is no rollback to accept".to_string(),
+        });
     };
     if rollback.records_lost() != records_lost {
         return Err(WriterError::Index {

@@ -26,7 +26,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use futures::StreamExt;
 use fundledger_core::chain::ChainState;
 use fundledger_core::crypto::Hash;
 use fundledger_core::id::LedgerId;
@@ -37,6 +36,7 @@ use fundledger_core::rollback::{self, KnownPosition, Rollback};
 use fundledger_core::time::Timestamp;
 use fundledger_nats::async_nats::jetstream;
 use fundledger_nats::{AppendError, AppendMode, Appender, OutgoingMessage, ScopeKind, StreamSettings};
+use futures::StreamExt;
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{error, info, warn};
@@ -175,8 +175,7 @@ impl Writer {
     pub async fn start(config: WriterConfig) -> Result<(Writer, tokio::task::JoinHandle<()>), WriterError> {
         let client = fundledger_nats::connect(&config.nats_url).await?;
         // Before any stream is created: a replicated ledger on a server that cannot fence it is refused.
-        fundledger_nats::check_server_for_replicas(&client, config.replicas, config.allow_old_nats_cluster)
-            .map_err(fundledger_nats::NatsError::from)?;
+        fundledger_nats::check_server_for_replicas(&client, config.replicas, config.allow_old_nats_cluster).map_err(fundledger_nats::NatsError::from)?;
         let js = fundledger_nats::jetstream_context(client.clone());
         let settings = StreamSettings { replicas: config.replicas, duplicate_window: config.duplicate_window };
         let streams = fundledger_nats::ensure_ledger_streams(&js, config.ledger.as_str(), &settings).await?;
@@ -854,9 +853,9 @@ impl Sequencer {
             self.pending.remove(record.body().id.as_str());
         }
         self.unacknowledged = self.unacknowledged.split_off(&(self.chain.size() + 1));
-        let entries = records.iter().map(|record| {
-            (record.body().id.as_str(), IndexedEvent { seq: record.seq, event_hash: *record.event.event_hash(), record_hash: record.hash })
-        });
+        let entries = records
+            .iter()
+            .map(|record| (record.body().id.as_str(), IndexedEvent { seq: record.seq, event_hash: *record.event.event_hash(), record_hash: record.hash }));
         let position = (self.chain.size(), *self.chain.head());
         if let Err(error) = self.index.put_all(entries, position) {
             // The records are appended; the index will be caught up on reload.

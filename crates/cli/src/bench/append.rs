@@ -12,11 +12,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use futures::StreamExt;
 use fundledger_core::id::LedgerId;
 use fundledger_core::record::SignedEvent;
 use fundledger_nats::AppendMode;
 use fundledger_writer::{Writer, WriterConfig};
+use futures::StreamExt;
 use serde_json::json;
 
 use super::percentile;
@@ -78,7 +78,8 @@ pub async fn run(args: AppendArgs) -> Result<()> {
     let other = if mode == AppendMode::Atomic.name() {
         let other_ledger = LedgerId::parse(&format!("{ledger}-pf"))?;
         let other_setup = Setup::new(other_ledger.clone());
-        let other_writer = start_writer(&url, &other_ledger, environment.temporary.path().join("writer-pf"), Some(AppendMode::PipelinedFenced), &other_setup).await?;
+        let other_writer =
+            start_writer(&url, &other_ledger, environment.temporary.path().join("writer-pf"), Some(AppendMode::PipelinedFenced), &other_setup).await?;
         eprintln!("signing {} events for the {} mode...", args.events, AppendMode::PipelinedFenced);
         let other_events = measured_events(&other_setup, "thr", 0..args.events)?;
         eprintln!("appending {} events through a writer in the {} mode...", args.events, AppendMode::PipelinedFenced);
@@ -181,14 +182,37 @@ pub async fn run(args: AppendArgs) -> Result<()> {
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        println!("bench append: {} pre-signed events, {} bytes per record on average, {} per submission, {} clients, nats-server {}", appended, payload_bytes / payloads.len().max(1), args.batch, args.clients, js.client().server_info().version);
+        println!(
+            "bench append: {} pre-signed events, {} bytes per record on average, {} per submission, {} clients, nats-server {}",
+            appended,
+            payload_bytes / payloads.len().max(1),
+            args.batch,
+            args.clients,
+            js.client().server_info().version
+        );
         for (name, rate, latencies) in &modes {
-            println!("  (a) ledger append path, {name:<16} {:>9.0} events/s   submission p50 {:>7.1} ms  p99 {:>7.1} ms   ({:.1}% of raw)", rate, ms(percentile(latencies, 0.5)), ms(percentile(latencies, 0.99)), 100.0 * rate / raw_rate);
+            println!(
+                "  (a) ledger append path, {name:<16} {:>9.0} events/s   submission p50 {:>7.1} ms  p99 {:>7.1} ms   ({:.1}% of raw)",
+                rate,
+                ms(percentile(latencies, 0.5)),
+                ms(percentile(latencies, 0.99)),
+                100.0 * rate / raw_rate
+            );
         }
-        println!("  (b) raw JetStream publish {:>7.0} events/s   batch      p50 {:>7.1} ms  p99 {:>7.1} ms", raw_rate, ms(percentile(&raw_latencies, 0.5)), ms(percentile(&raw_latencies, 0.99)));
+        println!(
+            "  (b) raw JetStream publish {:>7.0} events/s   batch      p50 {:>7.1} ms  p99 {:>7.1} ms",
+            raw_rate,
+            ms(percentile(&raw_latencies, 0.5)),
+            ms(percentile(&raw_latencies, 0.99))
+        );
         println!("  ratio (a, {mode})/(b)    {:>9.1}%   (target at least 30%, and at least 50,000 events/s)", 100.0 * ledger_rate / raw_rate);
         println!("  for reference: signature checks alone on all cores {:.0} events/s", verify_rate);
-        println!("  single-event latency, one client, {mode}: p50 {:.2} ms  p99 {:.2} ms  max {:.2} ms  (target p99 under 10 ms)", ms(percentile(&single, 0.5)), ms(percentile(&single, 0.99)), ms(single.last().copied().unwrap_or_default()));
+        println!(
+            "  single-event latency, one client, {mode}: p50 {:.2} ms  p99 {:.2} ms  max {:.2} ms  (target p99 under 10 ms)",
+            ms(percentile(&single, 0.5)),
+            ms(percentile(&single, 0.99)),
+            ms(single.last().copied().unwrap_or_default())
+        );
     }
     environment.stop().await
 }

@@ -10,10 +10,9 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use futures::StreamExt;
 use fundledger_projector::{Durability, Projector, ProjectorConfig, Store};
+use futures::StreamExt;
 use serde_json::json;
-
 
 /// Target: rebuild records per second on 2 cores (DESIGN.md 6).
 const TARGET_RECORDS_PER_SECOND: f64 = 150_000.0;
@@ -107,7 +106,12 @@ pub async fn run(args: RebuildArgs) -> Result<()> {
     } else {
         println!("bench rebuild: {} records, {} bytes per record on average", synthetic.size, fetched_bytes / fetched.max(1));
         println!("  (a) raw fetch of the stream  {:>9.0} records/s  ({:.2} s)", raw_rate, raw_elapsed.as_secs_f64());
-        println!("  (b) rebuild into RocksDB     {:>9.0} records/s  ({:.2} s, database {} MB)", rebuild_rate, rebuild_elapsed.as_secs_f64(), database_bytes / 1_000_000);
+        println!(
+            "  (b) rebuild into RocksDB     {:>9.0} records/s  ({:.2} s, database {} MB)",
+            rebuild_rate,
+            rebuild_elapsed.as_secs_f64(),
+            database_bytes / 1_000_000
+        );
         println!("  ratio (b)/(a)                {:>9.1}%", 100.0 * rebuild_rate / raw_rate);
         println!("  target: at least {TARGET_RECORDS_PER_SECOND:.0} records/s: {}", if rebuild_rate >= TARGET_RECORDS_PER_SECOND { "met" } else { "NOT met" });
     }

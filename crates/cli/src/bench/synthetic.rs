@@ -102,17 +102,26 @@ pub fn measured_events(setup: &Setup, prefix: &str, indices: std::ops::Range<usi
         .map(|index| {
             let id = EventId::parse(&format!("{prefix}-{index:08}"))?;
             let (event, signer) = if index % 2 == 0 {
-                (Event::NavReported(NavReported { subfund: "sf-bench".parse()?, as_of: as_of.clone(), nav_cents: Money::from_cents(1_000_000_000 + index as u64)? }), &setup.manager)
+                (
+                    Event::NavReported(NavReported {
+                        subfund: "sf-bench".parse()?,
+                        as_of: as_of.clone(),
+                        nav_cents: Money::from_cents(1_000_000_000 + index as u64)?,
+                    }),
+                    &setup.manager,
+                )
             } else {
                 let evidence = EvidenceDigest(sha256(&[id.as_str().as_bytes()]));
-                (Event::SpendVerified(SpendVerified { grant: "nias-bench".parse()?, amount_cents: Money::from_cents(100)?, evidence_sha256: evidence }), &setup.officer)
+                (
+                    Event::SpendVerified(SpendVerified { grant: "nias-bench".parse()?, amount_cents: Money::from_cents(100)?, evidence_sha256: evidence }),
+                    &setup.officer,
+                )
             };
             Ok(SignedEvent::author(&setup.ledger, id, occurred_at.clone(), event, &[signer])?)
         })
         .collect();
     results.into_iter().collect()
 }
-
 
 /// A ledger written by [`publish_ledger`].
 pub struct SyntheticLedger {

@@ -91,7 +91,8 @@ pub async fn run(args: VerifyBenchArgs) -> Result<()> {
     // the same checks with no NATS server or client on the cores.
     eprintln!("exporting the ledger to an audit bundle...");
     let bundle = environment.temporary.path().join("bench.bundle");
-    let exported = fundledger_verifier::export_nats(&js, &ledger, &bundle, "bench", true, VerifyOptions::default()).await.map_err(|error| anyhow::anyhow!("{error}"))?;
+    let exported =
+        fundledger_verifier::export_nats(&js, &ledger, &bundle, "bench", true, VerifyOptions::default()).await.map_err(|error| anyhow::anyhow!("{error}"))?;
     exported.verdict.map_err(|error| anyhow::anyhow!("the exported ledger did not verify: {error}"))?;
     eprintln!("verifying all {} records from the audit bundle...", synthetic.size);
     let (started, cpu) = (Instant::now(), CpuClock::start(None));
@@ -99,7 +100,13 @@ pub async fn run(args: VerifyBenchArgs) -> Result<()> {
     let verified = fundledger_verifier::verify_bundle(&bundle, options).await.map_err(|error| anyhow::anyhow!("{error}"))?;
     let (bundle_seconds, bundle_cpu) = (started.elapsed().as_secs_f64(), cpu.read());
     if verified.report.size != synthetic.size || verified.report.signatures_checked != signatures || verified.report.checkpoints.len() != 1 {
-        bail!("the bundle verification checked {} records, {} signatures and {} checkpoints; expected {}, {signatures} and 1", verified.report.size, verified.report.signatures_checked, verified.report.checkpoints.len(), synthetic.size);
+        bail!(
+            "the bundle verification checked {} records, {} signatures and {} checkpoints; expected {}, {signatures} and 1",
+            verified.report.size,
+            verified.report.signatures_checked,
+            verified.report.checkpoints.len(),
+            synthetic.size
+        );
     }
     drop(verified);
     let bundle_bytes = std::fs::metadata(&bundle).map(|metadata| metadata.len()).unwrap_or(0);
@@ -123,7 +130,13 @@ pub async fn run(args: VerifyBenchArgs) -> Result<()> {
                 .map(|bytes| {
                     let record = Record::from_json(bytes)?;
                     let message = message_of(record.event.event_hash());
-                    Ok(record.body().signers.iter().zip(record.event.signatures()).map(|(key, signature)| Item { key: *key, message, signature: *signature }).collect())
+                    Ok(record
+                        .body()
+                        .signers
+                        .iter()
+                        .zip(record.event.signatures())
+                        .map(|(key, signature)| Item { key: *key, message, signature: *signature })
+                        .collect())
                 })
                 .collect();
             for record_items in parsed {
@@ -143,7 +156,8 @@ pub async fn run(args: VerifyBenchArgs) -> Result<()> {
     let outcomes: Vec<bool> = items
         .par_chunks(VERIFY_CHUNK_EVENTS)
         .map(|chunk| {
-            let batch: Vec<crypto::BatchItem> = chunk.iter().map(|item| crypto::BatchItem { key: &item.key, message: &item.message, signature: &item.signature }).collect();
+            let batch: Vec<crypto::BatchItem> =
+                chunk.iter().map(|item| crypto::BatchItem { key: &item.key, message: &item.message, signature: &item.signature }).collect();
             crypto::verify_batch(&batch).is_ok()
         })
         .collect();
@@ -183,7 +197,10 @@ pub async fn run(args: VerifyBenchArgs) -> Result<()> {
         let verdict = |rate: f64, share: f64| if met(rate, share) { "met" } else { "NOT met" };
         println!("bench verify: {} records ({} signatures), {} threads", synthetic.size, items.len(), rayon::current_num_threads());
         println!("  full verification from JetStream     {full_seconds:>8.2} s  {full_rate:>10.0} events/s  {:>5.1} % of batch verify", share * 100.0);
-        println!("  full verification from audit bundle  {bundle_seconds:>8.2} s  {bundle_rate:>10.0} events/s  {:>5.1} % of batch verify", bundle_share * 100.0);
+        println!(
+            "  full verification from audit bundle  {bundle_seconds:>8.2} s  {bundle_rate:>10.0} events/s  {:>5.1} % of batch verify",
+            bundle_share * 100.0
+        );
         println!("  ed25519 batch verify only            {batch_seconds:>8.2} s  {batch_event_rate:>10.0} events/s   (the same signatures, nothing else)");
         println!("  (full = hash, chain, signatures, rules, ids and Merkle nodes on disk, checkpoint)");
         println!(
@@ -226,7 +243,13 @@ impl JetStreamBudget {
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
         // The target's wall time is the batch verify's divided by the share; every core can work all of it.
         let allowed = batch_elapsed.mul_f64(cores as f64 / TARGET_SHARE_OF_BATCH);
-        JetStreamBudget { cores, allowed, verification: from_bundle.process, server: from_jetstream.server, client: from_jetstream.process.saturating_sub(from_bundle.process) }
+        JetStreamBudget {
+            cores,
+            allowed,
+            verification: from_bundle.process,
+            server: from_jetstream.server,
+            client: from_jetstream.process.saturating_sub(from_bundle.process),
+        }
     }
 
     /// Verification plus the server's share: what any client would need at least (None: the server's share is unknown).

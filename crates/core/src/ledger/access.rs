@@ -15,18 +15,10 @@ use crate::money::Money;
 
 pub(super) fn genesis(body: &EventBody, genesis: &LedgerGenesis) -> Result<Change, Violation> {
     if body.signers != [genesis.operator] {
-        return Err(Violation::new(
-            Rule::GenesisSigner,
-            format!("ledger.genesis must be signed by the operator key {} alone", genesis.operator),
-        ));
+        return Err(Violation::new(Rule::GenesisSigner, format!("ledger.genesis must be signed by the operator key {} alone", genesis.operator)));
     }
     let operator = KeyState { holder: genesis.operator_holder.clone(), revoked: false, roles: vec![(Role::Admin, Scope::Ledger)] };
-    Ok(Change {
-        genesis: Some((body.ledger.clone(), genesis.operator)),
-        key: Some((genesis.operator, operator)),
-        admin_count: Some(1),
-        ..Change::default()
-    })
+    Ok(Change { genesis: Some((body.ledger.clone(), genesis.operator)), key: Some((genesis.operator, operator)), admin_count: Some(1), ..Change::default() })
 }
 
 impl Ledger {
@@ -35,9 +27,7 @@ impl Ledger {
         let fund_of = |subfund: &crate::id::SubFundId| {
             self.subfunds.get(subfund).map(|s| Scope::Fund(s.terms.fund.clone())).ok_or_else(|| not_found("sub-fund", subfund))
         };
-        let scheme_of = |grant: &crate::id::GrantId| {
-            self.grants.get(grant).map(|g| Scope::Scheme(g.scheme.clone())).ok_or_else(|| not_found("grant", grant))
-        };
+        let scheme_of = |grant: &crate::id::GrantId| self.grants.get(grant).map(|g| Scope::Scheme(g.scheme.clone())).ok_or_else(|| not_found("grant", grant));
         Ok(match event {
             Event::LedgerGenesis(_)
             | Event::KeyRegistered(_)
@@ -83,15 +73,9 @@ impl Ledger {
     /// `scope` (or for the whole ledger).
     pub(super) fn authorise(&self, body: &EventBody, role: Role, scope: &Scope) -> Result<(), Violation> {
         for signer in &body.signers {
-            let key = self
-                .keys
-                .get(signer)
-                .ok_or_else(|| Violation::new(Rule::SignerUnknown, format!("signer {signer} is not a registered key")))?;
+            let key = self.keys.get(signer).ok_or_else(|| Violation::new(Rule::SignerUnknown, format!("signer {signer} is not a registered key")))?;
             if key.revoked {
-                return Err(Violation::new(
-                    Rule::SignerRevoked,
-                    format!("signer {signer} ({}) was revoked and can sign nothing", key.holder),
-                ));
+                return Err(Violation::new(Rule::SignerRevoked, format!("signer {signer} ({}) was revoked and can sign nothing", key.holder)));
             }
             let holds = key.roles.iter().any(|(held, held_scope)| *held == role && (held_scope == scope || *held_scope == Scope::Ledger));
             if !holds {
@@ -124,7 +108,10 @@ impl Ledger {
         if amount >= threshold && body.signers.len() < 2 {
             return Err(Violation::new(
                 Rule::DualControl,
-                format!("{what} of {amount} is at or above the dual-control threshold of {threshold} and needs two distinct authorised signers, got {}", body.signers.len()),
+                format!(
+                    "{what} of {amount} is at or above the dual-control threshold of {threshold} and needs two distinct authorised signers, got {}",
+                    body.signers.len()
+                ),
             ));
         }
         Ok(())
@@ -236,4 +223,3 @@ pub(super) fn check_dual_control_rules(rules: &[DualControlRule], fund_terms: bo
 fn add_count(count: u32) -> Result<u32, Violation> {
     count.checked_add(1).ok_or_else(|| Violation::new(Rule::AmountOverflow, "too many admins"))
 }
-

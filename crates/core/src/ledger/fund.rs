@@ -14,8 +14,8 @@
 use super::access::check_dual_control_rules;
 use super::{add, not_found, positive, Change, Fund, Investment, Ledger, Rule, SubFund, Violation};
 use crate::event::{
-    Distributed, DualControlKind, EventBody, FundEstablished, GovernmentCommitted, Invested, MarketCommitted, NavReported,
-    ProductionSpendReported, SubFundAdmitted, WrittenOff, BASIS_POINTS_ONE, THEMES_MAX,
+    Distributed, DualControlKind, EventBody, FundEstablished, GovernmentCommitted, Invested, MarketCommitted, NavReported, ProductionSpendReported,
+    SubFundAdmitted, WrittenOff, BASIS_POINTS_ONE, THEMES_MAX,
 };
 use crate::id::SubFundId;
 use crate::money::Money;
@@ -67,10 +67,7 @@ impl Ledger {
         }
         if !fund.terms.themes.iter().any(|theme| theme.id == data.theme) {
             let themes: Vec<&str> = fund.terms.themes.iter().map(|theme| theme.id.as_str()).collect();
-            return Err(Violation::new(
-                Rule::ThemeUnknown,
-                format!("theme {} is not a theme of fund {} ({})", data.theme, data.fund, themes.join(", ")),
-            ));
+            return Err(Violation::new(Rule::ThemeUnknown, format!("theme {} is not a theme of fund {} ({})", data.theme, data.fund, themes.join(", "))));
         }
         if let Some(period) = &data.investment_period {
             if period.ends < period.starts {
@@ -152,21 +149,14 @@ impl Ledger {
         if fund_total > capital {
             return Err(Violation::new(
                 Rule::FundCapital,
-                format!(
-                    "government commitments of fund {} would total {fund_total}, above its government capital of {capital}",
-                    subfund.terms.fund
-                ),
+                format!("government commitments of fund {} would total {fund_total}, above its government capital of {capital}", subfund.terms.fund),
             ));
         }
         let mut fund = fund.clone();
         fund.government_committed = fund_total;
         let mut subfund = subfund.clone();
         subfund.government_committed = government;
-        Ok(Change {
-            fund: Some((subfund.terms.fund.clone(), fund)),
-            subfund: Some((data.subfund.clone(), subfund)),
-            ..Change::default()
-        })
+        Ok(Change { fund: Some((subfund.terms.fund.clone(), fund)), subfund: Some((data.subfund.clone(), subfund)), ..Change::default() })
     }
 
     /// The government invests last: the sub-fund's committed size with this
@@ -231,10 +221,7 @@ impl Ledger {
             if recallable > paid_in {
                 return Err(Violation::new(
                     Rule::RecallableDistribution,
-                    format!(
-                        "recallable distributions from sub-fund {} would total {recallable}, above its paid-in capital of {paid_in}",
-                        data.subfund
-                    ),
+                    format!("recallable distributions from sub-fund {} would total {recallable}, above its paid-in capital of {paid_in}", data.subfund),
                 ));
             }
             subfund.recallable_distributed = recallable;
@@ -276,10 +263,7 @@ impl Ledger {
         if invested > size {
             return Err(Violation::new(
                 Rule::InvestmentCapacity,
-                format!(
-                    "investments of sub-fund {} would total {invested}, above its committed capital of {size}",
-                    data.subfund
-                ),
+                format!("investments of sub-fund {} would total {invested}, above its committed capital of {size}", data.subfund),
             ));
         }
         let mut subfund = subfund.clone();
@@ -296,20 +280,13 @@ impl Ledger {
             hk_enterprise: data.hk_enterprise,
             production_spend: Money::ZERO,
         };
-        Ok(Change {
-            subfund: Some((data.subfund.clone(), subfund)),
-            investment: Some((data.investment.clone(), investment)),
-            ..Change::default()
-        })
+        Ok(Change { subfund: Some((data.subfund.clone(), subfund)), investment: Some((data.investment.clone(), investment)), ..Change::default() })
     }
 
     fn investment_of(&self, subfund: &SubFundId, id: &crate::id::InvestmentId) -> Result<&Investment, Violation> {
         let investment = self.investments.get(id).ok_or_else(|| not_found("investment", id))?;
         if investment.subfund != *subfund {
-            return Err(Violation::new(
-                Rule::InvestmentSubFund,
-                format!("investment {id} belongs to sub-fund {}, not {subfund}", investment.subfund),
-            ));
+            return Err(Violation::new(Rule::InvestmentSubFund, format!("investment {id} belongs to sub-fund {}, not {subfund}", investment.subfund)));
         }
         Ok(investment)
     }
@@ -332,11 +309,7 @@ impl Ledger {
         investment.written_off = written_off;
         let mut subfund = subfund.clone();
         subfund.written_off = add(subfund.written_off, data.amount_cents, "write-offs")?;
-        Ok(Change {
-            subfund: Some((data.subfund.clone(), subfund)),
-            investment: Some((data.investment.clone(), investment)),
-            ..Change::default()
-        })
+        Ok(Change { subfund: Some((data.subfund.clone(), subfund)), investment: Some((data.investment.clone(), investment)), ..Change::default() })
     }
 
     pub(super) fn decide_production_spend(&self, data: &ProductionSpendReported) -> Result<Change, Violation> {
@@ -351,11 +324,7 @@ impl Ledger {
         if in_period {
             subfund.production_spend_in_period = add(subfund.production_spend_in_period, data.amount_cents, "production spend")?;
         }
-        Ok(Change {
-            subfund: Some((data.subfund.clone(), subfund)),
-            investment: Some((data.investment.clone(), investment)),
-            ..Change::default()
-        })
+        Ok(Change { subfund: Some((data.subfund.clone(), subfund)), investment: Some((data.investment.clone(), investment)), ..Change::default() })
     }
 
     /// Whether production spend counts towards the HK production-base figure:

@@ -25,12 +25,23 @@ use super::figures::grant_position;
 use super::fund::percent;
 use super::{add, not_found, positive, Change, EnterpriseStanding, EvidenceUse, Grant, GrantStatus, Ledger, Rule, Scheme, Violation};
 use crate::event::{
-    CapBasis, DualControlKind, EventBody, GrantApproved, GrantClawedBack, GrantClosed, GrantCompleted, GrantDisbursed, MilestoneAccepted,
-    PaymentSchedule, Period, SchemeAmended, SchemeEstablished, SpendDisallowed, SpendVerified, ATTESTATIONS_MAX, BASIS_POINTS_ONE, MILESTONES_MAX,
+    CapBasis, DualControlKind, Event, EventBody, EvidenceDigest, GrantApproved, GrantClawedBack, GrantClosed, GrantCompleted, GrantDisbursed,
+    MilestoneAccepted, PaymentSchedule, Period, SchemeAmended, SchemeEstablished, SpendDisallowed, SpendVerified, ATTESTATIONS_MAX, BASIS_POINTS_ONE,
+    MILESTONES_MAX,
 };
 use crate::id::{EnterpriseId, GrantId};
 use crate::money::Money;
 use crate::time::Date;
+
+/// The evidence whose use an event's rule consults: the spend it verifies
+/// or disallows. A shell that pages evidence pages these in first.
+pub fn evidence_consulted(event: &Event) -> Option<EvidenceDigest> {
+    match event {
+        Event::SpendVerified(data) => Some(data.evidence_sha256),
+        Event::SpendDisallowed(data) => Some(data.evidence_sha256),
+        _ => None,
+    }
+}
 
 fn ratio_text(scheme: &Scheme) -> String {
     format!("{}:{}", scheme.terms.government_ratio, scheme.terms.enterprise_ratio)
@@ -220,10 +231,17 @@ impl Ledger {
             data.project_duration_months_max,
         )?;
         check_period("the application window", &data.application_window)?;
-        let changes_money = [data.budget_top_up_cents, data.project_grant_max_cents, data.enterprise_grant_max_cents, data.project_cost_min_cents, data.enterprise_contribution_min_cents]
-            .iter()
-            .any(Option::is_some);
-        let changes_count = [data.projects_per_enterprise_max, data.concurrent_projects_per_enterprise_max, data.project_duration_months_max].iter().any(Option::is_some);
+        let changes_money = [
+            data.budget_top_up_cents,
+            data.project_grant_max_cents,
+            data.enterprise_grant_max_cents,
+            data.project_cost_min_cents,
+            data.enterprise_contribution_min_cents,
+        ]
+        .iter()
+        .any(Option::is_some);
+        let changes_count =
+            [data.projects_per_enterprise_max, data.concurrent_projects_per_enterprise_max, data.project_duration_months_max].iter().any(Option::is_some);
         if !changes_money && !changes_count && data.application_window.is_none() {
             return invalid(format!("the amendment of scheme {} changes nothing", data.scheme));
         }
@@ -315,13 +333,19 @@ impl Ledger {
                 Some(applied) => {
                     return Err(Violation::new(
                         Rule::ApplicationWindow,
-                        format!("the application of grant {} was received on {applied}, outside scheme {}'s application window {window}", data.grant, data.scheme),
+                        format!(
+                            "the application of grant {} was received on {applied}, outside scheme {}'s application window {window}",
+                            data.grant, data.scheme
+                        ),
                     ))
                 }
                 None => {
                     return Err(Violation::new(
                         Rule::ApplicationWindow,
-                        format!("scheme {} receives applications from {window}; grant {} must say when it was applied for (applied_on)", data.scheme, data.grant),
+                        format!(
+                            "scheme {} receives applications from {window}; grant {} must say when it was applied for (applied_on)",
+                            data.scheme, data.grant
+                        ),
                     ))
                 }
             }
@@ -355,11 +379,7 @@ impl Ledger {
     /// The project's own limits: cost, share, per-project cap, contribution, duration.
     fn check_project(scheme: &Scheme, terms: &SchemeEstablished, data: &GrantApproved, approved_on: &Date) -> Result<(), Violation> {
         let (grant, cost) = (data.grant_cents, data.approved_cost_cents);
-        let dated = if !scheme.amendments.is_empty() {
-            format!(" (terms in force on {approved_on})")
-        } else {
-            String::new()
-        };
+        let dated = if !scheme.amendments.is_empty() { format!(" (terms in force on {approved_on})") } else { String::new() };
         if let Some(minimum) = terms.project_cost_min_cents {
             if cost < minimum {
                 return Err(Violation::new(
@@ -446,7 +466,7 @@ impl Ledger {
         positive(data.amount_cents, "verified spend")?;
         let scheme = &self.schemes[&grant.scheme];
         Self::dual_control_for(body, data.amount_cents, None, &scheme.terms.dual_control, DualControlKind::SpendVerification)?;
-        if let Some(first) = self.evidence.get(&data.evidence_sha256) {
+        if let Some(first) = self.evidence_use(&data.evidence_sha256) {
             return Err(Violation::new(
                 Rule::EvidenceReused,
                 format!(
@@ -474,7 +494,7 @@ impl Ledger {
     pub(super) fn decide_spend_disallowed(&self, data: &SpendDisallowed) -> Result<Change, Violation> {
         let grant = self.grant(&data.grant)?;
         positive(data.amount_cents, "disallowed spend")?;
-        let used = match self.evidence.get(&data.evidence_sha256) {
+        let used = match self.evidence_use(&data.evidence_sha256) {
             Some(used) if used.grant == data.grant => used,
             Some(used) => {
                 return Err(Violation::new(
@@ -549,10 +569,7 @@ impl Ledger {
         let terms = &scheme.terms;
         Self::dual_control_for(body, data.amount_cents, Some(terms.dual_control_threshold_cents), &terms.dual_control, DualControlKind::Disbursement)?;
         if terms.paid_on_completion && grant.status != GrantStatus::Completed {
-            return Err(Violation::new(
-                Rule::GrantStatus,
-                format!("scheme {} pays on completion, and grant {} is not completed", grant.scheme, data.grant),
-            ));
+            return Err(Violation::new(Rule::GrantStatus, format!("scheme {} pays on completion, and grant {} is not completed", grant.scheme, data.grant)));
         }
         let net = add(grant.net_disbursed(), data.amount_cents, "disbursements")?;
         let paid = add(net, grant.forfeited, "disbursements")?;
@@ -575,11 +592,7 @@ impl Ledger {
         debug_assert!(scheme.disbursed <= scheme.committed, "net disbursement stays within commitments");
         let mut grant = grant.clone();
         grant.disbursed = add(grant.disbursed, data.amount_cents, "disbursements")?;
-        Ok(Change {
-            scheme: Some((grant.scheme.clone(), scheme)),
-            grant: Some((data.grant.clone(), grant)),
-            ..Change::default()
-        })
+        Ok(Change { scheme: Some((grant.scheme.clone(), scheme)), grant: Some((data.grant.clone(), grant)), ..Change::default() })
     }
 
     /// The refusal of a disbursement above what the grant may be paid now.

@@ -28,7 +28,7 @@ mod fund;
 mod grant;
 mod violation;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -40,11 +40,11 @@ use crate::record::VerifiedEvent;
 use crate::time::Date;
 
 pub use access::dual_control_threshold;
-pub use grant::terms_in_force;
 pub use figures::{
     government_share, grant_position, headroom, programme_size, subfund_compliance, Compliance, GrantPosition, Headroom, ProgrammeSize, SubFundCompliance,
     SubFundFigures,
 };
+pub use grant::{evidence_consulted, terms_in_force};
 pub use violation::{Rule, Violation};
 
 /// A registered key, its roles, and whether it was revoked.
@@ -246,6 +246,10 @@ pub struct Ledger {
     /// Every piece of evidence that supported spend, by digest.
     #[serde(default)]
     evidence: BTreeMap<EvidenceDigest, EvidenceUse>,
+    /// While the shell keeps the evidence on disk ([`Ledger::page_out_evidence`]):
+    /// the digests it paged in, whether used or not. `None`: all evidence is here.
+    #[serde(skip)]
+    evidence_paged_in: Option<BTreeSet<EvidenceDigest>>,
     /// Associated enterprises: each member's group, named by its first member in id order.
     #[serde(default)]
     group_of: BTreeMap<EnterpriseId, EnterpriseId>,
@@ -323,19 +327,11 @@ impl Ledger {
         match (&self.id, &body.event) {
             (None, Event::LedgerGenesis(genesis)) => return access::genesis(body, genesis),
             (None, other) => {
-                return Err(Violation::new(
-                    Rule::GenesisFirst,
-                    format!("the first event of a ledger must be ledger.genesis, got {}", other.type_name()),
-                ))
+                return Err(Violation::new(Rule::GenesisFirst, format!("the first event of a ledger must be ledger.genesis, got {}", other.type_name())))
             }
-            (Some(id), Event::LedgerGenesis(_)) => {
-                return Err(Violation::new(Rule::GenesisOnce, format!("ledger {id} already has its genesis")))
-            }
+            (Some(id), Event::LedgerGenesis(_)) => return Err(Violation::new(Rule::GenesisOnce, format!("ledger {id} already has its genesis"))),
             (Some(id), _) if *id != body.ledger => {
-                return Err(Violation::new(
-                    Rule::LedgerMismatch,
-                    format!("event is for ledger {} but this is ledger {id}", body.ledger),
-                ))
+                return Err(Violation::new(Rule::LedgerMismatch, format!("event is for ledger {} but this is ledger {id}", body.ledger)))
             }
             (Some(_), _) => {}
         }
@@ -462,9 +458,42 @@ impl Ledger {
     pub fn grants(&self) -> &BTreeMap<GrantId, Grant> {
         &self.grants
     }
-    /// Every piece of evidence that supported spend, with where it was used.
+    /// Every piece of evidence that supported spend, with where it was used
+    /// (while evidence is paged out: only what is paged in).
     pub fn evidence(&self) -> &BTreeMap<EvidenceDigest, EvidenceUse> {
         &self.evidence
+    }
+
+    /// Where a piece of evidence was used. While evidence is paged, the
+    /// shell must have paged this digest in: otherwise "unused" would be a
+    /// guess, and the rule's verdict with it.
+    fn evidence_use(&self, digest: &EvidenceDigest) -> Option<&EvidenceUse> {
+        if let Some(paged_in) = &self.evidence_paged_in {
+            assert!(paged_in.contains(digest), "evidence {digest} consulted without being paged in");
+        }
+        self.evidence.get(digest)
+    }
+
+    /// Pages in what the shell stores of these digests (`None`: never used),
+    /// before applying events whose [`evidence_consulted`] they are. With
+    /// paging, a shell keeps the evidence of a long ledger on disk and the
+    /// state's memory stays flat; the rules are the same.
+    pub fn page_in_evidence(&mut self, entries: impl IntoIterator<Item = (EvidenceDigest, Option<EvidenceUse>)>) {
+        let paged_in = self.evidence_paged_in.get_or_insert_with(BTreeSet::new);
+        for (digest, used) in entries {
+            paged_in.insert(digest);
+            if let Some(used) = used {
+                self.evidence.insert(digest, used);
+            }
+        }
+    }
+
+    /// Takes every piece of evidence held (paged in, or recorded since) for
+    /// the shell to store; from then on evidence is paged. Storing what is
+    /// returned, by digest, over what was stored, keeps the shell's copy whole.
+    pub fn page_out_evidence(&mut self) -> BTreeMap<EvidenceDigest, EvidenceUse> {
+        self.evidence_paged_in = Some(BTreeSet::new());
+        std::mem::take(&mut self.evidence)
     }
     /// Groups of associated enterprises, by group (its first member in id order).
     pub fn enterprise_groups(&self) -> &BTreeMap<EnterpriseId, Vec<EnterpriseId>> {
@@ -473,11 +502,7 @@ impl Ledger {
     /// The enterprises whose standings count together with `enterprise`'s:
     /// its group, or itself alone.
     pub fn associated_with(&self, enterprise: &EnterpriseId) -> Vec<EnterpriseId> {
-        self.group_of
-            .get(enterprise)
-            .and_then(|group| self.groups.get(group))
-            .cloned()
-            .unwrap_or_else(|| vec![enterprise.clone()])
+        self.group_of.get(enterprise).and_then(|group| self.groups.get(group)).cloned().unwrap_or_else(|| vec![enterprise.clone()])
     }
     /// An enterprise's standing in a scheme counted over its group.
     pub fn group_standing(&self, scheme: &SchemeId, enterprise: &EnterpriseId) -> EnterpriseStanding {

@@ -96,10 +96,7 @@ impl World {
         self.next_id += 1;
         let ledger = LedgerId::parse(ledger).unwrap();
         let occurred_at = Timestamp::from_unix_millis(1_767_225_600_000 + self.next_id as i64 * 86_400_000);
-        SignedEvent::author(&ledger, EventId::parse(&format!("e{}", self.next_id)).unwrap(), occurred_at, event, signers)
-            .unwrap()
-            .verify()
-            .unwrap()
+        SignedEvent::author(&ledger, EventId::parse(&format!("e{}", self.next_id)).unwrap(), occurred_at, event, signers).unwrap().verify().unwrap()
     }
 
     /// Signs an event that occurred at `occurred_at` (RFC 3339).
@@ -438,10 +435,7 @@ fn genesis_first_refuses_anything_before_genesis() {
 fn genesis_once() {
     let mut world = World::new();
     let admin = world.admin.clone();
-    world.admin_refused(
-        Rule::GenesisOnce,
-        Event::LedgerGenesis(LedgerGenesis { name: text("again"), operator: admin.key_id(), operator_holder: text("op") }),
-    );
+    world.admin_refused(Rule::GenesisOnce, Event::LedgerGenesis(LedgerGenesis { name: text("again"), operator: admin.key_id(), operator_holder: text("op") }));
 }
 
 #[test]
@@ -686,14 +680,8 @@ fn fund_parameters_must_make_sense() {
     let share = |bps| Event::FundEstablished(FundEstablished { government_share_max_bps: bps, ..presets::itif_v1("f1") });
     let message = world.admin_refused(Rule::InvalidParameter, share(10_001));
     assert_names(&message, &["government_share_max_bps", "10001"]);
-    world.admin_refused(
-        Rule::InvalidParameter,
-        Event::FundEstablished(FundEstablished { hk_enterprise_share_min_bps: 10_001, ..presets::itif_v1("f1") }),
-    );
-    world.admin_refused(
-        Rule::InvalidParameter,
-        Event::FundEstablished(FundEstablished { hk_production_spend_min_bps: 10_001, ..presets::itif_v1("f1") }),
-    );
+    world.admin_refused(Rule::InvalidParameter, Event::FundEstablished(FundEstablished { hk_enterprise_share_min_bps: 10_001, ..presets::itif_v1("f1") }));
+    world.admin_refused(Rule::InvalidParameter, Event::FundEstablished(FundEstablished { hk_production_spend_min_bps: 10_001, ..presets::itif_v1("f1") }));
     world.admin_refused(Rule::InvalidParameter, Event::FundEstablished(FundEstablished { themes: vec![], ..presets::itif_v1("f1") }));
     let mut twice = presets::itif_v1("f1");
     twice.themes.push(twice.themes[0].clone());
@@ -712,19 +700,10 @@ fn scheme_parameters_must_make_sense() {
     let scheme = || custom_scheme("s1", money(1_000));
     world.admin_refused(Rule::InvalidParameter, Event::SchemeEstablished(SchemeEstablished { government_ratio: 0, ..scheme() }));
     world.admin_refused(Rule::InvalidParameter, Event::SchemeEstablished(SchemeEstablished { enterprise_ratio: 0, ..scheme() }));
-    world.admin_refused(
-        Rule::InvalidParameter,
-        Event::SchemeEstablished(SchemeEstablished { project_grant_max_cents: Some(Money::ZERO), ..scheme() }),
-    );
-    world.admin_refused(
-        Rule::InvalidParameter,
-        Event::SchemeEstablished(SchemeEstablished { enterprise_grant_max_cents: Some(Money::ZERO), ..scheme() }),
-    );
+    world.admin_refused(Rule::InvalidParameter, Event::SchemeEstablished(SchemeEstablished { project_grant_max_cents: Some(Money::ZERO), ..scheme() }));
+    world.admin_refused(Rule::InvalidParameter, Event::SchemeEstablished(SchemeEstablished { enterprise_grant_max_cents: Some(Money::ZERO), ..scheme() }));
     world.admin_refused(Rule::InvalidParameter, Event::SchemeEstablished(SchemeEstablished { projects_per_enterprise_max: Some(0), ..scheme() }));
-    world.admin_refused(
-        Rule::InvalidParameter,
-        Event::SchemeEstablished(SchemeEstablished { concurrent_projects_per_enterprise_max: Some(0), ..scheme() }),
-    );
+    world.admin_refused(Rule::InvalidParameter, Event::SchemeEstablished(SchemeEstablished { concurrent_projects_per_enterprise_max: Some(0), ..scheme() }));
     world.admin_refused(Rule::InvalidParameter, Event::SchemeEstablished(SchemeEstablished { project_duration_months_max: Some(0), ..scheme() }));
     world.admin_refused(Rule::AmountPositive, Event::SchemeEstablished(SchemeEstablished { budget_cents: Money::ZERO, ..scheme() }));
     world.admin_ok(Event::SchemeEstablished(SchemeEstablished {
@@ -1190,7 +1169,10 @@ fn a_concurrent_enterprise_cap_counts_open_projects_only() {
     world.officer_ok(close("g1"));
     world.officer_refused(Rule::EnterpriseGrantCap, approve("conc", "g3", "ent-1", money(3_000), cents(60_001)));
     world.officer_ok(approve("conc", "g3", "ent-1", money(1_800), money(600)));
-    let headroom = world.ledger.headroom(&SchemeId::parse("conc").unwrap(), &EnterpriseId::parse("ent-1").unwrap(), &crate::time::Date::parse("2026-06-01").unwrap()).unwrap();
+    let headroom = world
+        .ledger
+        .headroom(&SchemeId::parse("conc").unwrap(), &EnterpriseId::parse("ent-1").unwrap(), &crate::time::Date::parse("2026-06-01").unwrap())
+        .unwrap();
     assert_eq!((headroom.enterprise_grant, headroom.next_grant_max), (Some(Money::ZERO), Money::ZERO));
 }
 
@@ -1421,10 +1403,7 @@ fn closing_returns_undisbursed_money_to_the_budget_and_the_enterprise() {
 #[test]
 fn clawback_after_close_returns_money_to_the_budget_and_the_enterprise() {
     let mut world = World::new();
-    world.admin_ok(Event::SchemeEstablished(SchemeEstablished {
-        enterprise_grant_max_cents: Some(money(1_000)),
-        ..custom_scheme("tiny", money(1_000))
-    }));
+    world.admin_ok(Event::SchemeEstablished(SchemeEstablished { enterprise_grant_max_cents: Some(money(1_000)), ..custom_scheme("tiny", money(1_000)) }));
     world.officer_ok(approve("tiny", "g1", "ent-1", money(3_000), money(1_000)));
     world.officer_ok(spend("g1", money(3_000)));
     world.officer_ok(disburse("g1", money(1_000)));
@@ -1592,7 +1571,11 @@ fn a_disallowance_names_evidence_of_spend_on_the_grant() {
 
 fn scheduled_scheme(id: &str, reimburse: bool) -> Event {
     Event::SchemeEstablished(SchemeEstablished {
-        payment_schedule: Some(PaymentSchedule { initial_payment_bps: 2_000, milestone_instalments_bps: vec![3_000, 5_000], instalments_reimburse_spend: reimburse }),
+        payment_schedule: Some(PaymentSchedule {
+            initial_payment_bps: 2_000,
+            milestone_instalments_bps: vec![3_000, 5_000],
+            instalments_reimburse_spend: reimburse,
+        }),
         ..custom_scheme(id, money(100_000))
     })
 }
@@ -1658,10 +1641,8 @@ fn payment_schedules_and_windows_must_make_sense() {
     };
     let message = world.admin_refused(Rule::InvalidParameter, Event::SchemeEstablished(fund_kind));
     assert_names(&message, &["capital_call", "a scheme's terms"]);
-    let scheme_kind = FundEstablished {
-        dual_control: vec![DualControlRule { kind: DualControlKind::Disbursement, threshold_cents: money(1) }],
-        ..presets::itif("f1")
-    };
+    let scheme_kind =
+        FundEstablished { dual_control: vec![DualControlRule { kind: DualControlKind::Disbursement, threshold_cents: money(1) }], ..presets::itif("f1") };
     world.admin_refused(Rule::InvalidParameter, Event::FundEstablished(scheme_kind));
     world.admin_ok(Event::SchemeEstablished(SchemeEstablished {
         payment_schedule: Some(PaymentSchedule { initial_payment_bps: 5_000, milestone_instalments_bps: vec![5_000], instalments_reimburse_spend: true }),
@@ -1800,7 +1781,10 @@ fn associated_enterprises_share_the_per_enterprise_cap() {
     let message = world.officer_refused(Rule::EnterpriseGrantCap, approve("pilot", "g3", "ent-2", cents(3), cents(1)));
     assert_names(&message, &["enterprise ent-2 (with associated ent-1)", "HK$250,000.01", "(HK$250,000.00 already committed)"]);
     world.officer_refused(Rule::EnterpriseGrantCap, approve("pilot", "g3", "ent-1", cents(3), cents(1)));
-    let headroom = world.ledger.headroom(&SchemeId::parse("pilot").unwrap(), &EnterpriseId::parse("ent-1").unwrap(), &crate::time::Date::parse("2026-06-01").unwrap()).unwrap();
+    let headroom = world
+        .ledger
+        .headroom(&SchemeId::parse("pilot").unwrap(), &EnterpriseId::parse("ent-1").unwrap(), &crate::time::Date::parse("2026-06-01").unwrap())
+        .unwrap();
     assert_eq!((headroom.group.len(), headroom.enterprise_grant), (2, Some(Money::ZERO)));
     // An unrelated enterprise keeps its own cap.
     world.officer_ok(approve("pilot", "g3", "ent-3", money(750_000), money(250_000)));
@@ -1855,7 +1839,8 @@ fn itif_world() -> (World, SecretKey, SecretKey) {
     let one = world.key_with_role("itif-manager", Role::FundManager, "fund:itif");
     let two = world.key_with_role("itif-manager-two", Role::FundManager, "fund:itif");
     let mut admitted = subfund_in("itif", "sf-x", "ai-robotics", money(2_000_000_000));
-    admitted.investment_period = Some(Period { starts: crate::time::Date::parse("2026-01-01").unwrap(), ends: crate::time::Date::parse("2030-12-31").unwrap() });
+    admitted.investment_period =
+        Some(Period { starts: crate::time::Date::parse("2026-01-01").unwrap(), ends: crate::time::Date::parse("2030-12-31").unwrap() });
     world.ok(&[&one], Event::SubFundAdmitted(admitted));
     (world, one, two)
 }
@@ -1882,7 +1867,9 @@ fn production_spend_counts_within_the_investment_period() {
     world.ok(&[&one, &two], government("sf-x", money(1_000_000_000)));
     world.ok(&[&one], invest("sf-x", "inv-x", money(10_000_000)));
     let dated = |date: Option<&str>| match production("sf-x", "inv-x", money(1_000)) {
-        Event::ProductionSpendReported(data) => Event::ProductionSpendReported(ProductionSpendReported { spent_on: date.map(|d| crate::time::Date::parse(d).unwrap()), ..data }),
+        Event::ProductionSpendReported(data) => {
+            Event::ProductionSpendReported(ProductionSpendReported { spent_on: date.map(|d| crate::time::Date::parse(d).unwrap()), ..data })
+        }
         _ => unreachable!(),
     };
     let message = world.refused(Rule::ProductionSpendDate, &[&one], dated(None));

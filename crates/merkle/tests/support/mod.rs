@@ -42,10 +42,7 @@ pub fn naive_root(leaf_hashes: &[Hash]) -> Hash {
         1 => leaf_hashes[0],
         n => {
             let k = split_point(n);
-            naive_node_hash(
-                &naive_root(&leaf_hashes[..k]),
-                &naive_root(&leaf_hashes[k..]),
-            )
+            naive_node_hash(&naive_root(&leaf_hashes[..k]), &naive_root(&leaf_hashes[k..]))
         }
     }
 }
@@ -78,11 +75,7 @@ pub fn naive_consistency_proof(m: usize, leaf_hashes: &[Hash]) -> Vec<Hash> {
 fn naive_subproof(m: usize, leaf_hashes: &[Hash], whole_old_tree: bool) -> Vec<Hash> {
     let n = leaf_hashes.len();
     if m == n {
-        return if whole_old_tree {
-            Vec::new()
-        } else {
-            vec![naive_root(leaf_hashes)]
-        };
+        return if whole_old_tree { Vec::new() } else { vec![naive_root(leaf_hashes)] };
     }
     let k = split_point(n);
     if m <= k {

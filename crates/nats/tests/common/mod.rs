@@ -12,23 +12,16 @@ use anyhow::Context as _;
 use bytes::Bytes;
 use fundledger_nats::async_nats::jetstream;
 use fundledger_nats::{
-    connect_jetstream, ensure_ledger_streams, event_subject, EmbeddedNats, EmbeddedOptions,
-    LedgerStreams, OutgoingMessage, ScopeKind, StreamSettings,
+    connect_jetstream, ensure_ledger_streams, event_subject, EmbeddedNats, EmbeddedOptions, LedgerStreams, OutgoingMessage, ScopeKind, StreamSettings,
 };
 
 /// Bound on any single wait in a test.
 pub const TEST_WAIT_TIMEOUT_MS: u64 = 20_000;
 
 /// A fresh server with the ledger `ledger`'s streams.
-pub async fn server_with_ledger(
-    ledger: &str,
-) -> anyhow::Result<(EmbeddedNats, jetstream::Context, LedgerStreams)> {
+pub async fn server_with_ledger(ledger: &str) -> anyhow::Result<(EmbeddedNats, jetstream::Context, LedgerStreams)> {
     let server = EmbeddedNats::start(EmbeddedOptions::default()).await?;
-    assert_ne!(
-        server.port(),
-        4222,
-        "tests must never use the system nats-server"
-    );
+    assert_ne!(server.port(), 4222, "tests must never use the system nats-server");
     let js = connect_jetstream(&server.url()).await?;
     let streams = ensure_ledger_streams(&js, ledger, &StreamSettings::default()).await?;
     Ok((server, js, streams))
@@ -44,11 +37,7 @@ pub fn messages(ledger: &str, tag: &str, count: usize) -> anyhow::Result<Vec<Out
                 1 => (ScopeKind::Fund, "f-1"),
                 _ => (ScopeKind::Ledger, ledger),
             };
-            let event_type = if i % 2 == 0 {
-                "grant.disbursed"
-            } else {
-                "fund.topped_up"
-            };
+            let event_type = if i % 2 == 0 { "grant.disbursed" } else { "fund.topped_up" };
             Ok(OutgoingMessage {
                 subject: event_subject(ledger, kind, id, event_type)?,
                 message_id: format!("{tag}-{i}"),
@@ -59,23 +48,15 @@ pub fn messages(ledger: &str, tag: &str, count: usize) -> anyhow::Result<Vec<Out
 }
 
 /// Runs `future` with the test bound.
-pub async fn bounded<T>(
-    what: &str,
-    future: impl std::future::IntoFuture<Output = T>,
-) -> anyhow::Result<T> {
-    tokio::time::timeout(
-        Duration::from_millis(TEST_WAIT_TIMEOUT_MS),
-        future.into_future(),
-    )
-    .await
-    .with_context(|| format!("{what} took longer than {TEST_WAIT_TIMEOUT_MS} ms"))
+pub async fn bounded<T>(what: &str, future: impl std::future::IntoFuture<Output = T>) -> anyhow::Result<T> {
+    tokio::time::timeout(Duration::from_millis(TEST_WAIT_TIMEOUT_MS), future.into_future())
+        .await
+        .with_context(|| format!("{what} took longer than {TEST_WAIT_TIMEOUT_MS} ms"))
 }
 
 /// The version of the server `js` is connected to (what tests branch on
 /// where nats-server releases differ).
 pub fn server_version(js: &jetstream::Context) -> anyhow::Result<fundledger_nats::ServerVersion> {
     let reported = js.client().server_info().version;
-    reported
-        .parse()
-        .with_context(|| format!("the server reported version {reported:?}"))
+    reported.parse().with_context(|| format!("the server reported version {reported:?}"))
 }
