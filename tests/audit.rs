@@ -487,7 +487,7 @@ fn a_trusted_restart_checks_consistency_then_only_the_new_records() {
 // Over NATS: tampered streams written with raw publishes into fresh servers.
 
 async fn publish_raw_ledger(url: &str, lines: &[Vec<u8>], checkpoints: &[SignedCheckpoint]) {
-    let js = fundledger_nats::connect_jetstream(url).await.expect("connects");
+    let js = fundledger_nats::Broker::connect(url).await.expect("connects");
     fundledger_nats::ensure_ledger_streams(&js, "test", &fundledger_nats::StreamSettings::default()).await.expect("streams");
     let subject = fundledger_nats::event_subject("test", fundledger_nats::ScopeKind::Ledger, "test", "ledger.genesis").expect("subject");
     let payloads: Vec<bytes::Bytes> = lines.iter().map(|line| bytes::Bytes::from(line.clone())).collect();
@@ -572,7 +572,7 @@ async fn writer_checkpointer_verify_export_prove_witness_and_tail() {
     let data = tempfile::tempdir().expect("temporary directory");
     let writer = fundledger_system_tests::start_writer(&url, &data.path().join("writer")).await;
     let actors = Actors::new("e2e");
-    let js = fundledger_nats::connect_jetstream(&url).await.expect("connects");
+    let js = fundledger_nats::Broker::connect(&url).await.expect("connects");
     let config = fundledger_verifier::checkpointer::CheckpointerConfig {
         every_records: 10,
         every: std::time::Duration::from_secs(3600),

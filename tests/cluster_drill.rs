@@ -35,7 +35,6 @@ use std::time::{Duration, Instant};
 
 use fundledger_core::record::SignedEvent;
 use fundledger_core::replay::Replay;
-use fundledger_nats::async_nats::jetstream;
 use fundledger_nats::{EmbeddedCluster, StoredMessage};
 use fundledger_system_tests::*;
 use fundledger_writer::{WriteError, Writer, WriterConfig};
@@ -216,8 +215,10 @@ fn next_batch(actors: &Actors, next_number: &mut u32, mut batch: Vec<SignedEvent
 
 /// A client watching the ledger stream's Raft group, with short timeouts.
 struct Observer {
-    client: fundledger_nats::async_nats::Client,
-    js: jetstream::Context,
+    client: async_nats::Client,
+    js: async_nats::jetstream::Context,
+    /// The same servers through the ledger's own adapter, for reading records.
+    broker: fundledger_nats::Broker,
     stream: String,
 }
 
@@ -231,9 +232,10 @@ struct GroupState {
 
 impl Observer {
     async fn connect(urls: &str) -> Observer {
-        let client = fundledger_nats::connect(urls).await.expect("the observer connects to the cluster");
-        let js = jetstream::ContextBuilder::new().timeout(Duration::from_millis(REQUEST_TIMEOUT_MS)).build(client.clone());
-        Observer { client, js, stream: fundledger_nats::stream_name("test").expect("stream name") }
+        let client = async_nats::connect(urls).await.expect("the observer connects to the cluster");
+        let js = async_nats::jetstream::ContextBuilder::new().timeout(Duration::from_millis(REQUEST_TIMEOUT_MS)).build(client.clone());
+        let broker = fundledger_nats::Broker::connect(urls).await.expect("the observer's reader connects to the cluster");
+        Observer { client, js, broker, stream: fundledger_nats::stream_name("test").expect("stream name") }
     }
 
     async fn state(&self) -> Result<GroupState, String> {
@@ -338,7 +340,7 @@ impl Observer {
             }
             let read: Result<Vec<StoredMessage>, String> = futures::stream::iter(1..=last_sequence)
                 .map(|seq| async move {
-                    match fundledger_nats::get_message(&self.js, &self.stream, seq).await {
+                    match fundledger_nats::get_message(&self.broker, &self.stream, seq).await {
                         Ok(Some(message)) => Ok(message),
                         Ok(None) => Err(format!("no message at {seq}")),
                         Err(error) => Err(error.to_string()),

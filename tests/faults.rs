@@ -196,8 +196,8 @@ async fn a_three_node_r3_cluster_loses_nothing_when_a_node_dies_under_load() {
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     // Kill the node leading the ledger stream: the hardest case.
-    let js = fundledger_nats::connect_jetstream(&cluster.url_list()).await.unwrap();
-    let mut stream = js.get_stream(fundledger_nats::stream_name("test").unwrap()).await.unwrap();
+    let js = fundledger_nats::Broker::connect(&cluster.url_list()).await.unwrap();
+    let mut stream = js.raw_jetstream().get_stream(fundledger_nats::stream_name("test").unwrap()).await.unwrap();
     let leader = stream.info().await.unwrap().cluster.as_ref().and_then(|cluster| cluster.leader.clone()).expect("the stream has a leader");
     let node: usize = leader.strip_prefix('n').and_then(|index| index.parse().ok()).expect("node names are n<index>");
     cluster.kill_node(node).unwrap();
@@ -237,7 +237,7 @@ async fn publishes_stored_late_after_the_writer_retried_do_not_break_the_chain()
 
     let replayed = replay_stream(&nats.url()).await.expect("the chain verifies after the late publishes");
     assert_eq!(replayed.last().map(|(seq, id)| (*seq, id.clone())), Some((next.seq, next.event_id.clone())));
-    let js = fundledger_nats::connect_jetstream(&nats.url()).await.unwrap();
+    let js = fundledger_nats::Broker::connect(&nats.url()).await.unwrap();
     let stream = fundledger_nats::stream_name("test").unwrap();
     for receipt in receipts.iter().chain([&next]) {
         let stored = fundledger_nats::get_message(&js, &stream, receipt.seq).await.unwrap().expect("the acknowledged record is stored");
@@ -307,7 +307,7 @@ async fn a_rival_writer_given_the_same_events_while_publishes_are_held_does_not_
     let replayed = replay_stream(&nats.url()).await.expect("the chain verifies: every record links to the one before");
     let ids: BTreeSet<&String> = replayed.iter().map(|(_, id)| id).collect();
     assert_eq!(ids.len(), replayed.len(), "no event is recorded twice");
-    let js = fundledger_nats::connect_jetstream(&nats.url()).await.unwrap();
+    let js = fundledger_nats::Broker::connect(&nats.url()).await.unwrap();
     let stream = fundledger_nats::stream_name("test").unwrap();
     for receipt in &acknowledged {
         let stored = fundledger_nats::get_message(&js, &stream, receipt.seq).await.unwrap().expect("the acknowledged record is stored");

@@ -122,8 +122,8 @@ async fn start_cluster_script_runs_a_three_node_cluster_that_keeps_r3_streams() 
     events.extend((0..20).map(|n| actors.pilot_grant(n)));
     let count = events.len();
     append_all(&writer, events).await;
-    let js = fundledger_nats::connect_jetstream(&cluster.url("reporting")).await.expect("the reporting user connects");
-    let mut stream = js.get_stream("FUNDLEDGER_TEST").await.expect("stream info");
+    let js = fundledger_nats::Broker::connect(&cluster.url("reporting")).await.expect("the reporting user connects");
+    let mut stream = js.raw_jetstream().get_stream("FUNDLEDGER_TEST").await.expect("stream info");
     let info = stream.info().await.expect("stream info");
     assert_eq!(info.config.num_replicas, 3, "the ledger stream has 3 replicas");
     let cluster_info = info.cluster.as_ref().expect("a clustered stream names its leader");

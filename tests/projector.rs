@@ -150,7 +150,7 @@ async fn projectors_sharing_a_durable_name_never_double_apply() {
     let actors = Actors::new("twins");
     append_all(&writer, actors.setup()).await;
     let dir = tempfile::tempdir().expect("temporary directory");
-    let js = fundledger_nats::connect_jetstream(&url).await.expect("connects");
+    let js = fundledger_nats::Broker::connect(&url).await.expect("connects");
     let config = ProjectorConfig { durable_name: "twins".to_string(), ..ProjectorConfig::new(ledger_id()) };
     // Two instances with their own stores, and two more sharing one store: all on one durable consumer.
     let own_a = Arc::new(open_store(&dir.path().join("a")));
@@ -317,13 +317,13 @@ async fn a_rebuild_that_meets_a_bad_record_names_it_and_keeps_the_old_models() {
     let good_tail = stream_size(&url).await;
     let before = open_store(&data.join("projector")).dump().expect("dump");
 
-    let js = fundledger_nats::connect_jetstream(&url).await.expect("connects");
+    let js = fundledger_nats::Broker::connect(&url).await.expect("connects");
     let stream = fundledger_nats::stream_name("test").expect("name");
     let last = fundledger_nats::get_message(&js, &stream, good_tail).await.expect("reads").expect("the last record");
     let text = String::from_utf8(last.payload.to_vec()).expect("a record is text");
     let forged = text.replacen(&format!("\"seq\":{good_tail},"), &format!("\"seq\":{},", good_tail + 1), 1);
     assert_ne!(forged, text, "the sequence is in the record");
-    js.publish(last.subject.clone(), forged.into()).await.expect("publishes").await.expect("stored past the writer");
+    js.raw_jetstream().publish(last.subject.clone(), forged.into()).await.expect("publishes").await.expect("stored past the writer");
 
     let second = rebuild();
     assert!(!second.success(), "a rebuild over a bad record must fail: {second}");

@@ -10,7 +10,6 @@ use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use fundledger_nats::async_nats::jetstream;
 use fundledger_projector::{Projector, ProjectorConfig, Store};
 use fundledger_system_tests::cli;
 use fundledger_system_tests::*;
@@ -35,17 +34,17 @@ async fn eventually<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
 
 /// Deletes the ledger stream and refills it with its first `kept` messages,
 /// byte for byte, on the same subjects with the same message ids.
-async fn roll_back(js: &jetstream::Context, kept: u64) {
+async fn roll_back(js: &fundledger_nats::Broker, kept: u64) {
     let stream = fundledger_nats::stream_name("test").unwrap();
     let mut prefix = Vec::new();
     for seq in 1..=kept {
         prefix.push(fundledger_nats::get_message(js, &stream, seq).await.unwrap().expect("the prefix is stored"));
     }
-    js.delete_stream(&stream).await.expect("the stream can be deleted (deny_delete is about messages)");
+    js.raw_jetstream().delete_stream(&stream).await.expect("the stream can be deleted (deny_delete is about messages)");
     fundledger_nats::ensure_ledger_streams(js, "test", &fundledger_nats::StreamSettings::default()).await.expect("recreated");
     for message in prefix {
-        let publish = jetstream::message::PublishMessage::build().payload(message.payload).message_id(message.message_id.unwrap_or_default());
-        js.send_publish(message.subject, publish).await.unwrap().await.expect("the prefix is stored again");
+        let publish = async_nats::jetstream::message::PublishMessage::build().payload(message.payload).message_id(message.message_id.unwrap_or_default());
+        js.raw_jetstream().send_publish(message.subject, publish).await.unwrap().await.expect("the prefix is stored again");
     }
 }
 
@@ -55,7 +54,7 @@ async fn a_stream_rolled_back_under_running_services_is_refused_by_each_until_an
     let url = nats.url();
     let data = tempfile::tempdir().unwrap();
     let writer = start_writer(&url, &data.path().join("writer")).await;
-    let js = fundledger_nats::connect_jetstream(&url).await.unwrap();
+    let js = fundledger_nats::Broker::connect(&url).await.unwrap();
     let actors = Actors::new("rollback");
 
     // The running services: checkpointer, projector and a verifying tail.

@@ -20,7 +20,6 @@ use std::time::{Duration, Instant};
 
 use fundledger_core::crypto::{domain, SecretKey};
 use fundledger_core::event::*;
-use fundledger_nats::async_nats;
 use fundledger_nats::{EmbeddedNats, EmbeddedOptions};
 use fundledger_system_tests::*;
 use fundledger_writer::api;
@@ -147,7 +146,7 @@ impl Watched {
 
 /// The event and checkpoint streams' last sequences.
 async fn stream_sizes(url: &str) -> (u64, u64) {
-    let js = fundledger_nats::connect_jetstream(url).await.expect("connects");
+    let js = fundledger_nats::Broker::connect(url).await.expect("connects");
     let events = fundledger_nats::append::last_sequence(&js, &fundledger_nats::stream_name("test").expect("name")).await.expect("info");
     let checkpoints = fundledger_nats::append::last_sequence(&js, &fundledger_nats::checkpoint_stream_name("test").expect("name")).await.expect("info");
     (events, checkpoints)
@@ -193,7 +192,7 @@ async fn nats_users_from_the_ops_config_have_least_privilege() {
     for reader in ["reporting", "projector", "auditor"] {
         let replayed = replay_stream(&nats.url(reader)).await.unwrap_or_else(|error| panic!("{reader} reads the ledger: {error}"));
         assert_eq!(replayed.len() as u64, before.0, "{reader} sees every record");
-        let js = fundledger_nats::connect_jetstream(&nats.url(reader)).await.expect("connects");
+        let js = fundledger_nats::Broker::connect(&nats.url(reader)).await.expect("connects");
         let first = fundledger_nats::get_message(&js, "FUNDLEDGER_TEST", 1).await.unwrap_or_else(|error| panic!("{reader} gets a message: {error}"));
         assert!(!first.expect("record 1 exists").payload.is_empty());
     }
@@ -219,8 +218,8 @@ async fn nats_users_from_the_ops_config_have_least_privilege() {
     auditor.publish_refused("fl.test.checkpoint", record).await;
     auditor.request_refused("$JS.API.STREAM.DELETE.FUNDLEDGER_TEST_CHECKPOINTS", "").await;
     auditor.request_refused("$JS.API.STREAM.PURGE.FUNDLEDGER_TEST_CHECKPOINTS", "").await;
-    let auditor_js = fundledger_nats::connect_jetstream(&nats.url("auditor")).await.expect("connects");
-    let ack = auditor_js.publish("fl.test.witness.abcdef", "{}".into()).await.expect("publishes").await;
+    let auditor_js = fundledger_nats::Broker::connect(&nats.url("auditor")).await.expect("connects");
+    let ack = auditor_js.raw_jetstream().publish("fl.test.witness.abcdef", "{}".into()).await.expect("publishes").await;
     assert!(ack.is_ok(), "the auditor may publish a witness co-signature: {ack:?}");
 
     // Even the writer user may not delete or purge.
@@ -239,7 +238,7 @@ async fn nats_users_from_the_ops_config_have_least_privilege() {
     // The projector user's rights suffice to keep read models: it catches up,
     // then follows its durable consumer (deliveries and acks) to a new record.
     let store = std::sync::Arc::new(fundledger_projector::Store::open(&dir.path().join("models"), &ledger_id()).expect("the read models open"));
-    let js = fundledger_nats::connect_jetstream(&nats.url("projector")).await.expect("the projector user connects");
+    let js = fundledger_nats::Broker::connect(&nats.url("projector")).await.expect("the projector user connects");
     let projector = fundledger_projector::Projector::new(store, js, fundledger_projector::ProjectorConfig::new(ledger_id())).expect("a projector");
     let mut position = projector.subscribe();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -261,8 +260,8 @@ async fn the_ledger_stream_refuses_message_deletes_purges_and_unsetting_its_guar
     let actors = Actors::new("guard");
     append_all(&writer, actors.setup()).await;
     let size = stream_size(&nats.url()).await;
-    let client = fundledger_nats::connect(&nats.url()).await.unwrap();
-    let js = fundledger_nats::jetstream_context(client.clone());
+    let client = async_nats::connect(nats.url()).await.unwrap();
+    let js = async_nats::jetstream::new(client.clone());
     for name in ["FUNDLEDGER_TEST", "FUNDLEDGER_TEST_CHECKPOINTS"] {
         let stream = js.get_stream(name).await.unwrap();
         let purge = stream.purge().await;

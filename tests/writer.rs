@@ -12,6 +12,17 @@ use fundledger_system_tests::*;
 use fundledger_writer::api::handle_submission;
 use fundledger_writer::WriterConfig;
 
+/// An answer as a client sees it: its status and its JSON.
+struct JsonAnswer {
+    status: u16,
+    body: serde_json::Value,
+}
+
+async fn submit_json(writer: &fundledger_writer::Writer, request: &[u8]) -> JsonAnswer {
+    let answer = handle_submission(writer, request).await;
+    JsonAnswer { status: answer.status, body: serde_json::to_value(&answer.body).expect("answers serialise") }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn appends_and_reads_back_a_verifiable_chain() {
     let TestLedger { nats, writer, writer_dir: _writer_dir } = TestLedger::start().await;
@@ -79,31 +90,31 @@ async fn every_kind_of_bad_input_is_refused_and_appends_nothing() {
 
     let mut tampered = actors.pilot_grant(3).to_submission_json();
     tampered = tampered.replace("\"grant_cents\":10000000", "\"grant_cents\":9000000");
-    let answer = handle_submission(&writer, tampered.as_bytes()).await;
+    let answer = submit_json(&writer, tampered.as_bytes()).await;
     assert_eq!(answer.status, 401, "{}", answer.body);
     assert_eq!(answer.body["error"]["code"], "bad_signature");
 
     for (request, code) in [("{not json", "malformed_request"), ("[]", "malformed_request"), (r#"{"body":{},"signatures":[]}"#, "invalid_event")] {
-        let answer = handle_submission(&writer, request.as_bytes()).await;
+        let answer = submit_json(&writer, request.as_bytes()).await;
         assert_eq!(answer.status, 400, "{request}: {}", answer.body);
         let found = answer.body["error"]["code"].as_str().or_else(|| answer.body["results"][0]["error"]["code"].as_str());
         assert_eq!(found, Some(code), "{request}: {}", answer.body);
     }
     let unknown_field = actors.pilot_grant(4).to_submission_json().replace("\"duration_months\":12", "\"duration_months\":12,\"bonus\":1");
-    let answer = handle_submission(&writer, unknown_field.as_bytes()).await;
+    let answer = submit_json(&writer, unknown_field.as_bytes()).await;
     assert_eq!(answer.body["error"]["code"], "invalid_event", "{}", answer.body);
     let negative = actors.pilot_grant(5).to_submission_json().replace("\"grant_cents\":10000000", "\"grant_cents\":-10000000");
-    let answer = handle_submission(&writer, negative.as_bytes()).await;
+    let answer = submit_json(&writer, negative.as_bytes()).await;
     assert!(answer.body["error"]["message"].as_str().unwrap_or("").contains("negative"), "{}", answer.body);
     for deep in [format!("{}1{}", "[".repeat(5000), "]".repeat(5000)), format!("{}{}", "{\"a\":".repeat(5000), "}".repeat(5000))] {
-        let answer = handle_submission(&writer, deep.as_bytes()).await;
+        let answer = submit_json(&writer, deep.as_bytes()).await;
         assert!(answer.status == 400 || answer.body["accepted"] == 0, "deeply nested JSON is refused: {}", answer.body);
     }
 
     assert_eq!(stream_size(&nats.url()).await, size, "refused input must append nothing");
     // A batch is judged event by event: the good one lands, the bad one is refused.
     let batch = format!("[{},{}]", actors.pilot_grant(6).to_submission_json(), actors.pilot_grant_signed_by(7, &actors.manager).to_submission_json());
-    let answer = handle_submission(&writer, batch.as_bytes()).await;
+    let answer = submit_json(&writer, batch.as_bytes()).await;
     assert_eq!((answer.body["accepted"].as_u64(), answer.body["refused"].as_u64()), (Some(1), Some(1)), "{}", answer.body);
     assert_eq!(stream_size(&nats.url()).await, size + 1);
     replay_stream(&nats.url()).await.expect("the stream still verifies");
@@ -234,7 +245,7 @@ async fn submits_over_nats_request_reply_and_http() {
     let TestLedger { nats, writer, writer_dir: _writer_dir } = TestLedger::start().await;
     tokio::spawn(fundledger_writer::api::serve_nats(writer.clone()));
     let actors = Actors::new("doors");
-    let client = fundledger_nats::connect(&nats.url()).await.unwrap();
+    let client = async_nats::connect(nats.url()).await.unwrap();
     let subject = fundledger_nats::request_subject("test").unwrap();
     let setup: Vec<String> = actors.setup().iter().map(|event| event.to_submission_json()).collect();
     let request = format!("[{}]", setup.join(","));
@@ -282,7 +293,7 @@ async fn a_replicated_writer_on_a_nats_server_before_2_9_21_is_refused_with_the_
     let cluster = fundledger_nats::EmbeddedCluster::start_with_binary(3, Some(old_server.clone()))
         .await
         .unwrap_or_else(|error| panic!("a 3-node cluster of {} (scripts/setup installs Debian's nats-server): {error}", old_server.display()));
-    let client = fundledger_nats::connect(&cluster.url_list()).await.unwrap();
+    let client = async_nats::connect(cluster.url_list()).await.unwrap();
     let reported = client.server_info().version;
     let version: fundledger_nats::ServerVersion = reported.parse().unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -300,7 +311,7 @@ async fn a_replicated_writer_on_a_nats_server_before_2_9_21_is_refused_with_the_
     for part in [reported.as_str(), "3-replica", "#4320", "2.9.21", "--allow-old-nats-cluster"] {
         assert!(message.contains(part), "the refusal names {part:?}: {message}");
     }
-    let js = fundledger_nats::jetstream_context(client);
+    let js = async_nats::jetstream::new(client);
     let stream = fundledger_nats::stream_name("test").unwrap();
     assert!(js.get_stream(&stream).await.is_err(), "nothing was created before the refusal");
 
@@ -381,7 +392,7 @@ async fn the_writer_is_strict_about_media_type_future_dates_replays_and_keys() {
 
     let batch =
         |events: &[fundledger_core::record::SignedEvent]| format!("[{}]", events.iter().map(|event| event.to_submission_json()).collect::<Vec<_>>().join(","));
-    let answer = handle_submission(&writer, batch(&setup).as_bytes()).await;
+    let answer = submit_json(&writer, batch(&setup).as_bytes()).await;
     assert_eq!(
         (answer.body["appended"].as_u64(), answer.body["duplicates"].as_u64(), answer.body["refused"].as_u64()),
         (Some(setup.len() as u64 - 1), Some(1), Some(0)),
@@ -391,12 +402,12 @@ async fn the_writer_is_strict_about_media_type_future_dates_replays_and_keys() {
     assert_eq!(answer.body["accepted"].as_u64(), Some(setup.len() as u64), "accepted stays appended + duplicates");
 
     let future = dated(&actors, "strict-future", "9999-12-31T23:59:59Z");
-    let answer = handle_submission(&writer, future.to_submission_json().as_bytes()).await;
+    let answer = submit_json(&writer, future.to_submission_json().as_bytes()).await;
     assert_eq!(answer.status, 422, "{}", answer.body);
     assert_eq!(answer.body["error"]["code"], "occurred_at_in_future");
     assert!(answer.body["error"]["message"].as_str().unwrap().contains("9999-12-31T23:59:59Z"), "{}", answer.body);
     let past = dated(&actors, "strict-past", "2001-01-01T00:00:00Z");
-    assert_eq!(handle_submission(&writer, past.to_submission_json().as_bytes()).await.status, 201, "backdated events stay allowed");
+    assert_eq!(submit_json(&writer, past.to_submission_json().as_bytes()).await.status, 201, "backdated events stay allowed");
 
     // A signer key that is not a point on the curve.
     let not_a_point = (0u8..=255)
@@ -405,7 +416,7 @@ async fn the_writer_is_strict_about_media_type_future_dates_replays_and_keys() {
         .expect("some 32-byte strings are not curve points");
     let manager = actors.manager.key_id().to_string();
     let forged = actors.nav_report(901).to_submission_json().replace(&manager, &not_a_point);
-    let answer = handle_submission(&writer, forged.as_bytes()).await;
+    let answer = submit_json(&writer, forged.as_bytes()).await;
     assert_eq!(answer.body["error"]["code"], "invalid_key", "{}", answer.body);
     assert_eq!(answer.status, 400);
 }

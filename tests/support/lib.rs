@@ -265,7 +265,7 @@ pub async fn refused(writer: &Writer, event: SignedEvent) -> WriteError {
 /// chain, signatures, rules). Returns the records' (seq, event id) in order.
 pub async fn replay_stream(url: &str) -> Result<Vec<(u64, String)>, String> {
     use futures::StreamExt;
-    let js = fundledger_nats::connect_jetstream(url).await.map_err(|error| error.to_string())?;
+    let js = fundledger_nats::Broker::connect(url).await.map_err(|error| error.to_string())?;
     let stream = fundledger_nats::stream_name("test").map_err(|error| error.to_string())?;
     let mut messages = fundledger_nats::read_from(&js, &stream, None, 1).await.map_err(|error| error.to_string())?;
     let mut records = Vec::new();
@@ -281,7 +281,7 @@ pub async fn replay_stream(url: &str) -> Result<Vec<(u64, String)>, String> {
 
 /// The stream's last sequence.
 pub async fn stream_size(url: &str) -> u64 {
-    let js = fundledger_nats::connect_jetstream(url).await.expect("connects");
+    let js = fundledger_nats::Broker::connect(url).await.expect("connects");
     let stream = fundledger_nats::stream_name("test").expect("name");
     fundledger_nats::append::last_sequence(&js, &stream).await.expect("stream info")
 }

@@ -182,7 +182,7 @@ async fn verify_source(source: &SourceArgs, options: VerifyOptions) -> Result<Ve
     let Some(url) = &source.nats else {
         return Err(VerifyError::Input("give --nats URL (and --ledger ID) or --bundle FILE".to_string()));
     };
-    let js = fundledger_nats::connect_jetstream(url).await?;
+    let js = fundledger_nats::Broker::connect(url).await?;
     fundledger_verifier::verify_nats(&js, &source.ledger, options).await
 }
 
@@ -236,7 +236,7 @@ pub async fn verify(args: VerifyArgs) -> Result<()> {
 
 pub async fn export(args: ExportArgs) -> Result<()> {
     let (bar, progress) = progress_bar(args.check.json, "exporting");
-    let js = fundledger_nats::connect_jetstream(&args.nats).await?;
+    let js = fundledger_nats::Broker::connect(&args.nats).await?;
     let exported = fundledger_verifier::export_nats(&js, &args.ledger, &args.out, &args.nats, args.force, options(&args.check, progress)).await;
     bar.finish_and_clear();
     let exported = exported.map_err(|error| anyhow::anyhow!("export failed: {error}"))?;
@@ -316,7 +316,7 @@ pub fn verify_proof_command(args: VerifyProofArgs) -> Result<()> {
 pub async fn witness(args: WitnessArgs) -> Result<()> {
     let (auditor, holder) = keyfile::read(&args.key)?;
     let (bar, progress) = progress_bar(args.check.json, "verifying");
-    let js = fundledger_nats::connect_jetstream(&args.nats).await?;
+    let js = fundledger_nats::Broker::connect(&args.nats).await?;
     let result = fundledger_verifier::witness_nats(&js, &args.ledger, &auditor, options(&args.check, progress)).await;
     bar.finish_and_clear();
     let (verified, statement) = result.map_err(|error| report_error(error, args.check.json))?;
@@ -341,7 +341,7 @@ pub async fn tail(args: TailArgs) -> Result<()> {
         eprintln!("metrics: http://{}/metrics (and /healthz)", listener.local_addr()?);
         tokio::spawn(fundledger_metrics::serve(listener));
     }
-    let js = fundledger_nats::connect_jetstream(&args.nats).await?;
+    let js = fundledger_nats::Broker::connect(&args.nats).await?;
     if !args.verify {
         use futures::StreamExt;
         let stream = fundledger_nats::stream_name(args.ledger.as_str())?;

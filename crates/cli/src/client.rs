@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{Context, Result};
 use clap::Args;
 use serde_json::Value;
 
@@ -26,13 +26,13 @@ pub struct WriterArgs {
 /// writer's JSON answer.
 pub async fn send(args: &WriterArgs, ledger: &str, request: Vec<u8>) -> Result<Value> {
     if let Some(url) = &args.via_nats {
-        let client = fundledger_nats::connect(url).await?;
+        let broker = fundledger_nats::Broker::connect(url).await?;
         let subject = fundledger_nats::request_subject(ledger)?;
-        let reply = tokio::time::timeout(Duration::from_millis(REQUEST_TIMEOUT_MS), client.request(subject.clone(), request.into()))
+        let reply = broker
+            .request(subject.clone(), request, Duration::from_millis(REQUEST_TIMEOUT_MS))
             .await
-            .map_err(|_| anyhow!("no answer on {subject} within {REQUEST_TIMEOUT_MS} ms; is `fundledger serve` running for ledger {ledger}?"))?
-            .with_context(|| format!("NATS request to {subject} failed; is `fundledger serve` running for ledger {ledger}?"))?;
-        return serde_json::from_slice(&reply.payload).context("the writer's answer is not JSON");
+            .with_context(|| format!("no answer on {subject} within {REQUEST_TIMEOUT_MS} ms; is `fundledger serve` running for ledger {ledger}?"))?;
+        return serde_json::from_slice(&reply).context("the writer's answer is not JSON");
     }
     let url = format!("{}/v1/events", args.writer.trim_end_matches('/'));
     let response = reqwest::Client::new()

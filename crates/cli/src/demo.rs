@@ -222,7 +222,7 @@ async fn record(args: &DemoArgs, nats_url: &str, data_dir: &std::path::Path, sta
     }
     // The operator's checkpointer runs beside the writer, signing a checkpoint every 1,000 records.
     let operator = SecretKey::from_seed_label("demo/operator");
-    let js = fundledger_nats::connect_jetstream(nats_url).await?;
+    let js = fundledger_nats::Broker::connect(nats_url).await?;
     let checkpointer = fundledger_verifier::checkpointer::spawn(js.clone(), CheckpointerConfig::new(args.ledger.clone(), operator.clone()))
         .await
         .context("cannot start the checkpointer")?;

@@ -67,7 +67,7 @@ impl ReadSide {
         std::fs::create_dir_all(&nats.data_dir).with_context(|| format!("cannot create {}", nats.data_dir.display()))?;
         let store = Arc::new(Store::open(&path, &nats.ledger)?);
         // The stream is the writer's to create: until it exists the projector retries.
-        let js = fundledger_nats::connect_jetstream(url).await?;
+        let js = fundledger_nats::Broker::connect(url).await?;
         let config = ProjectorConfig { durable_name: args.projector_name.clone(), ..ProjectorConfig::new(nats.ledger.clone()) };
         let projector = Projector::new(store.clone(), js, config)?;
         eprintln!("  projector       : {} (durable consumer {}, at record {})", path.display(), args.projector_name, projector.position());
@@ -158,7 +158,7 @@ pub async fn rebuild(args: RebuildArgs) -> Result<()> {
     if fresh.exists() {
         std::fs::remove_dir_all(&fresh).with_context(|| format!("cannot remove the unfinished rebuild at {}", fresh.display()))?;
     }
-    let js = fundledger_nats::connect_jetstream(&nats.url).await?;
+    let js = fundledger_nats::Broker::connect(&nats.url).await?;
     let stream = fundledger_nats::stream_name(args.nats.ledger.as_str())?;
     let tail = fundledger_nats::append::last_sequence(&js, &stream)
         .await
@@ -763,7 +763,7 @@ pub async fn serve_read_only(
 pub async fn demo_portfolio(url: &str, ledger: &fundledger_core::id::LedgerId, data_dir: &Path) -> Result<()> {
     let started = std::time::Instant::now();
     let store = Arc::new(Store::open(&store_path(data_dir), ledger)?);
-    let js = fundledger_nats::connect_jetstream(url).await?;
+    let js = fundledger_nats::Broker::connect(url).await?;
     let mut projector = Projector::new(store.clone(), js, ProjectorConfig::new(ledger.clone()))?;
     let applied = projector.catch_up(None, Durability::Bulk).await.context("projecting the demo ledger")?;
     let elapsed = started.elapsed();

@@ -54,7 +54,7 @@ async fn assess_read_models(args: &NatsArgs, url: &str) -> Result<Option<(KnownP
     };
     let position = store.position()?;
     let known = KnownPosition { seq: position.seq, hash: position.hash };
-    let js = fundledger_nats::connect_jetstream(url).await?;
+    let js = fundledger_nats::Broker::connect(url).await?;
     let stream = fundledger_nats::stream_name(args.ledger.as_str())?;
     let (last, stored) = fundledger_nats::tail_and_message_at(&js, &stream, known.seq).await?;
     Ok(Some((known, rollback::check(known, last, stored.as_deref()).err())))

@@ -281,7 +281,7 @@ impl Roles {
         let checkpointer = match &args.operator_key {
             Some(path) => {
                 let (operator, _) = crate::keyfile::read(path)?;
-                let js = fundledger_nats::connect_jetstream(&nats.url).await?;
+                let js = fundledger_nats::Broker::connect(&nats.url).await?;
                 let config = fundledger_verifier::checkpointer::CheckpointerConfig {
                     every_records: args.checkpoint_every,
                     every: std::time::Duration::from_millis(args.checkpoint_interval_ms.max(1)),

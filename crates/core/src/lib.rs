@@ -7,6 +7,7 @@
 //! * [`canonical`], [`crypto`], [`record`], [`chain`], [`checkpoint`]: the bytes
 //!   that are signed and hashed, the hash chain and signed checkpoints.
 //! * [`merkle`]: the RFC 6962 tree (re-exported from `fundledger-merkle`).
+//! * [`wire`]: the services' JSON answers (receipts, errors), typed once.
 //!
 //! No clock, no randomness, no network, no disk: time and ids arrive inside
 //! events, secret key bytes arrive from the shell. The writer and the verifier
@@ -26,5 +27,6 @@ pub mod record;
 pub mod replay;
 pub mod rollback;
 pub mod time;
+pub mod wire;
 
 pub use fundledger_merkle as merkle;

@@ -16,8 +16,8 @@
 use std::time::Instant;
 
 use anyhow::{bail, Context as _};
+use async_nats::jetstream::consumer::{pull, AckPolicy};
 use bytes::Bytes;
-use fundledger_nats::async_nats::jetstream::consumer::{pull, AckPolicy};
 use fundledger_nats::{process_cpu_time, read_from, Appender, EmbeddedNats, EmbeddedOptions, OutgoingMessage, StreamSettings};
 use futures::StreamExt as _;
 
@@ -55,7 +55,7 @@ async fn main() -> anyhow::Result<()> {
         bail!("the message count must be positive");
     }
     let server = EmbeddedNats::start(EmbeddedOptions::default()).await?;
-    let js = fundledger_nats::connect_jetstream(&server.url()).await?;
+    let js = fundledger_nats::Broker::connect(&server.url()).await?;
     let streams = fundledger_nats::ensure_ledger_streams(&js, "replay", &StreamSettings::default()).await?;
     let subject = fundledger_nats::event_subject("replay", fundledger_nats::ScopeKind::Ledger, "replay", "nav.reported")?;
     let appender = Appender::new(js.clone(), &streams.events_stream);
@@ -70,7 +70,7 @@ async fn main() -> anyhow::Result<()> {
         next += batch.len() as u64;
     }
     println!("appended {count} messages of {PAYLOAD_BYTES} bytes in {:.1} s", started.elapsed().as_secs_f64());
-    let stream = js.get_stream(&streams.events_stream).await?;
+    let stream = js.raw_jetstream().get_stream(&streams.events_stream).await?;
     let server_pid = server.pid().context("the embedded server has no process id")?;
     let cpu = |pid: u32| process_cpu_time(pid).unwrap_or_default();
 

@@ -56,6 +56,7 @@ use async_nats::jetstream::{
 use bytes::Bytes;
 use futures::stream::{FuturesOrdered, StreamExt as _};
 
+use crate::client::Broker;
 use crate::error::NatsError;
 
 /// Default and largest number of publishes awaiting their acks at once.
@@ -335,19 +336,25 @@ impl Appender {
     /// [`AppendMode::PipelinedFenced`] mode, which every server supports.
     /// Acks are awaited for at most the context's timeout (async-nats
     /// default 5 s).
-    pub fn new(js: jetstream::Context, stream_name: impl Into<String>) -> Appender {
-        Appender { js, stream_name: stream_name.into(), in_flight_max: IN_FLIGHT_MAX, mode: AppendMode::PipelinedFenced, committed: Arc::new(Mutex::new(None)) }
+    pub fn new(broker: Broker, stream_name: impl Into<String>) -> Appender {
+        Appender {
+            js: broker.js().clone(),
+            stream_name: stream_name.into(),
+            in_flight_max: IN_FLIGHT_MAX,
+            mode: AppendMode::PipelinedFenced,
+            committed: Arc::new(Mutex::new(None)),
+        }
     }
 
     /// An appender for the stream described by `info`, in the best mode it
     /// allows: [`AppendMode::Atomic`] when the stream has `allow_atomic`
     /// (which [`crate::streams::ensure_ledger_streams`] sets on servers that
     /// support it), else [`AppendMode::PipelinedFenced`]. Logs the choice.
-    pub fn for_stream(js: jetstream::Context, info: &jetstream::stream::Info) -> Appender {
+    pub fn for_stream(broker: Broker, info: &jetstream::stream::Info) -> Appender {
         let mode = if info.config.allow_atomic_publish { AppendMode::Atomic } else { AppendMode::PipelinedFenced };
-        let server = js.client().server_info().version;
+        let server = broker.server_version();
         tracing::info!(stream = %info.config.name, %mode, %server, "appending in {mode} mode");
-        Appender::new(js, info.config.name.clone()).with_mode(mode)
+        Appender::new(broker, info.config.name.clone()).with_mode(mode)
     }
 
     /// Uses `mode`. [`AppendMode::Atomic`] on a stream without `allow_atomic`
@@ -376,7 +383,7 @@ impl Appender {
 
     /// The stream's last sequence (0 when empty), as the server reports it now.
     pub async fn last_sequence(&self) -> Result<u64, NatsError> {
-        last_sequence(&self.js, &self.stream_name).await
+        last_sequence_on(&self.js, &self.stream_name).await
     }
 
     /// Appends `messages` so that message `i` is stored at stream sequence
@@ -571,7 +578,7 @@ impl Appender {
         if known.is_some_and(|(at, id)| at == sequence && id == message_id) {
             return Ok(());
         }
-        let stored = crate::read::get_message(&self.js, &self.stream_name, sequence).await.map_err(|err| AppendError::Broker {
+        let stored = crate::read::get_message_on(&self.js, &self.stream_name, sequence).await.map_err(|err| AppendError::Broker {
             index: 0,
             acknowledged: 0,
             source: PublishError::with_source(PublishErrorKind::Other, err),
@@ -643,7 +650,11 @@ fn classify_atomic(err: PublishError, index: usize, end: usize, first: u64) -> A
 }
 
 /// The stream's last sequence (0 when empty), as the server reports it now.
-pub async fn last_sequence(js: &jetstream::Context, stream_name: &str) -> Result<u64, NatsError> {
+pub async fn last_sequence(broker: &Broker, stream_name: &str) -> Result<u64, NatsError> {
+    last_sequence_on(broker.js(), stream_name).await
+}
+
+async fn last_sequence_on(js: &jetstream::Context, stream_name: &str) -> Result<u64, NatsError> {
     let operation = || format!("stream info for {stream_name}");
     let request = js.get_stream(stream_name);
     let stream = tokio::time::timeout(Duration::from_millis(STREAM_INFO_TIMEOUT_MS), request)
@@ -656,7 +667,8 @@ pub async fn last_sequence(js: &jetstream::Context, stream_name: &str) -> Result
 /// Publishes `payloads` to `subject` with the same pipelining as
 /// [`Appender::append_batch`] but without any headers or checks beyond the
 /// ack itself: the baseline the fenced append is measured against.
-pub async fn raw_publish_batch(js: &jetstream::Context, subject: &str, payloads: &[Bytes]) -> Result<Vec<PublishReceipt>, NatsError> {
+pub async fn raw_publish_batch(broker: &Broker, subject: &str, payloads: &[Bytes]) -> Result<Vec<PublishReceipt>, NatsError> {
+    let js = broker.js();
     let mut receipts = Vec::with_capacity(payloads.len());
     let mut failure = None;
     pipeline(

@@ -7,6 +7,8 @@
 use std::time::Duration;
 
 use async_nats::jetstream;
+use bytes::Bytes;
+use futures::StreamExt as _;
 
 use crate::error::NatsError;
 
@@ -24,7 +26,7 @@ pub const ACK_TIMEOUT_MS: u64 = 10_000;
 /// as that user (async-nats itself ignores them). When several URLs carry
 /// credentials they must be the same; errors and logs show the URL with the
 /// password replaced by `***` (see [`redact_url`]).
-pub async fn connect(url: &str) -> Result<async_nats::Client, NatsError> {
+pub(crate) async fn connect(url: &str) -> Result<async_nats::Client, NatsError> {
     let addresses = url
         .split(',')
         .map(str::trim)
@@ -105,15 +107,133 @@ pub fn redact_url(url: &str) -> String {
         .join(",")
 }
 
-/// A JetStream context on `client` whose acks and API requests are bounded by
-/// [`ACK_TIMEOUT_MS`].
-pub fn jetstream_context(client: async_nats::Client) -> jetstream::Context {
-    jetstream::ContextBuilder::new().timeout(Duration::from_millis(ACK_TIMEOUT_MS)).build(client)
+/// A connection to the broker with its JetStream context: what the writer,
+/// projector and verifier hold and hand to this crate's functions. The
+/// client inside stays in this crate, so no broker type leaks out of it;
+/// what callers need from the connection itself is a method here.
+#[derive(Clone, Debug)]
+pub struct Broker {
+    js: jetstream::Context,
 }
 
-/// [`connect`] followed by [`jetstream_context`].
-pub async fn connect_jetstream(url: &str) -> Result<jetstream::Context, NatsError> {
-    Ok(jetstream_context(connect(url).await?))
+/// A request received on a subject this process answers ([`Broker::serve_requests`]).
+pub struct Request {
+    /// The request's bytes.
+    pub payload: Bytes,
+    reply: Option<async_nats::Subject>,
+}
+
+impl Request {
+    /// Whether the sender waits for an answer (a plain publish does not).
+    pub fn wants_reply(&self) -> bool {
+        self.reply.is_some()
+    }
+}
+
+/// The requests arriving on a subscription, in order ([`Broker::serve_requests`]).
+pub struct Requests {
+    subject: String,
+    subscriber: async_nats::Subscriber,
+}
+
+impl Requests {
+    /// The next request, or `None` once the subscription is drained or closed. Cancel safe.
+    pub async fn next(&mut self) -> Option<Request> {
+        self.subscriber.next().await.map(|message| Request { payload: message.payload, reply: message.reply })
+    }
+
+    /// Stops receiving new requests; those already delivered are still returned by [`Requests::next`].
+    pub async fn drain(&mut self) -> Result<(), NatsError> {
+        self.subscriber.drain().await.map_err(|error| NatsError::jetstream(format!("draining the subscription to {}", self.subject), error))
+    }
+}
+
+impl Broker {
+    /// Connects to `url` as `connect` does, with JetStream acks and API
+    /// requests bounded by [`ACK_TIMEOUT_MS`].
+    pub async fn connect(url: &str) -> Result<Broker, NatsError> {
+        Ok(Broker::on(connect(url).await?))
+    }
+
+    fn on(client: async_nats::Client) -> Broker {
+        Broker { js: jetstream::ContextBuilder::new().timeout(Duration::from_millis(ACK_TIMEOUT_MS)).build(client) }
+    }
+
+    pub(crate) fn js(&self) -> &jetstream::Context {
+        &self.js
+    }
+
+    /// The JetStream context itself, for this crate's tests and examples that
+    /// probe the broker below the ledger's API; the ledger's crates do not
+    /// depend on async-nats and never call it.
+    #[doc(hidden)]
+    pub fn raw_jetstream(&self) -> &jetstream::Context {
+        &self.js
+    }
+
+    /// `None` while connected; else why not (the client reconnects by itself).
+    pub fn disconnected(&self) -> Option<String> {
+        match self.js.client().connection_state() {
+            async_nats::connection::State::Connected => None,
+            state => Some(format!("connection {state}")),
+        }
+    }
+
+    /// The version the connected server announced.
+    pub fn server_version(&self) -> String {
+        self.js.client().server_info().version
+    }
+
+    /// Sends what is buffered on the connection (acknowledgements, replies).
+    pub async fn flush(&self) -> Result<(), NatsError> {
+        self.js.client().flush().await.map_err(|error| NatsError::jetstream("flush the connection".to_string(), error))
+    }
+
+    /// Sends `payload` as a request on `subject` and waits at most `timeout` for the answer.
+    pub async fn request(&self, subject: String, payload: Vec<u8>, timeout: Duration) -> Result<Bytes, NatsError> {
+        let operation = || format!("request on {subject}");
+        let answer = tokio::time::timeout(timeout, self.js.client().request(subject.clone(), payload.into()))
+            .await
+            .map_err(|elapsed| NatsError::jetstream(operation(), elapsed))?
+            .map_err(|error| NatsError::jetstream(operation(), error))?;
+        Ok(answer.payload)
+    }
+
+    /// Receives the requests sent to `subject`, shared with the other members of `queue`.
+    pub async fn serve_requests(&self, subject: String, queue: &str) -> Result<Requests, NatsError> {
+        let subscriber = self
+            .js
+            .client()
+            .queue_subscribe(subject.clone(), queue.to_string())
+            .await
+            .map_err(|error| NatsError::jetstream(format!("subscribing to {subject}"), error))?;
+        Ok(Requests { subject, subscriber })
+    }
+
+    /// Answers `request` (nothing if it wants no answer).
+    pub async fn reply(&self, request: &Request, payload: Vec<u8>) -> Result<(), NatsError> {
+        let Some(reply) = request.reply.clone() else { return Ok(()) };
+        self.js.client().publish(reply, payload.into()).await.map_err(|error| NatsError::jetstream("send a reply".to_string(), error))
+    }
+
+    /// Publishes `payload` on `subject` into JetStream with message id
+    /// `message_id` (de-duplicated within the stream's window) and returns the
+    /// sequence it was stored at, waiting at most `timeout` for the ack.
+    pub async fn publish_with_id(&self, subject: String, payload: &[u8], message_id: &str, timeout: Duration) -> Result<u64, NatsError> {
+        let publish = jetstream::message::PublishMessage::build().payload(payload.to_vec().into()).message_id(message_id);
+        let operation = || format!("publish on {subject}");
+        let ack = tokio::time::timeout(timeout, async {
+            self.js
+                .send_publish(subject.clone(), publish)
+                .await
+                .map_err(|error| NatsError::jetstream(operation(), error))?
+                .await
+                .map_err(|error| NatsError::jetstream(operation(), error))
+        })
+        .await
+        .map_err(|elapsed| NatsError::jetstream(operation(), elapsed))??;
+        Ok(ack.sequence)
+    }
 }
 
 #[cfg(test)]

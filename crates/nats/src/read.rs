@@ -26,6 +26,7 @@ use bytes::Bytes;
 use futures::stream::{self, BoxStream, StreamExt as _};
 use futures::FutureExt as _;
 
+use crate::client::Broker;
 use crate::error::NatsError;
 
 /// The header carrying a message's id.
@@ -67,7 +68,8 @@ pub type MessageStream = BoxStream<'static, Result<StoredMessage, NatsError>>;
 ///
 /// A stall of more than [`REPLAY_IDLE_TIMEOUT_MS`] or a consumer error ends
 /// the replay with an error item, so a replay never silently stops short.
-pub async fn read_from(js: &jetstream::Context, stream_name: &str, filter_subject: Option<&str>, start_sequence: u64) -> Result<MessageStream, NatsError> {
+pub async fn read_from(broker: &Broker, stream_name: &str, filter_subject: Option<&str>, start_sequence: u64) -> Result<MessageStream, NatsError> {
+    let js = broker.js();
     let start_sequence = start_sequence.max(1);
     let stream = get_stream(js, stream_name).await?;
     let target = stream.cached_info().state.last_sequence;
@@ -107,7 +109,8 @@ pub async fn read_from(js: &jetstream::Context, stream_name: &str, filter_subjec
 /// Like [`read_from`] but never ends: after the current tail it keeps
 /// delivering messages as they are appended. Consumer errors are yielded as
 /// items and the stream continues (the ordered consumer re-creates itself).
-pub async fn follow_from(js: &jetstream::Context, stream_name: &str, filter_subject: Option<&str>, start_sequence: u64) -> Result<MessageStream, NatsError> {
+pub async fn follow_from(broker: &Broker, stream_name: &str, filter_subject: Option<&str>, start_sequence: u64) -> Result<MessageStream, NatsError> {
+    let js = broker.js();
     let start_sequence = start_sequence.max(1);
     let stream = get_stream(js, stream_name).await?;
     let config = OrderedConfig {
@@ -127,7 +130,11 @@ pub async fn follow_from(js: &jetstream::Context, stream_name: &str, filter_subj
 }
 
 /// The message at `sequence`, or `None` if there is none (beyond the tail).
-pub async fn get_message(js: &jetstream::Context, stream_name: &str, sequence: u64) -> Result<Option<StoredMessage>, NatsError> {
+pub async fn get_message(broker: &Broker, stream_name: &str, sequence: u64) -> Result<Option<StoredMessage>, NatsError> {
+    get_message_on(broker.js(), stream_name, sequence).await
+}
+
+pub(crate) async fn get_message_on(js: &jetstream::Context, stream_name: &str, sequence: u64) -> Result<Option<StoredMessage>, NatsError> {
     let operation = || format!("get message {sequence} of {stream_name}");
     let stream = js.get_stream_no_info(stream_name).await.map_err(|err| NatsError::jetstream(operation(), err))?;
     let request = stream.get_raw_message(sequence);
@@ -146,15 +153,35 @@ pub async fn get_message(js: &jetstream::Context, stream_name: &str, sequence: u
     }
 }
 
+/// The newest message on `subject` in `stream_name`, or `None` if it has none.
+pub async fn last_message_on(broker: &Broker, stream_name: &str, subject: &str) -> Result<Option<StoredMessage>, NatsError> {
+    let operation = || format!("last message on {subject} in {stream_name}");
+    let stream = broker.js().get_stream_no_info(stream_name).await.map_err(|err| NatsError::jetstream(operation(), err))?;
+    let request = stream.get_last_raw_message_by_subject(subject);
+    let result =
+        tokio::time::timeout(Duration::from_millis(READ_SETUP_TIMEOUT_MS), request).await.map_err(|elapsed| NatsError::jetstream(operation(), elapsed))?;
+    match result {
+        Ok(message) => Ok(Some(StoredMessage {
+            sequence: message.sequence,
+            subject: message.subject.to_string(),
+            payload: message.payload,
+            message_id: message.headers.get(MESSAGE_ID_HEADER).map(|value| value.as_str().to_string()),
+            published_at: SystemTime::from(message.time),
+        })),
+        Err(err) if err.kind() == jetstream::stream::LastRawMessageErrorKind::NoMessageFound => Ok(None),
+        Err(err) => Err(NatsError::jetstream(operation(), err)),
+    }
+}
+
 /// The stream's last sequence and the bytes it stores at `sequence` (none
 /// when it is shorter or the message is gone): what a service compares with a
 /// record it saw acknowledged, to notice a stream that went backward.
-pub async fn tail_and_message_at(js: &jetstream::Context, stream_name: &str, sequence: u64) -> Result<(u64, Option<Bytes>), NatsError> {
-    let last = crate::append::last_sequence(js, stream_name).await?;
+pub async fn tail_and_message_at(broker: &Broker, stream_name: &str, sequence: u64) -> Result<(u64, Option<Bytes>), NatsError> {
+    let last = crate::append::last_sequence(broker, stream_name).await?;
     if sequence == 0 || sequence > last {
         return Ok((last, None));
     }
-    let stored = get_message(js, stream_name, sequence).await?;
+    let stored = get_message(broker, stream_name, sequence).await?;
     Ok((last, stored.map(|message| message.payload)))
 }
 

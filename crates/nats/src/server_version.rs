@@ -190,8 +190,8 @@ pub fn check_replicas_supported(replicas: usize, server_version: &str, allow_old
 /// [`check_replicas_supported`] for the server `client` is connected to,
 /// logging a warning when an old server is used anyway (forced, or a
 /// release without the CVE-2023-47090 fix).
-pub fn check_server_for_replicas(client: &async_nats::Client, replicas: usize, allow_old_cluster: bool) -> Result<Option<ServerVersion>, ServerVersionError> {
-    let reported = client.server_info().version;
+pub fn check_server_for_replicas(broker: &crate::Broker, replicas: usize, allow_old_cluster: bool) -> Result<Option<ServerVersion>, ServerVersionError> {
+    let reported = broker.server_version();
     let version = check_replicas_supported(replicas, &reported, allow_old_cluster)?;
     match &version {
         Some(version) if replicas > 1 && *version < CLUSTER_FENCING_MIN_VERSION => {

@@ -20,6 +20,7 @@ use async_nats::jetstream::{
     stream::{Config, DiscardPolicy, RetentionPolicy, StorageType},
 };
 
+use crate::client::Broker;
 use crate::error::NatsError;
 use crate::subjects;
 
@@ -63,9 +64,17 @@ pub struct LedgerStreams {
     pub atomic_publish: bool,
 }
 
+/// Creates a plain file stream of `subjects`, without the ledger's settings:
+/// the raw baseline benchmarks measure fenced appends against.
+pub async fn create_plain_stream(broker: &Broker, name: &str, subjects: Vec<String>) -> Result<(), NatsError> {
+    let config = Config { name: name.to_string(), subjects, storage: jetstream::stream::StorageType::File, ..Config::default() };
+    broker.js().create_stream(config).await.map(drop).map_err(|error| NatsError::jetstream(format!("create stream {name}"), error))
+}
+
 /// Whether the server the context is connected to supports atomic batch
 /// publish (its version is at least [`ATOMIC_PUBLISH_SERVER_MIN`]).
-pub fn server_supports_atomic_publish(js: &jetstream::Context) -> bool {
+pub fn server_supports_atomic_publish(broker: &Broker) -> bool {
+    let js = broker.js();
     version_supports_atomic_publish(&js.client().server_info().version)
 }
 
@@ -108,14 +117,14 @@ pub fn ledger_stream_config(name: String, subjects: Vec<String>, description: St
 /// policy, seal, or mirror, or with fewer replicas than requested, is an
 /// [`NatsError::StreamSettingMismatch`] naming the setting; nothing is changed.
 /// A different duplicate window or more replicas is accepted with a warning.
-pub async fn ensure_ledger_streams(js: &jetstream::Context, ledger: &str, settings: &StreamSettings) -> Result<LedgerStreams, NatsError> {
+pub async fn ensure_ledger_streams(broker: &Broker, ledger: &str, settings: &StreamSettings) -> Result<LedgerStreams, NatsError> {
     let mut events = ledger_stream_config(
         subjects::stream_name(ledger)?,
         vec![subjects::ledger_events_filter(ledger)?],
         format!("fundledger events of ledger {ledger}"),
         settings,
     );
-    let atomic_supported = server_supports_atomic_publish(js);
+    let atomic_supported = server_supports_atomic_publish(broker);
     events.allow_atomic_publish = atomic_supported;
     let checkpoints = ledger_stream_config(
         subjects::checkpoint_stream_name(ledger)?,
@@ -123,11 +132,11 @@ pub async fn ensure_ledger_streams(js: &jetstream::Context, ledger: &str, settin
         format!("fundledger checkpoints and witness co-signatures of ledger {ledger}"),
         settings,
     );
-    let (mut events_info, events_created) = ensure_stream(js, events).await?;
+    let (mut events_info, events_created) = ensure_stream(broker, events).await?;
     if atomic_supported && !events_info.config.allow_atomic_publish {
-        events_info = allow_atomic_publish(js, events_info).await;
+        events_info = allow_atomic_publish(broker, events_info).await;
     }
-    let (checkpoint_info, checkpoints_created) = ensure_stream(js, checkpoints).await?;
+    let (checkpoint_info, checkpoints_created) = ensure_stream(broker, checkpoints).await?;
     Ok(LedgerStreams {
         atomic_publish: events_info.config.allow_atomic_publish,
         events_stream: events_info.config.name.clone(),
@@ -141,7 +150,8 @@ pub async fn ensure_ledger_streams(js: &jetstream::Context, ledger: &str, settin
 
 /// Creates the stream, or checks the existing one against `wanted`. Returns
 /// the stream's info and whether it was created.
-pub async fn ensure_stream(js: &jetstream::Context, wanted: Config) -> Result<(jetstream::stream::Info, bool), NatsError> {
+pub async fn ensure_stream(broker: &Broker, wanted: Config) -> Result<(jetstream::stream::Info, bool), NatsError> {
+    let js = broker.js();
     let name = wanted.name.clone();
     if let Some(info) = existing_stream_info(js, &name).await? {
         check_stream_config(&wanted, &info.config)?;
@@ -173,7 +183,8 @@ pub async fn ensure_stream(js: &jetstream::Context, wanted: Config) -> Result<(j
 /// Sets `allow_atomic` on an existing stream and returns its new info; if
 /// the server refuses (no right to update streams, ...), logs why and
 /// returns the info unchanged, and appends stay pipelined-fenced.
-pub async fn allow_atomic_publish(js: &jetstream::Context, info: jetstream::stream::Info) -> jetstream::stream::Info {
+pub async fn allow_atomic_publish(broker: &Broker, info: jetstream::stream::Info) -> jetstream::stream::Info {
+    let js = broker.js();
     let mut config = info.config.clone();
     config.allow_atomic_publish = true;
     match js.update_stream(config).await {

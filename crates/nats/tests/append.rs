@@ -6,13 +6,13 @@ mod common;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use async_nats::jetstream::{self, context::PublishErrorKind, message::PublishMessage as Publish};
 use bytes::Bytes;
 use common::{bounded, messages, server_version, server_with_ledger};
-use fundledger_nats::async_nats::jetstream::{self, context::PublishErrorKind, message::PublishMessage as Publish};
-use fundledger_nats::{connect_jetstream, get_message, read_from, AppendError, AppendMode, Appender, OutgoingMessage, PublishReceipt, StoredMessage};
+use fundledger_nats::{get_message, read_from, AppendError, AppendMode, Appender, Broker, OutgoingMessage, PublishReceipt, StoredMessage};
 use futures::{StreamExt as _, TryStreamExt as _};
 
-async fn read_all(js: &jetstream::Context, stream: &str, filter: Option<&str>, start: u64) -> anyhow::Result<Vec<StoredMessage>> {
+async fn read_all(js: &Broker, stream: &str, filter: Option<&str>, start: u64) -> anyhow::Result<Vec<StoredMessage>> {
     let replay = read_from(js, stream, filter, start).await?;
     bounded("replay", replay.try_collect::<Vec<_>>()).await?.map_err(Into::into)
 }
@@ -29,7 +29,7 @@ async fn ten_thousand_messages_land_in_order_with_their_headers() -> anyhow::Res
     assert_eq!(appender.last_sequence().await?, 10_000);
 
     // Each message carries its fencing headers.
-    let stream = js.get_stream(&streams.events_stream).await?;
+    let stream = js.raw_jetstream().get_stream(&streams.events_stream).await?;
     for sequence in [1u64, 2, 4_097, 10_000] {
         let raw = stream.get_raw_message(sequence).await?;
         let header = |name: &str| raw.headers.get(name).map(|v| v.as_str().to_string());
@@ -149,7 +149,7 @@ async fn racing_appenders_never_both_win_a_sequence() -> anyhow::Result<()> {
     const BATCH: usize = 2_000;
     let (server, js, streams) = server_with_ledger("hk").await?;
     // Separate connections, as two writer processes would have.
-    let js_b = connect_jetstream(&server.url()).await?;
+    let js_b = Broker::connect(&server.url()).await?;
     let a = Appender::new(js.clone(), &streams.events_stream);
     let b = Appender::new(js_b, &streams.events_stream);
     let mut expected_ids: Vec<String> = Vec::new();
@@ -218,7 +218,7 @@ async fn a_writer_cutting_in_mid_batch_fences_the_rest_of_the_batch() -> anyhow:
     let (server, js, streams) = server_with_ledger("hk").await?;
     // A waits for each ack before its next send, so B can get in between.
     let a = Appender::new(js.clone(), &streams.events_stream).with_in_flight_max(1);
-    let b = Appender::new(connect_jetstream(&server.url()).await?, &streams.events_stream);
+    let b = Appender::new(Broker::connect(&server.url()).await?, &streams.events_stream);
     for attempt in 0..ATTEMPTS_MAX {
         let tail = a.last_sequence().await?;
         let batch_a = messages("hk", &format!("a{attempt}"), BATCH)?;
@@ -341,7 +341,7 @@ async fn the_server_enforces_what_the_fencing_relies_on() -> anyhow::Result<()> 
     let subject = "fl.hk.ev.fund.f.test.event";
     let publish = |p: Publish| {
         let js = js.clone();
-        async move { js.send_publish(subject, p).await?.await }
+        async move { js.raw_jetstream().send_publish(subject, p).await?.await }
     };
     let body = || Publish::build().payload(Bytes::from_static(b"x"));
     // An expected last sequence of 0 is checked, not ignored.
@@ -413,18 +413,18 @@ async fn the_appender_picks_the_mode_the_server_and_stream_allow() -> anyhow::Re
 #[tokio::test]
 async fn an_existing_stream_is_given_allow_atomic_where_the_server_supports_it() -> anyhow::Result<()> {
     let server = fundledger_nats::EmbeddedNats::start(fundledger_nats::EmbeddedOptions::default()).await?;
-    let js = connect_jetstream(&server.url()).await?;
+    let js = Broker::connect(&server.url()).await?;
     let old = fundledger_nats::streams::ledger_stream_config(
         fundledger_nats::stream_name("hk")?,
         vec![fundledger_nats::ledger_events_filter("hk")?],
         "fundledger events of ledger hk".to_string(),
         &fundledger_nats::StreamSettings::default(),
     );
-    js.create_stream(old).await?;
+    js.raw_jetstream().create_stream(old).await?;
     let streams = fundledger_nats::ensure_ledger_streams(&js, "hk", &fundledger_nats::StreamSettings::default()).await?;
     assert!(!streams.events_created);
     assert_eq!(streams.atomic_publish, fundledger_nats::server_supports_atomic_publish(&js));
-    let info = js.get_stream(&streams.events_stream).await?.cached_info().clone();
+    let info = js.raw_jetstream().get_stream(&streams.events_stream).await?.cached_info().clone();
     assert_eq!(info.config.allow_atomic_publish, streams.atomic_publish);
     assert!(info.config.deny_delete && info.config.deny_purge);
     Ok(())
@@ -490,7 +490,7 @@ async fn racing_atomic_appenders_never_interleave() -> anyhow::Result<()> {
         return Ok(());
     }
     let a = Appender::for_stream(js.clone(), &streams.events_info);
-    let b = Appender::for_stream(connect_jetstream(&server.url()).await?, &streams.events_info);
+    let b = Appender::for_stream(Broker::connect(&server.url()).await?, &streams.events_info);
     for round in 0..5 {
         let tail = a.last_sequence().await?;
         let batch_a = messages("hk", &format!("a{round}"), 1_500)?;
@@ -531,11 +531,11 @@ async fn the_server_enforces_what_atomic_batches_rely_on() -> anyhow::Result<()>
         let js = js.clone();
         let id = id.to_string();
         async move {
-            let client = js.client();
+            let client = js.raw_jetstream().client();
             let count = headers.len();
             let mut ack = None;
             for (index, extra) in headers.into_iter().enumerate() {
-                let mut map = fundledger_nats::async_nats::HeaderMap::new();
+                let mut map = async_nats::HeaderMap::new();
                 map.insert("Nats-Batch-Id", id.as_str());
                 map.insert("Nats-Batch-Sequence", (index + 1).to_string());
                 for (name, value) in extra {
@@ -546,13 +546,13 @@ async fn the_server_enforces_what_atomic_batches_rely_on() -> anyhow::Result<()>
                 } else {
                     map.insert("Nats-Batch-Commit", "1");
                     let publish = Publish::build().payload(Bytes::from_static(b"x")).headers(map);
-                    ack = Some(js.send_publish(subject, publish).await?.await);
+                    ack = Some(js.raw_jetstream().send_publish(subject, publish).await?.await);
                 }
             }
             anyhow::Ok(ack.ok_or_else(|| anyhow::anyhow!("empty batch"))?)
         }
     };
-    let code = |result: Result<fundledger_nats::async_nats::jetstream::publish::PublishAck, jetstream::context::PublishError>| {
+    let code = |result: Result<async_nats::jetstream::publish::PublishAck, jetstream::context::PublishError>| {
         result.err().and_then(|err| std::error::Error::source(&err).and_then(|source| source.downcast_ref::<jetstream::Error>()).map(|api| api.error_code().0))
     };
     let ok = batch("b1", vec![vec![("Nats-Msg-Id", "m1".into()), ("Nats-Expected-Last-Sequence", "0".into())], vec![("Nats-Msg-Id", "m2".into())]]).await?;
@@ -576,7 +576,7 @@ async fn the_server_enforces_what_atomic_batches_rely_on() -> anyhow::Result<()>
     )
     .await?;
     assert_eq!(code(chained), Some(10177));
-    let info = js.get_stream(&streams.events_stream).await?.cached_info().clone();
+    let info = js.raw_jetstream().get_stream(&streams.events_stream).await?.cached_info().clone();
     assert_eq!(info.state.last_sequence, 2, "only the first batch landed");
     Ok(())
 }

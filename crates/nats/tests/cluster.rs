@@ -6,8 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::{bounded, messages};
-use fundledger_nats::async_nats::jetstream;
-use fundledger_nats::{connect_jetstream, ensure_ledger_streams, read_from, AppendError, Appender, EmbeddedCluster, OutgoingMessage, StreamSettings};
+use fundledger_nats::{ensure_ledger_streams, read_from, AppendError, Appender, Broker, EmbeddedCluster, OutgoingMessage, StreamSettings};
 use futures::TryStreamExt as _;
 use tokio::time::Instant;
 
@@ -52,8 +51,8 @@ async fn append_through_failover(appender: &Appender, base: u64, batch: &[Outgoi
     }
 }
 
-async fn stream_leader(js: &jetstream::Context, stream: &str) -> anyhow::Result<Option<String>> {
-    let mut handle = js.get_stream(stream).await?;
+async fn stream_leader(js: &Broker, stream: &str) -> anyhow::Result<Option<String>> {
+    let mut handle = js.raw_jetstream().get_stream(stream).await?;
     let info = handle.info().await?;
     Ok(info.cluster.as_ref().and_then(|c| c.leader.clone()))
 }
@@ -64,7 +63,7 @@ async fn an_r3_stream_keeps_appending_when_its_leader_dies() -> anyhow::Result<(
     let mut cluster = EmbeddedCluster::start(3).await?;
     assert_eq!(cluster.urls().len(), 3);
     eprintln!("cluster ready after {:?}", started.elapsed());
-    let js = connect_jetstream(&cluster.url_list()).await?;
+    let js = Broker::connect(&cluster.url_list()).await?;
     let settings = StreamSettings { replicas: 3, ..StreamSettings::default() };
     let streams = bounded("ensure", ensure_ledger_streams(&js, "hk", &settings)).await??;
     assert_eq!(streams.events_info.config.num_replicas, 3);
@@ -93,7 +92,7 @@ async fn an_r3_stream_keeps_appending_when_its_leader_dies() -> anyhow::Result<(
     eprintln!("third batch done after {:?}", started.elapsed());
     let deadline = Instant::now() + Duration::from_millis(FAILOVER_TIMEOUT_MS);
     loop {
-        let mut handle = js.get_stream(&streams.events_stream).await?;
+        let mut handle = js.raw_jetstream().get_stream(&streams.events_stream).await?;
         let info = handle.info().await?;
         let replicas = info.cluster.as_ref().map(|c| c.replicas.clone()).unwrap_or_default();
         let caught_up = replicas.len() == 2 && replicas.iter().all(|r| r.current && !r.offline);

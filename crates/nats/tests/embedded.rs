@@ -6,7 +6,7 @@ mod common;
 use std::path::PathBuf;
 
 use common::{bounded, messages, server_with_ledger};
-use fundledger_nats::{connect_jetstream, read_from, AppendError, Appender, EmbeddedNats, EmbeddedOptions, NatsError};
+use fundledger_nats::{read_from, AppendError, Appender, Broker, EmbeddedNats, EmbeddedOptions, NatsError};
 use futures::TryStreamExt as _;
 
 fn process_exists(pid: u32) -> bool {
@@ -25,11 +25,11 @@ async fn kill_and_restart_keep_the_data() -> anyhow::Result<()> {
     server.kill();
     assert!(!server.is_running());
     assert!(!process_exists(pid), "the killed server must be reaped");
-    assert!(connect_jetstream(&url).await.is_err(), "nothing listens after a kill");
+    assert!(Broker::connect(&url).await.is_err(), "nothing listens after a kill");
 
     server.restart().await?;
     assert_eq!(server.url(), url, "a restart keeps the port");
-    let js = connect_jetstream(&url).await?;
+    let js = Broker::connect(&url).await?;
     let appender = Appender::new(js.clone(), &streams.events_stream);
     assert_eq!(bounded("tail", appender.last_sequence()).await??, 1_000);
     let replayed: Vec<_> = bounded("replay", read_from(&js, &streams.events_stream, None, 1).await?.try_collect::<Vec<_>>()).await??;
@@ -49,7 +49,7 @@ async fn kill_and_restart_keep_the_data() -> anyhow::Result<()> {
     server.stop().await?;
     assert!(!server.is_running());
     server.restart().await?;
-    let appender = Appender::new(connect_jetstream(&url).await?, &streams.events_stream);
+    let appender = Appender::new(Broker::connect(&url).await?, &streams.events_stream);
     assert_eq!(bounded("tail", appender.last_sequence()).await??, 1_010);
     Ok(())
 }
@@ -76,13 +76,13 @@ async fn a_given_data_dir_and_port_are_used_and_kept() -> anyhow::Result<()> {
     {
         let server = EmbeddedNats::start(EmbeddedOptions { data_dir: Some(data_dir.clone()), port: Some(port), ..EmbeddedOptions::default() }).await?;
         assert_eq!(server.url(), format!("nats://127.0.0.1:{port}"));
-        let js = connect_jetstream(&server.url()).await?;
+        let js = Broker::connect(&server.url()).await?;
         fundledger_nats::ensure_ledger_streams(&js, "keep", &Default::default()).await?;
     }
     assert!(data_dir.join("jetstream").is_dir(), "a caller's data dir is not deleted");
     // A new server on the same dir finds the stream.
     let server = EmbeddedNats::start(EmbeddedOptions { data_dir: Some(data_dir.clone()), ..EmbeddedOptions::default() }).await?;
-    let js = connect_jetstream(&server.url()).await?;
+    let js = Broker::connect(&server.url()).await?;
     let found = fundledger_nats::ensure_ledger_streams(&js, "keep", &Default::default()).await?;
     assert!(!found.events_created);
     Ok(())

@@ -3,10 +3,10 @@
 
 mod common;
 
+use async_nats::jetstream::stream::{Config, StorageType};
 use bytes::Bytes;
 use common::{bounded, server_with_ledger};
-use fundledger_nats::async_nats::jetstream::stream::{Config, StorageType};
-use fundledger_nats::{connect_jetstream, ensure_ledger_streams, EmbeddedNats, EmbeddedOptions, NatsError, StreamSettings};
+use fundledger_nats::{ensure_ledger_streams, Broker, EmbeddedNats, EmbeddedOptions, NatsError, StreamSettings};
 
 #[tokio::test]
 async fn ensure_creates_append_only_streams_that_refuse_delete_and_purge() -> anyhow::Result<()> {
@@ -19,7 +19,7 @@ async fn ensure_creates_append_only_streams_that_refuse_delete_and_purge() -> an
         ("FUNDLEDGER_HK_GOV", vec!["fl.hk-gov.ev.>".to_string()]),
         ("FUNDLEDGER_HK_GOV_CHECKPOINTS", vec!["fl.hk-gov.checkpoint".to_string(), "fl.hk-gov.witness.*".to_string()]),
     ] {
-        let mut stream = js.get_stream(name).await?;
+        let mut stream = js.raw_jetstream().get_stream(name).await?;
         let config = stream.info().await?.config.clone();
         assert_eq!(config.storage, StorageType::File, "{name}");
         assert!(config.deny_delete && config.deny_purge, "{name}");
@@ -29,9 +29,9 @@ async fn ensure_creates_append_only_streams_that_refuse_delete_and_purge() -> an
     }
 
     // The server itself refuses to delete or purge.
-    let ack = js.publish("fl.hk-gov.ev.ledger.hk-gov.ledger.opened", Bytes::from_static(b"genesis")).await?.await?;
+    let ack = js.raw_jetstream().publish("fl.hk-gov.ev.ledger.hk-gov.ledger.opened", Bytes::from_static(b"genesis")).await?.await?;
     assert_eq!(ack.sequence, 1);
-    let stream = js.get_stream("FUNDLEDGER_HK_GOV").await?;
+    let stream = js.raw_jetstream().get_stream("FUNDLEDGER_HK_GOV").await?;
     let refused = |what: &str, result: Result<String, String>| match result {
         Err(message) => assert!(message.contains("not permitted"), "{what} refused for another reason: {message}"),
         Ok(ok) => panic!("{what} must be refused, got {ok}"),
@@ -42,10 +42,10 @@ async fn ensure_creates_append_only_streams_that_refuse_delete_and_purge() -> an
     refused("purge", purge.map(|r| format!("{r:?}")).map_err(|e| e.to_string()));
     let purge = bounded("purge subject", stream.purge().filter("fl.hk-gov.ev.>")).await?;
     refused("filtered purge", purge.map(|r| format!("{r:?}")).map_err(|e| e.to_string()));
-    let checkpoints = js.get_stream("FUNDLEDGER_HK_GOV_CHECKPOINTS").await?;
+    let checkpoints = js.raw_jetstream().get_stream("FUNDLEDGER_HK_GOV_CHECKPOINTS").await?;
     let purge = bounded("purge", checkpoints.purge()).await?;
     refused("checkpoint purge", purge.map(|r| format!("{r:?}")).map_err(|e| e.to_string()));
-    let state = js.get_stream("FUNDLEDGER_HK_GOV").await?.cached_info().state.clone();
+    let state = js.raw_jetstream().get_stream("FUNDLEDGER_HK_GOV").await?.cached_info().state.clone();
     assert_eq!((state.messages, state.last_sequence), (1, 1));
 
     // A second ensure finds them and changes nothing.
@@ -60,7 +60,7 @@ type Change = Box<dyn Fn(&mut Config)>;
 #[tokio::test]
 async fn ensure_refuses_existing_streams_with_weaker_settings() -> anyhow::Result<()> {
     let server = EmbeddedNats::start(EmbeddedOptions::default()).await?;
-    let js = connect_jetstream(&server.url()).await?;
+    let js = Broker::connect(&server.url()).await?;
 
     let cases: [(&str, Change, &str); 4] = [
         ("a", Box::new(|c| c.deny_delete = false), "deny_delete"),
@@ -76,7 +76,7 @@ async fn ensure_refuses_existing_streams_with_weaker_settings() -> anyhow::Resul
             &StreamSettings::default(),
         );
         weaken(&mut config);
-        js.create_stream(config.clone()).await?;
+        js.raw_jetstream().create_stream(config.clone()).await?;
         match ensure_ledger_streams(&js, ledger, &StreamSettings::default()).await {
             Err(NatsError::StreamSettingMismatch { setting: found, stream, .. }) => {
                 assert_eq!(found, setting);
@@ -85,7 +85,7 @@ async fn ensure_refuses_existing_streams_with_weaker_settings() -> anyhow::Resul
             other => panic!("ledger {ledger}: expected a {setting} mismatch, got {other:?}"),
         }
         // Nothing was changed.
-        let mut stream = js.get_stream(&config.name).await?;
+        let mut stream = js.raw_jetstream().get_stream(&config.name).await?;
         let now = stream.info().await?.config.clone();
         assert_eq!(
             (now.deny_delete, now.deny_purge, now.storage, now.subjects.clone()),

@@ -9,8 +9,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use fundledger_nats::{
-    connect_jetstream, ensure_ledger_streams, event_subject, raw_publish_batch, Appender, EmbeddedNats, EmbeddedOptions, OutgoingMessage, ScopeKind,
-    StreamSettings,
+    ensure_ledger_streams, event_subject, raw_publish_batch, Appender, Broker, EmbeddedNats, EmbeddedOptions, OutgoingMessage, ScopeKind, StreamSettings,
 };
 
 const MESSAGES: usize = 100_000;
@@ -21,7 +20,7 @@ const ROUNDS: usize = 2;
 #[ignore = "benchmark: prints figures"]
 async fn append_batch_versus_raw_publish() -> anyhow::Result<()> {
     let server = EmbeddedNats::start(EmbeddedOptions::default()).await?;
-    let js = connect_jetstream(&server.url()).await?;
+    let js = Broker::connect(&server.url()).await?;
     let payload = |i: usize| {
         let mut bytes = format!("{{\"i\":{i},\"pad\":\"").into_bytes();
         bytes.resize(PAYLOAD_BYTES - 2, b'x');

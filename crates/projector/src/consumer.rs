@@ -32,7 +32,6 @@ use thiserror::Error;
 use tokio::sync::{mpsc, watch};
 
 use fundledger_core::id::LedgerId;
-use fundledger_nats::async_nats::jetstream::{self, consumer::pull, consumer::AckPolicy, consumer::DeliverPolicy};
 use fundledger_nats::NatsError;
 
 use crate::projection::{Changes, Position, Projection, ProjectionError};
@@ -321,7 +320,7 @@ impl ProjectorConfig {
 /// The projector of one ledger into one store.
 pub struct Projector {
     applier: Option<Applier>,
-    js: jetstream::Context,
+    js: fundledger_nats::Broker,
     stream: String,
     config: ProjectorConfig,
     position: watch::Receiver<u64>,
@@ -332,7 +331,7 @@ fn valid_durable_name(name: &str) -> bool {
 }
 
 impl Projector {
-    pub fn new(store: Arc<Store>, js: jetstream::Context, config: ProjectorConfig) -> Result<Projector, ProjectorError> {
+    pub fn new(store: Arc<Store>, js: fundledger_nats::Broker, config: ProjectorConfig) -> Result<Projector, ProjectorError> {
         if !valid_durable_name(&config.durable_name) {
             return Err(ProjectorError::DurableName(config.durable_name));
         }
@@ -456,20 +455,16 @@ impl Projector {
         }
     }
 
-    async fn durable_consumer(&self) -> Result<jetstream::consumer::Consumer<pull::Config>, ProjectorError> {
-        let name = self.config.durable_name.clone();
-        let fail = |message: String| ProjectorError::Consumer { name: name.clone(), message };
-        let stream = self.js.get_stream(&self.stream).await.map_err(|error| fail(error.to_string()))?;
-        let config = pull::Config {
-            durable_name: Some(name.clone()),
-            description: Some(format!("fundledger projector of ledger {}", self.config.ledger)),
-            deliver_policy: DeliverPolicy::ByStartSequence { start_sequence: self.position() + 1 },
-            ack_policy: AckPolicy::Explicit,
+    async fn deliveries(&self) -> Result<fundledger_nats::Deliveries, ProjectorError> {
+        let consumer = fundledger_nats::DurableConsumer {
+            stream: self.stream.clone(),
+            name: self.config.durable_name.clone(),
+            description: format!("fundledger projector of ledger {}", self.config.ledger),
+            start_sequence: self.position() + 1,
             ack_wait: Duration::from_millis(ACK_WAIT_MS),
             max_ack_pending: ACK_PENDING_MAX,
-            ..pull::Config::default()
         };
-        stream.get_or_create_consumer(&name, config).await.map_err(|error| fail(error.to_string()))
+        consumer.deliveries(&self.js).await.map_err(|error| ProjectorError::Consumer { name: consumer.name.clone(), message: error.to_string() })
     }
 
     /// Runs until `shutdown` resolves or the stream holds something that
@@ -487,12 +482,11 @@ impl Projector {
                     _ = stop.clone() => return Ok(()),
                     result = self.catch_up(None, Durability::Logged) => { result?; }
                 }
-                let consumer = tokio::select! {
+                let mut messages = tokio::select! {
                     _ = stop.clone() => return Ok(()),
-                    consumer = self.durable_consumer() => consumer?,
+                    deliveries = self.deliveries() => deliveries?,
                 };
                 let name = self.config.durable_name.clone();
-                let mut messages = consumer.messages().await.map_err(|error| ProjectorError::Consumer { name: name.clone(), message: error.to_string() })?;
                 loop {
                     // Instances sharing the durable consumer each get only part of the
                     // deliveries: one that gets none for a while reads what it missed.
@@ -522,11 +516,9 @@ impl Projector {
                     let mut received = Vec::with_capacity(batch.len());
                     let mut pending = 0;
                     for item in batch {
-                        let message = item.map_err(|error| ProjectorError::Consumer { name: name.clone(), message: error.to_string() })?;
-                        let info = message.info().map_err(|error| ProjectorError::Consumer { name: name.clone(), message: error.to_string() })?;
-                        let seq = info.stream_sequence;
-                        pending = info.pending;
-                        received.push((Delivered { seq, payload: message.payload.clone() }, message));
+                        let delivery = item.map_err(|error| ProjectorError::Consumer { name: name.clone(), message: error.to_string() })?;
+                        pending = delivery.pending;
+                        received.push((Delivered { seq: delivery.seq, payload: delivery.payload.clone() }, delivery));
                     }
                     received.sort_by_key(|(delivery, _)| delivery.seq);
                     let deliveries: Vec<Delivered> = received.iter().map(|(delivery, _)| delivery.clone()).collect();
@@ -544,7 +536,7 @@ impl Projector {
             match outcome {
                 Ok(()) => {
                     // Stopping: the acknowledgements are only buffered on the connection so far.
-                    match tokio::time::timeout(Duration::from_millis(ACK_FLUSH_TIMEOUT_MS), self.js.client().flush()).await {
+                    match tokio::time::timeout(Duration::from_millis(ACK_FLUSH_TIMEOUT_MS), self.js.flush()).await {
                         Ok(Ok(())) => {}
                         Ok(Err(error)) => tracing::warn!(%error, "projector: flushing the last acknowledgements failed; those records will be redelivered and skipped"),
                         Err(_) => tracing::warn!("projector: the last acknowledgements were not flushed within {ACK_FLUSH_TIMEOUT_MS} ms; those records will be redelivered and skipped"),

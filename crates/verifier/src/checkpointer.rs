@@ -34,7 +34,6 @@ use fundledger_core::event::Event;
 use fundledger_core::id::LedgerId;
 use fundledger_core::record::Record;
 use fundledger_core::rollback::{self, KnownPosition, Rollback};
-use fundledger_nats::async_nats::jetstream;
 use fundledger_nats::StreamSettings;
 use futures::StreamExt as _;
 use tokio::sync::{mpsc, oneshot};
@@ -111,13 +110,8 @@ impl CheckpointerHandle {
     }
 }
 
-/// A client error as the NATS adapter's error, with the operation it interrupted.
-fn nats_error(operation: impl Into<String>, source: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>) -> fundledger_nats::NatsError {
-    fundledger_nats::NatsError::JetStream { operation: operation.into(), source: source.into() }
-}
-
 /// Starts the checkpointer for `config.ledger`.
-pub async fn spawn(js: jetstream::Context, config: CheckpointerConfig) -> Result<CheckpointerHandle, VerifyError> {
+pub async fn spawn(js: fundledger_nats::Broker, config: CheckpointerConfig) -> Result<CheckpointerHandle, VerifyError> {
     if config.every_records == 0 {
         return Err(VerifyError::Input("checkpoints every 0 records: give at least 1".to_string()));
     }
@@ -130,21 +124,19 @@ pub async fn spawn(js: jetstream::Context, config: CheckpointerConfig) -> Result
 }
 
 /// The newest checkpoint on the checkpoint subject, if any.
-pub async fn last_checkpoint(js: &jetstream::Context, ledger: &LedgerId) -> Result<Option<SignedCheckpoint>, VerifyError> {
+pub async fn last_checkpoint(js: &fundledger_nats::Broker, ledger: &LedgerId) -> Result<Option<SignedCheckpoint>, VerifyError> {
     let stream_name = fundledger_nats::checkpoint_stream_name(ledger.as_str())?;
     let subject = fundledger_nats::checkpoint_subject(ledger.as_str())?;
-    let stream = js.get_stream_no_info(&stream_name).await.map_err(|error| nats_error(format!("stream {stream_name}"), error))?;
-    match stream.get_last_raw_message_by_subject(&subject).await {
-        Ok(message) => SignedCheckpoint::from_json(&message.payload)
+    match fundledger_nats::last_message_on(js, &stream_name, &subject).await? {
+        Some(message) => SignedCheckpoint::from_json(&message.payload)
             .map(Some)
             .map_err(|error| Failure::new(0, None, FailureKind::Checkpoint, format!("the last message on {subject}: {error}")).into()),
-        Err(error) if error.kind() == jetstream::stream::LastRawMessageErrorKind::NoMessageFound => Ok(None),
-        Err(error) => Err(nats_error(format!("last checkpoint on {subject}"), error).into()),
+        None => Ok(None),
     }
 }
 
 /// Signs and publishes the checkpoint of `chain` as it stands.
-pub async fn publish_checkpoint(js: &jetstream::Context, chain: &ChainState, operator: &SecretKey) -> Result<SignedCheckpoint, VerifyError> {
+pub async fn publish_checkpoint(js: &fundledger_nats::Broker, chain: &ChainState, operator: &SecretKey) -> Result<SignedCheckpoint, VerifyError> {
     let checkpoint =
         Checkpoint { ledger: chain.ledger().clone(), size: chain.size(), root: chain.root(), head: *chain.head(), issued_at: crate::now() }.sign(operator);
     publish_raw(js, &checkpoint.checkpoint.ledger, &checkpoint.to_json(), &format!("checkpoint-{}", checkpoint.checkpoint.size)).await?;
@@ -152,20 +144,14 @@ pub async fn publish_checkpoint(js: &jetstream::Context, chain: &ChainState, ope
 }
 
 /// Publishes bytes on a ledger's checkpoint subject (also used by tests to publish forged ones).
-pub async fn publish_raw(js: &jetstream::Context, ledger: &LedgerId, payload: &[u8], message_id: &str) -> Result<u64, VerifyError> {
+pub async fn publish_raw(js: &fundledger_nats::Broker, ledger: &LedgerId, payload: &[u8], message_id: &str) -> Result<u64, VerifyError> {
     let subject = fundledger_nats::checkpoint_subject(ledger.as_str())?;
     publish_on(js, subject, payload, message_id).await
 }
 
-pub(crate) async fn publish_on(js: &jetstream::Context, subject: String, payload: &[u8], message_id: &str) -> Result<u64, VerifyError> {
-    let publish = jetstream::message::PublishMessage::build().payload(payload.to_vec().into()).message_id(message_id);
-    let operation = || format!("publish on {subject}");
-    let ack = tokio::time::timeout(Duration::from_millis(CHECKPOINT_PUBLISH_TIMEOUT_MS), async {
-        js.send_publish(subject.clone(), publish).await.map_err(|error| nats_error(operation(), error))?.await.map_err(|error| nats_error(operation(), error))
-    })
-    .await
-    .map_err(|elapsed| nats_error(operation(), elapsed))??;
-    Ok(ack.sequence)
+pub(crate) async fn publish_on(js: &fundledger_nats::Broker, subject: String, payload: &[u8], message_id: &str) -> Result<u64, VerifyError> {
+    let timeout = Duration::from_millis(CHECKPOINT_PUBLISH_TIMEOUT_MS);
+    Ok(js.publish_with_id(subject, payload, message_id, timeout).await?)
 }
 
 /// Where the stream must still hold what was signed or followed: the
@@ -179,7 +165,7 @@ fn known_position(chain: &ChainState, last: &Option<SignedCheckpoint>) -> KnownP
 
 /// Does the stream still hold what was signed or followed? A broker that
 /// cannot answer now is only logged.
-async fn check_stream(js: &jetstream::Context, stream: &str, known: KnownPosition) -> Result<(), Rollback> {
+async fn check_stream(js: &fundledger_nats::Broker, stream: &str, known: KnownPosition) -> Result<(), Rollback> {
     match fundledger_nats::tail_and_message_at(js, stream, known.seq).await {
         Ok((tail, stored)) => rollback::check(known, tail, stored.as_deref()),
         Err(error) => {
@@ -215,7 +201,7 @@ async fn refuse_after(
 }
 
 async fn run(
-    js: jetstream::Context,
+    js: fundledger_nats::Broker,
     config: CheckpointerConfig,
     last: Option<SignedCheckpoint>,
     mut requests: mpsc::Receiver<(u64, Reply)>,

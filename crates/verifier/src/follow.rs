@@ -23,7 +23,6 @@ use fundledger_core::event::Event;
 use fundledger_core::id::LedgerId;
 use fundledger_core::merkle::{leaf_hash, root_at, NodeId, NodeStore};
 use fundledger_core::replay::{Replay, VerifiedRecord};
-use fundledger_nats::async_nats::jetstream;
 use futures::StreamExt as _;
 
 use crate::checkpoints::{CheckpointBook, WitnessStatement};
@@ -157,7 +156,7 @@ pub const STREAM_WATCH_INTERVAL_MS: u64 = 1_000;
 
 /// Fails with [`FailureKind::Rollback`] if the stream no longer holds the
 /// last record `follower` verified; a broker that cannot answer now is only logged.
-async fn check_stream_holds(js: &jetstream::Context, stream: &str, follower: &Follower) -> Result<(), VerifyError> {
+async fn check_stream_holds(js: &fundledger_nats::Broker, stream: &str, follower: &Follower) -> Result<(), VerifyError> {
     let known = fundledger_core::rollback::KnownPosition { seq: follower.size(), hash: *follower.replay.chain().head() };
     match fundledger_nats::tail_and_message_at(js, stream, known.seq).await {
         Ok((tail, stored)) => fundledger_core::rollback::check(known, tail, stored.as_deref())
@@ -180,7 +179,7 @@ fn checkpoint_of(message: &fundledger_nats::StoredMessage) -> Result<Pending, Fa
 ///
 /// The checkpoints already published are read first, so each is checked when
 /// the records reach its size; later ones as they arrive.
-pub async fn follow_nats(js: &jetstream::Context, ledger: &LedgerId, mut on_followed: impl FnMut(Followed) -> ControlFlow<()>) -> Result<(), VerifyError> {
+pub async fn follow_nats(js: &fundledger_nats::Broker, ledger: &LedgerId, mut on_followed: impl FnMut(Followed) -> ControlFlow<()>) -> Result<(), VerifyError> {
     let mut follower = Follower::new(ledger.clone())?;
     let backlog = crate::source::read_checkpoint_messages(js, ledger).await?;
     let next_checkpoint = backlog.last().map_or(1, |message| message.sequence + 1);

@@ -17,7 +17,6 @@ use std::time::Instant;
 
 use fundledger_core::crypto::KeyId;
 use fundledger_core::id::LedgerId;
-use fundledger_nats::async_nats::jetstream;
 use futures::StreamExt as _;
 
 use crate::bundle::{keys_of, BundleHeader, BundleItem, BundleReader, BundleWriter, BUNDLE_FORMAT, BUNDLE_VERSION};
@@ -57,7 +56,7 @@ impl VerifyOptions {
 }
 
 /// Reads every message of a ledger's checkpoint stream (checkpoints and witness statements).
-pub async fn read_checkpoint_messages(js: &jetstream::Context, ledger: &LedgerId) -> Result<Vec<fundledger_nats::StoredMessage>, VerifyError> {
+pub async fn read_checkpoint_messages(js: &fundledger_nats::Broker, ledger: &LedgerId) -> Result<Vec<fundledger_nats::StoredMessage>, VerifyError> {
     let stream = fundledger_nats::checkpoint_stream_name(ledger.as_str())?;
     let mut messages = fundledger_nats::read_from(js, &stream, None, 1).await?;
     let mut all = Vec::new();
@@ -77,7 +76,7 @@ fn book_of(messages: &[fundledger_nats::StoredMessage]) -> Result<CheckpointBook
 }
 
 /// Reads every checkpoint and witness statement of a ledger from its checkpoint stream.
-pub async fn read_checkpoints(js: &jetstream::Context, ledger: &LedgerId) -> Result<CheckpointBook, VerifyError> {
+pub async fn read_checkpoints(js: &fundledger_nats::Broker, ledger: &LedgerId) -> Result<CheckpointBook, VerifyError> {
     book_of(&read_checkpoint_messages(js, ledger).await?)
 }
 
@@ -131,7 +130,7 @@ fn run_checker(mut verifier: Verifier, receiver: tokio::sync::mpsc::Receiver<Chu
 }
 
 /// Sends the ledger stream's records (from `start`) in chunks; stops early when the checker has stopped.
-async fn feed_from_nats(js: &jetstream::Context, stream: &str, start: u64, sender: tokio::sync::mpsc::Sender<Chunk>) {
+async fn feed_from_nats(js: &fundledger_nats::Broker, stream: &str, start: u64, sender: tokio::sync::mpsc::Sender<Chunk>) {
     let mut messages = match fundledger_nats::read_from(js, stream, None, start).await {
         Ok(messages) => messages,
         Err(error) => {
@@ -159,7 +158,7 @@ async fn feed_from_nats(js: &jetstream::Context, stream: &str, start: u64, sende
 
 /// Verifies ledger `ledger` as stored on JetStream: every record from 1 to
 /// the tail as of the call, and every checkpoint and witness statement.
-pub async fn verify_nats(js: &jetstream::Context, ledger: &LedgerId, options: VerifyOptions) -> Result<Verified, VerifyError> {
+pub async fn verify_nats(js: &fundledger_nats::Broker, ledger: &LedgerId, options: VerifyOptions) -> Result<Verified, VerifyError> {
     let started = Instant::now();
     let book = read_checkpoints(js, ledger).await?;
     let stream = fundledger_nats::stream_name(ledger.as_str())?;
@@ -333,7 +332,7 @@ pub struct Exported {
 
 /// Exports ledger `ledger` from JetStream to a bundle at `out`, verifying it on the way.
 pub async fn export_nats(
-    js: &jetstream::Context,
+    js: &fundledger_nats::Broker,
     ledger: &LedgerId,
     out: &Path,
     source: &str,
@@ -424,7 +423,7 @@ pub async fn export_nats(
 /// newest checkpoint with `auditor`'s key and publishes the statement on
 /// `fl.<ledger>.witness.<key prefix>` for everyone to see.
 pub async fn witness_nats(
-    js: &jetstream::Context,
+    js: &fundledger_nats::Broker,
     ledger: &LedgerId,
     auditor: &fundledger_core::crypto::SecretKey,
     options: VerifyOptions,

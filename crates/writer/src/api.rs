@@ -27,13 +27,14 @@ use axum::{Json, Router};
 use fundledger_core::record::SignedEvent;
 use fundledger_http::HttpOptions;
 use fundledger_metrics::metrics::{counter, gauge, histogram};
-use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 use tracing::{info, warn};
 
-use crate::error::{ErrorBody, WriteError};
+use fundledger_core::wire::{BatchAnswer, EventAnswer, SubmitAnswer};
+
+use crate::error::{ErrorBody, ErrorKind, WriteError};
 use crate::service::{Receipt, Writer, SHUTTING_DOWN, SUBMISSION_EVENTS_MAX};
 
 /// The only media type `POST /v1/events` takes (others: 415 `unsupported_media_type`).
@@ -78,8 +79,8 @@ fn describe_metrics() {
 }
 
 /// Counts one refusal by its code and kind.
-fn count_rejection(code: &str, kind: &'static str) {
-    counter!("fundledger_writer_rejected_total", "code" => code.to_string(), "kind" => kind).increment(1);
+fn count_rejection(code: &str, kind: ErrorKind) {
+    counter!("fundledger_writer_rejected_total", "code" => code.to_string(), "kind" => kind.as_str()).increment(1);
 }
 
 /// Counts one answered submission and its latency.
@@ -91,25 +92,19 @@ fn count_request(door: &'static str, status: u16, started: Instant) {
 /// One answer: a status and a JSON body (`status` is also inside the body).
 pub struct Answer {
     pub status: u16,
-    pub body: Value,
+    pub body: SubmitAnswer,
 }
 
 fn error_answer(status: u16, code: &str, message: String) -> Answer {
-    count_rejection(code, "invalid");
-    let error = ErrorBody { code: code.to_string(), kind: "invalid", message, event_id: None };
-    Answer { status, body: json!({ "status": status, "error": error }) }
+    count_rejection(code, ErrorKind::Invalid);
+    let error = ErrorBody { code: code.to_string(), kind: Some(ErrorKind::Invalid), message, event_id: None };
+    Answer { status, body: SubmitAnswer::Event(EventAnswer::error(status, error)) }
 }
 
-fn outcome_json(outcome: &Result<Receipt, WriteError>, event_id: Option<String>) -> (u16, Value) {
+fn event_answer(outcome: &Result<Receipt, WriteError>, event_id: Option<String>) -> EventAnswer {
     match outcome {
-        Ok(receipt) => {
-            let status = if receipt.duplicate { 200 } else { 201 };
-            (status, json!({ "status": status, "receipt": receipt }))
-        }
-        Err(error) => {
-            let status = error.http_status();
-            (status, json!({ "status": status, "error": error.body(event_id) }))
-        }
+        Ok(receipt) => EventAnswer::receipt(if receipt.duplicate { 200 } else { 201 }, receipt.clone()),
+        Err(error) => EventAnswer::error(error.http_status(), error.body(event_id)),
     }
 }
 
@@ -133,8 +128,8 @@ fn submitted_id(raw: &str) -> Option<String> {
 /// The answer to a whole request made while the writer shuts down.
 fn shutting_down_answer() -> Answer {
     let error = WriteError::Unavailable(SHUTTING_DOWN.to_string());
-    count_rejection(error.code(), "unavailable");
-    Answer { status: 503, body: json!({ "status": 503, "error": error.body(None) }) }
+    count_rejection(error.code(), ErrorKind::Unavailable);
+    Answer { status: 503, body: SubmitAnswer::Event(EventAnswer::error(503, error.body(None))) }
 }
 
 fn is_shutting_down(outcome: &Result<Receipt, WriteError>) -> bool {
@@ -178,25 +173,18 @@ pub async fn handle_submission(writer: &Writer, request: &[u8]) -> Answer {
         match outcome {
             Ok(receipt) if receipt.duplicate => counter!("fundledger_writer_events_duplicate_total").increment(1),
             Ok(_) => {}
-            Err(error) => count_rejection(error.code(), error.body(None).kind),
+            Err(error) => count_rejection(error.code(), error.kind()),
         }
     }
     if !is_batch {
-        let (status, body) = outcome_json(&outcomes[0], ids.into_iter().next().flatten());
-        return Answer { status, body };
+        let answer = event_answer(&outcomes[0], ids.into_iter().next().flatten());
+        return Answer { status: answer.status, body: SubmitAnswer::Event(answer) };
     }
+    let results: Vec<EventAnswer> = outcomes.iter().zip(ids).map(|(outcome, id)| event_answer(outcome, id)).collect();
     let duplicates = outcomes.iter().filter(|outcome| matches!(outcome, Ok(receipt) if receipt.duplicate)).count();
     let accepted = outcomes.iter().filter(|outcome| outcome.is_ok()).count();
-    let results: Vec<Value> = outcomes.iter().zip(ids).map(|(outcome, id)| outcome_json(outcome, id).1).collect();
-    // `accepted` (appended + duplicates) stays for clients written before `appended` and `duplicates`.
-    let body = json!({
-        "status": 200,
-        "appended": accepted - duplicates,
-        "duplicates": duplicates,
-        "refused": results.len() - accepted,
-        "accepted": accepted,
-        "results": results,
-    });
+    let body =
+        SubmitAnswer::Batch(BatchAnswer { status: 200, appended: accepted - duplicates, duplicates, refused: results.len() - accepted, accepted, results });
     Answer { status: 200, body }
 }
 
@@ -407,17 +395,14 @@ pub async fn serve_nats(writer: Writer) -> Result<(), fundledger_nats::NatsError
 /// every answer and flushes the replies.
 pub async fn serve_nats_until(writer: Writer, shutdown: impl Future<Output = ()>) -> Result<(), fundledger_nats::NatsError> {
     let subject = fundledger_nats::request_subject(writer.ledger().as_str())?;
-    let client = writer.nats_client().clone();
-    let mut requests = client
-        .queue_subscribe(subject.clone(), "fundledger-writer".to_string())
-        .await
-        .map_err(|error| fundledger_nats::NatsError::JetStream { operation: format!("subscribing to {subject}"), source: Box::new(error) })?;
+    let broker = writer.broker().clone();
+    let mut requests = broker.serve_requests(subject.clone(), "fundledger-writer").await?;
     info!(%subject, "writer answering NATS requests");
     tokio::pin!(shutdown);
     let mut draining = false;
     let mut answering = tokio::task::JoinSet::new();
     loop {
-        let message = tokio::select! {
+        let request = tokio::select! {
             _ = &mut shutdown, if !draining => {
                 draining = true;
                 if let Err(error) = requests.drain().await {
@@ -427,25 +412,27 @@ pub async fn serve_nats_until(writer: Writer, shutdown: impl Future<Output = ()>
                 continue;
             }
             Some(_) = answering.join_next(), if !answering.is_empty() => continue,
-            message = requests.next() => message,
+            request = requests.next() => request,
         };
-        let Some(message) = message else { break };
-        let Some(reply) = message.reply.clone() else { continue };
+        let Some(request) = request else { break };
+        if !request.wants_reply() {
+            continue;
+        }
         let writer = writer.clone();
-        let client = client.clone();
+        let broker = broker.clone();
         answering.spawn(async move {
             let started = Instant::now();
-            let answer = handle_submission(&writer, &message.payload).await;
+            let answer = handle_submission(&writer, &request.payload).await;
             count_request("nats", answer.status, started);
             let bytes = serde_json::to_vec(&answer.body).unwrap_or_default();
-            if let Err(error) = client.publish(reply, bytes.into()).await {
+            if let Err(error) = broker.reply(&request, bytes).await {
                 warn!(%error, "could not send a NATS reply");
             }
         });
     }
     while answering.join_next().await.is_some() {}
     drop(writer);
-    match tokio::time::timeout(Duration::from_millis(REPLY_FLUSH_TIMEOUT_MS), client.flush()).await {
+    match tokio::time::timeout(Duration::from_millis(REPLY_FLUSH_TIMEOUT_MS), broker.flush()).await {
         Ok(Ok(())) => {}
         Ok(Err(error)) => warn!(%error, "could not flush the last NATS replies"),
         Err(_) => warn!("the last NATS replies were not flushed within {REPLY_FLUSH_TIMEOUT_MS} ms"),

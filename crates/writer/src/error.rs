@@ -6,7 +6,6 @@ use fundledger_core::crypto::CryptoError;
 use fundledger_core::event::EventError;
 use fundledger_core::ledger::{Rule, Violation};
 use fundledger_core::record::SubmissionError;
-use serde::Serialize;
 use thiserror::Error;
 
 /// The end of `CryptoError::BadPublicKey`'s message (its Display), which serde keeps.
@@ -62,21 +61,7 @@ impl From<SubmissionError> for WriteError {
     }
 }
 
-/// The JSON form of an error, the same over HTTP and NATS.
-#[derive(Debug, Clone, Serialize)]
-pub struct ErrorBody {
-    /// Stable machine-readable code: a rule code like `government_commitment_cap`,
-    /// or one of `invalid_event`, `invalid_key`, `occurred_at_in_future`,
-    /// `bad_signature`, `id_conflict`, `unavailable`, `ledger_rollback`,
-    /// `malformed_request`, `request_too_large`, `unsupported_media_type`,
-    /// `request_timeout`, `rate_limited`.
-    pub code: String,
-    /// `rule_violation`, `unauthorised`, `invalid`, `conflict` or `unavailable`.
-    pub kind: &'static str,
-    pub message: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub event_id: Option<String>,
-}
+pub use fundledger_core::wire::{ErrorBody, ErrorKind};
 
 fn is_access_rule(rule: Rule) -> bool {
     matches!(rule, Rule::SignerUnknown | Rule::SignerRevoked | Rule::SignerUnauthorised | Rule::DualControl | Rule::GenesisSigner)
@@ -110,16 +95,19 @@ impl WriteError {
         }
     }
 
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            WriteError::Invalid(_) | WriteError::InvalidKey(_) | WriteError::InFuture(_) => ErrorKind::Invalid,
+            WriteError::BadSignature(_) => ErrorKind::Unauthorised,
+            WriteError::Violation(violation) if is_access_rule(violation.rule) => ErrorKind::Unauthorised,
+            WriteError::Violation(_) => ErrorKind::RuleViolation,
+            WriteError::IdConflict { .. } => ErrorKind::Conflict,
+            WriteError::Unavailable(_) | WriteError::Rollback(_) => ErrorKind::Unavailable,
+        }
+    }
+
     pub fn body(&self, event_id: Option<String>) -> ErrorBody {
-        let kind = match self {
-            WriteError::Invalid(_) | WriteError::InvalidKey(_) | WriteError::InFuture(_) => "invalid",
-            WriteError::BadSignature(_) => "unauthorised",
-            WriteError::Violation(violation) if is_access_rule(violation.rule) => "unauthorised",
-            WriteError::Violation(_) => "rule_violation",
-            WriteError::IdConflict { .. } => "conflict",
-            WriteError::Unavailable(_) | WriteError::Rollback(_) => "unavailable",
-        };
-        ErrorBody { code: self.code().to_string(), kind, message: self.to_string(), event_id }
+        ErrorBody { code: self.code().to_string(), kind: Some(self.kind()), message: self.to_string(), event_id }
     }
 }
 

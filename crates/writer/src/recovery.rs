@@ -38,8 +38,7 @@ pub async fn assess(config: &WriterConfig) -> Result<Assessment, WriterError> {
     let index = IdIndex::open(&index_path(config))?;
     let (seq, hash) = index.position()?;
     let known = KnownPosition { seq, hash };
-    let client = fundledger_nats::connect(&config.nats_url).await?;
-    let js = fundledger_nats::jetstream_context(client);
+    let js = fundledger_nats::Broker::connect(&config.nats_url).await?;
     let stream = fundledger_nats::stream_name(config.ledger.as_str())?;
     let (stream_last, stored) = fundledger_nats::tail_and_message_at(&js, &stream, seq).await?;
     let rollback = rollback::check(known, stream_last, stored.as_deref()).err();

@@ -34,7 +34,6 @@ use fundledger_core::record::{verify_events_parallel, Record, SignedEvent, Verif
 use fundledger_core::replay::{Replay, ReplayError};
 use fundledger_core::rollback::{self, KnownPosition, Rollback};
 use fundledger_core::time::Timestamp;
-use fundledger_nats::async_nats::jetstream;
 use fundledger_nats::{AppendError, AppendMode, Appender, OutgoingMessage, ScopeKind, StreamSettings};
 use futures::StreamExt;
 use serde::Serialize;
@@ -99,15 +98,7 @@ impl WriterConfig {
     }
 }
 
-/// The answer for one appended (or previously appended) event.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Receipt {
-    pub event_id: String,
-    pub seq: u64,
-    pub record_hash: String,
-    /// True when this event was already recorded: this is the original record.
-    pub duplicate: bool,
-}
+pub use fundledger_core::wire::Receipt;
 
 /// Where the ledger stands, as the writer last saw it.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -141,7 +132,7 @@ pub struct Writer {
     jobs: mpsc::Sender<Job>,
     status: Arc<RwLock<WriterStatus>>,
     ledger: LedgerId,
-    client: fundledger_nats::async_nats::Client,
+    broker: fundledger_nats::Broker,
     /// Set by [`Writer::shut_down`], shared by every clone.
     closing: Arc<AtomicBool>,
     occurred_at_skew_ms: u64,
@@ -153,15 +144,11 @@ pub const SHUTTING_DOWN: &str = "the writer is shutting down";
 /// Why nothing can be appended right now without waiting, if so: the writer
 /// is stopping, or its connection to NATS is down (a submission would only
 /// wait for the broker's timeouts). Callers are answered 503 at once.
-fn refusal_now(closing: bool, client: &fundledger_nats::async_nats::Client) -> Option<String> {
-    use fundledger_nats::async_nats::connection::State;
+fn refusal_now(closing: bool, broker: &fundledger_nats::Broker) -> Option<String> {
     if closing {
         return Some(SHUTTING_DOWN.to_string());
     }
-    match client.connection_state() {
-        State::Connected => None,
-        state => Some(format!("the NATS server cannot be reached (connection {state}); the client reconnects by itself")),
-    }
+    broker.disconnected().map(|state| format!("the NATS server cannot be reached ({state}); the client reconnects by itself"))
 }
 
 fn now() -> Timestamp {
@@ -173,16 +160,16 @@ impl Writer {
     /// Connects, creates or checks the ledger streams, opens the index, replays
     /// the stream into memory, and starts the sequencer.
     pub async fn start(config: WriterConfig) -> Result<(Writer, tokio::task::JoinHandle<()>), WriterError> {
-        let client = fundledger_nats::connect(&config.nats_url).await?;
+        let js = fundledger_nats::Broker::connect(&config.nats_url).await?;
         // Before any stream is created: a replicated ledger on a server that cannot fence it is refused.
-        fundledger_nats::check_server_for_replicas(&client, config.replicas, config.allow_old_nats_cluster).map_err(fundledger_nats::NatsError::from)?;
-        let js = fundledger_nats::jetstream_context(client.clone());
+        fundledger_nats::check_server_for_replicas(&js, config.replicas, config.allow_old_nats_cluster).map_err(fundledger_nats::NatsError::from)?;
         let settings = StreamSettings { replicas: config.replicas, duplicate_window: config.duplicate_window };
         let streams = fundledger_nats::ensure_ledger_streams(&js, config.ledger.as_str(), &settings).await?;
         std::fs::create_dir_all(&config.data_dir)
             .map_err(|error| WriterError::Index { path: config.data_dir.display().to_string(), message: error.to_string() })?;
         let index = IdIndex::open(&config.data_dir.join(format!("ids-{}", config.ledger)))?;
         let status = Arc::new(RwLock::new(WriterStatus { ledger: config.ledger.to_string(), ..WriterStatus::default() }));
+        let broker = js.clone();
         let mut sequencer = Sequencer {
             appender: appender_for(&config, js.clone(), &streams),
             js,
@@ -212,7 +199,7 @@ impl Writer {
         let (jobs, receiver) = mpsc::channel(QUEUE_SUBMISSIONS_MAX);
         let task = tokio::spawn(sequencer.run(receiver));
         let occurred_at_skew_ms = config.occurred_at_skew.as_millis() as u64;
-        Ok((Writer { jobs, status, ledger: config.ledger, client, closing: Arc::new(AtomicBool::new(false)), occurred_at_skew_ms }, task))
+        Ok((Writer { jobs, status, ledger: config.ledger, broker, closing: Arc::new(AtomicBool::new(false)), occurred_at_skew_ms }, task))
     }
 
     pub fn ledger(&self) -> &LedgerId {
@@ -221,7 +208,7 @@ impl Writer {
 
     pub fn status(&self) -> WriterStatus {
         let mut status = self.status.read().map(|status| status.clone()).unwrap_or_default();
-        status.ready &= refusal_now(self.is_shutting_down(), &self.client).is_none();
+        status.ready &= refusal_now(self.is_shutting_down(), &self.broker).is_none();
         status
     }
 
@@ -235,7 +222,7 @@ impl Writer {
 
     /// Why a submission would be refused at once now (stopping, NATS down), if so.
     pub fn unavailable_reason(&self) -> Option<String> {
-        refusal_now(self.is_shutting_down(), &self.client)
+        refusal_now(self.is_shutting_down(), &self.broker)
     }
 
     /// Refuses an event dated beyond the writer's clock plus the configured skew.
@@ -250,8 +237,8 @@ impl Writer {
     }
 
     /// The connection the writer uses (for serving NATS request/reply).
-    pub fn nats_client(&self) -> &fundledger_nats::async_nats::Client {
-        &self.client
+    pub fn broker(&self) -> &fundledger_nats::Broker {
+        &self.broker
     }
 
     /// Verifies and appends events, in order; one outcome per event.
@@ -263,7 +250,7 @@ impl Writer {
     /// answers line up with the request.
     pub async fn submit_parsed(&self, events: Vec<Result<SignedEvent, WriteError>>) -> Vec<Outcome> {
         let count = events.len();
-        if let Some(reason) = refusal_now(self.is_shutting_down(), &self.client) {
+        if let Some(reason) = refusal_now(self.is_shutting_down(), &self.broker) {
             return (0..count).map(|_| Err(WriteError::Unavailable(reason.clone()))).collect();
         }
         let mut errors: Vec<Option<WriteError>> = Vec::with_capacity(count);
@@ -304,7 +291,7 @@ impl Writer {
     /// the errors are passed through in place.
     pub async fn submit_checked(&self, events: Vec<Result<VerifiedEvent, WriteError>>) -> Vec<Outcome> {
         let count = events.len();
-        if let Some(reason) = refusal_now(self.is_shutting_down(), &self.client) {
+        if let Some(reason) = refusal_now(self.is_shutting_down(), &self.broker) {
             return (0..count).map(|_| Err(WriteError::Unavailable(reason.clone()))).collect();
         }
         let (reply, answer) = oneshot::channel();
@@ -316,7 +303,7 @@ impl Writer {
 }
 
 struct Sequencer {
-    js: jetstream::Context,
+    js: fundledger_nats::Broker,
     appender: Appender,
     stream_name: String,
     ledger_id: LedgerId,
@@ -378,7 +365,7 @@ pub fn message_id(event_id: &str, record_hash: &Hash) -> String {
 }
 
 /// The appender in the configured mode, or the best the stream allows.
-fn appender_for(config: &WriterConfig, js: jetstream::Context, streams: &fundledger_nats::LedgerStreams) -> Appender {
+fn appender_for(config: &WriterConfig, js: fundledger_nats::Broker, streams: &fundledger_nats::LedgerStreams) -> Appender {
     let appender = Appender::for_stream(js, &streams.events_info);
     match config.append_mode {
         Some(mode) if mode != appender.mode() => {
@@ -693,7 +680,7 @@ impl Sequencer {
             if self.incident.is_some() {
                 return self.refuse_all(jobs);
             }
-            if let Some(reason) = refusal_now(false, &self.js.client()) {
+            if let Some(reason) = refusal_now(false, &self.js) {
                 // Fail fast: the queued submissions would only wait for the broker's timeouts.
                 return Self::answer_all(jobs, WriteError::Unavailable(reason));
             }

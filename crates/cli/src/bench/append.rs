@@ -90,7 +90,7 @@ pub async fn run(args: AppendArgs) -> Result<()> {
     };
 
     // (b) Raw async JetStream publishes of the same record bytes.
-    let js = fundledger_nats::connect_jetstream(&url).await?;
+    let js = fundledger_nats::Broker::connect(&url).await?;
     let stream = fundledger_nats::stream_name(ledger.as_str())?;
     let first = writer.status().size - appended as u64 + 1;
     let mut messages = fundledger_nats::read_from(&js, &stream, None, first).await?;
@@ -101,14 +101,7 @@ pub async fn run(args: AppendArgs) -> Result<()> {
     let payload_bytes: usize = payloads.iter().map(|payload| payload.len()).sum();
     let raw_stream = format!("BENCH_RAW_{}", run_id.to_uppercase());
     let raw_subject = format!("bench.raw.{run_id}");
-    js.create_stream(fundledger_nats::async_nats::jetstream::stream::Config {
-        name: raw_stream.clone(),
-        subjects: vec![raw_subject.clone()],
-        storage: fundledger_nats::async_nats::jetstream::stream::StorageType::File,
-        ..Default::default()
-    })
-    .await
-    .context("creating the raw baseline stream")?;
+    fundledger_nats::create_plain_stream(&js, &raw_stream, vec![raw_subject.clone()]).await.context("creating the raw baseline stream")?;
     eprintln!("publishing the same {} records ({} bytes average) raw to JetStream...", payloads.len(), payload_bytes / payloads.len().max(1));
     let started = Instant::now();
     let mut raw_latencies = Vec::new();
@@ -156,7 +149,7 @@ pub async fn run(args: AppendArgs) -> Result<()> {
         "record_bytes_average": payload_bytes / payloads.len().max(1),
         "submission_events": args.batch,
         "clients": args.clients,
-        "nats_server": js.client().server_info().version,
+        "nats_server": js.server_version(),
         "ledger_append": {
             "mode": mode,
             "events_per_second": ledger_rate.round(),
@@ -188,7 +181,7 @@ pub async fn run(args: AppendArgs) -> Result<()> {
             payload_bytes / payloads.len().max(1),
             args.batch,
             args.clients,
-            js.client().server_info().version
+            js.server_version()
         );
         for (name, rate, latencies) in &modes {
             println!(

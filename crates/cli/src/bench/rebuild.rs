@@ -42,7 +42,7 @@ pub async fn run(args: RebuildArgs) -> Result<()> {
     }
     let environment = super::Environment::start("rebuild", args.nats.clone()).await?;
     let (nats, ledger, temporary) = (&environment.nats, environment.ledger.clone(), environment.temporary.path());
-    let js = fundledger_nats::connect_jetstream(&nats.url).await?;
+    let js = fundledger_nats::Broker::connect(&nats.url).await?;
     let progress = !args.json && std::io::IsTerminal::is_terminal(&std::io::stderr());
     eprintln!("writing a synthetic ledger of {} signed events...", args.events);
     let synthetic = super::synthetic::publish_ledger(&js, &ledger, args.events, progress).await?;

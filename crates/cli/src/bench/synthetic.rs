@@ -13,7 +13,6 @@ use fundledger_core::money::Money;
 use fundledger_core::presets;
 use fundledger_core::record::SignedEvent;
 use fundledger_core::time::{Date, Timestamp};
-use fundledger_nats::async_nats::jetstream;
 use fundledger_nats::{Appender, OutgoingMessage, ScopeKind, StreamSettings};
 
 /// Events signed and appended per round while writing a synthetic ledger.
@@ -135,7 +134,7 @@ pub struct SyntheticLedger {
 /// Writes a valid ledger of `setup_events` plus `events` measured events into
 /// `ledger`'s (new, empty) stream. Records are sealed here with one fixed
 /// `recorded_at` and appended in fenced, pipelined batches.
-pub async fn publish_ledger(js: &jetstream::Context, ledger: &LedgerId, events: usize, progress: bool) -> Result<SyntheticLedger> {
+pub async fn publish_ledger(js: &fundledger_nats::Broker, ledger: &LedgerId, events: usize, progress: bool) -> Result<SyntheticLedger> {
     let streams = fundledger_nats::ensure_ledger_streams(js, ledger.as_str(), &StreamSettings::default()).await?;
     let appender = Appender::new(js.clone(), streams.events_stream.clone());
     if appender.last_sequence().await? != 0 {

@@ -61,7 +61,7 @@ pub async fn run(args: VerifyBenchArgs) -> Result<()> {
     }
     let environment = super::Environment::start("verify", args.nats.clone()).await?;
     let (url, ledger) = (environment.nats.url.clone(), environment.ledger.clone());
-    let js = fundledger_nats::connect_jetstream(&url).await?;
+    let js = fundledger_nats::Broker::connect(&url).await?;
     let terminal = !args.json && std::io::IsTerminal::is_terminal(&std::io::stderr());
     eprintln!("writing a synthetic ledger of {} events...", args.events);
     let synthetic = publish_ledger(&js, &ledger, args.events, terminal).await?;

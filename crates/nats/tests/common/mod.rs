@@ -10,19 +10,16 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use bytes::Bytes;
-use fundledger_nats::async_nats::jetstream;
-use fundledger_nats::{
-    connect_jetstream, ensure_ledger_streams, event_subject, EmbeddedNats, EmbeddedOptions, LedgerStreams, OutgoingMessage, ScopeKind, StreamSettings,
-};
+use fundledger_nats::{ensure_ledger_streams, event_subject, Broker, EmbeddedNats, EmbeddedOptions, LedgerStreams, OutgoingMessage, ScopeKind, StreamSettings};
 
 /// Bound on any single wait in a test.
 pub const TEST_WAIT_TIMEOUT_MS: u64 = 20_000;
 
 /// A fresh server with the ledger `ledger`'s streams.
-pub async fn server_with_ledger(ledger: &str) -> anyhow::Result<(EmbeddedNats, jetstream::Context, LedgerStreams)> {
+pub async fn server_with_ledger(ledger: &str) -> anyhow::Result<(EmbeddedNats, Broker, LedgerStreams)> {
     let server = EmbeddedNats::start(EmbeddedOptions::default()).await?;
     assert_ne!(server.port(), 4222, "tests must never use the system nats-server");
-    let js = connect_jetstream(&server.url()).await?;
+    let js = Broker::connect(&server.url()).await?;
     let streams = ensure_ledger_streams(&js, ledger, &StreamSettings::default()).await?;
     Ok((server, js, streams))
 }
@@ -56,7 +53,7 @@ pub async fn bounded<T>(what: &str, future: impl std::future::IntoFuture<Output 
 
 /// The version of the server `js` is connected to (what tests branch on
 /// where nats-server releases differ).
-pub fn server_version(js: &jetstream::Context) -> anyhow::Result<fundledger_nats::ServerVersion> {
-    let reported = js.client().server_info().version;
+pub fn server_version(js: &Broker) -> anyhow::Result<fundledger_nats::ServerVersion> {
+    let reported = js.raw_jetstream().client().server_info().version;
     reported.parse().with_context(|| format!("the server reported version {reported:?}"))
 }

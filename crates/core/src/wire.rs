@@ -1,0 +1,182 @@
+//! The JSON answers the services give, typed once: the writer serialises
+//! them, and the CLI and other clients read them back, so no crate walks an
+//! answer as untyped JSON (FORMAT.md and SUBSCRIBING.md describe the same
+//! shapes for other clients).
+
+use serde::{Deserialize, Serialize};
+
+/// The answer for one appended (or previously appended) event.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Receipt {
+    pub event_id: String,
+    pub seq: u64,
+    /// The record's hash, 64 lowercase hex digits.
+    pub record_hash: String,
+    /// True when this event was already recorded: this is the original record.
+    pub duplicate: bool,
+}
+
+/// What kind of refusal an error is: what a client can do about it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// A rule of the programme refused it: the figures are in the message.
+    RuleViolation,
+    /// The signer may not do this (unknown, revoked, lacking the role, a second signer missing).
+    Unauthorised,
+    /// The request or event is not well formed.
+    Invalid,
+    /// The event id was used for another event.
+    Conflict,
+    /// Nothing could be appended now: retry later (or, for a rollback, an operator must act).
+    Unavailable,
+}
+
+impl ErrorKind {
+    /// Its JSON name (also a metric label).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::RuleViolation => "rule_violation",
+            ErrorKind::Unauthorised => "unauthorised",
+            ErrorKind::Invalid => "invalid",
+            ErrorKind::Conflict => "conflict",
+            ErrorKind::Unavailable => "unavailable",
+        }
+    }
+}
+
+/// The JSON form of an error, the same over HTTP and NATS.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// Stable machine-readable code: a rule code like `government_commitment_cap`,
+    /// or one of `invalid_event`, `invalid_key`, `occurred_at_in_future`,
+    /// `bad_signature`, `id_conflict`, `unavailable`, `ledger_rollback`,
+    /// `malformed_request`, `request_too_large`, `unsupported_media_type`,
+    /// `request_timeout`, `rate_limited`.
+    pub code: String,
+    /// Absent in answers the HTTP layer gives before a request reaches the
+    /// service (`request_timeout`, `rate_limited`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<ErrorKind>,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_id: Option<String>,
+}
+
+impl std::fmt::Display for ErrorBody {
+    /// `refused [code]: message`.
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(formatter, "refused [{}]: {}", self.code, self.message)
+    }
+}
+
+/// The answer for one submitted event, or for a whole request refused
+/// before its events were looked at: a receipt or an error, never both.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventAnswer {
+    /// The HTTP status (201 appended, 200 already recorded, 4xx/5xx refused).
+    pub status: u16,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receipt: Option<Receipt>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorBody>,
+}
+
+impl EventAnswer {
+    pub fn receipt(status: u16, receipt: Receipt) -> EventAnswer {
+        EventAnswer { status, receipt: Some(receipt), error: None }
+    }
+    pub fn error(status: u16, error: ErrorBody) -> EventAnswer {
+        EventAnswer { status, receipt: None, error: Some(error) }
+    }
+    /// The receipt, or the error (one that names neither is malformed).
+    pub fn outcome(&self) -> Result<&Receipt, ErrorBody> {
+        match (&self.receipt, &self.error) {
+            (Some(receipt), None) => Ok(receipt),
+            (_, Some(error)) => Err(error.clone()),
+            (None, None) => Err(ErrorBody {
+                code: "malformed_answer".to_string(),
+                kind: None,
+                message: format!("an answer with status {} and neither a receipt nor an error", self.status),
+                event_id: None,
+            }),
+        }
+    }
+}
+
+/// The answer for a batch (a JSON array of submissions): one result per
+/// event, in order, always with status 200.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchAnswer {
+    pub status: u16,
+    /// Newly appended.
+    pub appended: usize,
+    /// Already recorded (their original receipts are in `results`).
+    pub duplicates: usize,
+    pub refused: usize,
+    /// `appended` + `duplicates`, kept for clients written before those two.
+    pub accepted: usize,
+    pub results: Vec<EventAnswer>,
+}
+
+/// Any answer to a submission request.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum SubmitAnswer {
+    Batch(BatchAnswer),
+    Event(EventAnswer),
+}
+
+impl SubmitAnswer {
+    pub fn status(&self) -> u16 {
+        match self {
+            SubmitAnswer::Batch(batch) => batch.status,
+            SubmitAnswer::Event(event) => event.status,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_round_trip_in_their_documented_shapes() {
+        let receipt = Receipt { event_id: "e1".to_string(), seq: 7, record_hash: "ab".repeat(32), duplicate: false };
+        let single = SubmitAnswer::Event(EventAnswer::receipt(201, receipt.clone()));
+        let json = serde_json::to_value(&single).unwrap();
+        assert_eq!(json, serde_json::json!({"status": 201, "receipt": {"event_id": "e1", "seq": 7, "record_hash": "ab".repeat(32), "duplicate": false}}));
+        assert_eq!(serde_json::from_value::<SubmitAnswer>(json).unwrap(), single);
+
+        let error = ErrorBody {
+            code: "scheme_budget".to_string(),
+            kind: Some(ErrorKind::RuleViolation),
+            message: "over".to_string(),
+            event_id: Some("e2".to_string()),
+        };
+        let batch = SubmitAnswer::Batch(BatchAnswer {
+            status: 200,
+            appended: 1,
+            duplicates: 0,
+            refused: 1,
+            accepted: 1,
+            results: vec![EventAnswer::receipt(201, receipt), EventAnswer::error(422, error.clone())],
+        });
+        let json = serde_json::to_value(&batch).unwrap();
+        assert_eq!(
+            json["results"][1],
+            serde_json::json!({"status": 422, "error": {"code": "scheme_budget", "kind": "rule_violation", "message": "over", "event_id": "e2"}})
+        );
+        assert_eq!(serde_json::from_value::<SubmitAnswer>(json).unwrap(), batch);
+        assert_eq!(error.to_string(), "refused [scheme_budget]: over");
+        for kind in [ErrorKind::RuleViolation, ErrorKind::Unauthorised, ErrorKind::Invalid, ErrorKind::Conflict, ErrorKind::Unavailable] {
+            assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
+        }
+
+        // The HTTP layer's own refusals carry no kind.
+        let limited: SubmitAnswer = serde_json::from_str(r#"{"status": 429, "error": {"code": "rate_limited", "message": "slow down"}}"#).unwrap();
+        assert_eq!(limited.status(), 429);
+        let SubmitAnswer::Event(limited) = limited else { panic!("a single answer") };
+        assert_eq!(limited.outcome().unwrap_err().kind, None);
+    }
+}
