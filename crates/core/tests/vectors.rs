@@ -68,6 +68,7 @@ struct Vectors {
     ledger: LedgerVector,
     invalid_records: Vec<InvalidRecordVector>,
     checkpoint: CheckpointVector,
+    signature_rules: SignatureRulesVector,
 }
 
 #[derive(Serialize)]
@@ -195,6 +196,42 @@ struct CheckpointVector {
     witness_message_hex: String,
     witness_signature: String,
     cosignature_json: String,
+}
+
+/// ZIP 215 as fundledger applies it (docs/FORMAT.md 6.3): crafted keys and
+/// signatures where ZIP 215 and RFC 8032's strict rules part ways.
+#[derive(Serialize)]
+struct SignatureRulesVector {
+    about: Vec<&'static str>,
+    small_order_keys: Vec<SmallOrderKeyVector>,
+    signatures: Vec<SignatureRuleVector>,
+}
+
+#[derive(Serialize)]
+struct SmallOrderKeyVector {
+    public_hex: String,
+    /// The order of the point it decodes to: 1, 2, 4 or 8.
+    order: u8,
+    /// Whether this is the point's canonical encoding (y < p, and the sign bit clear when x = 0).
+    canonical: bool,
+    /// Whether fundledger accepts it as a key id: never.
+    accepted: bool,
+}
+
+#[derive(Serialize)]
+struct SignatureRuleVector {
+    name: &'static str,
+    public_hex: String,
+    /// The signed message in full (the domain prefix included).
+    message_hex: String,
+    signature: String,
+    /// `Some(i)`: the key and message are those of `events[i]`'s only signer,
+    /// so this signature can stand in for that event's signature.
+    event: Option<usize>,
+    /// The verdict under ZIP 215 with fundledger's key rule (what the writer, replay and verifier decide).
+    valid: bool,
+    /// The verdict of a strict RFC 8032 verifier (ed25519-dalek `verify_strict`, like libsodium).
+    valid_strict: bool,
 }
 
 // ---------------------------------------------------------------------------
@@ -574,6 +611,7 @@ fn generate() -> String {
         cosignature_json: serde_json::to_string(&cosignature).unwrap(),
     };
 
+    let signature_rules = signature_rules(&events[0]);
     let vectors = Vectors {
         about: vec![
             "Test vectors for fundledger format version 1; the normative text is docs/FORMAT.md.",
@@ -591,10 +629,195 @@ fn generate() -> String {
         ledger: LedgerVector { id: LEDGER, records: record_vectors, roots, inclusion_proofs, consistency_proofs },
         invalid_records,
         checkpoint: checkpoint_vector,
+        signature_rules,
     };
     let mut json = serde_json::to_string_pretty(&vectors).unwrap();
     json.push('\n');
     json
+}
+
+/// The secret scalar `a` of a test key (RFC 8032 5.1.5: the clamped first half of SHA-512 of the seed).
+fn secret_scalar(label: &str) -> curve25519_dalek::Scalar {
+    let seed = sha256(&[b"fundledger/test-key\0", label.as_bytes()]);
+    let expanded = sha2::Sha512::digest(seed);
+    let mut low = [0u8; 32];
+    low.copy_from_slice(&expanded[..32]);
+    curve25519_dalek::Scalar::from_bytes_mod_order(curve25519_dalek::scalar::clamp_integer(low))
+}
+
+/// `SHA-512(parts...) mod L`.
+fn scalar_of_hash(parts: &[&[u8]]) -> curve25519_dalek::Scalar {
+    let mut hasher = sha2::Sha512::new();
+    for part in parts {
+        hasher.update(part);
+    }
+    curve25519_dalek::Scalar::from_bytes_mod_order_wide(&hasher.finalize().into())
+}
+
+/// `R || S` with `S = r + k·a`, `k = SHA-512(R || A || M) mod L`: an
+/// Ed25519 signature whose `R` (bytes) need not be `r·B`.
+fn crafted_signature(r_bytes: [u8; 32], r: curve25519_dalek::Scalar, a: curve25519_dalek::Scalar, a_bytes: &[u8; 32], message: &[u8]) -> [u8; 64] {
+    let k = scalar_of_hash(&[&r_bytes, a_bytes, message]);
+    let s = r + k * a;
+    let mut signature = [0u8; 64];
+    signature[..32].copy_from_slice(&r_bytes);
+    signature[32..].copy_from_slice(s.as_bytes());
+    signature
+}
+
+fn strict_verdict(public: &[u8; 32], message: &[u8], signature: &[u8; 64]) -> bool {
+    ed25519_dalek::VerifyingKey::from_bytes(public).is_ok_and(|key| key.verify_strict(message, &ed25519_dalek::Signature::from_bytes(signature)).is_ok())
+}
+
+/// Every encoding of a small-order point: the eight canonical ones, and the
+/// non-canonical ones (y + p for y < 19; the sign bit set when x = 0).
+fn small_order_encodings() -> Vec<([u8; 32], bool)> {
+    use curve25519_dalek::edwards::CompressedEdwardsY;
+    let canonical: Vec<[u8; 32]> = curve25519_dalek::constants::EIGHT_TORSION.iter().map(|point| point.compress().to_bytes()).collect();
+    let mut all: Vec<([u8; 32], bool)> = canonical.iter().map(|bytes| (*bytes, true)).collect();
+    for bytes in &canonical {
+        let mut candidates = Vec::new();
+        let mut flipped = *bytes;
+        flipped[31] ^= 0x80;
+        candidates.push(flipped);
+        // y + p, when it fits in 255 bits (only for y < 19): add p = 2^255 - 19 to the little-endian y.
+        let mut y = *bytes;
+        y[31] &= 0x7f;
+        let p: [u8; 32] = {
+            let mut p = [0xffu8; 32];
+            p[0] = 0xed;
+            p[31] = 0x7f;
+            p
+        };
+        let mut sum = [0u8; 32];
+        let mut carry = 0u16;
+        for i in 0..32 {
+            let total = u16::from(y[i]) + u16::from(p[i]) + carry;
+            sum[i] = total as u8;
+            carry = total >> 8;
+        }
+        if carry == 0 && sum[31] & 0x80 == 0 {
+            for sign_bit in [0u8, 0x80] {
+                let mut candidate = sum;
+                candidate[31] |= sign_bit;
+                candidates.push(candidate);
+            }
+        }
+        for candidate in candidates {
+            let decodes_small = CompressedEdwardsY(candidate).decompress().is_some_and(|point| point.is_small_order());
+            if decodes_small && !all.iter().any(|(known, _)| *known == candidate) {
+                all.push((candidate, false));
+            }
+        }
+    }
+    all
+}
+
+fn point_order(bytes: &[u8; 32]) -> u8 {
+    let point = curve25519_dalek::edwards::CompressedEdwardsY(*bytes).decompress().expect("a point");
+    use curve25519_dalek::traits::IsIdentity;
+    let mut multiple = point;
+    for order in [1u8, 2, 4, 8] {
+        if multiple.is_identity() {
+            return order;
+        }
+        multiple = multiple + multiple;
+    }
+    panic!("not a point of small order")
+}
+
+fn signature_rules(genesis: &EventVector) -> SignatureRulesVector {
+    use curve25519_dalek::constants::EIGHT_TORSION;
+    use curve25519_dalek::edwards::EdwardsPoint;
+    use curve25519_dalek::Scalar;
+    let small_order_keys = small_order_encodings()
+        .into_iter()
+        .map(|(bytes, canonical)| SmallOrderKeyVector {
+            public_hex: hexs(&bytes),
+            order: point_order(&bytes),
+            canonical,
+            accepted: fundledger_core::crypto::KeyId::parse(&hexs(&bytes)).is_ok(),
+        })
+        .collect();
+
+    let operator = key("operator");
+    let a = secret_scalar("operator");
+    let a_bytes = *operator.key_id().as_bytes();
+    assert_eq!(EdwardsPoint::mul_base(&a).compress().to_bytes(), a_bytes, "the secret scalar gives the public key");
+    let message = unhex(&Value::String(genesis.signature_message_hex.clone()));
+    let nonce = |label: &str| scalar_of_hash(&[b"fundledger/test-vector-nonce\0", label.as_bytes()]);
+    let order_eight = EIGHT_TORSION[1];
+    assert_eq!(point_order(&order_eight.compress().to_bytes()), 8);
+
+    let mut cases: Vec<(&'static str, [u8; 32], [u8; 64], Option<usize>)> = Vec::new();
+    // R = r·B + T, T of order 8.
+    let r = nonce("small-order component");
+    let r_bytes = (EdwardsPoint::mul_base(&r) + order_eight).compress().to_bytes();
+    cases.push(("R = r·B + T with T of order 8 (a small-order component in R)", a_bytes, crafted_signature(r_bytes, r, a, &a_bytes, &message), Some(0)));
+    // R = T itself.
+    cases.push(("R is a point of order 8", a_bytes, crafted_signature(order_eight.compress().to_bytes(), Scalar::ZERO, a, &a_bytes, &message), Some(0)));
+    // R = the identity, encoded with y = p + 1 (not canonical).
+    let mut identity_noncanonical = [0xffu8; 32];
+    identity_noncanonical[0] = 0xee;
+    identity_noncanonical[31] = 0x7f;
+    cases.push((
+        "R is the identity in a non-canonical encoding (y = p + 1); k is computed over R's bytes as given",
+        a_bytes,
+        crafted_signature(identity_noncanonical, Scalar::ZERO, a, &a_bytes, &message),
+        Some(0),
+    ));
+    // The genuine signature with L added to S.
+    let mut genuine = [0u8; 64];
+    hex::decode_to_slice(&genesis.signatures[0], &mut genuine).unwrap();
+    let mut s_plus_l = genuine;
+    // L = (L - 1) + 1, with L - 1 = -1 mod L.
+    let mut l = (-Scalar::ONE).to_bytes();
+    l[0] += 1;
+    let mut carry = 0u16;
+    for i in 0..32 {
+        let total = u16::from(genuine[32 + i]) + u16::from(l[i]) + carry;
+        s_plus_l[32 + i] = total as u8;
+        carry = total >> 8;
+    }
+    assert_eq!(carry, 0);
+    cases.push(("S not canonical: the genuine signature of events[0] with L added to S", a_bytes, s_plus_l, Some(0)));
+    // A key A' = a·B + T (mixed order, not small order): accepted as a key, and its ZIP 215 signatures verify.
+    let mixed = (EdwardsPoint::mul_base(&a) + order_eight).compress().to_bytes();
+    let mixed_signature = (0u32..)
+        .map(|attempt| {
+            let r = nonce(&format!("mixed-order key {attempt}"));
+            crafted_signature(EdwardsPoint::mul_base(&r).compress().to_bytes(), r, a, &mixed, &message)
+        })
+        .find(|signature| !strict_verdict(&mixed, &message, signature))
+        .unwrap();
+    cases.push(("the key is a·B + T with T of order 8 (mixed order, not small order); R = r·B", mixed, mixed_signature, None));
+
+    let signatures = cases
+        .into_iter()
+        .map(|(name, public, signature, event)| {
+            let valid = fundledger_core::crypto::KeyId::parse(&hexs(&public))
+                .is_ok_and(|key| fundledger_core::crypto::verify(&key, b"", &message, &fundledger_core::crypto::Signature(signature)).is_ok());
+            SignatureRuleVector {
+                name,
+                public_hex: hexs(&public),
+                message_hex: hexs(&message),
+                signature: hexs(&signature),
+                event,
+                valid,
+                valid_strict: strict_verdict(&public, &message, &signature),
+            }
+        })
+        .collect();
+    SignatureRulesVector {
+        about: vec![
+            "Signatures are verified under ZIP 215 (docs/FORMAT.md 6.3): S < L, R and A decode to points (non-canonical encodings accepted), [8][S]B = [8]R + [8][k]A with k = SHA-512(R || A || M) mod L over the bytes as given.",
+            "fundledger adds one rule: a key of small order is refused when it is parsed (every encoding listed in small_order_keys), so no record, checkpoint or witness can name one.",
+            "'valid' is fundledger's verdict; 'valid_strict' that of a strict RFC 8032 verifier (ed25519-dalek verify_strict, libsodium), which refuses what only a signer with its own secret key can craft.",
+            "'event': 0 means the key and message are those of events[0] (the genesis, signed by the operator alone).",
+        ],
+        small_order_keys,
+        signatures,
+    }
 }
 
 #[test]
@@ -1049,6 +1272,85 @@ fn invalid_records_are_refused_for_the_stated_reason() {
         };
         assert_eq!(kind, str_of(&case["error"]), "{}: {error}", str_of(&case["name"]));
     }
+}
+
+/// ZIP 215, written out with curve25519-dalek alone: `S < L`, `R` and `A`
+/// decode (non-canonical encodings too), `[8](S·B - k·A - R)` is the identity.
+fn zip215_verifies(public: &[u8; 32], message: &[u8], signature: &[u8; 64]) -> bool {
+    use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
+    use curve25519_dalek::traits::IsIdentity;
+    let (r_bytes, s_bytes): ([u8; 32], [u8; 32]) = (signature[..32].try_into().unwrap(), signature[32..].try_into().unwrap());
+    let Some(s) = Option::<curve25519_dalek::Scalar>::from(curve25519_dalek::Scalar::from_canonical_bytes(s_bytes)) else { return false };
+    let (Some(r), Some(a)) = (CompressedEdwardsY(r_bytes).decompress(), CompressedEdwardsY(*public).decompress()) else { return false };
+    let k = scalar_of_hash(&[&r_bytes, public, message]);
+    (EdwardsPoint::mul_base(&s) - k * a - r).mul_by_cofactor().is_identity()
+}
+
+#[test]
+fn signature_rule_vectors_check_independently() {
+    use curve25519_dalek::edwards::CompressedEdwardsY;
+    use fundledger_core::crypto::{self, BatchItem, KeyId, Signature};
+    let vectors = committed();
+    let rules = &vectors["signature_rules"];
+
+    let keys = rules["small_order_keys"].as_array().unwrap();
+    for point in curve25519_dalek::constants::EIGHT_TORSION {
+        assert!(keys.iter().any(|case| str_of(&case["public_hex"]) == hexs(&point.compress().to_bytes())), "every point of small order is listed");
+    }
+    assert_eq!(keys.len(), 14, "8 canonical encodings and 6 non-canonical ones");
+    let genesis_canonical = str_of(&vectors["events"][0]["body_canonical"]).to_string();
+    let operator = str_of(&vectors["keys"][0]["public_hex"]).to_string();
+    for case in keys {
+        let text = str_of(&case["public_hex"]);
+        let bytes = unhex32(&case["public_hex"]);
+        let point = CompressedEdwardsY(bytes).decompress().expect("decodes to a point");
+        assert!(point.is_small_order(), "{text}");
+        assert_eq!(case["order"].as_u64().unwrap(), u64::from(point_order(&bytes)));
+        assert_eq!(case["canonical"].as_bool().unwrap(), point.compress().to_bytes() == bytes, "{text}");
+        assert_eq!(case["accepted"], Value::Bool(false));
+        // ZIP 215 alone takes it as a key; fundledger refuses it when a key is parsed.
+        assert!(ed25519_zebra::VerificationKey::try_from(bytes).is_ok(), "{text}");
+        assert!(KeyId::parse(text).is_err(), "{text}");
+        // So a body naming it (as signer and operator) is refused before any signature is looked at.
+        let body = genesis_canonical.replace(&operator, text).into_bytes();
+        let signatures = vec![Signature::parse(str_of(&vectors["events"][0]["signatures"][0])).unwrap()];
+        assert!(SignedEvent::from_canonical(body, signatures).is_err(), "{text}");
+    }
+
+    let cases = rules["signatures"].as_array().unwrap();
+    let genuine_message = unhex(&vectors["events"][0]["signature_message_hex"]);
+    let genuine_signature = Signature::parse(str_of(&vectors["events"][0]["signatures"][0])).unwrap();
+    let operator_key = KeyId::parse(&operator).unwrap();
+    for case in cases {
+        let name = str_of(&case["name"]);
+        let public = unhex32(&case["public_hex"]);
+        let message = unhex(&case["message_hex"]);
+        let signature: [u8; 64] = unhex(&case["signature"]).try_into().unwrap();
+        let valid = case["valid"].as_bool().unwrap();
+        assert_eq!(zip215_verifies(&public, &message, &signature), valid, "{name}: ZIP 215 written out");
+        assert_eq!(strict_verdict(&public, &message, &signature), case["valid_strict"].as_bool().unwrap(), "{name}: strict");
+        let key = KeyId::parse(str_of(&case["public_hex"])).expect("not of small order");
+        let signature = Signature(signature);
+        assert_eq!(crypto::verify(&key, b"", &message, &signature).is_ok(), valid, "{name}: one by one");
+        assert_eq!(crypto::verify_batch(&[BatchItem { key: &key, message: &message, signature: &signature }]).is_ok(), valid, "{name}: alone in a batch");
+        let mixed = [
+            BatchItem { key: &operator_key, message: &genuine_message, signature: &genuine_signature },
+            BatchItem { key: &key, message: &message, signature: &signature },
+        ];
+        assert_eq!(crypto::verify_batch(&mixed).is_ok(), valid, "{name}: in a batch with a standard signature");
+        if let Some(index) = case["event"].as_u64() {
+            let event = &vectors["events"][index as usize];
+            assert_eq!(message, unhex(&event["signature_message_hex"]));
+            assert_eq!(str_of(&case["public_hex"]), str_of(&event["signers"][0]));
+            let signed = SignedEvent::from_canonical(str_of(&event["body_canonical"]).as_bytes().to_vec(), vec![signature]).unwrap();
+            assert_eq!(signed.clone().verify().is_ok(), valid, "{name}: as the event's signature");
+            let batch = fundledger_core::record::verify_events(vec![signed.clone(), signed]);
+            assert!(batch.iter().all(|verdict| verdict.is_ok() == valid), "{name}: as the event's signature, batched");
+        }
+    }
+    // What the vectors show: ZIP 215 accepts every crafted R and the mixed-order key, refuses S >= L; a strict verifier refuses them all.
+    let verdicts: Vec<(bool, bool)> = cases.iter().map(|case| (case["valid"].as_bool().unwrap(), case["valid_strict"].as_bool().unwrap())).collect();
+    assert_eq!(verdicts, vec![(true, false), (true, false), (true, false), (false, false), (true, false)]);
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! grow with the number of events:
 //!
 //! * column family `ids`: event id -> sequence, to check that no event id is
-//!   used twice (FORMAT.md 15, step 9) and to find a record for `prove`;
+//!   used twice (FORMAT.md 15, step 6) and to find a record for `prove`;
 //! * directory `merkle-nodes`: Merkle complete-subtree nodes `(level, index)`
 //!   as [`CompactRange::append`] reports them, in flat files
 //!   ([`crate::node_files`]); the store implements [`NodeStore`], so
@@ -15,7 +15,7 @@
 //! * column family `evidence`: evidence digest -> where it supported spend
 //!   (CBOR [`EvidenceUse`]), paged in and out of the ledger state around each
 //!   part of a chunk, so that "evidence supports spend once" is checked with
-//!   memory independent of the number of events (FORMAT.md 15, step 10);
+//!   memory independent of the number of events (FORMAT.md 15, step 9);
 //! * column family `evidence_undo`: for parts after that checkpoint, (first
 //!   seq of the part, digest) -> what `evidence` held for the digest before
 //!   (empty: nothing), which a trusted restart puts back.
