@@ -497,6 +497,37 @@ async fn publish_raw_ledger(url: &str, lines: &[Vec<u8>], checkpoints: &[SignedC
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trusted_restart_over_nats_refuses_a_stream_that_lost_what_it_trusted() {
+    // A trusted restart reads only the records after its checkpoint: it must still notice that the
+    // stream no longer holds the records it verified before (here: cut back to 30 of 35).
+    let fixture = Fixture::new();
+    let (lines, checkpoints) = (fixture.lines(), fixture.checkpoints());
+    let store = fixture.dir.path().join("store").display().to_string();
+    let trusted = fixture.dir.path().join("trusted.json").display().to_string();
+    let full = start_nats().await;
+    publish_raw_ledger(&full.url(), &lines[..CHECKPOINT_SIZES[1] as usize], &checkpoints).await;
+    let url = full.url();
+    let (store_arg, trusted_arg) = (store.clone(), trusted.clone());
+    let first = tokio::task::spawn_blocking(move || {
+        cli::run(&["verify", "--nats", &url, "--ledger", "test", "--store", &store_arg, "--save-trusted", &trusted_arg, "--json"], None, None)
+    })
+    .await
+    .expect("runs");
+    assert!(first.success(), "{first}");
+
+    let short = start_nats().await;
+    publish_raw_ledger(&short.url(), &lines[..30], &checkpoints[..1]).await;
+    let url = short.url();
+    let resumed =
+        tokio::task::spawn_blocking(move || cli::run(&["verify", "--nats", &url, "--ledger", "test", "--store", &store, "--trusted", &trusted, "--json"], None, None))
+            .await
+            .expect("runs");
+    assert!(!resumed.success(), "a stream shorter than the trusted checkpoint must fail:\n{resumed}");
+    let failure = &last_json(&resumed)["failure"];
+    assert_eq!((failure["kind"].as_str(), failure["seq"].as_u64()), (Some("rollback"), Some(31)), "{resumed}");
+}
+
 /// What a command printed on stdout as JSON: all of it, or else its last line (`tail --json` prints one object a line).
 fn last_json(output: &cli::Output) -> Value {
     let last_line = output.stdout.lines().last().unwrap_or_default();

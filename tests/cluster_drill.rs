@@ -232,7 +232,8 @@ struct GroupState {
 
 impl Observer {
     async fn connect(urls: &str) -> Observer {
-        let client = async_nats::connect(urls).await.expect("the observer connects to the cluster");
+        let addresses: Vec<async_nats::ServerAddr> = urls.split(',').map(|url| url.parse().expect("a server URL")).collect();
+        let client = async_nats::connect(addresses).await.expect("the observer connects to the cluster");
         let js = async_nats::jetstream::ContextBuilder::new().timeout(Duration::from_millis(REQUEST_TIMEOUT_MS)).build(client.clone());
         let broker = fundledger_nats::Broker::connect(urls).await.expect("the observer's reader connects to the cluster");
         Observer { client, js, broker, stream: fundledger_nats::stream_name("test").expect("stream name") }

@@ -293,8 +293,8 @@ async fn a_replicated_writer_on_a_nats_server_before_2_9_21_is_refused_with_the_
     let cluster = fundledger_nats::EmbeddedCluster::start_with_binary(3, Some(old_server.clone()))
         .await
         .unwrap_or_else(|error| panic!("a 3-node cluster of {} (scripts/setup installs Debian's nats-server): {error}", old_server.display()));
-    let client = async_nats::connect(cluster.url_list()).await.unwrap();
-    let reported = client.server_info().version;
+    let broker = fundledger_nats::Broker::connect(&cluster.url_list()).await.unwrap();
+    let reported = broker.server_version();
     let version: fundledger_nats::ServerVersion = reported.parse().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let config = WriterConfig { replicas: 3, ..WriterConfig::new(ledger_id(), cluster.url_list(), dir.path()) };
@@ -311,9 +311,8 @@ async fn a_replicated_writer_on_a_nats_server_before_2_9_21_is_refused_with_the_
     for part in [reported.as_str(), "3-replica", "#4320", "2.9.21", "--allow-old-nats-cluster"] {
         assert!(message.contains(part), "the refusal names {part:?}: {message}");
     }
-    let js = async_nats::jetstream::new(client);
     let stream = fundledger_nats::stream_name("test").unwrap();
-    assert!(js.get_stream(&stream).await.is_err(), "nothing was created before the refusal");
+    assert!(broker.raw_jetstream().get_stream(&stream).await.is_err(), "nothing was created before the refusal");
 
     let writer = start_writer_with(WriterConfig { allow_old_nats_cluster: true, ..config }).await;
     let receipts = append_all(&writer, Actors::new("old").setup()).await;

@@ -243,6 +243,11 @@ impl Verifier {
         self.replay.chain().size()
     }
 
+    /// The hash of the last record verified (32 zero bytes before the first).
+    pub fn head(&self) -> Hash {
+        *self.replay.chain().head()
+    }
+
     /// Starts parsing a chunk on the rayon pool, one task per batch of
     /// [`VERIFY_CHUNK_EVENTS`] records, queued first in, first out, and
     /// returns at once; [`ParsingChunk::wait`] collects the result. This is

@@ -164,6 +164,13 @@ pub async fn verify_nats(js: &fundledger_nats::Broker, ledger: &LedgerId, option
     let stream = fundledger_nats::stream_name(ledger.as_str())?;
     let total = fundledger_nats::append::last_sequence(js, &stream).await?;
     let (verifier, start) = crate::trusted::start(ledger, book, &options)?;
+    if verifier.size() > 0 {
+        // A trusted restart reads only what follows: the stream must still hold, as it was, the last record verified before.
+        let known = fundledger_core::rollback::KnownPosition { seq: verifier.size(), hash: verifier.head() };
+        let (tail, stored) = fundledger_nats::tail_and_message_at(js, &stream, known.seq).await?;
+        fundledger_core::rollback::check(known, tail, stored.as_deref())
+            .map_err(|rollback| Failure::new(rollback.first_bad_seq(), None, FailureKind::Rollback, rollback.to_string()))?;
+    }
     let (sender, receiver) = tokio::sync::mpsc::channel::<Chunk>(CHUNKS_IN_FLIGHT_MAX);
     let progress = options.progress.clone();
     let checker = tokio::task::spawn_blocking(move || run_checker(verifier, receiver, total, progress));
