@@ -382,7 +382,7 @@ pub struct ShowArgs {
     pub api: ApiArgs,
 }
 
-fn met(compliance: &Compliance) -> &'static str {
+fn met(compliance: &ComplianceView) -> &'static str {
     match compliance.met {
         Some(true) => "ok",
         Some(false) if compliance.bound == "max" => "ABOVE MAXIMUM",
@@ -459,7 +459,7 @@ pub async fn subfund_show(args: ShowArgs) -> Result<()> {
     Ok(())
 }
 
-fn print_standing(standing: &Standing) {
+fn print_standing(standing: &StandingView) {
     println!(
         "  {} in scheme {}: {} grants ({} open), committed {}, verified spend {}, disbursed {}, disbursable now {}",
         standing.enterprise,

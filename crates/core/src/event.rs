@@ -747,7 +747,7 @@ pub struct GrantClosed {
 // The catalogue.
 
 macro_rules! catalogue {
-    ($( $(#[$doc:meta])* $variant:ident($data:ident) = $name:literal ),* $(,)?) => {
+    ($( $(#[$doc:meta])* $variant:ident($data:ident) = $name:literal => $code:literal ),* $(,)?) => {
         /// Every kind of event, with its data. Wire form: `"type"` and `"data"`.
         #[derive(Clone, Debug, PartialEq, Serialize, JsonSchema)]
         #[serde(tag = "type", content = "data")]
@@ -759,8 +759,23 @@ macro_rules! catalogue {
             /// Every event type, in catalogue order.
             pub const TYPES: &'static [&'static str] = &[$($name),*];
 
+            /// Every event type and its stable code, in catalogue order.
+            pub const CODES: &'static [(&'static str, u8)] = &[$(($name, $code)),*];
+
             pub fn type_name(&self) -> &'static str {
                 match self { $(Event::$variant(_) => $name,)* }
+            }
+
+            /// The event type's stable code: what stores keep instead of the
+            /// name (the projector's index of events by entity). A code never
+            /// changes and is never reused, whatever the catalogue's order.
+            pub fn code(&self) -> u8 {
+                match self { $(Event::$variant(_) => $code,)* }
+            }
+
+            /// The event type whose stable code is `code`.
+            pub fn type_of_code(code: u8) -> Option<&'static str> {
+                match code { $($code => Some($name),)* _ => None }
             }
 
             /// Parses the `data` of an event of type `event_type`.
@@ -781,34 +796,36 @@ macro_rules! catalogue {
     };
 }
 
+// Each type's code (after `=>`) is its stable number in stores: codes are
+// never changed or reused; a new type takes the next unused one.
 catalogue! {
-    LedgerGenesis(LedgerGenesis) = "ledger.genesis",
-    KeyRegistered(KeyRegistered) = "key.registered",
-    KeyRevoked(KeyRevoked) = "key.revoked",
-    RoleGranted(RoleChange) = "role.granted",
-    RoleRevoked(RoleChange) = "role.revoked",
-    FundEstablished(FundEstablished) = "fund.established",
-    SubFundAdmitted(SubFundAdmitted) = "subfund.admitted",
-    MarketCommitted(MarketCommitted) = "subfund.market_committed",
-    GovernmentCommitted(GovernmentCommitted) = "subfund.government_committed",
-    CapitalCalled(CapitalCalled) = "subfund.capital_called",
-    Distributed(Distributed) = "subfund.distributed",
-    NavReported(NavReported) = "subfund.nav_reported",
-    Invested(Invested) = "subfund.invested",
-    WrittenOff(WrittenOff) = "subfund.written_off",
-    FeeCharged(FeeCharged) = "subfund.fee_charged",
-    ProductionSpendReported(ProductionSpendReported) = "subfund.production_spend_reported",
-    SchemeEstablished(SchemeEstablished) = "scheme.established",
-    GrantApproved(GrantApproved) = "grant.approved",
-    SpendVerified(SpendVerified) = "grant.spend_verified",
-    GrantCompleted(GrantCompleted) = "grant.completed",
-    GrantDisbursed(GrantDisbursed) = "grant.disbursed",
-    GrantClawedBack(GrantClawedBack) = "grant.clawed_back",
-    GrantClosed(GrantClosed) = "grant.closed",
-    SchemeAmended(SchemeAmended) = "scheme.amended",
-    SpendDisallowed(SpendDisallowed) = "grant.spend_disallowed",
-    MilestoneAccepted(MilestoneAccepted) = "grant.milestone_accepted",
-    EnterprisesAssociated(EnterprisesAssociated) = "enterprise.associated",
+    LedgerGenesis(LedgerGenesis) = "ledger.genesis" => 0,
+    KeyRegistered(KeyRegistered) = "key.registered" => 1,
+    KeyRevoked(KeyRevoked) = "key.revoked" => 2,
+    RoleGranted(RoleChange) = "role.granted" => 3,
+    RoleRevoked(RoleChange) = "role.revoked" => 4,
+    FundEstablished(FundEstablished) = "fund.established" => 5,
+    SubFundAdmitted(SubFundAdmitted) = "subfund.admitted" => 6,
+    MarketCommitted(MarketCommitted) = "subfund.market_committed" => 7,
+    GovernmentCommitted(GovernmentCommitted) = "subfund.government_committed" => 8,
+    CapitalCalled(CapitalCalled) = "subfund.capital_called" => 9,
+    Distributed(Distributed) = "subfund.distributed" => 10,
+    NavReported(NavReported) = "subfund.nav_reported" => 11,
+    Invested(Invested) = "subfund.invested" => 12,
+    WrittenOff(WrittenOff) = "subfund.written_off" => 13,
+    FeeCharged(FeeCharged) = "subfund.fee_charged" => 14,
+    ProductionSpendReported(ProductionSpendReported) = "subfund.production_spend_reported" => 15,
+    SchemeEstablished(SchemeEstablished) = "scheme.established" => 16,
+    GrantApproved(GrantApproved) = "grant.approved" => 17,
+    SpendVerified(SpendVerified) = "grant.spend_verified" => 18,
+    GrantCompleted(GrantCompleted) = "grant.completed" => 19,
+    GrantDisbursed(GrantDisbursed) = "grant.disbursed" => 20,
+    GrantClawedBack(GrantClawedBack) = "grant.clawed_back" => 21,
+    GrantClosed(GrantClosed) = "grant.closed" => 22,
+    SchemeAmended(SchemeAmended) = "scheme.amended" => 23,
+    SpendDisallowed(SpendDisallowed) = "grant.spend_disallowed" => 24,
+    MilestoneAccepted(MilestoneAccepted) = "grant.milestone_accepted" => 25,
+    EnterprisesAssociated(EnterprisesAssociated) = "enterprise.associated" => 26,
 }
 
 /// What an actor signs: the event and its metadata.
@@ -964,6 +981,61 @@ mod tests {
         }
         let fund = serde_json::to_value(crate::presets::itif_v1("itf")).unwrap();
         assert!(fund.get("dual_control").is_none() && fund.get("subfund_committed_size_min_cents").is_none(), "{fund}");
+    }
+
+    /// The codes the read models were written with when codes were introduced
+    /// (then each type's position in the catalogue): they must never change.
+    const CODES_AS_STORED: [(&str, u8); 27] = [
+        ("ledger.genesis", 0),
+        ("key.registered", 1),
+        ("key.revoked", 2),
+        ("role.granted", 3),
+        ("role.revoked", 4),
+        ("fund.established", 5),
+        ("subfund.admitted", 6),
+        ("subfund.market_committed", 7),
+        ("subfund.government_committed", 8),
+        ("subfund.capital_called", 9),
+        ("subfund.distributed", 10),
+        ("subfund.nav_reported", 11),
+        ("subfund.invested", 12),
+        ("subfund.written_off", 13),
+        ("subfund.fee_charged", 14),
+        ("subfund.production_spend_reported", 15),
+        ("scheme.established", 16),
+        ("grant.approved", 17),
+        ("grant.spend_verified", 18),
+        ("grant.completed", 19),
+        ("grant.disbursed", 20),
+        ("grant.clawed_back", 21),
+        ("grant.closed", 22),
+        ("scheme.amended", 23),
+        ("grant.spend_disallowed", 24),
+        ("grant.milestone_accepted", 25),
+        ("enterprise.associated", 26),
+    ];
+
+    #[test]
+    fn every_type_has_a_distinct_stable_code() {
+        assert_eq!(Event::CODES.len(), Event::TYPES.len());
+        let mut codes: Vec<u8> = Event::CODES.iter().map(|(_, code)| *code).collect();
+        codes.sort_unstable();
+        codes.dedup();
+        assert_eq!(codes.len(), Event::TYPES.len(), "two event types share a code");
+        for (name, code) in Event::CODES {
+            assert_eq!(Event::type_of_code(*code), Some(*name));
+        }
+        for (name, code) in CODES_AS_STORED {
+            assert!(Event::CODES.contains(&(name, code)), "{name} must keep code {code}");
+        }
+        assert_eq!(Event::type_of_code(u8::MAX), None);
+    }
+
+    #[test]
+    fn an_events_code_is_its_types() {
+        let event = Event::GrantCompleted(GrantCompleted { grant: "g1".parse().unwrap() });
+        assert_eq!(Event::type_of_code(event.code()), Some(event.type_name()));
+        assert_eq!(event.code(), 19);
     }
 
     #[test]

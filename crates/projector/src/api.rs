@@ -25,25 +25,52 @@ pub const DEFAULT_ADDRESS: &str = "127.0.0.1:7401";
 
 type Params = HashMap<String, String>;
 
-struct ApiError(QueryError);
+enum ApiError {
+    /// The query's own answer: a refusal or a read-model failure.
+    Query(QueryError),
+    /// The query task panicked (or was cancelled): a server error.
+    Task(String),
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ApiError::Query(error) => error.fmt(formatter),
+            ApiError::Task(message) => formatter.write_str(message),
+        }
+    }
+}
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let (status, code) = match &self.0 {
-            QueryError::NotFound { .. } => (StatusCode::NOT_FOUND, "not_found"),
-            QueryError::AsOfAhead { .. } => (StatusCode::CONFLICT, "as_of_ahead"),
-            QueryError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
-            QueryError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "read_model"),
+        let (status, code) = match &self {
+            ApiError::Query(QueryError::NotFound { .. }) => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::Query(QueryError::AsOfAhead { .. }) => (StatusCode::CONFLICT, "as_of_ahead"),
+            ApiError::Query(QueryError::BadRequest(_)) => (StatusCode::BAD_REQUEST, "bad_request"),
+            ApiError::Query(QueryError::Store(_) | QueryError::Overflow(_)) => (StatusCode::INTERNAL_SERVER_ERROR, "read_model"),
+            ApiError::Task(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         };
         if status == StatusCode::INTERNAL_SERVER_ERROR {
-            tracing::error!(error = %self.0, "query failed");
+            tracing::error!(error = %self, "query failed");
         }
-        (status, Json(json!({"error": {"code": code, "message": self.0.to_string()}}))).into_response()
+        (status, Json(json!({"error": {"code": code, "message": self.to_string()}}))).into_response()
     }
 }
 
 fn bad(message: String) -> ApiError {
-    ApiError(QueryError::BadRequest(message))
+    ApiError::Query(QueryError::BadRequest(message))
+}
+
+/// The outcome of a query task: its own result, or, when the task panicked
+/// (a defect, never the caller's fault), a server error logged as one.
+fn joined<T>(outcome: Result<Result<T, QueryError>, tokio::task::JoinError>) -> Result<T, ApiError> {
+    match outcome {
+        Ok(result) => result.map_err(ApiError::Query),
+        Err(error) => {
+            tracing::error!(error = %error, "a query task panicked");
+            Err(ApiError::Task(format!("the query task failed: {error}")))
+        }
+    }
 }
 
 /// Refuses parameters other than `allowed`.
@@ -74,15 +101,14 @@ where
     T: Serialize + Send + 'static,
     F: FnOnce(&Query) -> Result<T, QueryError> + Send + 'static,
 {
-    let result = tokio::task::spawn_blocking(move || {
+    let outcome = tokio::task::spawn_blocking(move || {
         let reader = store.reader()?;
         let query = Query::new(&reader, as_of)?;
         let data = work(&query)?;
         Ok::<_, QueryError>(query.answer(data))
     })
-    .await
-    .map_err(|error| bad(format!("the query task failed: {error}")))?;
-    Ok(Json(result.map_err(ApiError)?).into_response())
+    .await;
+    Ok(Json(joined(outcome)?).into_response())
 }
 
 async fn status(State(store): State<Arc<Store>>, QueryParams(params): QueryParams<Params>) -> Result<Response, ApiError> {
@@ -151,7 +177,7 @@ async fn events(State(store): State<Arc<Store>>, QueryParams(params): QueryParam
 
 async fn quarterly_report(State(store): State<Arc<Store>>, QueryParams(params): QueryParams<Params>) -> Result<Response, ApiError> {
     check_params(&params, &["as_of", "quarter", "format"])?;
-    let quarter = Quarter::parse(params.get("quarter").ok_or_else(|| bad("quarter is required, e.g. quarter=2026Q1".to_string()))?).map_err(ApiError)?;
+    let quarter = Quarter::parse(params.get("quarter").ok_or_else(|| bad("quarter is required, e.g. quarter=2026Q1".to_string()))?).map_err(ApiError::Query)?;
     let csv = match params.get("format").map(String::as_str) {
         None | Some("json") => false,
         Some("csv") => true,
@@ -161,14 +187,13 @@ async fn quarterly_report(State(store): State<Arc<Store>>, QueryParams(params): 
     if !csv {
         return answer(store, as_of, move |query| query::quarterly_report(query, quarter)).await;
     }
-    let result = tokio::task::spawn_blocking(move || {
+    let outcome = tokio::task::spawn_blocking(move || {
         let reader = store.reader()?;
         let query = Query::new(&reader, as_of)?;
         Ok::<_, QueryError>((query.seq(), query::report_csv(&query::quarterly_report(&query, quarter)?)))
     })
-    .await
-    .map_err(|error| bad(format!("the query task failed: {error}")))?;
-    let (seq, body) = result.map_err(ApiError)?;
+    .await;
+    let (seq, body) = joined(outcome)?;
     Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()), (header::HeaderName::from_static("fundledger-seq"), seq.to_string())], body)
         .into_response())
 }
@@ -188,7 +213,7 @@ async fn readyz(State(store): State<Arc<Store>>) -> Response {
     }
     match answer(store, None, query::status).await {
         Ok(_) => "ready".into_response(),
-        Err(error) => (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {}", error.0)).into_response(),
+        Err(error) => (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {error}")).into_response(),
     }
 }
 
@@ -245,4 +270,35 @@ pub async fn serve_with(
 ) -> std::io::Result<()> {
     let router = if hide_metrics { fundledger_http::without_metrics(router(store)) } else { router(store) };
     fundledger_http::serve_until(listener, router, options, shutdown).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn body_of(response: Response) -> serde_json::Value {
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_panicked_query_task_is_a_server_error() {
+        let outcome = tokio::task::spawn_blocking(|| -> Result<u64, QueryError> { panic!("a defect in a query") }).await;
+        assert!(outcome.as_ref().is_err_and(|error| error.is_panic()));
+        let response = joined(outcome).err().expect("a panic is an error").into_response();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = body_of(response).await;
+        assert_eq!(body["error"]["code"], "internal", "{body}");
+        assert!(body["error"]["message"].as_str().unwrap().contains("the query task failed"), "{body}");
+    }
+
+    #[tokio::test]
+    async fn a_query_error_keeps_its_status() {
+        let response = joined::<u64>(Ok(Err(QueryError::BadRequest("no".to_string())))).err().unwrap().into_response();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(body_of(response).await["error"]["code"], "bad_request");
+        let response = joined::<u64>(Ok(Err(QueryError::Overflow("NAVs overflow".to_string())))).err().unwrap().into_response();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(joined(Ok(Ok::<u64, QueryError>(7))).ok(), Some(7));
+    }
 }

@@ -6,7 +6,7 @@
 //! | `m/ledger`, `m/format` | the ledger id and the layout version, checked on open |
 //! | `e/<seq>` | the record exactly as stored in the stream |
 //! | `i/<event id>` | u64be seq |
-//! | `x/<kind>/<id>\0<seq>` | one byte: the event type's index in `Event::TYPES` (events by entity) |
+//! | `x/<kind>/<id>\0<seq>` | one byte: the event type's stable code, `Event::code` (events by entity) |
 //! | `v/<kind>/<id>\0<seq>` | the entity's model after record `seq` (encoded as `model::Stored` says: postcard, or JSON for schemes): its full history |
 //! | `d/<kind>/<id>` | u64be seq that created it (the directory of entities) |
 //! | `c/<kind>/<id>\0<child kind>/<child id>` | u64be seq that linked them (sub-funds of a fund, grants of a scheme or enterprise) |
@@ -14,6 +14,8 @@
 //!
 //! Sequences are big-endian so that keys sort in ledger order, and a `\0`
 //! ends every id (ids never contain one), so `g1` never matches `g10`.
+
+use fundledger_core::event::Event;
 
 /// Version of this layout; a database of another version must be rebuilt
 /// (2: versions of most models in postcard instead of JSON).
@@ -156,6 +158,20 @@ pub fn flow(kind: Kind, id: &str, seq: u64) -> Vec<u8> {
     build(24 + id.len(), |key| flow_into(key, kind, id, seq))
 }
 
+/// The value of an index entry: the event type's stable code (`Event::code`,
+/// fixed in the core's catalogue), never its position in the catalogue.
+pub fn index_value(event: &Event) -> [u8; 1] {
+    [event.code()]
+}
+
+/// The event type an index entry's value names, if it names one.
+pub fn event_type_of_index_value(value: &[u8]) -> Option<&'static str> {
+    match value {
+        [code] => Event::type_of_code(*code),
+        _ => None,
+    }
+}
+
 /// The sequence at the end of a key that ends with one.
 pub fn trailing_seq(key: &[u8]) -> Option<u64> {
     let start = key.len().checked_sub(8)?;
@@ -203,5 +219,17 @@ mod tests {
         assert_eq!(trailing_seq(&g1), Some(5));
         assert_eq!(decode_position(&encode_position(7, &[3; 32])), Some((7, [3; 32])));
         assert!(child(Kind::Scheme, "s", Kind::Grant, "g").starts_with(&children_prefix(Kind::Scheme, "s", Kind::Grant)));
+    }
+
+    #[test]
+    fn index_values_are_stable_event_codes() {
+        use fundledger_core::event::GrantCompleted;
+        let event = Event::GrantCompleted(GrantCompleted { grant: "g1".parse().unwrap() });
+        // Read models written before the codes were explicit stored the catalogue position, 19.
+        assert_eq!(index_value(&event), [19]);
+        assert_eq!(event_type_of_index_value(&index_value(&event)), Some("grant.completed"));
+        assert_eq!(event_type_of_index_value(&[0]), Some("ledger.genesis"));
+        assert_eq!(event_type_of_index_value(&[]), None);
+        assert_eq!(event_type_of_index_value(&[200]), None);
     }
 }

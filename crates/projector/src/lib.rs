@@ -6,8 +6,9 @@
 //! and every record indexed by id and by entity. The query API serves them as
 //! HTTP JSON with an OpenAPI document.
 //!
-//! * [`record`], [`projection`], [`metrics`], [`model`], [`keys`]: pure —
-//!   record -> key/value changes, and DPI/RVPI/TVPI/IRR from integer cents.
+//! * [`record`], [`projection`], [`performance`], [`model`], [`keys`]: pure —
+//!   record -> key/value changes, and fund performance (DPI/RVPI/TVPI/IRR)
+//!   from integer cents.
 //! * [`store`]: the RocksDB adapter. The applied position is written in the
 //!   same WriteBatch as the model changes it covers.
 //! * [`consumer`]: the loop that reads the stream and applies strictly in
@@ -19,9 +20,9 @@
 pub mod api;
 pub mod consumer;
 pub mod keys;
-pub mod metrics;
 pub mod model;
 pub mod openapi;
+pub mod performance;
 pub mod projection;
 pub mod query;
 pub mod record;

@@ -15,7 +15,7 @@ use fundledger_core::crypto::KeyId;
 use fundledger_core::event::{CloseReason, FundEstablished, Period, SchemeAmended, SchemeEstablished, Text};
 use fundledger_core::id::{EnterpriseId, FundId, GrantId, InvestmentId, LedgerId, SchemeId, SubFundId, ThemeId};
 use fundledger_core::ledger::{self as core, EnterpriseStanding};
-use fundledger_core::money::Money;
+use fundledger_core::money::{Money, MoneyError};
 use fundledger_core::time::{Date, Timestamp};
 
 /// The ledger itself: its genesis and key counts.
@@ -89,14 +89,19 @@ pub struct SubFundModel {
 }
 
 impl SubFundModel {
-    /// Committed size: market plus government commitments (checked on apply).
-    pub fn committed_size(&self) -> Money {
-        self.market_committed_cents.checked_add(self.government_committed_cents).unwrap_or(Money::MAX)
+    /// Committed size: market plus government commitments. The projection
+    /// refuses a record that makes it overflow, so an error means the read
+    /// model disagrees with the projection.
+    pub fn committed_size(&self) -> Result<Money, MoneyError> {
+        self.market_committed_cents.checked_add(self.government_committed_cents)
     }
     /// What the government can still be called for: commitment plus recallable
-    /// distributions, less paid-in (as the core computes it).
+    /// distributions, less paid-in, floored at zero as the core's `SubFund::uncalled` is.
     pub fn uncalled(&self) -> Money {
-        self.government_committed_cents.checked_add(self.recallable_distributed_cents).unwrap_or(Money::MAX).saturating_sub(self.paid_in_cents)
+        // Exactly the core's arithmetic: both terms are below 2^53, so their sum fits in a u64, and the
+        // result is at most the commitment (recallable distributions never exceed paid-in), so it is an amount.
+        let (committed, recallable) = (self.government_committed_cents.cents(), self.recallable_distributed_cents.cents());
+        Money::from_cents((committed + recallable).saturating_sub(self.paid_in_cents.cents())).unwrap_or(Money::MAX)
     }
     /// What the core measures this sub-fund's compliance from.
     pub fn figures(&self) -> core::SubFundFigures {
@@ -172,12 +177,25 @@ impl SchemeModel {
     }
 }
 
+/// The core's `GrantStatus` as the read models store and serve it (snake_case;
+/// the variants' order is part of the stored encoding).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum GrantStatus {
+#[schemars(rename = "GrantStatus")]
+pub enum GrantStatusView {
     Open,
     Completed,
     Closed,
+}
+
+impl From<GrantStatusView> for core::GrantStatus {
+    fn from(status: GrantStatusView) -> core::GrantStatus {
+        match status {
+            GrantStatusView::Open => core::GrantStatus::Open,
+            GrantStatusView::Completed => core::GrantStatus::Completed,
+            GrantStatusView::Closed => core::GrantStatus::Closed,
+        }
+    }
 }
 
 /// One grant (one approved project).
@@ -201,7 +219,7 @@ pub struct GrantModel {
     pub forfeited_cents: Money,
     /// Milestones of the payment schedule accepted so far.
     pub milestones_accepted: u32,
-    pub status: GrantStatus,
+    pub status: GrantStatusView,
     pub close_reason: Option<CloseReason>,
     pub approved_seq: u64,
     pub approved_at: Timestamp,
@@ -228,11 +246,7 @@ impl GrantModel {
             verified_spend: self.verified_spend_cents,
             disbursed: self.disbursed_cents,
             clawed_back: self.clawed_back_cents,
-            status: match self.status {
-                GrantStatus::Open => core::GrantStatus::Open,
-                GrantStatus::Completed => core::GrantStatus::Completed,
-                GrantStatus::Closed => core::GrantStatus::Closed,
-            },
+            status: self.status.into(),
             disallowed_spend: self.disallowed_spend_cents,
             forfeited: self.forfeited_cents,
             milestones_accepted: self.milestones_accepted,

@@ -70,7 +70,7 @@ pub fn document() -> Value {
         json!({
             "type": "object", "required": ["error"],
             "properties": {"error": {"type": "object", "required": ["code", "message"], "properties": {
-                "code": {"type": "string", "enum": ["bad_request", "not_found", "as_of_ahead", "read_model"]},
+                "code": {"type": "string", "enum": ["bad_request", "not_found", "as_of_ahead", "read_model", "internal"]},
                 "message": {"type": "string", "description": "What is wrong, with the figures."}
             }}}
         }),

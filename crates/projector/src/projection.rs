@@ -187,11 +187,10 @@ fn add(a: Money, b: Money, what: &str) -> Result<Money, String> {
     a.checked_add(b).map_err(|_| format!("{what}: {a} + {b} overflows"))
 }
 
-fn type_index(event: &Event) -> u8 {
-    let name = event.type_name();
-    let index = Event::TYPES.iter().position(|candidate| *candidate == name).unwrap_or(u8::MAX as usize);
-    debug_assert!(index < u8::MAX as usize);
-    index as u8
+/// `a - b` for amounts that the core's rules keep at least `b`: an underflow
+/// means the read model disagrees with the stream, and the record is refused.
+fn subtract(a: Money, b: Money, what: &str) -> Result<Money, String> {
+    a.checked_sub(b).map_err(|_| format!("{what}: {a} - {b} is below zero; the read model disagrees with the ledger's rules"))
 }
 
 fn stored<T: Stored>(value: &T) -> impl FnOnce(&mut Vec<u8>) -> Result<(), String> + '_ {
@@ -544,7 +543,7 @@ impl Projection {
                     disallowed_spend_cents: Money::ZERO,
                     forfeited_cents: Money::ZERO,
                     milestones_accepted: 0,
-                    status: GrantStatus::Open,
+                    status: GrantStatusView::Open,
                     close_reason: None,
                     approved_seq: seq,
                     approved_at: at.clone(),
@@ -577,7 +576,7 @@ impl Projection {
             }
             Event::GrantCompleted(data) => {
                 let mut grant = self.grant(&data.grant, seq)?;
-                grant.status = GrantStatus::Completed;
+                grant.status = GrantStatusView::Completed;
                 Delta { index: Some((Kind::Grant, data.grant.to_string())), grant: Some(grant), ..Delta::default() }
             }
             Event::GrantDisbursed(data) => {
@@ -602,10 +601,12 @@ impl Projection {
                 if data.reason_code.is_some_and(|code| code.forfeits()) {
                     grant.forfeited_cents = add(grant.forfeited_cents, data.amount_cents, "forfeited")?;
                 }
-                scheme.disbursed_cents = scheme.disbursed_cents.saturating_sub(data.amount_cents);
+                // The core refuses a clawback above the grant's net disbursement, which the scheme's includes.
+                scheme.disbursed_cents = subtract(scheme.disbursed_cents, data.amount_cents, "scheme disbursements")?;
                 scheme.clawed_back_cents = add(scheme.clawed_back_cents, data.amount_cents, "scheme clawbacks")?;
-                let released = before.committed().saturating_sub(grant.committed());
-                scheme.committed_cents = scheme.committed_cents.saturating_sub(released);
+                // A clawback only lowers what the grant holds, and the scheme's commitments include it.
+                let released = subtract(before.committed(), grant.committed(), "the grant's commitment")?;
+                scheme.committed_cents = subtract(scheme.committed_cents, released, "scheme commitments")?;
                 let flow = Flow { grant: Some(data.grant.clone()), ..Self::flow(FlowKind::Clawback, record, data.amount_cents) };
                 Delta {
                     index: Some((Kind::Grant, data.grant.to_string())),
@@ -630,7 +631,7 @@ impl Projection {
             }
             Event::MilestoneAccepted(data) => {
                 let mut grant = self.grant(&data.grant, seq)?;
-                grant.milestones_accepted = grant.milestones_accepted.saturating_add(1);
+                grant.milestones_accepted = grant.milestones_accepted.checked_add(1).ok_or("milestones accepted overflow")?;
                 Delta { index: Some((Kind::Grant, data.grant.to_string())), grant: Some(grant), ..Delta::default() }
             }
             Event::EnterprisesAssociated(data) => {
@@ -648,11 +649,13 @@ impl Projection {
                 let before = self.grant(&data.grant, seq)?;
                 let mut scheme = self.scheme(&before.scheme, seq)?;
                 let mut grant = before.clone();
-                grant.status = GrantStatus::Closed;
+                grant.status = GrantStatusView::Closed;
                 grant.close_reason = Some(data.reason);
-                let released = before.committed().saturating_sub(grant.committed());
-                scheme.committed_cents = scheme.committed_cents.saturating_sub(released);
-                scheme.open_grant_count = scheme.open_grant_count.saturating_sub(1);
+                // Closing keeps only the net disbursement, never more than the open grant held.
+                let released = subtract(before.committed(), grant.committed(), "the grant's commitment")?;
+                scheme.committed_cents = subtract(scheme.committed_cents, released, "scheme commitments")?;
+                scheme.open_grant_count =
+                    scheme.open_grant_count.checked_sub(1).ok_or_else(|| format!("scheme {} has no open grant to close", scheme.terms.scheme))?;
                 let flow = Flow { grant: Some(data.grant.clone()), ..Self::flow(FlowKind::Release, record, released) };
                 Delta {
                     index: Some((Kind::Grant, data.grant.to_string())),
@@ -673,7 +676,7 @@ impl Projection {
         changes.put(|key| keys::record_into(key, seq), bytes(payload))?;
         changes.put(|key| keys::event_id_into(key, record.id.as_str()), bytes(&seq_bytes))?;
         if let Some((kind, id)) = &delta.index {
-            changes.put(|key| keys::index_into(key, *kind, id, seq), bytes(&[type_index(&record.event)]))?;
+            changes.put(|key| keys::index_into(key, *kind, id, seq), bytes(&keys::index_value(&record.event)))?;
         }
         if let Some(model) = &delta.ledger {
             changes.put(|key| keys::version_into(key, Kind::Ledger, model.ledger.as_str(), seq), stored(model))?;
@@ -736,6 +739,101 @@ impl Projection {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use fundledger_core::crypto::SecretKey;
+    use fundledger_core::event::{CloseReason, GrantClawedBack, GrantClosed, Text};
+    use fundledger_core::record::{Record, SignedEvent};
+    use fundledger_core::time::Timestamp;
+
+    fn at() -> Timestamp {
+        Timestamp::parse("2026-01-01T00:00:00Z").unwrap()
+    }
+
+    /// A scheme and one grant of 100 with 60 disbursed, as a projection restored from a store holds them.
+    fn restored(scheme_disbursed: Money, scheme_committed: Money, open_grants: u32) -> Projection {
+        let grant = GrantModel {
+            grant: "g1".parse().unwrap(),
+            scheme: "s1".parse().unwrap(),
+            enterprise: "ent-1".parse().unwrap(),
+            enterprise_name: Text::parse("Enterprise").unwrap(),
+            project: Text::parse("Project").unwrap(),
+            approved_cost_cents: Money::hkd(200),
+            grant_cents: Money::hkd(100),
+            duration_months: 12,
+            verified_spend_cents: Money::hkd(120),
+            disbursed_cents: Money::hkd(60),
+            clawed_back_cents: Money::ZERO,
+            disallowed_spend_cents: Money::ZERO,
+            forfeited_cents: Money::ZERO,
+            milestones_accepted: 0,
+            status: GrantStatusView::Open,
+            close_reason: None,
+            approved_seq: 1,
+            approved_at: at(),
+            seq: 1,
+            events: 2,
+        };
+        let scheme = SchemeModel {
+            terms: fundledger_core::presets::matching_scheme("s1", "Scheme", Money::hkd(1_000)),
+            approved_cents: Money::hkd(100),
+            committed_cents: scheme_committed,
+            disbursed_cents: scheme_disbursed,
+            clawed_back_cents: Money::ZERO,
+            grant_count: 1,
+            open_grant_count: open_grants,
+            enterprise_count: 1,
+            amendments: Vec::new(),
+            budget_top_ups_cents: Money::ZERO,
+            established_seq: 1,
+            established_at: at(),
+            seq: 1,
+        };
+        let entities = Entities { schemes: vec![scheme], grants: vec![grant], ..Entities::default() };
+        Projection::restore(LedgerId::parse("hk").unwrap(), Position::START, entities)
+    }
+
+    fn apply(projection: &mut Projection, event: Event) -> Result<(), ProjectionError> {
+        let key = SecretKey::from_seed_label("alice");
+        let ledger = LedgerId::parse("hk").unwrap();
+        let signed = SignedEvent::author(&ledger, "e1".parse().unwrap(), at(), event, &[&key]).unwrap();
+        let payload = Record::seal(ledger, 1, GENESIS_PREV, at(), signed).to_json();
+        let record = crate::record::parse_record(&payload).unwrap();
+        projection.apply(&payload, &record, &mut Changes::default())
+    }
+
+    fn clawback(amount: Money) -> Event {
+        Event::GrantClawedBack(GrantClawedBack { grant: "g1".parse().unwrap(), amount_cents: amount, reason: Text::parse("audit").unwrap(), reason_code: None })
+    }
+
+    #[test]
+    fn sums_the_rules_keep_in_range_are_applied_exactly() {
+        let mut projection = restored(Money::hkd(60), Money::hkd(100), 1);
+        apply(&mut projection, clawback(Money::hkd(10))).unwrap();
+        assert_eq!(projection.schemes[&"s1".parse().unwrap()].disbursed_cents, Money::hkd(50));
+        let mut projection = restored(Money::hkd(60), Money::hkd(100), 1);
+        apply(&mut projection, Event::GrantClosed(GrantClosed { grant: "g1".parse().unwrap(), reason: CloseReason::Completed })).unwrap();
+        let scheme = &projection.schemes[&"s1".parse().unwrap()];
+        assert_eq!((scheme.committed_cents, scheme.open_grant_count), (Money::hkd(60), 0));
+    }
+
+    #[test]
+    fn a_read_model_that_disagrees_with_the_rules_stops_the_projection_instead_of_saturating() {
+        // The scheme's disbursements (30) are below its grant's (60): a clawback of 40 cannot come from it.
+        let mut projection = restored(Money::hkd(30), Money::hkd(100), 1);
+        let error = apply(&mut projection, clawback(Money::hkd(40))).unwrap_err();
+        assert!(matches!(&error, ProjectionError::Inconsistent { seq: 1, reason, .. } if reason.contains("scheme disbursements")), "{error}");
+        assert_eq!(projection.position(), Position::START, "nothing applied");
+
+        // The scheme's commitments (20) are below what closing its grant releases (40).
+        let mut projection = restored(Money::hkd(60), Money::hkd(20), 1);
+        let close = || Event::GrantClosed(GrantClosed { grant: "g1".parse().unwrap(), reason: CloseReason::Completed });
+        let error = apply(&mut projection, close()).unwrap_err();
+        assert!(matches!(&error, ProjectionError::Inconsistent { reason, .. } if reason.contains("scheme commitments")), "{error}");
+
+        // No open grant is counted, yet one is closed.
+        let mut projection = restored(Money::hkd(60), Money::hkd(100), 0);
+        let error = apply(&mut projection, close()).unwrap_err();
+        assert!(error.to_string().contains("no open grant"), "{error}");
+    }
 
     fn put(changes: &mut Changes, key: &[u8], value: &[u8]) {
         changes.put(|out| out.extend_from_slice(key), bytes(value)).unwrap();

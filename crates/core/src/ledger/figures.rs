@@ -145,6 +145,25 @@ pub fn headroom(terms: &SchemeEstablished, budget_left: Money, group: Vec<Enterp
     Headroom { group, enterprise_grant, projects, concurrent_projects, scheme_budget: budget_left, next_grant_max: next }
 }
 
+/// Which side of its bound a share must stay on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Bound {
+    /// The share must not exceed the bound.
+    Max,
+    /// The share must reach the bound.
+    Min,
+}
+
+impl Bound {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Bound::Max => "max",
+            Bound::Min => "min",
+        }
+    }
+}
+
 /// A share held to a bound: `part / whole` at most or at least `bound_bps / 10000`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Compliance {
@@ -155,20 +174,20 @@ pub struct Compliance {
     /// The share in basis points, rounded down; `None` when `whole` is zero.
     pub share_bps: Option<u64>,
     pub bound_bps: u32,
-    /// `true`: the share must not exceed the bound; `false`: it must reach it.
-    pub is_max: bool,
+    /// Whether the share must stay at most (`max`) or reach at least (`min`) the bound.
+    pub bound: Bound,
     /// Whether the bound holds, exactly; `None` when there is nothing to measure yet.
     pub met: Option<bool>,
 }
 
 impl Compliance {
     pub fn at_most(part: Money, whole: Money, bound_bps: u32) -> Compliance {
-        Compliance::of(part, whole, bound_bps, true)
+        Compliance::of(part, whole, bound_bps, Bound::Max)
     }
     pub fn at_least(part: Money, whole: Money, bound_bps: u32) -> Compliance {
-        Compliance::of(part, whole, bound_bps, false)
+        Compliance::of(part, whole, bound_bps, Bound::Min)
     }
-    fn of(part: Money, whole: Money, bound_bps: u32, is_max: bool) -> Compliance {
+    fn of(part: Money, whole: Money, bound_bps: u32, bound: Bound) -> Compliance {
         let (left, right) = (part.cents() as u128 * BASIS_POINTS_ONE as u128, bound_bps as u128 * whole.cents() as u128);
         let measured = !whole.is_zero();
         Compliance {
@@ -176,8 +195,11 @@ impl Compliance {
             whole,
             share_bps: measured.then(|| (left / whole.cents() as u128) as u64),
             bound_bps,
-            is_max,
-            met: measured.then_some(if is_max { left <= right } else { left >= right }),
+            bound,
+            met: measured.then_some(match bound {
+                Bound::Max => left <= right,
+                Bound::Min => left >= right,
+            }),
         }
     }
     /// The part that reaches the bound exactly: `whole * bound / 10000`, rounded up.

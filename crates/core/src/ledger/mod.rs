@@ -41,8 +41,8 @@ use crate::time::Date;
 
 pub use access::dual_control_threshold;
 pub use figures::{
-    government_share, grant_position, headroom, programme_size, subfund_compliance, Compliance, GrantPosition, Headroom, ProgrammeSize, SubFundCompliance,
-    SubFundFigures,
+    government_share, grant_position, headroom, programme_size, subfund_compliance, Bound, Compliance, GrantPosition, Headroom, ProgrammeSize,
+    SubFundCompliance, SubFundFigures,
 };
 pub use grant::{evidence_consulted, terms_in_force};
 pub use violation::{Rule, Violation};

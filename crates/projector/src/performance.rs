@@ -1,4 +1,6 @@
-//! Private-equity metrics from integer cents (ILPA / GIPS conventions).
+//! Fund performance from integer cents (ILPA / GIPS conventions): the
+//! multiples DPI, RVPI and TVPI, shares, and since-inception IRR. (Service
+//! metrics, the Prometheus kind, are `fundledger_metrics`'.)
 //!
 //! PIC is the sum of contributions (capital calls and management fees);
 //! DPI = distributions / PIC, RVPI = NAV / PIC, TVPI = (distributions + NAV) / PIC.
@@ -14,9 +16,11 @@ use serde::{Deserialize, Serialize};
 
 use fundledger_core::money::Money;
 
-/// An exact ratio of two amounts, e.g. DPI = distributions / paid-in.
+/// An exact multiple of two amounts, e.g. DPI = distributions / paid-in
+/// (served under the schema name `Ratio`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct Ratio {
+#[schemars(rename = "Ratio")]
+pub struct Multiple {
     pub numerator_cents: u64,
     pub denominator_cents: u64,
     /// The value rounded half up to 4 decimals, e.g. `"0.7500"`; null when the denominator is zero.
@@ -37,13 +41,13 @@ fn fixed(value: u128, places: u32) -> String {
     format!("{}.{:0width$}", value / scale, value % scale, width = places as usize)
 }
 
-impl Ratio {
-    pub fn new(numerator_cents: u64, denominator_cents: u64) -> Ratio {
+impl Multiple {
+    pub fn new(numerator_cents: u64, denominator_cents: u64) -> Multiple {
         if denominator_cents == 0 {
-            return Ratio { numerator_cents, denominator_cents, decimal: None, display: "n/a".to_string() };
+            return Multiple { numerator_cents, denominator_cents, decimal: None, display: "n/a".to_string() };
         }
         let (numerator, denominator) = (numerator_cents as u128, denominator_cents as u128);
-        Ratio {
+        Multiple {
             numerator_cents,
             denominator_cents,
             decimal: Some(fixed(scaled(numerator, denominator, 4), 4)),
@@ -51,8 +55,8 @@ impl Ratio {
         }
     }
 
-    pub fn of(numerator: Money, denominator: Money) -> Ratio {
-        Ratio::new(numerator.cents(), denominator.cents())
+    pub fn of(numerator: Money, denominator: Money) -> Multiple {
+        Multiple::new(numerator.cents(), denominator.cents())
     }
 }
 
@@ -74,15 +78,15 @@ impl Share {
     }
 }
 
-/// The metrics of a position: paid-in capital, distributions and NAV.
+/// The multiples of a position: paid-in capital, distributions and NAV.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Multiples {
     pub paid_in_cents: Money,
     pub distributed_cents: Money,
     pub nav_cents: Money,
-    pub dpi: Ratio,
-    pub rvpi: Ratio,
-    pub tvpi: Ratio,
+    pub dpi: Multiple,
+    pub rvpi: Multiple,
+    pub tvpi: Multiple,
 }
 
 /// DPI, RVPI and TVPI of a position; `None` only if distributions + NAV overflow.
@@ -92,9 +96,9 @@ pub fn multiples(paid_in: Money, distributed: Money, nav: Money) -> Option<Multi
         paid_in_cents: paid_in,
         distributed_cents: distributed,
         nav_cents: nav,
-        dpi: Ratio::of(distributed, paid_in),
-        rvpi: Ratio::of(nav, paid_in),
-        tvpi: Ratio::of(total_value, paid_in),
+        dpi: Multiple::of(distributed, paid_in),
+        rvpi: Multiple::of(nav, paid_in),
+        tvpi: Multiple::of(total_value, paid_in),
     })
 }
 
@@ -187,13 +191,13 @@ mod tests {
     }
 
     #[test]
-    fn ratios_are_exact_and_round_half_up() {
-        assert_eq!(Ratio::new(1, 8).display, "0.13x"); // 0.125 rounds up
-        assert_eq!(Ratio::new(1, 3).decimal.as_deref(), Some("0.3333"));
-        assert_eq!(Ratio::new(2, 3).display, "0.67x");
-        assert_eq!(Ratio::new(5, 0).display, "n/a");
-        assert_eq!(Ratio::new(5, 0).decimal, None);
-        let huge = Ratio::new(Money::MAX.cents(), 1);
+    fn multiples_are_exact_and_round_half_up() {
+        assert_eq!(Multiple::new(1, 8).display, "0.13x"); // 0.125 rounds up
+        assert_eq!(Multiple::new(1, 3).decimal.as_deref(), Some("0.3333"));
+        assert_eq!(Multiple::new(2, 3).display, "0.67x");
+        assert_eq!(Multiple::new(5, 0).display, "n/a");
+        assert_eq!(Multiple::new(5, 0).decimal, None);
+        let huge = Multiple::new(Money::MAX.cents(), 1);
         assert_eq!(huge.display, format!("{}.00x", Money::MAX.cents()));
         assert_eq!(Share::of(Money::hkd(1), Money::hkd(4)).bps, Some(2500));
         assert_eq!(Share::of(Money::hkd(1), Money::ZERO).display, "n/a");
