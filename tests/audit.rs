@@ -519,10 +519,11 @@ async fn a_trusted_restart_over_nats_refuses_a_stream_that_lost_what_it_trusted(
     let short = start_nats().await;
     publish_raw_ledger(&short.url(), &lines[..30], &checkpoints[..1]).await;
     let url = short.url();
-    let resumed =
-        tokio::task::spawn_blocking(move || cli::run(&["verify", "--nats", &url, "--ledger", "test", "--store", &store, "--trusted", &trusted, "--json"], None, None))
-            .await
-            .expect("runs");
+    let resumed = tokio::task::spawn_blocking(move || {
+        cli::run(&["verify", "--nats", &url, "--ledger", "test", "--store", &store, "--trusted", &trusted, "--json"], None, None)
+    })
+    .await
+    .expect("runs");
     assert!(!resumed.success(), "a stream shorter than the trusted checkpoint must fail:\n{resumed}");
     let failure = &last_json(&resumed)["failure"];
     assert_eq!((failure["kind"].as_str(), failure["seq"].as_u64()), (Some("rollback"), Some(31)), "{resumed}");

@@ -14,7 +14,7 @@ use fundledger_core::money::Money;
 use super::{add, Query, QueryError};
 use crate::keys::Kind;
 use crate::model::{FlowKind, FundModel, InvestmentModel, SubFundModel};
-use crate::performance::{irr, multiples, CashFlow, Irr, Multiple, Multiples, Share};
+use crate::performance::{irr, multiples, CashFlow, Irr, Multiples, Share};
 
 /// The government's position in one or more sub-funds, and its metrics.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
