@@ -333,6 +333,37 @@ fn help_names_every_flag() {
     }
 }
 
+/// `fundledger ... | head -1`: output into a pipe whose reader is gone ends
+/// the command quietly (SIGPIPE, as for other Unix tools), never in a panic.
+#[test]
+fn output_into_a_closed_pipe_ends_quietly() {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    use std::os::unix::process::ExitStatusExt;
+
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let key_file = dir.path().join("k.json").display().to_string();
+    // A pipe whose read end is closed before the command starts: its first write fails with EPIPE.
+    let mut ends = [0; 2];
+    // SAFETY: pipe() fills both descriptors on success; each is owned exactly once below.
+    assert_eq!(unsafe { libc::pipe(ends.as_mut_ptr()) }, 0, "pipe()");
+    let (read_end, write_end) = unsafe { (OwnedFd::from_raw_fd(ends[0]), OwnedFd::from_raw_fd(ends[1])) };
+    drop(read_end);
+    let output = cli::command()
+        .args(["keygen", "--out", &key_file, "--json"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::from(write_end))
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .expect("runs fundledger");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "printing into a closed pipe panicked ({:?}):\n{stderr}", output.status);
+    assert!(
+        output.status.success() || output.status.signal() == Some(libc::SIGPIPE),
+        "a closed pipe ends the command quietly (status 0 or SIGPIPE), not {:?}:\n{stderr}",
+        output.status
+    );
+}
+
 #[test]
 fn bad_input_gets_a_precise_error_before_anything_is_sent() {
     let dir = tempfile::tempdir().expect("temporary directory");

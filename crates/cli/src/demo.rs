@@ -34,7 +34,7 @@ use fundledger_writer::{Writer, WriterConfig};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
-use crate::serve::NatsConnection;
+use crate::nats_args::NatsConnection;
 
 #[derive(Args, Debug)]
 pub struct DemoArgs {
@@ -201,7 +201,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         outcome = record(&args, &nats.url, &data_dir, started) => outcome,
         signal = signals.recv() => Err(anyhow::anyhow!("interrupted by {signal}")),
     };
-    let stopped = crate::serve::stop_nats(&mut nats).await;
+    let stopped = crate::nats_args::stop_nats(&mut nats).await;
     outcome?;
     stopped
 }
@@ -770,12 +770,11 @@ async fn idempotency(demo: &mut Demo) -> Result<()> {
     demo.refuse("a new event re-using a recorded event's id", "id_conflict", conflicting).await
 }
 
+/// A multiple such as DPI for people (`0.24x`), as the projector and the
+/// query API show it: rounded half up, from the exact ratio of cents. (The
+/// demo once truncated here, printing 0.23x above the read models' 0.24x.)
 fn ratio(numerator: Money, denominator: Money) -> String {
-    if denominator.is_zero() {
-        return "n/a".to_string();
-    }
-    let hundredths = numerator.cents() as u128 * 100 / denominator.cents() as u128;
-    format!("{}.{:02}x", hundredths / 100, hundredths % 100)
+    fundledger_projector::performance::Multiple::of(numerator, denominator).display
 }
 
 fn summarise(
@@ -892,4 +891,19 @@ fn summarise(
     println!("  Merkle root {}", status.root);
     println!("  chain head  {}", status.head);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn multiples_print_as_the_read_models_print_them() {
+        // 0.2375x: truncating gave 0.23x where the query API says 0.24x.
+        let (distributed, paid_in) = (Money::from_cents(2_375).unwrap(), Money::from_cents(10_000).unwrap());
+        assert_eq!(ratio(distributed, paid_in), "0.24x");
+        let multiples = fundledger_projector::performance::multiples(paid_in, distributed, Money::ZERO).unwrap();
+        assert_eq!(ratio(distributed, paid_in), multiples.dpi.display);
+        assert_eq!(ratio(Money::from_cents(1).unwrap(), Money::ZERO), "n/a");
+    }
 }

@@ -9,7 +9,10 @@ mod config;
 mod demo;
 mod http_args;
 mod keyfile;
+mod nats_args;
 mod query;
+mod read_side;
+mod rebuild;
 mod record;
 mod rollback;
 mod serve;
@@ -33,6 +36,10 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// NATS server. To record events yourself: `fundledger serve` in one
 /// terminal, then `fundledger keygen`, `fundledger init`, and one command per
 /// event kind (`fundledger grant approve --help`).
+///
+/// Output into a pipe that closes early (`fundledger events --json | head -1`)
+/// ends the command quietly, as SIGPIPE ends other Unix tools (a shell shows
+/// exit status 141); only `serve` keeps running and reports the failed write.
 #[derive(Parser)]
 #[command(name = "fundledger", version, propagate_version = true, max_term_width = 100)]
 struct Cli {
@@ -51,38 +58,38 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Generate an ed25519 key file (the secret stays on this machine).
-    Keygen(record::KeygenArgs),
+    Keygen(record::keys::KeygenArgs),
     /// Create a ledger: its genesis event, signed by the operator key.
-    Init(record::InitArgs),
+    Init(record::keys::InitArgs),
     /// Register or revoke keys.
     #[command(subcommand)]
-    Key(record::KeyCommand),
+    Key(record::keys::KeyCommand),
     /// Grant or revoke roles (admin, fund_manager, grant_officer) for a scope.
     #[command(subcommand)]
-    Role(record::RoleCommand),
+    Role(record::keys::RoleCommand),
     /// Establish a fund of funds (e.g. the I&T Industry-Oriented Fund).
     #[command(subcommand)]
-    Fund(record::FundCommand),
+    Fund(record::fund::FundCommand),
     /// Record sub-fund events: admission, commitments, calls, distributions, NAV, investments, fees.
     #[command(subcommand)]
-    Subfund(record::SubfundCommand),
+    Subfund(record::subfund::SubfundCommand),
     /// Establish a matching-grant scheme (Pilot, NIFS, NIAS, or your own terms).
     #[command(subcommand)]
-    Scheme(record::SchemeCommand),
+    Scheme(record::scheme::SchemeCommand),
     /// Record grant events: approval, verified spend, completion, disbursement, clawback, closure.
     #[command(subcommand)]
-    Grant(record::GrantCommand),
+    Grant(record::grant::GrantCommand),
     /// Submit raw signed event JSON (one submission or an array) from a file or stdin.
-    Submit(record::SubmitArgs),
+    Submit(record::submit::SubmitArgs),
     /// Sign an event body JSON locally and print the submission (for offline signing).
-    Sign(record::SignArgs),
+    Sign(record::sign::SignArgs),
     /// Show where the ledger stands (size, head, root) according to the writer.
-    Status(record::StatusArgs),
+    Status(record::status::StatusArgs),
     /// Run the services: the writer (HTTP and NATS), the projector and the query API, on an embedded
     /// NATS server unless --nats is given.
     Serve(serve::ServeArgs),
     /// Drop the read models and rebuild them from the ledger stream (stop `fundledger serve` first).
-    Rebuild(query::RebuildArgs),
+    Rebuild(rebuild::RebuildArgs),
     /// After a ledger rollback (the stream lost or changed records the writer acknowledged; the writer
     /// refuses to append): show what was lost, and with --lose COUNT let the writer and the read models
     /// start again from the stream as it is (stop `fundledger serve` first).
@@ -91,7 +98,7 @@ enum Command {
     Portfolio(query::PortfolioArgs),
     /// Show an enterprise's standing in each scheme, from the query API.
     #[command(subcommand)]
-    Enterprise(query::EnterpriseCommand),
+    Enterprise(record::enterprise::EnterpriseCommand),
     /// List events by fund, sub-fund, scheme, grant or enterprise, or one by id, from the query API.
     Events(query::EventsArgs),
     /// Write the quarterly report (commitments, calls, distributions, NAV, grant utilisation) as CSV or JSON.
@@ -136,6 +143,19 @@ fn init_logging(verbose: u8, format: LogFormat) {
     };
 }
 
+/// Restores SIGPIPE's default action (the Rust runtime ignores it), so that
+/// printing into a closed pipe ends the process as it ends `cat` or `grep`,
+/// instead of `println!` panicking on EPIPE. Not for `serve`: a service must
+/// not die of a closed log pipe.
+fn end_quietly_on_closed_pipe() {
+    #[cfg(unix)]
+    // SAFETY: setting a signal's disposition to SIG_DFL installs no handler
+    // and touches no memory; it is done before any thread writes output.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() -> ExitCode {
     // `--config FILE` fills options' FUNDLEDGER_* variables before clap reads them (see config.rs).
     if let Err(error) = config::apply(&<Cli as clap::CommandFactory>::command(), &std::env::args_os().collect::<Vec<_>>()) {
@@ -143,6 +163,9 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Serve(_)) {
+        end_quietly_on_closed_pipe();
+    }
     init_logging(cli.verbose, cli.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
@@ -153,22 +176,22 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async move {
         match cli.command {
-            Command::Keygen(args) => record::keygen(args),
-            Command::Init(args) => record::init(args).await,
-            Command::Key(command) => record::key(command).await,
-            Command::Role(command) => record::role(command).await,
-            Command::Fund(command) => record::fund(command).await,
-            Command::Subfund(command) => record::subfund(command).await,
-            Command::Scheme(command) => record::scheme(command).await,
-            Command::Grant(command) => record::grant(command).await,
-            Command::Submit(args) => record::submit(args).await,
-            Command::Sign(args) => record::sign(args),
-            Command::Status(args) => record::status(args).await,
+            Command::Keygen(args) => record::keys::keygen(args),
+            Command::Init(args) => record::keys::init(args).await,
+            Command::Key(command) => record::keys::key(command).await,
+            Command::Role(command) => record::keys::role(command).await,
+            Command::Fund(command) => record::fund::fund(command).await,
+            Command::Subfund(command) => record::subfund::subfund(command).await,
+            Command::Scheme(command) => record::scheme::scheme(command).await,
+            Command::Grant(command) => record::grant::grant(command).await,
+            Command::Submit(args) => record::submit::submit(args).await,
+            Command::Sign(args) => record::sign::sign(args),
+            Command::Status(args) => record::status::status(args).await,
             Command::Serve(args) => serve::run(args).await,
-            Command::Rebuild(args) => query::rebuild(args).await,
+            Command::Rebuild(args) => rebuild::rebuild(args).await,
             Command::AcceptRollback(args) => rollback::run(args).await,
             Command::Portfolio(args) => query::portfolio(args).await,
-            Command::Enterprise(command) => query::enterprise(command).await,
+            Command::Enterprise(command) => record::enterprise::enterprise(command).await,
             Command::Events(args) => query::events(args).await,
             Command::Report(args) => query::report(args).await,
             Command::Demo(args) => demo::run(args).await,

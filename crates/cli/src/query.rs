@@ -1,233 +1,27 @@
-//! The read side in the CLI: the projector and query API roles of `fundledger
-//! serve`, `fundledger rebuild`, and the query commands (`portfolio`, `subfund
-//! show`, `scheme show`, `grant show`, `enterprise show`, `events`, `report`),
-//! which ask a running query API (`--api` / FUNDLEDGER_API) and print tables
-//! for people or `--json` for scripts.
+//! The query commands (`portfolio`, `subfund show`, `scheme show`, `grant
+//! show`, `enterprise show`, `events`, `report`), which ask a running query
+//! API (`--api` / FUNDLEDGER_API) and print tables for people or `--json` for
+//! scripts; and the demo's portfolio, read from its local read models. The
+//! projector and query API themselves run in `read_side.rs`.
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{anyhow, bail, Context, Result};
-use clap::{Args, Subcommand, ValueEnum};
+use anyhow::{bail, Context, Result};
+use clap::{Args, ValueEnum};
 use fundledger_core::money::Money;
 use fundledger_projector::query::*;
-use fundledger_projector::{Durability, Projector, ProjectorConfig, Store, StoreError};
+use fundledger_projector::{Durability, Projector, ProjectorConfig, Store};
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde::de::DeserializeOwned;
 
-use crate::serve::NatsArgs;
+use crate::read_side::store_path;
 
 /// The query API's default URL (`fundledger serve` listens on 127.0.0.1:7401).
 pub const DEFAULT_API_URL: &str = "http://127.0.0.1:7401";
 /// How long to wait for the query API's answer.
 pub const API_TIMEOUT_MS: u64 = 30_000;
-
-/// The read-side roles of `fundledger serve`.
-#[derive(Args, Debug, Clone)]
-pub struct ReadArgs {
-    /// Address for the query API (GET /v1/portfolio, /v1/funds/{id}, ..., /openapi.json).
-    /// Port 0 takes a free port; the address bound is printed at start.
-    #[arg(long, env = "FUNDLEDGER_QUERY_HTTP", default_value = fundledger_projector::api::DEFAULT_ADDRESS)]
-    pub query_http: SocketAddr,
-    /// Do not run the projector (which keeps the read models in <data-dir>/projector); implies --no-query-api.
-    #[arg(long, env = "FUNDLEDGER_NO_PROJECTOR")]
-    pub no_projector: bool,
-    /// Do not serve the query API.
-    #[arg(long, env = "FUNDLEDGER_NO_QUERY_API")]
-    pub no_query_api: bool,
-    /// Do not run the writer (run only the read side, e.g. beside a writer elsewhere).
-    #[arg(long, env = "FUNDLEDGER_NO_WRITER")]
-    pub no_writer: bool,
-    /// The projector's durable JetStream consumer name.
-    #[arg(long, env = "FUNDLEDGER_PROJECTOR_NAME", default_value = fundledger_projector::consumer::DEFAULT_DURABLE_NAME)]
-    pub projector_name: String,
-    #[command(flatten)]
-    pub http: crate::http_args::HttpArgs,
-}
-
-/// Where the read models of a data directory live.
-pub fn store_path(data_dir: &Path) -> PathBuf {
-    data_dir.join("projector")
-}
-
-/// The running projector and query API of `fundledger serve`.
-pub struct ReadSide {
-    task: Option<tokio::task::JoinHandle<Result<()>>>,
-}
-
-impl ReadSide {
-    /// Starts the roles `args` asks for and prints where they are; they run
-    /// until `stop` is requested (see [`ReadSide::finish`]).
-    pub async fn start(args: &ReadArgs, nats: &NatsArgs, url: &str, stop: &crate::shutdown::Stop) -> Result<ReadSide> {
-        if args.no_projector {
-            return Ok(ReadSide { task: None });
-        }
-        let path = store_path(&nats.data_dir);
-        std::fs::create_dir_all(&nats.data_dir).with_context(|| format!("cannot create {}", nats.data_dir.display()))?;
-        let store = Arc::new(Store::open(&path, &nats.ledger)?);
-        // The stream is the writer's to create: until it exists the projector retries.
-        let js = fundledger_nats::Broker::connect(url).await?;
-        let config = ProjectorConfig { durable_name: args.projector_name.clone(), ..ProjectorConfig::new(nats.ledger.clone()) };
-        let projector = Projector::new(store.clone(), js, config)?;
-        eprintln!("  projector       : {} (durable consumer {}, at record {})", path.display(), args.projector_name, projector.position());
-        let api = if args.no_query_api {
-            None
-        } else {
-            let listener =
-                tokio::net::TcpListener::bind(args.query_http).await.with_context(|| format!("cannot listen on {} for the query API", args.query_http))?;
-            eprintln!("  query API       : {}://{} (GET /openapi.json)", args.http.scheme(), listener.local_addr()?);
-            let options = args.http.options()?;
-            let hide_metrics = args.http.metrics_http.is_some();
-            let (store, shutdown) = (store.clone(), stop.requested());
-            Some(tokio::spawn(async move { fundledger_projector::api::serve_with(store, listener, &options, hide_metrics, shutdown).await }))
-        };
-        let stop = stop.clone();
-        let task = tokio::spawn(async move {
-            // The projector commits and acknowledges the batch it is applying, then stops.
-            let projecting = projector.run(stop.requested());
-            tokio::pin!(projecting);
-            match api {
-                Some(mut api) => tokio::select! {
-                    result = &mut projecting => {
-                        result.context("the projector stopped")?;
-                        api.await.context("query API task")?.context("the query API failed")
-                    }
-                    result = &mut api => {
-                        result.context("query API task")?.context("the query API failed")?;
-                        if !stop.is_requested() {
-                            bail!("the query API stopped");
-                        }
-                        projecting.await.context("the projector stopped")
-                    }
-                },
-                None => projecting.await.context("the projector stopped"),
-            }
-        });
-        Ok(ReadSide { task: Some(task) })
-    }
-
-    /// Resolves if a role stops by itself (with its error); never if none runs.
-    pub async fn wait(&mut self) -> Result<()> {
-        match self.task.as_mut() {
-            Some(task) => {
-                let result = task.await;
-                self.task = None;
-                result.context("read-side task")?
-            }
-            None => std::future::pending().await,
-        }
-    }
-
-    /// After the stop was requested: waits until the projector committed its
-    /// last batch and the query API answered its last requests. True if
-    /// anything was running.
-    pub async fn finish(&mut self) -> Result<bool> {
-        match self.task.take() {
-            Some(task) => task.await.context("read-side task")?.map(|()| true),
-            None => Ok(false),
-        }
-    }
-}
-
-// ---------------------------------------------------------------------------
-// fundledger rebuild
-
-#[derive(Args, Debug)]
-pub struct RebuildArgs {
-    #[command(flatten)]
-    pub nats: NatsArgs,
-    /// Print the outcome as JSON.
-    #[arg(long)]
-    pub json: bool,
-}
-
-/// Builds the read models anew from the stream beside the old ones, then swaps them in.
-pub async fn rebuild(args: RebuildArgs) -> Result<()> {
-    let mut nats = args.nats.connect_or_embed().await?;
-    let path = store_path(&args.nats.data_dir);
-    std::fs::create_dir_all(&args.nats.data_dir).with_context(|| format!("cannot create {}", args.nats.data_dir.display()))?;
-    // The models are never swapped under a running projector (a model of another
-    // ledger or layout version is what a rebuild replaces, so only the lock counts).
-    let old = match Store::open(&path, &args.nats.ledger) {
-        Err(error @ StoreError::Locked { .. }) => return Err(error).context("stop `fundledger serve` first"),
-        Ok(old) => old.position().ok(),
-        Err(_) => None,
-    };
-    let fresh = args.nats.data_dir.join("projector.rebuild");
-    if fresh.exists() {
-        std::fs::remove_dir_all(&fresh).with_context(|| format!("cannot remove the unfinished rebuild at {}", fresh.display()))?;
-    }
-    let js = fundledger_nats::Broker::connect(&nats.url).await?;
-    let stream = fundledger_nats::stream_name(args.nats.ledger.as_str())?;
-    let tail = fundledger_nats::append::last_sequence(&js, &stream)
-        .await
-        .with_context(|| format!("ledger {} has no stream {stream} on this NATS server", args.nats.ledger))?;
-    if let Some(position) = old {
-        // Never rebuild quietly from a stream that lost what the old models reflect.
-        let known = fundledger_core::rollback::KnownPosition { seq: position.seq, hash: position.hash };
-        let (last, stored) = fundledger_nats::tail_and_message_at(&js, &stream, known.seq).await?;
-        if let Err(rollback) = fundledger_core::rollback::check(known, last, stored.as_deref()) {
-            bail!("{rollback}. Nothing was rebuilt: `fundledger accept-rollback` shows what is lost and accepts it");
-        }
-    }
-    let started = std::time::Instant::now();
-    let store = Arc::new(Store::open(&fresh, &args.nats.ledger)?);
-    let mut projector = Projector::new(store.clone(), js, ProjectorConfig::new(args.nats.ledger.clone()))?;
-    let bar = progress_bar(tail, !args.json);
-    let mut position = projector.subscribe();
-    let ticker = {
-        let bar = bar.clone();
-        tokio::spawn(async move {
-            while position.changed().await.is_ok() {
-                bar.set_position(*position.borrow());
-            }
-        })
-    };
-    let applied = projector.catch_up(Some(tail), Durability::Bulk).await;
-    ticker.abort();
-    bar.finish_and_clear();
-    let applied = applied.context("rebuilding the read models")?;
-    let elapsed = started.elapsed();
-    drop(projector);
-    let store = Arc::try_unwrap(store).map_err(|_| anyhow!("the new read models are still in use"))?;
-    drop(store);
-    if path.exists() {
-        std::fs::remove_dir_all(&path).with_context(|| format!("cannot remove the old read models at {}", path.display()))?;
-    }
-    std::fs::rename(&fresh, &path).with_context(|| format!("cannot move {} to {}", fresh.display(), path.display()))?;
-    let rate = applied as f64 / elapsed.as_secs_f64().max(1e-9);
-    if args.json {
-        println!(
-            "{}",
-            serde_json::json!({"ledger": args.nats.ledger.as_str(), "records": applied, "seconds": elapsed.as_secs_f64(), "records_per_second": rate, "path": path.display().to_string()})
-        );
-    } else {
-        println!(
-            "Rebuilt the read models of ledger {} from {applied} records in {:.2} s ({rate:.0} records/s): {}",
-            args.nats.ledger,
-            elapsed.as_secs_f64(),
-            path.display()
-        );
-    }
-    if let Some(embedded) = nats.embedded.as_mut() {
-        embedded.stop().await.context("stopping the embedded nats-server")?;
-    }
-    Ok(())
-}
-
-pub fn progress_bar(total: u64, visible: bool) -> indicatif::ProgressBar {
-    if !visible || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-        return indicatif::ProgressBar::hidden();
-    }
-    let bar = indicatif::ProgressBar::new(total);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("projecting {bar:40} {human_pos}/{human_len} records ({per_sec}, {eta})")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
-    bar.enable_steady_tick(Duration::from_millis(200));
-    bar
-}
 
 // ---------------------------------------------------------------------------
 // Query commands.
@@ -243,6 +37,20 @@ pub struct ApiArgs {
     /// Print the API's JSON answer.
     #[arg(long)]
     pub json: bool,
+}
+
+/// What stays as it is in a path segment: RFC 3986's unreserved characters.
+/// Everything else (`/`, `?`, `#`, `%`, spaces, any non-ASCII) is percent-encoded.
+const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+
+/// `/v1/<collection>/<id>` with the id percent-encoded as one path segment, so
+/// that no id can ask for another resource, add a query or cut the path.
+fn item_path(collection: &str, id: &str) -> Result<String> {
+    // `.` and `..` would be resolved as path steps even when encoded (%2E).
+    if id.is_empty() || id == "." || id == ".." {
+        bail!("{id:?} is not an id");
+    }
+    Ok(format!("/v1/{collection}/{}", utf8_percent_encode(id, PATH_SEGMENT)))
 }
 
 /// GETs `path` (with `as_of`) and decodes the answer, or explains the API's refusal.
@@ -315,7 +123,7 @@ pub struct PortfolioArgs {
 
 pub async fn portfolio(args: PortfolioArgs) -> Result<()> {
     if let Some(fund) = &args.fund {
-        let (answer, value) = fetch::<FundView>(&args.api, &format!("/v1/funds/{fund}"), vec![]).await?;
+        let (answer, value) = fetch::<FundView>(&args.api, &item_path("funds", fund)?, vec![]).await?;
         if args.api.json {
             return print_json(&value);
         }
@@ -392,7 +200,7 @@ fn met(compliance: &ComplianceView) -> &'static str {
 }
 
 pub async fn subfund_show(args: ShowArgs) -> Result<()> {
-    let (answer, value) = fetch::<SubFundView>(&args.api, &format!("/v1/subfunds/{}", args.id), vec![]).await?;
+    let (answer, value) = fetch::<SubFundView>(&args.api, &item_path("subfunds", &args.id)?, vec![]).await?;
     if args.api.json {
         return print_json(&value);
     }
@@ -498,7 +306,7 @@ fn print_standing(standing: &StandingView) {
 }
 
 pub async fn scheme_show(args: ShowArgs) -> Result<()> {
-    let (answer, value) = fetch::<SchemeView>(&args.api, &format!("/v1/schemes/{}", args.id), vec![]).await?;
+    let (answer, value) = fetch::<SchemeView>(&args.api, &item_path("schemes", &args.id)?, vec![]).await?;
     if args.api.json {
         return print_json(&value);
     }
@@ -534,7 +342,7 @@ pub async fn scheme_show(args: ShowArgs) -> Result<()> {
 }
 
 pub async fn grant_show(args: ShowArgs) -> Result<()> {
-    let (answer, value) = fetch::<GrantView>(&args.api, &format!("/v1/grants/{}", args.id), vec![]).await?;
+    let (answer, value) = fetch::<GrantView>(&args.api, &item_path("grants", &args.id)?, vec![]).await?;
     if args.api.json {
         return print_json(&value);
     }
@@ -576,21 +384,9 @@ fn compact(data: &serde_json::Value) -> String {
     }
 }
 
-#[derive(Subcommand, Debug)]
-pub enum EnterpriseCommand {
-    /// Show an enterprise's grants, verified spend, disbursements and headroom under each cap, per scheme.
-    Show(ShowArgs),
-    /// Record that enterprises are under common ownership (grant officer): from then on per-enterprise
-    /// caps and project counts apply to the group, so a project split across them is refused.
-    Associate(crate::record::AssociateArgs),
-}
-
-pub async fn enterprise(command: EnterpriseCommand) -> Result<()> {
-    let args = match command {
-        EnterpriseCommand::Show(args) => args,
-        EnterpriseCommand::Associate(args) => return crate::record::associate(args).await,
-    };
-    let (answer, value) = fetch::<EnterpriseView>(&args.api, &format!("/v1/enterprises/{}", args.id), vec![]).await?;
+/// `enterprise show`: an enterprise's standing in each scheme.
+pub async fn enterprise_show(args: ShowArgs) -> Result<()> {
+    let (answer, value) = fetch::<EnterpriseView>(&args.api, &item_path("enterprises", &args.id)?, vec![]).await?;
     if args.api.json {
         return print_json(&value);
     }
@@ -633,7 +429,7 @@ pub struct EventsArgs {
 
 pub async fn events(args: EventsArgs) -> Result<()> {
     if let Some(id) = &args.id {
-        let (answer, value) = fetch::<EventView>(&args.api, &format!("/v1/events/{id}"), vec![]).await?;
+        let (answer, value) = fetch::<EventView>(&args.api, &item_path("events", id)?, vec![]).await?;
         if args.api.json {
             return print_json(&value);
         }
@@ -718,46 +514,6 @@ pub async fn report(args: ReportArgs) -> Result<()> {
     Ok(())
 }
 
-/// `fundledger serve --no-writer`: only the projector and the query API.
-pub async fn serve_read_only(
-    args: &ReadArgs,
-    nats_args: &NatsArgs,
-    nats: &mut crate::serve::NatsConnection,
-    signals: &mut crate::shutdown::StopSignals,
-) -> Result<()> {
-    if args.http.metrics_http.is_some() {
-        bail!("--metrics-http serves the writer's /metrics; with --no-writer use --metrics-token instead");
-    }
-    eprintln!("fundledger serving the read side of ledger {} (no writer)", nats_args.ledger);
-    eprintln!("  NATS            : {}", crate::serve::describe_nats(nats));
-    let stop = crate::shutdown::Stop::new();
-    let mut read_side = ReadSide::start(args, nats_args, &nats.url, &stop).await?;
-    if read_side.task.is_none() {
-        bail!("--no-writer with --no-projector leaves nothing to run");
-    }
-    eprintln!("Press Ctrl-C to stop.");
-    let result = tokio::select! {
-        signal = signals.recv() => {
-            eprintln!("{signal}: stopping");
-            stop.request();
-            let bound = Duration::from_millis(crate::serve::ROLES_STOP_TIMEOUT_MS);
-            tokio::select! {
-                result = tokio::time::timeout(bound, read_side.finish()) => match result {
-                    Ok(result) => result.map(|_| ()),
-                    Err(_) => Err(anyhow!("the projector and query API did not stop within {} ms", bound.as_millis())),
-                },
-                signal = signals.recv() => Err(anyhow!("{signal} again: not waiting for the projector")),
-            }
-        }
-        result = read_side.wait() => result,
-    };
-    let stopped_nats = crate::serve::stop_nats(nats).await;
-    result?;
-    stopped_nats?;
-    eprintln!("stopped: projector, query API{}", if nats.embedded.is_some() { ", embedded nats-server" } else { "" });
-    Ok(())
-}
-
 /// The end of `fundledger demo`: projects the recorded ledger into read models
 /// and prints the portfolio as the query API would answer it.
 pub async fn demo_portfolio(url: &str, ledger: &fundledger_core::id::LedgerId, data_dir: &Path) -> Result<()> {
@@ -798,4 +554,22 @@ pub async fn demo_portfolio(url: &str, ledger: &fundledger_core::id::LedgerId, d
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hostile_ids_stay_one_path_segment() {
+        let path = item_path("grants", "../status?as_of=1#x y%2F/é").unwrap();
+        assert_eq!(path, "/v1/grants/..%2Fstatus%3Fas_of%3D1%23x%20y%252F%2F%C3%A9");
+        let url = reqwest::Url::parse(&format!("{}{path}", DEFAULT_API_URL)).unwrap();
+        assert_eq!(url.path_segments().unwrap().collect::<Vec<_>>(), ["v1", "grants", "..%2Fstatus%3Fas_of%3D1%23x%20y%252F%2F%C3%A9"]);
+        assert_eq!((url.query(), url.fragment()), (None, None));
+        assert_eq!(item_path("events", "evt-0a.b_c~d").unwrap(), "/v1/events/evt-0a.b_c~d");
+        for step in ["", ".", ".."] {
+            assert!(item_path("funds", step).is_err(), "{step:?}");
+        }
+    }
 }

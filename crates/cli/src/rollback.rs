@@ -9,7 +9,7 @@ use fundledger_core::rollback::{self, KnownPosition, Rollback};
 use fundledger_projector::{Store, StoreError};
 use fundledger_writer::recovery;
 
-use crate::serve::NatsArgs;
+use crate::nats_args::NatsArgs;
 
 #[derive(Args, Debug)]
 pub struct AcceptRollbackArgs {
@@ -43,7 +43,7 @@ pub fn acceptance_used(args: &NatsArgs) {
 
 /// The read models' position against the stream (None: no read models).
 async fn assess_read_models(args: &NatsArgs, url: &str) -> Result<Option<(KnownPosition, Option<Rollback>)>> {
-    let path = crate::query::store_path(&args.data_dir);
+    let path = crate::read_side::store_path(&args.data_dir);
     if !path.exists() {
         return Ok(None);
     }
@@ -138,7 +138,7 @@ fn decide(
         recovery::accept(config, writer, writer.rollback.as_ref().map_or(0, Rollback::records_lost)).context("clearing the writer's index")?;
     }
     if read_rollback.is_some() {
-        let path = crate::query::store_path(&args.nats.data_dir);
+        let path = crate::read_side::store_path(&args.nats.data_dir);
         std::fs::remove_dir_all(&path).with_context(|| format!("cannot remove the read models at {}", path.display()))?;
     }
     let accepted = writer.rollback.as_ref().or(read_rollback).map(ToString::to_string).unwrap_or_default();

@@ -1,5 +1,5 @@
 //! `fundledger serve`: runs the writer (HTTP and NATS request/reply), the
-//! projector and the query API (`crate::query::ReadSide`) for one ledger.
+//! projector and the query API (`crate::read_side::ReadSide`) for one ledger.
 //! With no NATS URL it starts its own nats-server with JetStream on a
 //! free loopback port, keeps its data under the data directory, and stops it
 //! on exit.
@@ -12,7 +12,7 @@
 //! its batch is acknowledged; the sequencer finishes its batches; the
 //! checkpointer signs the tail and stops; the projector commits and
 //! acknowledges its batch; last the embedded nats-server is stopped. All of
-//! it within [`STOP_TIMEOUT_MS`], after which the server is killed. A second
+//! it within [`STOP_TIMEOUT_MS`](crate::shutdown::STOP_TIMEOUT_MS), after which the server is killed. A second
 //! signal skips the waiting.
 
 use std::net::SocketAddr;
@@ -21,22 +21,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context, Result};
 use clap::Args;
-use fundledger_core::id::LedgerId;
-use fundledger_nats::{EmbeddedNats, EmbeddedOptions};
+use fundledger_nats::EmbeddedNats;
 use fundledger_writer::{api, Writer, WriterConfig};
 use tokio::task::JoinHandle;
 
-use crate::shutdown::{Stop, StopSignals};
+use crate::nats_args::{describe_nats, stop_nats, NatsArgs, NatsConnection};
+use crate::shutdown::{Stop, StopSignals, ROLES_STOP_TIMEOUT_MS};
 
-/// Bound on the whole stop after SIGTERM or SIGINT: the roles get
-/// [`ROLES_STOP_TIMEOUT_MS`] of it, the embedded nats-server the rest (then SIGKILL).
-/// ops/systemd's `TimeoutStopSec` is above it.
-pub const STOP_TIMEOUT_MS: u64 = 10_000;
-/// Bound on answering the requests under way and stopping the writer,
-/// checkpointer, projector and query API.
-pub const ROLES_STOP_TIMEOUT_MS: u64 = 7_000;
-/// Bound on the embedded nats-server's own graceful stop, before it is killed.
-pub const NATS_STOP_TIMEOUT_MS: u64 = STOP_TIMEOUT_MS - ROLES_STOP_TIMEOUT_MS;
 /// Bound on signing a last checkpoint at the tail when stopping.
 pub const FINAL_CHECKPOINT_TIMEOUT_MS: u64 = 2_000;
 
@@ -56,26 +47,6 @@ impl AppendModeArg {
             AppendModeArg::Pipelined => Some(fundledger_nats::AppendMode::PipelinedFenced),
         }
     }
-}
-
-#[derive(Args, Clone, Debug)]
-pub struct NatsArgs {
-    /// NATS server URL (JetStream enabled); a comma-separated list for a cluster,
-    /// with the user in it to log in (`nats://writer:PASSWORD@host:4222`; keep it
-    /// in the environment, not on the command line). Without it, an embedded
-    /// nats-server is started on a free loopback port, with its data under --data-dir.
-    #[arg(long, env = "FUNDLEDGER_NATS")]
-    pub nats: Option<String>,
-    /// Where fundledger keeps local state: the writer's idempotency index, the
-    /// read models (`projector/`) and the embedded NATS server's data.
-    #[arg(long, env = "FUNDLEDGER_DATA_DIR", default_value = ".fundledger")]
-    pub data_dir: PathBuf,
-    /// The ledger to serve.
-    #[arg(long, env = "FUNDLEDGER_LEDGER", default_value = "hk")]
-    pub ledger: LedgerId,
-    /// JetStream replicas for the ledger streams (1 on one machine, 3 in a cluster).
-    #[arg(long, env = "FUNDLEDGER_REPLICAS", default_value_t = 1)]
-    pub replicas: usize,
 }
 
 #[derive(Args, Debug)]
@@ -119,51 +90,7 @@ pub struct ServeArgs {
     #[arg(long, env = "FUNDLEDGER_OCCURRED_AT_SKEW_MS", default_value_t = fundledger_core::time::OCCURRED_AT_SKEW_MS_DEFAULT)]
     pub occurred_at_skew_ms: u64,
     #[command(flatten)]
-    pub read: crate::query::ReadArgs,
-}
-
-/// A NATS server to use: the one given, or an embedded one (killed on drop;
-/// [`stop_nats`] stops it gracefully).
-pub struct NatsConnection {
-    pub url: String,
-    pub embedded: Option<EmbeddedNats>,
-}
-
-impl NatsArgs {
-    pub async fn connect_or_embed(&self) -> Result<NatsConnection> {
-        if let Some(url) = &self.nats {
-            return Ok(NatsConnection { url: url.clone(), embedded: None });
-        }
-        let directory = self.data_dir.join("nats");
-        std::fs::create_dir_all(&directory).with_context(|| format!("cannot create {}", directory.display()))?;
-        let embedded = EmbeddedNats::start(EmbeddedOptions { data_dir: Some(directory), ..EmbeddedOptions::default() })
-            .await
-            .context("cannot start the embedded nats-server")?;
-        Ok(NatsConnection { url: embedded.url(), embedded: Some(embedded) })
-    }
-
-    pub fn writer_config(&self, url: &str) -> WriterConfig {
-        WriterConfig { replicas: self.replicas, ..WriterConfig::new(self.ledger.clone(), url, self.data_dir.join("writer")) }
-    }
-}
-
-/// The NATS server for the start-up log: its URL without password, and the
-/// embedded server's pid.
-pub fn describe_nats(nats: &NatsConnection) -> String {
-    let url = fundledger_nats::redact_url(&nats.url);
-    match nats.embedded.as_ref().and_then(EmbeddedNats::pid) {
-        Some(pid) => format!("{url} (embedded, pid {pid})"),
-        None if nats.embedded.is_some() => format!("{url} (embedded)"),
-        None => url,
-    }
-}
-
-/// Stops the embedded nats-server, if any, within [`NATS_STOP_TIMEOUT_MS`] (then kills it).
-pub async fn stop_nats(nats: &mut NatsConnection) -> Result<()> {
-    match nats.embedded.as_mut() {
-        Some(embedded) => embedded.stop_within(Duration::from_millis(NATS_STOP_TIMEOUT_MS)).await.context("stopping the embedded nats-server"),
-        None => Ok(()),
-    }
+    pub read: crate::read_side::ReadArgs,
 }
 
 pub async fn run(args: ServeArgs) -> Result<()> {
@@ -171,7 +98,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     let mut signals = StopSignals::install()?;
     let mut nats = args.nats.connect_or_embed().await?;
     if args.read.no_writer {
-        return crate::query::serve_read_only(&args.read, &args.nats, &mut nats, &mut signals).await;
+        return crate::read_side::serve_read_only(&args.read, &args.nats, &mut nats, &mut signals).await;
     }
     let outcome = serve_writer(&args, &nats, &mut signals).await;
     let nats_pid = nats.embedded.as_ref().and_then(EmbeddedNats::pid);
@@ -199,7 +126,7 @@ struct Roles {
     http: Option<JoinHandle<std::io::Result<()>>>,
     metrics: Option<JoinHandle<std::io::Result<()>>>,
     requests: Option<JoinHandle<Result<(), fundledger_nats::NatsError>>>,
-    read_side: crate::query::ReadSide,
+    read_side: crate::read_side::ReadSide,
     checkpointer: Option<fundledger_verifier::checkpointer::CheckpointerHandle>,
 }
 
@@ -277,7 +204,7 @@ impl Roles {
         let routes = if metrics.is_some() { api::Routes::WithoutMetrics } else { api::Routes::All };
         eprintln!("  NATS            : {}", describe_nats(nats));
         eprintln!("  submit over NATS: {}", fundledger_nats::request_subject(args.nats.ledger.as_str())?);
-        let read_side = crate::query::ReadSide::start(&args.read, &args.nats, &nats.url, stop).await?;
+        let read_side = crate::read_side::ReadSide::start(&args.read, &args.nats, &nats.url, stop).await?;
         let checkpointer = match &args.operator_key {
             Some(path) => {
                 let (operator, _) = crate::keyfile::read(path)?;

@@ -6,6 +6,15 @@
 use anyhow::{Context, Result};
 use tokio::sync::watch;
 
+/// Bound on the whole stop after SIGTERM or SIGINT: the roles get
+/// [`ROLES_STOP_TIMEOUT_MS`] of it, the embedded nats-server the rest (then SIGKILL).
+/// ops/systemd's `TimeoutStopSec` is above it.
+pub const STOP_TIMEOUT_MS: u64 = 10_000;
+/// Bound on answering the requests under way and stopping the writer,
+/// checkpointer, projector and query API.
+pub const ROLES_STOP_TIMEOUT_MS: u64 = 7_000;
+/// Bound on the embedded nats-server's own graceful stop, before it is killed.
+pub const NATS_STOP_TIMEOUT_MS: u64 = STOP_TIMEOUT_MS - ROLES_STOP_TIMEOUT_MS;
 /// The stop signals, caught from [`StopSignals::install`] on.
 pub struct StopSignals {
     #[cfg(unix)]

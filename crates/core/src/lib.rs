@@ -6,6 +6,8 @@
 //! * [`ledger`]: the state machine holding every domain and authorisation rule.
 //! * [`canonical`], [`crypto`], [`record`], [`chain`], [`checkpoint`]: the bytes
 //!   that are signed and hashed, the hash chain and signed checkpoints.
+//! * [`partly_signed`]: the submission co-signers pass on for dual control,
+//!   with `null` for signatures still missing.
 //! * [`merkle`]: the RFC 6962 tree (re-exported from `fundledger-merkle`).
 //! * [`wire`]: the services' JSON answers (receipts, errors), typed once.
 //!
@@ -22,6 +24,7 @@ pub mod fuzz_targets;
 pub mod id;
 pub mod ledger;
 pub mod money;
+pub mod partly_signed;
 pub mod presets;
 pub mod record;
 pub mod replay;

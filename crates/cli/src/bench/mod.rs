@@ -14,7 +14,7 @@ use anyhow::{Context, Result};
 use clap::Subcommand;
 use fundledger_core::id::LedgerId;
 
-use crate::serve::{NatsArgs, NatsConnection};
+use crate::nats_args::{NatsArgs, NatsConnection};
 
 #[derive(Subcommand, Debug)]
 pub enum BenchCommand {

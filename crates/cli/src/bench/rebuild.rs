@@ -68,7 +68,7 @@ pub async fn run(args: RebuildArgs) -> Result<()> {
     let path = temporary.join("projector");
     let store = Arc::new(Store::open(&path, &ledger)?);
     let mut projector = Projector::new(store.clone(), js.clone(), ProjectorConfig::new(ledger.clone()))?;
-    let bar = crate::query::progress_bar(synthetic.size, progress);
+    let bar = crate::rebuild::progress_bar(synthetic.size, progress);
     let mut position = projector.subscribe();
     let ticker = {
         let bar = bar.clone();
