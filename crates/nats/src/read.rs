@@ -141,15 +141,20 @@ pub(crate) async fn get_message_on(js: &jetstream::Context, stream_name: &str, s
     let result =
         tokio::time::timeout(Duration::from_millis(READ_SETUP_TIMEOUT_MS), request).await.map_err(|elapsed| NatsError::jetstream(operation(), elapsed))?;
     match result {
-        Ok(message) => Ok(Some(StoredMessage {
-            sequence: message.sequence,
-            subject: message.subject.to_string(),
-            payload: message.payload,
-            message_id: message.headers.get(MESSAGE_ID_HEADER).map(|value| value.as_str().to_string()),
-            published_at: SystemTime::from(message.time),
-        })),
+        Ok(message) => Ok(Some(stored_raw(message))),
         Err(err) if err.kind() == RawMessageErrorKind::NoMessageFound => Ok(None),
         Err(err) => Err(NatsError::jetstream(operation(), err)),
+    }
+}
+
+/// A message read directly from the stream (not through a consumer), as stored.
+fn stored_raw(message: jetstream::message::StreamMessage) -> StoredMessage {
+    StoredMessage {
+        sequence: message.sequence,
+        subject: message.subject.to_string(),
+        payload: message.payload,
+        message_id: message.headers.get(MESSAGE_ID_HEADER).map(|value| value.as_str().to_string()),
+        published_at: SystemTime::from(message.time),
     }
 }
 
@@ -161,13 +166,7 @@ pub async fn last_message_on(broker: &Broker, stream_name: &str, subject: &str) 
     let result =
         tokio::time::timeout(Duration::from_millis(READ_SETUP_TIMEOUT_MS), request).await.map_err(|elapsed| NatsError::jetstream(operation(), elapsed))?;
     match result {
-        Ok(message) => Ok(Some(StoredMessage {
-            sequence: message.sequence,
-            subject: message.subject.to_string(),
-            payload: message.payload,
-            message_id: message.headers.get(MESSAGE_ID_HEADER).map(|value| value.as_str().to_string()),
-            published_at: SystemTime::from(message.time),
-        })),
+        Ok(message) => Ok(Some(stored_raw(message))),
         Err(err) if err.kind() == jetstream::stream::LastRawMessageErrorKind::NoMessageFound => Ok(None),
         Err(err) => Err(NatsError::jetstream(operation(), err)),
     }
