@@ -53,20 +53,7 @@ pub async fn rebuild(args: RebuildArgs) -> Result<()> {
     let started = std::time::Instant::now();
     let store = Arc::new(Store::open(&fresh, &args.nats.ledger)?);
     let mut projector = Projector::new(store.clone(), js, ProjectorConfig::new(args.nats.ledger.clone()))?;
-    let bar = progress_bar(tail, !args.json);
-    let mut position = projector.subscribe();
-    let ticker = {
-        let bar = bar.clone();
-        tokio::spawn(async move {
-            while position.changed().await.is_ok() {
-                bar.set_position(*position.borrow());
-            }
-        })
-    };
-    let applied = projector.catch_up(Some(tail), Durability::Bulk).await;
-    ticker.abort();
-    bar.finish_and_clear();
-    let applied = applied.context("rebuilding the read models")?;
+    let applied = catch_up_with_progress(&mut projector, Some(tail), tail, !args.json).await.context("rebuilding the read models")?;
     let elapsed = started.elapsed();
     drop(projector);
     let store = Arc::try_unwrap(store).map_err(|_| anyhow!("the new read models are still in use"))?;
@@ -106,4 +93,28 @@ pub fn progress_bar(total: u64, visible: bool) -> indicatif::ProgressBar {
     );
     bar.enable_steady_tick(Duration::from_millis(200));
     bar
+}
+
+/// Applies the stream in bulk up to `until` (the tail if `None`), showing a
+/// progress bar out of `total` records when `visible`.
+pub async fn catch_up_with_progress(
+    projector: &mut Projector,
+    until: Option<u64>,
+    total: u64,
+    visible: bool,
+) -> Result<u64, fundledger_projector::ProjectorError> {
+    let bar = progress_bar(total, visible);
+    let mut position = projector.subscribe();
+    let ticker = {
+        let bar = bar.clone();
+        tokio::spawn(async move {
+            while position.changed().await.is_ok() {
+                bar.set_position(*position.borrow());
+            }
+        })
+    };
+    let applied = projector.catch_up(until, Durability::Bulk).await;
+    ticker.abort();
+    bar.finish_and_clear();
+    applied
 }

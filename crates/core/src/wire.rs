@@ -89,19 +89,6 @@ impl EventAnswer {
     pub fn error(status: u16, error: ErrorBody) -> EventAnswer {
         EventAnswer { status, receipt: None, error: Some(error) }
     }
-    /// The receipt, or the error (one that names neither is malformed).
-    pub fn outcome(&self) -> Result<&Receipt, ErrorBody> {
-        match (&self.receipt, &self.error) {
-            (Some(receipt), None) => Ok(receipt),
-            (_, Some(error)) => Err(error.clone()),
-            (None, None) => Err(ErrorBody {
-                code: "malformed_answer".to_string(),
-                kind: None,
-                message: format!("an answer with status {} and neither a receipt nor an error", self.status),
-                event_id: None,
-            }),
-        }
-    }
 }
 
 /// The answer for a batch (a JSON array of submissions): one result per
@@ -125,15 +112,6 @@ pub struct BatchAnswer {
 pub enum SubmitAnswer {
     Batch(BatchAnswer),
     Event(EventAnswer),
-}
-
-impl SubmitAnswer {
-    pub fn status(&self) -> u16 {
-        match self {
-            SubmitAnswer::Batch(batch) => batch.status,
-            SubmitAnswer::Event(event) => event.status,
-        }
-    }
 }
 
 #[cfg(test)]
@@ -175,8 +153,8 @@ mod tests {
 
         // The HTTP layer's own refusals carry no kind.
         let limited: SubmitAnswer = serde_json::from_str(r#"{"status": 429, "error": {"code": "rate_limited", "message": "slow down"}}"#).unwrap();
-        assert_eq!(limited.status(), 429);
         let SubmitAnswer::Event(limited) = limited else { panic!("a single answer") };
-        assert_eq!(limited.outcome().unwrap_err().kind, None);
+        assert_eq!(limited.status, 429);
+        assert_eq!(limited.error.map(|error| error.kind), Some(None));
     }
 }

@@ -241,6 +241,10 @@ impl Store {
 
     /// What the store holds of these pieces of evidence, for a part to page in.
     pub fn page_in_evidence(&self, digests: std::collections::BTreeSet<EvidenceDigest>) -> Result<PagedEvidence, VerifyError> {
+        if digests.is_empty() {
+            // Most parts verify no spend: no lookup at all.
+            return Ok(PagedEvidence { before: Vec::new() });
+        }
         let cf = self.cf(CF_EVIDENCE)?;
         let results = self.db.batched_multi_get_cf(cf, digests.iter().map(|digest| digest.0.as_slice()), true);
         let mut before = Vec::with_capacity(digests.len());

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use fundledger_projector::{Durability, Projector, ProjectorConfig, Store};
+use fundledger_projector::{Projector, ProjectorConfig, Store};
 use futures::StreamExt;
 use serde_json::json;
 
@@ -68,21 +68,9 @@ pub async fn run(args: RebuildArgs) -> Result<()> {
     let path = temporary.join("projector");
     let store = Arc::new(Store::open(&path, &ledger)?);
     let mut projector = Projector::new(store.clone(), js.clone(), ProjectorConfig::new(ledger.clone()))?;
-    let bar = crate::rebuild::progress_bar(synthetic.size, progress);
-    let mut position = projector.subscribe();
-    let ticker = {
-        let bar = bar.clone();
-        tokio::spawn(async move {
-            while position.changed().await.is_ok() {
-                bar.set_position(*position.borrow());
-            }
-        })
-    };
     let started = Instant::now();
-    let applied = projector.catch_up(None, Durability::Bulk).await;
+    let applied = crate::rebuild::catch_up_with_progress(&mut projector, None, synthetic.size, progress).await;
     let rebuild_elapsed = started.elapsed();
-    ticker.abort();
-    bar.finish_and_clear();
     let applied = applied.context("rebuilding")?;
     let stored = store.position()?;
     if applied != synthetic.size || stored.seq != synthetic.size || stored.hash != *synthetic.chain.head() {
