@@ -673,6 +673,13 @@ async fn writer_checkpointer_verify_export_prove_witness_and_tail() {
     std::fs::write(&bad_proof, proof_json.to_string()).expect("writes");
     let bad = tokio::task::spawn_blocking(move || cli::run(&["verify-proof", &bad_proof.display().to_string()], None, None)).await.expect("runs");
     assert!(!bad.success(), "{bad}");
+    // A file that cannot be read is still answered in JSON with --json.
+    let missing = dir.path().join("no-such-proof.json").display().to_string();
+    let unreadable = tokio::task::spawn_blocking(move || cli::run(&["verify-proof", &missing, "--json"], None, None)).await.expect("runs");
+    assert!(!unreadable.success(), "{unreadable}");
+    let answer: Value = serde_json::from_str(unreadable.stdout.trim()).unwrap_or_else(|error| panic!("not JSON ({error}): {unreadable}"));
+    assert_eq!(answer["ok"], false, "{unreadable}");
+    assert!(answer["error"].as_str().is_some_and(|error| error.contains("cannot read")), "{unreadable}");
     assert!(keygen.success(), "{keygen}");
     assert!(witness.success() && witness.stdout.contains("Co-signed"), "{witness}");
     let after: Value = serde_json::from_str(after_witness.stdout.trim()).expect("json");

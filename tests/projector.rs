@@ -29,12 +29,17 @@ fn open_store(path: &Path) -> Store {
 }
 
 /// `fundledger serve --no-writer` with its query API on a port of its choosing
-/// (see `cli::announced_address`).
+/// (see `cli::announced_address`), reads open to everyone.
 fn serve_read_side(nats_url: &str, data_dir: &Path, log: &Path) -> Child {
+    serve_read_side_with(nats_url, data_dir, log, "open")
+}
+
+/// The same with `--reads` as given.
+fn serve_read_side_with(nats_url: &str, data_dir: &Path, log: &Path, reads: &str) -> Child {
     let log_file = std::fs::File::create(log).expect("creates the log");
     let mut command = cli::command();
     command
-        .args(["serve", "--no-writer", "--ledger", "test", "--nats", nats_url, "--query-http", "127.0.0.1:0", "--data-dir"])
+        .args(["serve", "--no-writer", "--ledger", "test", "--nats", nats_url, "--query-http", "127.0.0.1:0", "--reads", reads, "--data-dir"])
         .arg(data_dir)
         .stdin(Stdio::null())
         .stdout(log_file.try_clone().expect("log handle"))
@@ -332,4 +337,183 @@ async fn a_rebuild_that_meets_a_bad_record_names_it_and_keeps_the_old_models() {
     let after = open_store(&data.join("projector"));
     assert_eq!(after.position().expect("position").seq, good_tail);
     assert!(after.dump().expect("dump") == before, "the read models a failed rebuild would have replaced are unchanged");
+}
+
+/// `method path` with `headers` and a JSON `body` over plain HTTP/1.1: the status and the body.
+fn http_call(address: &str, method: &str, path: &str, headers: &[(&str, &str)], body: Option<&serde_json::Value>) -> (u16, serde_json::Value) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address).expect("the query API accepts");
+    stream.set_read_timeout(Some(Duration::from_millis(TEST_WAIT_MS))).expect("timeout");
+    let body = body.map(serde_json::Value::to_string).unwrap_or_default();
+    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    if !body.is_empty() {
+        request.push_str("Content-Type: application/json\r\n");
+    }
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    write!(stream, "{request}\r\n{body}").expect("sends");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("reads the answer");
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or_else(|| panic!("no HTTP answer: {answer:?}"));
+    let status = head.split(' ').nth(1).and_then(|code| code.parse().ok()).unwrap_or_else(|| panic!("no status in {head:?}"));
+    (status, serde_json::from_str(body).unwrap_or_else(|error| panic!("{method} {path}: the body is not JSON ({error}): {body:?}")))
+}
+
+/// Signs in over HTTP with `key`: the bearer token, or the refusal's status and body.
+fn sign_in(address: &str, key: &fundledger_core::crypto::SecretKey) -> Result<String, (u16, serde_json::Value)> {
+    let public = key.key_id().to_string();
+    let (status, challenge) = http_call(address, "POST", "/v1/sessions/challenge", &[], Some(&serde_json::json!({ "key": public })));
+    assert_eq!(status, 200, "{challenge}");
+    let bytes: [u8; 32] = hex::decode(challenge["challenge"].as_str().expect("challenge")).expect("hex").try_into().expect("32 bytes");
+    let signature = fundledger_core::read_access::sign_challenge(key, &ledger_id(), &bytes);
+    let request = serde_json::json!({ "key": public, "challenge": challenge["challenge"], "signature": signature.to_string() });
+    match http_call(address, "POST", "/v1/sessions", &[], Some(&request)) {
+        (200, session) => Ok(session["token"].as_str().expect("token").to_string()),
+        refused => Err(refused),
+    }
+}
+
+/// A key file as `fundledger keygen` writes it.
+fn write_key_file(path: &Path, key: &fundledger_core::crypto::SecretKey, holder: &str) {
+    let json = serde_json::json!({ "holder": holder, "public": key.key_id().to_string(), "secret": key.to_hex() });
+    std::fs::write(path, json.to_string()).expect("writes the key file");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readers_sign_in_with_ledger_keys_and_read_what_their_roles_allow() {
+    use fundledger_core::crypto::SecretKey;
+    use fundledger_core::event::*;
+    let TestLedger { nats, writer, writer_dir: _writer_dir } = TestLedger::start().await;
+    let url = nats.url();
+    let actors = Actors::new("reads");
+    append_all(&writer, actors.setup()).await;
+    let grant = "pilot-reads-1";
+    append_all(&writer, vec![actors.pilot_grant(1)]).await;
+    // Readers of each kind: an auditor and a reporting service for the whole ledger, a grant
+    // officer of the pilot scheme only; the setup's fund manager holds fund itf.
+    let (auditor, reporting, pilot_officer, stranger) = (
+        SecretKey::from_seed_label("reads/auditor"),
+        SecretKey::from_seed_label("reads/reporting"),
+        SecretKey::from_seed_label("reads/pilot"),
+        SecretKey::from_seed_label("reads/stranger"),
+    );
+    let mut events = Vec::new();
+    for (key, role, scope) in
+        [(&auditor, Role::Auditor, "ledger"), (&reporting, Role::Reporting, "ledger"), (&pilot_officer, Role::GrantOfficer, "scheme:pilot")]
+    {
+        events.push(actors.sign(Event::KeyRegistered(KeyRegistered { key: key.key_id(), holder: text("reader") }), &[&actors.operator]));
+        events.push(actors.sign(Event::RoleGranted(RoleChange { key: key.key_id(), role, scope: Scope::parse(scope).expect("scope") }), &[&actors.operator]));
+    }
+    append_all(&writer, events).await;
+    let tail = stream_size(&url).await;
+
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let log = dir.path().join("serve.log");
+    let mut child = serve_read_side_with(&url, &dir.path().join("data"), &log, "keys");
+    let address = cli::wait_for_address(&mut child, &log, "query API");
+    waits_for(&address, tail, &log);
+    let api = format!("http://{address}");
+
+    // Over HTTP: without a session, the public aggregates only.
+    let get = |path: &str, token: Option<&str>| {
+        let bearer = token.map(|token| format!("Bearer {token}"));
+        let headers: Vec<(&str, &str)> = bearer.iter().map(|value| ("Authorization", value.as_str())).collect();
+        http_call(&address, "GET", path, &headers, None)
+    };
+    for path in ["/v1/portfolio", "/v1/funds", "/v1/schemes", "/v1/status"] {
+        assert_eq!(get(path, None).0, 200, "{path} is a public aggregate");
+    }
+    let private = [
+        "/v1/funds/itf",
+        "/v1/subfunds/sf-ai",
+        "/v1/schemes/pilot",
+        "/v1/grants/pilot-reads-1",
+        "/v1/enterprises/ent-reads-1",
+        "/v1/events",
+        "/v1/events?grant=pilot-reads-1",
+        "/v1/reports/quarterly?quarter=2026Q1",
+    ];
+    for path in private {
+        let (status, body) = get(path, None);
+        assert_eq!((status, body["error"]["code"].as_str()), (403, Some("sign_in_required")), "{path}: {body}");
+    }
+
+    // Each role sees exactly its part.
+    let manager = sign_in(&address, &actors.manager).expect("the fund manager signs in");
+    let officer = sign_in(&address, &pilot_officer).expect("the pilot's grant officer signs in");
+    for (who, token) in [("auditor", sign_in(&address, &auditor).expect("signs in")), ("reporting", sign_in(&address, &reporting).expect("signs in"))] {
+        for path in private {
+            assert_eq!(get(path, Some(&token)).0, 200, "the {who} role reads {path}");
+        }
+    }
+    let fund_side = ["/v1/funds/itf", "/v1/subfunds/sf-ai", "/v1/events?subfund=sf-ai", "/v1/events?fund=itf"];
+    let scheme_side = ["/v1/schemes/pilot", "/v1/grants/pilot-reads-1", "/v1/events?grant=pilot-reads-1", "/v1/events?scheme=pilot"];
+    let ledger_side = ["/v1/events", "/v1/enterprises/ent-reads-1", "/v1/reports/quarterly?quarter=2026Q1", "/v1/schemes/nias"];
+    for path in fund_side {
+        assert_eq!(get(path, Some(&manager)).0, 200, "the fund manager reads {path}");
+        let (status, body) = get(path, Some(&officer));
+        assert_eq!((status, body["error"]["code"].as_str()), (403, Some("forbidden")), "the pilot officer may not read {path}: {body}");
+    }
+    for path in scheme_side {
+        assert_eq!(get(path, Some(&officer)).0, 200, "the pilot officer reads {path}");
+        assert_eq!(get(path, Some(&manager)).0, 403, "the fund manager may not read {path}");
+    }
+    for path in ledger_side {
+        assert_eq!(get(path, Some(&manager)).0, 403, "the fund manager may not read {path}");
+        assert_eq!(get(path, Some(&officer)).0, 403, "the pilot officer may not read {path}");
+    }
+    // One event by id: the grant's approval is the pilot's, not the fund's.
+    let (_, page) = get("/v1/events?grant=pilot-reads-1", Some(&officer));
+    let approval = page["data"]["events"][0]["id"].as_str().expect("the approval's id").to_string();
+    assert_eq!(get(&format!("/v1/events/{approval}"), Some(&officer)).0, 200);
+    assert_eq!(get(&format!("/v1/events/{approval}"), Some(&manager)).0, 403);
+    let (status, body) = get("/v1/sessions/current", Some(&officer));
+    assert_eq!((status, body["access"]["schemes"][0].as_str(), body["access"]["everything"].as_bool()), (200, Some("pilot"), Some(false)), "{body}");
+
+    // Keys the ledger does not know, and tokens it did not give, are refused.
+    let (status, body) = sign_in(&address, &stranger).expect_err("an unregistered key cannot sign in");
+    assert_eq!((status, body["error"]["code"].as_str()), (403, Some("key_not_registered")), "{body}");
+    let (status, body) = get("/v1/funds/itf", Some("0123456789abcdef"));
+    assert_eq!((status, body["error"]["code"].as_str()), (401, Some("unauthenticated")), "{body}");
+    let replayed = http_call(
+        &address,
+        "POST",
+        "/v1/sessions",
+        &[],
+        Some(&serde_json::json!({"key": auditor.key_id().to_string(), "challenge": "00".repeat(32), "signature": "00".repeat(64)})),
+    );
+    assert_eq!((replayed.0, replayed.1["error"]["code"].as_str()), (401, Some("sign_in_refused")), "{}", replayed.1);
+
+    // Through the CLI, with --key.
+    let (officer_file, manager_file) = (dir.path().join("officer.json"), dir.path().join("manager.json"));
+    write_key_file(&officer_file, &pilot_officer, "Pilot officer");
+    write_key_file(&manager_file, &actors.manager, "Fund manager");
+    let (officer_file, manager_file) = (officer_file.display().to_string(), manager_file.display().to_string());
+    let shown = cli::run(&["grant", "show", grant, "--api", &api, "--key", &officer_file, "--json"], None, None);
+    assert!(shown.success() && shown.stdout.contains(grant), "{shown}");
+    let refused = cli::run(&["grant", "show", grant, "--api", &api, "--key", &manager_file], None, None);
+    assert!(!refused.success() && refused.stderr.contains("refused [forbidden]"), "{refused}");
+    let anonymous = cli::run(&["grant", "show", grant, "--api", &api], None, None);
+    assert!(!anonymous.success() && anonymous.stderr.contains("sign_in_required"), "{anonymous}");
+    let subfund = cli::run(&["subfund", "show", "sf-ai", "--api", &api, "--key", &manager_file], None, None);
+    assert!(subfund.success(), "{subfund}");
+    let portfolio = cli::run(&["portfolio", "--api", &api], None, None);
+    assert!(portfolio.success(), "the portfolio is public: {portfolio}");
+
+    // Revoking the officer's key on the ledger ends its reads at once, the open session's too.
+    append_all(&writer, vec![actors.sign(Event::KeyRevoked(KeyRevoked { key: pilot_officer.key_id(), reason: text("left") }), &[&actors.operator])]).await;
+    waits_for(&address, tail + 1, &log);
+    let (status, body) = get("/v1/grants/pilot-reads-1", Some(&officer));
+    assert_eq!((status, body["error"]["code"].as_str()), (403, Some("forbidden")), "a revoked key reads nothing more: {body}");
+    let (status, body) = sign_in(&address, &pilot_officer).expect_err("a revoked key cannot sign in");
+    assert_eq!((status, body["error"]["code"].as_str()), (403, Some("key_revoked")), "{body}");
+    let revoked = cli::run(&["grant", "show", grant, "--api", &api, "--key", &officer_file], None, None);
+    assert!(!revoked.success() && revoked.stderr.contains("key_revoked"), "{revoked}");
+    // Revoking a role does the same for the fund manager's reads of the fund.
+    let role = RoleChange { key: actors.manager.key_id(), role: Role::FundManager, scope: Scope::parse("fund:itf").expect("scope") };
+    append_all(&writer, vec![actors.sign(Event::RoleRevoked(role), &[&actors.operator])]).await;
+    waits_for(&address, tail + 2, &log);
+    assert_eq!(get("/v1/funds/itf", Some(&manager)).0, 403, "a revoked role reads nothing more");
+    kill(&mut child);
 }

@@ -535,6 +535,10 @@ pub mod cli {
                 command.args(["--nats", url]);
             }
             command.args(extra);
+            // Reads are open in these tests unless one asks for signed-in reads (tests/projector.rs does).
+            if !extra.contains(&"--reads") {
+                command.args(["--reads", "open"]);
+            }
             if let Some(limit) = file_limit {
                 // SAFETY: setrlimit is async-signal-safe; it runs in the child before exec.
                 unsafe {

@@ -10,7 +10,7 @@
 use std::ops::ControlFlow;
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use clap::Args;
 use fundledger_core::crypto::KeyId;
 use fundledger_core::id::LedgerId;
@@ -292,7 +292,16 @@ pub async fn prove(args: ProveArgs) -> Result<()> {
 }
 
 pub fn verify_proof_command(args: VerifyProofArgs) -> Result<()> {
-    let bytes = std::fs::read(&args.file).with_context(|| format!("cannot read {}", args.file.display()))?;
+    let bytes = match std::fs::read(&args.file) {
+        Ok(bytes) => bytes,
+        Err(error) => {
+            let error = format!("cannot read {}: {error}", args.file.display());
+            if args.json {
+                println!("{}", json!({"ok": false, "error": error}));
+            }
+            bail!("could not verify: {error}");
+        }
+    };
     let checked = verify_proof(&bytes, args.operator.as_ref()).map_err(|error| report_error(error, args.json))?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&json!({"ok": true, "proof": checked}))?);

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use serde_json::Value;
+use fundledger_core::wire::{ErrorBody, EventAnswer, SubmitAnswer};
 
 /// How long to wait for the writer's answer.
 pub const REQUEST_TIMEOUT_MS: u64 = 60_000;
@@ -22,37 +22,55 @@ pub struct WriterArgs {
     pub via_nats: Option<String>,
 }
 
+/// The writer's answer: as it sent it (for `--json`) and typed.
+pub struct Sent {
+    pub text: String,
+    pub answer: SubmitAnswer,
+}
+
 /// Sends one request body (a submission or an array of them) and returns the
-/// writer's JSON answer.
-pub async fn send(args: &WriterArgs, ledger: &str, request: Vec<u8>) -> Result<Value> {
-    if let Some(url) = &args.via_nats {
+/// writer's answer.
+pub async fn send(args: &WriterArgs, ledger: &str, request: Vec<u8>) -> Result<Sent> {
+    let (text, status) = if let Some(url) = &args.via_nats {
         let broker = fundledger_nats::Broker::connect(url).await?;
         let subject = fundledger_nats::request_subject(ledger)?;
         let reply = broker
             .request(subject.clone(), request, Duration::from_millis(REQUEST_TIMEOUT_MS))
             .await
             .with_context(|| format!("no answer on {subject} within {REQUEST_TIMEOUT_MS} ms; is `fundledger serve` running for ledger {ledger}?"))?;
-        return serde_json::from_slice(&reply).context("the writer's answer is not JSON");
-    }
-    let url = format!("{}/v1/events", args.writer.trim_end_matches('/'));
-    let response = reqwest::Client::new()
-        .post(&url)
-        .header("content-type", "application/json")
-        .timeout(Duration::from_millis(REQUEST_TIMEOUT_MS))
-        .body(request)
-        .send()
-        .await
-        .with_context(|| format!("cannot reach the writer at {url}; start it with `fundledger serve` or pass --writer"))?;
-    let status = response.status();
-    let text = response.text().await.context("reading the writer's answer")?;
-    serde_json::from_str(&text)
-        .with_context(|| format!("the writer answered {status} with something that is not JSON: {}", text.chars().take(300).collect::<String>()))
+        (String::from_utf8_lossy(&reply).into_owned(), "over NATS".to_string())
+    } else {
+        let url = format!("{}/v1/events", args.writer.trim_end_matches('/'));
+        let response = reqwest::Client::new()
+            .post(&url)
+            .header("content-type", "application/json")
+            .timeout(Duration::from_millis(REQUEST_TIMEOUT_MS))
+            .body(request)
+            .send()
+            .await
+            .with_context(|| format!("cannot reach the writer at {url}; start it with `fundledger serve` or pass --writer"))?;
+        let status = response.status().to_string();
+        (response.text().await.context("reading the writer's answer")?, status)
+    };
+    let answer = serde_json::from_str(&text).with_context(|| {
+        format!("the writer answered {status} with something that is not one of its answers: {}", text.chars().take(300).collect::<String>())
+    })?;
+    Ok(Sent { text, answer })
 }
 
-/// `refused [code]: message` from an error answer.
-pub fn describe_error(answer: &Value) -> String {
-    let error = answer.get("error").unwrap_or(answer);
-    let code = error.get("code").and_then(Value::as_str).unwrap_or("unknown");
-    let message = error.get("message").and_then(Value::as_str).unwrap_or("no message");
-    format!("refused [{code}]: {message}")
+impl Sent {
+    /// The answer to a single submission (or to a request refused whole).
+    pub fn single(&self) -> Result<&EventAnswer> {
+        match &self.answer {
+            SubmitAnswer::Event(answer) => Ok(answer),
+            SubmitAnswer::Batch(_) => {
+                anyhow::bail!("the writer answered one submission with a batch answer: {}", self.text.chars().take(300).collect::<String>())
+            }
+        }
+    }
+}
+
+/// `refused [code]: message`, or what the answer lacked.
+pub fn describe_error(error: Option<&ErrorBody>) -> String {
+    error.map_or_else(|| "refused with no error in the answer".to_string(), ErrorBody::to_string)
 }

@@ -11,6 +11,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use fundledger_core::money::Money;
+use fundledger_core::wire::Refusal;
 use fundledger_projector::query::*;
 use fundledger_projector::{Durability, Projector, ProjectorConfig, Store};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
@@ -37,6 +38,53 @@ pub struct ApiArgs {
     /// Print the API's JSON answer.
     #[arg(long)]
     pub json: bool,
+    /// Sign in with this key file (a key registered on the ledger): read what its roles allow.
+    /// Without it, a query API that asks readers to sign in answers the public aggregates only.
+    #[arg(long, env = "FUNDLEDGER_READ_KEY", value_name = "KEYFILE")]
+    pub key: Option<PathBuf>,
+}
+
+/// The query API's answer to `POST /v1/sessions/challenge`.
+#[derive(serde::Deserialize)]
+struct Challenge {
+    ledger: fundledger_core::id::LedgerId,
+    challenge: String,
+}
+
+/// The query API's answer to `POST /v1/sessions`.
+#[derive(serde::Deserialize)]
+struct Session {
+    token: String,
+}
+
+/// POSTs a JSON body and decodes the answer, or explains the API's refusal.
+async fn post<T: DeserializeOwned>(client: &reqwest::Client, args: &ApiArgs, path: &str, body: serde_json::Value) -> Result<T> {
+    let url = format!("{}{path}", args.api.trim_end_matches('/'));
+    let response = client.post(&url).json(&body).timeout(Duration::from_millis(API_TIMEOUT_MS)).send().await.with_context(|| {
+        format!("cannot reach the query API at {}; start it with `fundledger serve` (it listens on 127.0.0.1:7401) or pass --api / FUNDLEDGER_API", args.api)
+    })?;
+    let status = response.status();
+    let text = response.text().await.context("reading the query API's answer")?;
+    if !status.is_success() {
+        let refusal = serde_json::from_str::<Refusal>(&text).map(|refusal| refusal.error.to_string());
+        bail!("sign-in {}", refusal.unwrap_or_else(|_| format!("refused with {status}: {}", text.chars().take(300).collect::<String>())));
+    }
+    serde_json::from_str(&text).with_context(|| format!("the query API's answer to {path} does not have the expected shape (is it another version?)"))
+}
+
+/// Signs in with `--key`: asks a challenge, signs it (FORMAT.md 11.4) and returns the bearer token.
+async fn sign_in(client: &reqwest::Client, args: &ApiArgs, path: &Path) -> Result<String> {
+    let (secret, _) = crate::keyfile::read(path)?;
+    let key = secret.key_id().to_string();
+    let challenge: Challenge = post(client, args, "/v1/sessions/challenge", serde_json::json!({ "key": key })).await?;
+    let bytes: [u8; fundledger_core::read_access::CHALLENGE_BYTES] = hex::decode(&challenge.challenge)
+        .ok()
+        .and_then(|bytes| bytes.try_into().ok())
+        .ok_or_else(|| anyhow::anyhow!("the query API's challenge is not 64 hex digits: {:?}", challenge.challenge))?;
+    let signature = fundledger_core::read_access::sign_challenge(&secret, &challenge.ledger, &bytes);
+    let body = serde_json::json!({ "key": key, "challenge": challenge.challenge, "signature": signature.to_string() });
+    let session: Session = post(client, args, "/v1/sessions", body).await?;
+    Ok(session.token)
 }
 
 /// What stays as it is in a path segment: RFC 3986's unreserved characters.
@@ -59,7 +107,12 @@ async fn fetch<T: DeserializeOwned>(args: &ApiArgs, path: &str, mut params: Vec<
         params.push(("as_of", as_of.to_string()));
     }
     let url = format!("{}{path}", args.api.trim_end_matches('/'));
-    let response = reqwest::Client::new().get(&url).query(&params).timeout(Duration::from_millis(API_TIMEOUT_MS)).send().await.with_context(|| {
+    let client = reqwest::Client::new();
+    let mut request = client.get(&url).query(&params).timeout(Duration::from_millis(API_TIMEOUT_MS));
+    if let Some(key) = &args.key {
+        request = request.bearer_auth(sign_in(&client, args, key).await?);
+    }
+    let response = request.send().await.with_context(|| {
         format!("cannot reach the query API at {}; start it with `fundledger serve` (it listens on 127.0.0.1:7401) or pass --api / FUNDLEDGER_API", args.api)
     })?;
     let status = response.status();
@@ -67,7 +120,11 @@ async fn fetch<T: DeserializeOwned>(args: &ApiArgs, path: &str, mut params: Vec<
     let value: serde_json::Value = serde_json::from_str(&text)
         .with_context(|| format!("the query API answered {status} with something that is not JSON: {}", text.chars().take(300).collect::<String>()))?;
     if !status.is_success() {
-        bail!("{}", crate::client::describe_error(&value).replacen("refused", "query refused", 1));
+        let refusal = serde_json::from_value::<Refusal>(value).map(|refusal| refusal.error.to_string());
+        bail!(
+            "query {}",
+            refusal.unwrap_or_else(|_| format!("refused with {status} and no error in the answer: {}", text.chars().take(300).collect::<String>()))
+        );
     }
     let answer = serde_json::from_value(value.clone())
         .with_context(|| format!("the query API's answer to {path} does not have the expected shape (is it another version?)"))?;
@@ -483,10 +540,13 @@ pub struct ReportArgs {
     /// Report as of this ledger sequence.
     #[arg(long, value_name = "SEQ")]
     pub as_of: Option<u64>,
+    /// Sign in with this key file (the report needs the admin, auditor or reporting role).
+    #[arg(long, env = "FUNDLEDGER_READ_KEY", value_name = "KEYFILE")]
+    pub key: Option<PathBuf>,
 }
 
 pub async fn report(args: ReportArgs) -> Result<()> {
-    let api = ApiArgs { api: args.api.clone(), as_of: args.as_of, json: true };
+    let api = ApiArgs { api: args.api.clone(), as_of: args.as_of, json: true, key: args.key.clone() };
     let (answer, value) = fetch::<QuarterlyReport>(&api, "/v1/reports/quarterly", vec![("quarter", args.quarter.clone())]).await?;
     let text = match args.format {
         ReportFormat::Json => serde_json::to_string_pretty(&value)? + "\n",

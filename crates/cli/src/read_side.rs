@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
+use fundledger_projector::api::{ApiConfig, Reads};
 use fundledger_projector::{Projector, ProjectorConfig, Store};
 
 use crate::nats_args::{describe_nats, stop_nats, NatsArgs, NatsConnection};
@@ -33,8 +34,37 @@ pub struct ReadArgs {
     /// The projector's durable JetStream consumer name.
     #[arg(long, env = "FUNDLEDGER_PROJECTOR_NAME", default_value = fundledger_projector::consumer::DEFAULT_DURABLE_NAME)]
     pub projector_name: String,
+    /// Who reads what through the query API. `keys`: readers sign in with a key registered on the
+    /// ledger (`fundledger portfolio --key FILE`, ...) and read what its roles allow (admin, auditor and
+    /// reporting everything, a fund manager its funds, a grant officer its schemes); without a key,
+    /// the public aggregates only (fund totals, scheme budgets and utilisation). `open`: everyone
+    /// reads everything, for a port only trusted readers can reach.
+    #[arg(long, env = "FUNDLEDGER_READS", value_enum, default_value_t = ReadsArg::Keys)]
+    pub reads: ReadsArg,
+    /// How long a reader's session lasts, in seconds (a revoked key or role loses access at once).
+    #[arg(long, env = "FUNDLEDGER_SESSION_TTL_S", default_value_t = fundledger_projector::sessions::SESSION_TTL_DEFAULT.as_secs(), value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub session_ttl_s: u64,
     #[command(flatten)]
     pub http: crate::http_args::HttpArgs,
+}
+
+/// `--reads`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReadsArg {
+    /// Sign in with a registered key; public aggregates without one.
+    Keys,
+    /// Everyone reads everything.
+    Open,
+}
+
+impl ReadArgs {
+    fn api_config(&self) -> ApiConfig {
+        let reads = match self.reads {
+            ReadsArg::Keys => Reads::Keys,
+            ReadsArg::Open => Reads::Open,
+        };
+        ApiConfig { reads, session_ttl: Duration::from_secs(self.session_ttl_s) }
+    }
 }
 
 /// Where the read models of a data directory live.
@@ -67,11 +97,15 @@ impl ReadSide {
         } else {
             let listener =
                 tokio::net::TcpListener::bind(args.query_http).await.with_context(|| format!("cannot listen on {} for the query API", args.query_http))?;
-            eprintln!("  query API       : {}://{} (GET /openapi.json)", args.http.scheme(), listener.local_addr()?);
+            let reads = match args.reads {
+                ReadsArg::Keys => "readers sign in with a registered key; public aggregates without one",
+                ReadsArg::Open => "open: everyone reads everything",
+            };
+            eprintln!("  query API       : {}://{} (GET /openapi.json; {reads})", args.http.scheme(), listener.local_addr()?);
             let options = args.http.options()?;
             let hide_metrics = args.http.metrics_http.is_some();
-            let (store, shutdown) = (store.clone(), stop.requested());
-            Some(tokio::spawn(async move { fundledger_projector::api::serve_with(store, listener, &options, hide_metrics, shutdown).await }))
+            let (store, shutdown, config) = (store.clone(), stop.requested(), args.api_config());
+            Some(tokio::spawn(async move { fundledger_projector::api::serve_with(store, listener, &options, hide_metrics, config, shutdown).await }))
         };
         let stop = stop.clone();
         let task = tokio::spawn(async move {

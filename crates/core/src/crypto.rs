@@ -22,6 +22,8 @@ pub mod domain {
     pub const RECORD: &[u8] = b"fundledger/v1/record\0";
     pub const CHECKPOINT: &[u8] = b"fundledger/v1/checkpoint\0";
     pub const WITNESS: &[u8] = b"fundledger/v1/witness\0";
+    /// A reader's sign-in to the query API (`read_access`).
+    pub const READ_SESSION: &[u8] = b"fundledger/v1/read-session\0";
 }
 
 pub fn sha256(parts: &[&[u8]]) -> Hash {

@@ -130,6 +130,17 @@ pub enum Role {
     FundManager,
     /// Records grant events (approvals, verified spend, disbursements, clawbacks, closures) in its schemes.
     GrantOfficer,
+    /// Reads everything through the query API (docs/QUERYING.md); signs no event. Ledger scope only.
+    Auditor,
+    /// Reads everything, for reporting services that build their own views; signs no event. Ledger scope only.
+    Reporting,
+}
+
+impl Role {
+    /// Roles that exist only for the whole ledger.
+    pub fn is_ledger_wide(self) -> bool {
+        matches!(self, Role::Admin | Role::Auditor | Role::Reporting)
+    }
 }
 
 impl fmt::Display for Role {
@@ -138,6 +149,8 @@ impl fmt::Display for Role {
             Role::Admin => "admin",
             Role::FundManager => "fund_manager",
             Role::GrantOfficer => "grant_officer",
+            Role::Auditor => "auditor",
+            Role::Reporting => "reporting",
         })
     }
 }
@@ -776,6 +789,11 @@ macro_rules! catalogue {
             /// The event type whose stable code is `code`.
             pub fn type_of_code(code: u8) -> Option<&'static str> {
                 match code { $($code => Some($name),)* _ => None }
+            }
+
+            /// The event's `data` as JSON (the wire form's `data` member).
+            pub fn data_json(&self) -> Result<serde_json::Value, serde_json::Error> {
+                match self { $(Event::$variant(data) => serde_json::to_value(data),)* }
             }
 
             /// Parses the `data` of an event of type `event_type`.

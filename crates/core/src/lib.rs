@@ -10,6 +10,7 @@
 //!   with `null` for signatures still missing.
 //! * [`merkle`]: the RFC 6962 tree (re-exported from `fundledger-merkle`).
 //! * [`wire`]: the services' JSON answers (receipts, errors), typed once.
+//! * [`read_access`]: who may read what, from the roles the ledger gives a key.
 //!
 //! No clock, no randomness, no network, no disk: time and ids arrive inside
 //! events, secret key bytes arrive from the shell. The writer and the verifier
@@ -26,6 +27,7 @@ pub mod ledger;
 pub mod money;
 pub mod partly_signed;
 pub mod presets;
+pub mod read_access;
 pub mod record;
 pub mod replay;
 pub mod rollback;

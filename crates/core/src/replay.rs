@@ -10,6 +10,7 @@
 //! Records are checked in chunks so that signatures can be batch-verified on
 //! all cores; the answer is still exactly the first bad record.
 
+use serde::Serialize;
 use thiserror::Error;
 
 use crate::chain::ChainState;
@@ -20,17 +21,70 @@ use crate::merkle::NodeId;
 use crate::record::{verify_record_signatures, PreparedRecord, Record, VerifiedEvent};
 use crate::time::Timestamp;
 
-/// What kind of check a record failed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Which check a record (or checkpoint) failed: the failure kinds of
+/// FORMAT.md 15-17, named once. Replay reports the first four; the
+/// verifier the rest (ids, checkpoints, witnesses, bundles, following).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum FailureKind {
-    /// Not a record, not canonical, or its stated hash is wrong.
+    /// Not a record, its body is not canonical, or its stated hash is wrong.
     Malformed,
     /// Missing, repeated, reordered or inserted: the chain does not link.
     Chain,
     /// A signature does not verify.
     Signature,
-    /// The state machine refuses it: a rule or an authorisation did not hold.
+    /// The state machine refuses it: a business or authorisation rule did not hold
+    /// (an unregistered, revoked or unauthorised signer included).
     Rule,
+    /// Its event id was already used by an earlier record.
+    DuplicateId,
+    /// Records the operator signed a checkpoint for are not in the ledger.
+    Truncated,
+    /// A signed checkpoint does not match the records, or is not signed by the operator.
+    Checkpoint,
+    /// Two operator-signed checkpoints state different trees for one size.
+    Fork,
+    /// A witness co-signature does not verify.
+    Witness,
+    /// The newest checkpoint is not consistent with a checkpoint the auditor trusted.
+    Consistency,
+    /// The ledger's genesis names another operator than the one the auditor pinned.
+    Operator,
+    /// A subscriber saw a sequence gap in the stream.
+    Gap,
+    /// The audit bundle's own structure is wrong (header, counts, key list).
+    Bundle,
+    /// While following, the stream went backward: a record already verified
+    /// (or checkpointed) is no longer in it as it was. Reported at the first
+    /// record lost or changed.
+    Rollback,
+}
+
+impl FailureKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureKind::Malformed => "malformed",
+            FailureKind::Chain => "chain",
+            FailureKind::Signature => "signature",
+            FailureKind::Rule => "rule",
+            FailureKind::DuplicateId => "duplicate_id",
+            FailureKind::Truncated => "truncated",
+            FailureKind::Checkpoint => "checkpoint",
+            FailureKind::Fork => "fork",
+            FailureKind::Witness => "witness",
+            FailureKind::Consistency => "consistency",
+            FailureKind::Operator => "operator",
+            FailureKind::Gap => "gap",
+            FailureKind::Bundle => "bundle",
+            FailureKind::Rollback => "rollback",
+        }
+    }
+}
+
+impl std::fmt::Display for FailureKind {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(self.as_str())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]

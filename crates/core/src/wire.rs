@@ -70,6 +70,22 @@ impl std::fmt::Display for ErrorBody {
     }
 }
 
+/// A whole request refused, by the query API or by the HTTP layer in front
+/// of either API: `{"status": n, "error": {...}}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refusal {
+    /// The HTTP status it was answered with.
+    pub status: u16,
+    pub error: ErrorBody,
+}
+
+impl Refusal {
+    /// A refusal with no kind (those are the writer's).
+    pub fn new(status: u16, code: &str, message: String) -> Refusal {
+        Refusal { status, error: ErrorBody { code: code.to_string(), kind: None, message, event_id: None } }
+    }
+}
+
 /// The answer for one submitted event, or for a whole request refused
 /// before its events were looked at: a receipt or an error, never both.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -114,6 +130,25 @@ pub enum SubmitAnswer {
     Event(EventAnswer),
 }
 
+/// Where the ledger stands, as the writer last saw it (`GET /v1/status`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WriterStatus {
+    pub ledger: String,
+    pub size: u64,
+    pub head: String,
+    pub root: String,
+    pub ready: bool,
+    pub appended_since_start: u64,
+    pub refused_since_start: u64,
+    pub reloads_since_start: u64,
+    /// Set when the stream lost or changed a record this writer saw
+    /// acknowledged: the writer refuses to append (see the module doc).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incident: Option<String>,
+    /// How batches are appended: `atomic` or `pipelined-fenced`.
+    pub append_mode: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -156,5 +191,9 @@ mod tests {
         let SubmitAnswer::Event(limited) = limited else { panic!("a single answer") };
         assert_eq!(limited.status, 429);
         assert_eq!(limited.error.map(|error| error.kind), Some(None));
+        let refusal = Refusal::new(404, "not_found", "no fund f9".to_string());
+        let json = serde_json::to_value(&refusal).unwrap();
+        assert_eq!(json, serde_json::json!({"status": 404, "error": {"code": "not_found", "message": "no fund f9"}}));
+        assert_eq!(serde_json::from_value::<Refusal>(json).unwrap(), refusal);
     }
 }

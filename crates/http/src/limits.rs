@@ -9,6 +9,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Router;
+use fundledger_core::wire::Refusal;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::tls::TlsFiles;
@@ -127,7 +128,7 @@ impl HttpOptions {
         Ok(CorsLayer::new()
             .allow_origin(AllowOrigin::list(origins))
             .allow_methods([axum::http::Method::GET, axum::http::Method::POST])
-            .allow_headers([header::CONTENT_TYPE]))
+            .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION]))
     }
 }
 
@@ -172,6 +173,5 @@ pub fn without_metrics(router: Router) -> Router {
 
 /// The JSON error shape both APIs use: `{"status": n, "error": {"code", "message"}}`.
 pub fn error_response(status: StatusCode, code: &str, message: String) -> Response {
-    let body = serde_json::json!({ "status": status.as_u16(), "error": { "code": code, "message": message } });
-    (status, axum::Json(body)).into_response()
+    (status, axum::Json(Refusal::new(status.as_u16(), code, message))).into_response()
 }

@@ -18,8 +18,9 @@
 use fundledger_core::event::Event;
 
 /// Version of this layout; a database of another version must be rebuilt
-/// (2: versions of most models in postcard instead of JSON).
-pub const FORMAT_VERSION: u32 = 3;
+/// (2: versions of most models in postcard instead of JSON; 4: keys and
+/// their roles, `v/key/<hex>`, for who may read what).
+pub const FORMAT_VERSION: u32 = 4;
 pub const POSITION: &[u8] = b"m/position";
 pub const LEDGER: &[u8] = b"m/ledger";
 pub const FORMAT: &[u8] = b"m/format";
@@ -28,6 +29,7 @@ pub const FORMAT: &[u8] = b"m/format";
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Kind {
     Ledger,
+    Key,
     Fund,
     SubFund,
     Investment,
@@ -40,6 +42,7 @@ impl Kind {
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Ledger => "ledger",
+            Kind::Key => "key",
             Kind::Fund => "fund",
             Kind::SubFund => "subfund",
             Kind::Investment => "investment",

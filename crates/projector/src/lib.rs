@@ -16,6 +16,8 @@
 //!   never double-apply and a gap is filled from the stream, never skipped.
 //! * [`query`], [`api`], [`openapi`]: answers over a consistent snapshot; each
 //!   says the ledger sequence it reflects, and `?as_of=SEQ` reads the past.
+//! * [`sessions`]: readers' sign-in with a registered key (bearer tokens);
+//!   what a key may read is the core's rule, asked at every request.
 
 pub mod api;
 pub mod consumer;
@@ -26,6 +28,7 @@ pub mod performance;
 pub mod projection;
 pub mod query;
 pub mod record;
+pub mod sessions;
 pub mod store;
 
 pub use consumer::{Applier, Delivered, Projector, ProjectorConfig, ProjectorError};

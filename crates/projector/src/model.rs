@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use fundledger_core::crypto::KeyId;
-use fundledger_core::event::{CloseReason, FundEstablished, Period, SchemeAmended, SchemeEstablished, Text};
+use fundledger_core::event::{CloseReason, FundEstablished, Period, Role, SchemeAmended, SchemeEstablished, Scope, Text};
 use fundledger_core::id::{EnterpriseId, FundId, GrantId, InvestmentId, LedgerId, SchemeId, SubFundId, ThemeId};
 use fundledger_core::ledger::{self as core, EnterpriseStanding};
 use fundledger_core::money::{Money, MoneyError};
@@ -29,6 +29,17 @@ pub struct LedgerModel {
     pub keys_revoked: u32,
     /// Groups of associated enterprises (`enterprise.associated`), each in id order.
     pub enterprise_groups: Vec<Vec<EnterpriseId>>,
+    pub seq: u64,
+}
+
+/// A registered key: who holds it, whether it is revoked and the roles it
+/// holds, which decide what its holder may read (`core::read_access`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct KeyModel {
+    pub key: KeyId,
+    pub holder: Text,
+    pub revoked: bool,
+    pub roles: Vec<(Role, Scope)>,
     pub seq: u64,
 }
 
@@ -329,6 +340,7 @@ pub trait Stored: Serialize + DeserializeOwned {
 }
 
 impl Stored for LedgerModel {}
+impl Stored for KeyModel {}
 /// JSON: the fund's terms leave their optional members out when absent.
 impl Stored for FundModel {
     const BINARY: bool = false;

@@ -40,12 +40,26 @@ fn get(summary: &str, description: &str, parameters: Vec<Value>, ok: Value, erro
             "400" => "A parameter is malformed or unknown.",
             "404" => "No such entity (as of the answer's sequence).",
             "409" => "`as_of` is ahead of the read models.",
+            "401" => "The bearer token is unknown or expired (`unauthenticated`), or a sign-in was refused (`sign_in_refused`).",
+            "403" => "The reader may not read this: `sign_in_required` without a session, `forbidden` when the key's roles do not allow it (`key_not_registered`, `key_revoked` at sign-in).",
+            "500" => "The read models could not answer (`read_model`, `internal`).",
+            "503" => "Too many sign-ins open (`busy`).",
             _ => "Error.",
         };
         responses
             .insert(code.to_string(), json!({"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}));
     }
-    json!({"get": {"summary": summary, "description": description, "parameters": parameters, "responses": responses}})
+    json!({"get": {"summary": summary, "description": description, "parameters": parameters, "responses": responses, "security": [{}, {"bearer": []}]}})
+}
+
+/// A `POST` taking JSON `request` and answering `ok`.
+fn post(summary: &str, description: &str, request: Value, ok: Value, errors: &[&str]) -> Value {
+    let mut operation = get(summary, description, vec![], ok, errors);
+    let mut operation = operation["get"].take();
+    operation["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": request}}});
+    operation["responses"]["200"]["description"] = json!("Done.");
+    operation.as_object_mut().map(|members| members.remove("security"));
+    json!({ "post": operation })
 }
 
 /// The document as a value.
@@ -68,16 +82,20 @@ pub fn document() -> Value {
     schemas.insert(
         "Error".to_string(),
         json!({
-            "type": "object", "required": ["error"],
-            "properties": {"error": {"type": "object", "required": ["code", "message"], "properties": {
+            "type": "object", "required": ["status", "error"],
+            "properties": {"status": {"type": "integer", "description": "The HTTP status, repeated."}, "error": {"type": "object", "required": ["code", "message"], "properties": {
                 "code": {"type": "string", "enum": ["bad_request", "not_found", "as_of_ahead", "read_model", "internal"]},
                 "message": {"type": "string", "description": "What is wrong, with the figures."}
             }}}
         }),
     );
-    let entity = ["400", "404", "409"];
+    let entity = ["400", "401", "403", "404", "409", "500"];
+    let aggregate = ["400", "401", "409", "500"];
     let mut paths = Map::new();
-    paths.insert("/v1/status".into(), get("Where the read models stand", "Records projected, the head hash and entity counts.", vec![], status, &["400"]));
+    paths.insert(
+        "/v1/status".into(),
+        get("Where the read models stand", "Records projected, the head hash and entity counts.", vec![], status, &["400", "401", "500"]),
+    );
     paths.insert(
         "/v1/portfolio".into(),
         get(
@@ -85,10 +103,10 @@ pub fn document() -> Value {
             "Fund totals (commitments, paid-in, uncalled, distributions, NAV, DPI/RVPI/TVPI, IRR) and scheme budgets.",
             vec![as_of()],
             portfolio,
-            &["400", "409"],
+            &aggregate,
         ),
     );
-    paths.insert("/v1/funds".into(), get("Every fund's totals", "As in the portfolio.", vec![as_of()], funds, &["400", "409"]));
+    paths.insert("/v1/funds".into(), get("Every fund's totals", "As in the portfolio.", vec![as_of()], funds, &aggregate));
     paths.insert(
         "/v1/funds/{fund}".into(),
         get(
@@ -111,7 +129,7 @@ pub fn document() -> Value {
     );
     paths.insert(
         "/v1/schemes".into(),
-        get("Every scheme", "Budget, approved, committed, disbursed, remaining, grant and enterprise counts.", vec![as_of()], schemes, &["400", "409"]),
+        get("Every scheme", "Budget, approved, committed, disbursed, remaining, grant and enterprise counts.", vec![as_of()], schemes, &aggregate),
     );
     paths.insert(
         "/v1/schemes/{scheme}".into(),
@@ -175,10 +193,56 @@ pub fn document() -> Value {
             as_of(),
         ],
         report,
-        &["400", "409"],
+        &["400", "401", "403", "409", "500"],
     );
     report_path["get"]["responses"]["200"]["content"]["text/csv"] = json!({"schema": {"type": "string"}});
     paths.insert("/v1/reports/quarterly".into(), report_path);
+    let hex = |digits: u32, description: &str| json!({"type": "string", "pattern": format!("^[0-9a-f]{{{digits}}}$"), "description": description});
+    paths.insert(
+        "/v1/sessions/challenge".into(),
+        post(
+            "A sign-in challenge for a key",
+            "Returns a random challenge, good once for 60 seconds, and the exact text to sign: `<ledger>\\n<key>\\n<challenge>`, signed with Ed25519 after the domain `fundledger/v1/read-session\\0` (docs/FORMAT.md 11.4).",
+            json!({"type": "object", "additionalProperties": false, "required": ["key"], "properties": {"key": hex(64, "The reader's public key.")}}),
+            json!({"type": "object", "required": ["ledger", "key", "challenge", "message", "expires_in_s"], "properties": {
+                "ledger": {"type": "string"}, "key": hex(64, "The key."), "challenge": hex(64, "The challenge."),
+                "message": {"type": "string", "description": "The text to sign after the domain."}, "expires_in_s": {"type": "integer"}
+            }}),
+            &["400", "503"],
+        ),
+    );
+    paths.insert(
+        "/v1/sessions".into(),
+        post(
+            "Sign in with a registered key",
+            "Checks the signature over the challenge and opens a session for a key registered and not revoked at the ledger's head. What the session may read is decided again at every request from the key's roles, so a revocation takes effect at once.",
+            json!({"type": "object", "additionalProperties": false, "required": ["key", "challenge", "signature"], "properties": {
+                "key": hex(64, "The reader's public key."), "challenge": hex(64, "The challenge received."), "signature": hex(128, "The Ed25519 signature.")
+            }}),
+            json!({"type": "object", "required": ["token", "key", "holder", "expires_in_s", "access"], "properties": {
+                "token": {"type": "string", "description": "Send as `Authorization: Bearer <token>`."}, "key": hex(64, "The key."),
+                "holder": {"type": "string"}, "expires_in_s": {"type": "integer"}, "access": {"$ref": "#/components/schemas/ReadAccess"}
+            }}),
+            &["400", "401", "403", "500", "503"],
+        ),
+    );
+    let mut current = get(
+        "The session's key and what it may read now",
+        "`key` is null without a session (then `access` is what everyone may read).",
+        vec![],
+        json!({"type": "object", "required": ["key", "access"], "properties": {"key": {"type": "string", "nullable": true}, "access": {"$ref": "#/components/schemas/ReadAccess"}}}),
+        &["401", "500"],
+    );
+    current["get"]["responses"]["200"]["description"] = json!("Who is reading.");
+    paths.insert("/v1/sessions/current".into(), current);
+    schemas.insert(
+        "ReadAccess".to_string(),
+        json!({"type": "object", "required": ["everything", "all_funds", "funds", "all_schemes", "schemes"], "properties": {
+            "everything": {"type": "boolean", "description": "Every view and record (admin, auditor, reporting)."},
+            "all_funds": {"type": "boolean"}, "funds": {"type": "array", "items": {"type": "string"}},
+            "all_schemes": {"type": "boolean"}, "schemes": {"type": "array", "items": {"type": "string"}}
+        }}),
+    );
     json!({
         "openapi": "3.0.3",
         "info": {
@@ -187,7 +251,7 @@ pub fn document() -> Value {
             "description": "Read models of a fundledger ledger, kept by the projector from the ledger stream. Money is integer HK cents. Every answer carries `seq`, the ledger sequence it reflects; `as_of=SEQ` answers as of a past sequence. See docs/QUERYING.md."
         },
         "paths": paths,
-        "components": {"schemas": schemas},
+        "components": {"schemas": schemas, "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "description": "A session token from POST /v1/sessions."}}},
     })
 }
 

@@ -18,8 +18,8 @@ use std::collections::{HashMap, HashSet};
 
 use thiserror::Error;
 
-use fundledger_core::crypto::Hash;
-use fundledger_core::event::Event;
+use fundledger_core::crypto::{Hash, KeyId};
+use fundledger_core::event::{Event, Role, Scope};
 use fundledger_core::id::{EnterpriseId, FundId, GrantId, InvestmentId, LedgerId, SchemeId, SubFundId};
 use fundledger_core::money::Money;
 use fundledger_core::record::GENESIS_PREV;
@@ -143,6 +143,7 @@ struct Standing {
 #[derive(Default, Debug)]
 pub struct Entities {
     pub ledger: Option<LedgerModel>,
+    pub keys: Vec<KeyModel>,
     pub funds: Vec<FundModel>,
     pub subfunds: Vec<SubFundModel>,
     pub investments: Vec<InvestmentModel>,
@@ -157,6 +158,7 @@ pub struct Projection {
     ledger_id: LedgerId,
     position: Position,
     ledger: Option<LedgerModel>,
+    keys: HashMap<KeyId, KeyModel>,
     funds: HashMap<FundId, FundModel>,
     subfunds: HashMap<SubFundId, SubFundModel>,
     investments: HashMap<InvestmentId, InvestmentModel>,
@@ -170,6 +172,7 @@ pub struct Projection {
 #[derive(Default)]
 struct Delta {
     ledger: Option<LedgerModel>,
+    key: Option<KeyModel>,
     fund: Option<FundModel>,
     subfund: Option<SubFundModel>,
     investment: Option<InvestmentModel>,
@@ -219,6 +222,7 @@ impl Projection {
             ledger_id,
             position,
             ledger: entities.ledger,
+            keys: entities.keys.into_iter().map(|model| (model.key, model)).collect(),
             funds: entities.funds.into_iter().map(|model| (model.terms.fund.clone(), model)).collect(),
             subfunds: entities.subfunds.into_iter().map(|model| (model.subfund.clone(), model)).collect(),
             investments: entities.investments.into_iter().map(|model| (model.investment.clone(), model)).collect(),
@@ -276,6 +280,11 @@ impl Projection {
     fn ledger_model(&self) -> Result<LedgerModel, String> {
         self.ledger.clone().ok_or_else(|| "the ledger has no genesis yet".to_string())
     }
+    fn key(&self, key: &KeyId, seq: u64) -> Result<KeyModel, String> {
+        let mut model = self.keys.get(key).cloned().ok_or_else(|| format!("key {key} is not registered"))?;
+        model.seq = seq;
+        Ok(model)
+    }
     fn subfund(&self, id: &SubFundId, seq: u64) -> Result<SubFundModel, String> {
         let mut model = self.subfunds.get(id).cloned().ok_or_else(|| format!("sub-fund {id} does not exist"))?;
         model.seq = seq;
@@ -330,21 +339,46 @@ impl Projection {
                     enterprise_groups: Vec::new(),
                     seq,
                 };
-                Delta { ledger: Some(model), index: ledger_index(), ..Delta::default() }
+                let operator =
+                    KeyModel { key: data.operator, holder: data.operator_holder.clone(), revoked: false, roles: vec![(Role::Admin, Scope::Ledger)], seq };
+                let created = vec![(Kind::Key, data.operator.to_string())];
+                Delta { ledger: Some(model), key: Some(operator), index: ledger_index(), created, ..Delta::default() }
             }
-            Event::KeyRegistered(_) | Event::KeyRevoked(_) => {
+            Event::KeyRegistered(data) => {
                 let mut model = self.ledger_model()?;
-                if matches!(record.event, Event::KeyRegistered(_)) {
-                    model.keys_registered += 1;
-                } else {
-                    model.keys_revoked += 1;
+                if self.keys.contains_key(&data.key) {
+                    return Err(format!("key {} is already registered", data.key));
                 }
+                model.keys_registered += 1;
                 model.seq = seq;
-                Delta { ledger: Some(model), index: ledger_index(), ..Delta::default() }
+                let key = KeyModel { key: data.key, holder: data.holder.clone(), revoked: false, roles: Vec::new(), seq };
+                Delta { ledger: Some(model), key: Some(key), index: ledger_index(), created: vec![(Kind::Key, data.key.to_string())], ..Delta::default() }
             }
-            Event::RoleGranted(_) | Event::RoleRevoked(_) => {
+            Event::KeyRevoked(data) => {
+                let mut model = self.ledger_model()?;
+                model.keys_revoked += 1;
+                model.seq = seq;
+                let mut key = self.key(&data.key, seq)?;
+                key.revoked = true;
+                Delta { ledger: Some(model), key: Some(key), index: ledger_index(), ..Delta::default() }
+            }
+            Event::RoleGranted(data) => {
                 self.ledger_model()?;
-                Delta { index: ledger_index(), ..Delta::default() }
+                let mut key = self.key(&data.key, seq)?;
+                key.roles.push((data.role, data.scope.clone()));
+                Delta { key: Some(key), index: ledger_index(), ..Delta::default() }
+            }
+            Event::RoleRevoked(data) => {
+                self.ledger_model()?;
+                let mut key = self.key(&data.key, seq)?;
+                let held = (data.role, data.scope.clone());
+                let position = key
+                    .roles
+                    .iter()
+                    .position(|role| *role == held)
+                    .ok_or_else(|| format!("key {} does not hold {} for {}", data.key, data.role, data.scope))?;
+                key.roles.remove(position);
+                Delta { key: Some(key), index: ledger_index(), ..Delta::default() }
             }
             Event::FundEstablished(data) => {
                 if self.funds.contains_key(&data.fund) {
@@ -681,6 +715,9 @@ impl Projection {
         if let Some(model) = &delta.ledger {
             changes.put(|key| keys::version_into(key, Kind::Ledger, model.ledger.as_str(), seq), stored(model))?;
         }
+        if let Some(model) = &delta.key {
+            changes.put(|key| keys::version_into(key, Kind::Key, &model.key.to_string(), seq), stored(model))?;
+        }
         if let Some(model) = &delta.fund {
             changes.put(|key| keys::version_into(key, Kind::Fund, model.terms.fund.as_str(), seq), stored(model))?;
         }
@@ -711,6 +748,9 @@ impl Projection {
     fn evolve(&mut self, delta: Delta) {
         if let Some(model) = delta.ledger {
             self.ledger = Some(model);
+        }
+        if let Some(model) = delta.key {
+            self.keys.insert(model.key, model);
         }
         if let Some(model) = delta.fund {
             self.funds.insert(model.terms.fund.clone(), model);

@@ -185,6 +185,7 @@ impl Store {
         let ledger = reader.version::<LedgerModel>(Kind::Ledger, self.ledger.as_str(), position.seq)?.map(|(_, model)| model);
         let entities = Entities {
             ledger,
+            keys: decode(&reader, latest_all(Kind::Key)?)?,
             funds: decode(&reader, latest_all(Kind::Fund)?)?,
             subfunds: decode(&reader, latest_all(Kind::SubFund)?)?,
             investments: decode(&reader, latest_all(Kind::Investment)?)?,

@@ -10,12 +10,14 @@
 
 use std::collections::BTreeMap;
 
-use fundledger_core::checkpoint::{Cosignature, SignedCheckpoint};
+use fundledger_core::checkpoint::{Checkpoint, Cosignature, SignedCheckpoint};
 use fundledger_core::crypto::{Hash, KeyId};
 use fundledger_core::id::LedgerId;
+use fundledger_core::merkle::{consistency_proof, verify_consistency};
 use serde::{Deserialize, Serialize};
 
 use crate::failure::{Failure, FailureKind};
+use crate::store::Store;
 
 /// A witness's co-signature with the checkpoint it co-signs.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -231,4 +233,14 @@ impl CheckpointBook {
             ),
         ))
     }
+}
+
+/// Checks the RFC 6962 consistency proof from the trusted checkpoint to the
+/// newest one, built from the stored nodes.
+pub(crate) fn check_consistency(store: &Store, trusted_size: u64, trusted_root: &Hash, newest: &Checkpoint) -> Result<(), Failure> {
+    let newest_size = newest.size;
+    let fail = |reason: String| Failure::new(newest_size, None, FailureKind::Consistency, reason);
+    let proof = consistency_proof(store, trusted_size, newest_size).map_err(|error| fail(format!("cannot build the consistency proof: {error}")))?;
+    verify_consistency(trusted_size, newest_size, trusted_root, &newest.root, &proof)
+        .map_err(|error| fail(format!("the checkpoint at size {newest_size} is not consistent with the trusted checkpoint at size {trusted_size}: {error}")))
 }

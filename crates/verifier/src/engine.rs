@@ -451,7 +451,7 @@ impl Verifier {
         if let (Some(trusted), Some(trusted_root)) = (self.trusted.as_mut(), self.trusted_root) {
             // The newest checkpoint matched the records; its consistency proof from the trusted one comes from the stored nodes.
             if let Some(newest) = self.book.checked().last().and_then(|checked| self.book.at(checked.size).next()) {
-                crate::trusted::check_consistency(&self.store, trusted.size, &trusted_root, &newest.checkpoint)?;
+                crate::checkpoints::check_consistency(&self.store, trusted.size, &trusted_root, &newest.checkpoint)?;
                 trusted.consistent_to_size = newest.checkpoint.size;
             }
         }

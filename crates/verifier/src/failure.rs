@@ -6,73 +6,11 @@
 //! * [`VerifyError`]: the verification could not be carried out (NATS down,
 //!   unreadable file, disk full). It says nothing about the ledger.
 
-use fundledger_core::replay::{FailureKind as ReplayFailureKind, ReplayError};
+use fundledger_core::replay::ReplayError;
 use serde::Serialize;
 use thiserror::Error;
 
-/// Which check a record (or checkpoint) failed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FailureKind {
-    /// Not a record, its body is not canonical, or its stated hash is wrong.
-    Malformed,
-    /// Missing, repeated, reordered or inserted: the chain does not link.
-    Chain,
-    /// A signature does not verify.
-    Signature,
-    /// The state machine refuses it: a business or authorisation rule did not hold
-    /// (an unregistered, revoked or unauthorised signer included).
-    Rule,
-    /// Its event id was already used by an earlier record.
-    DuplicateId,
-    /// Records the operator signed a checkpoint for are not in the ledger.
-    Truncated,
-    /// A signed checkpoint does not match the records, or is not signed by the operator.
-    Checkpoint,
-    /// Two operator-signed checkpoints state different trees for one size.
-    Fork,
-    /// A witness co-signature does not verify.
-    Witness,
-    /// The newest checkpoint is not consistent with a checkpoint the auditor trusted.
-    Consistency,
-    /// The ledger's genesis names another operator than the one the auditor pinned.
-    Operator,
-    /// A subscriber saw a sequence gap in the stream.
-    Gap,
-    /// The audit bundle's own structure is wrong (header, counts, key list).
-    Bundle,
-    /// While following, the stream went backward: a record already verified
-    /// (or checkpointed) is no longer in it as it was. Reported at the first
-    /// record lost or changed.
-    Rollback,
-}
-
-impl FailureKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FailureKind::Malformed => "malformed",
-            FailureKind::Chain => "chain",
-            FailureKind::Signature => "signature",
-            FailureKind::Rule => "rule",
-            FailureKind::DuplicateId => "duplicate_id",
-            FailureKind::Truncated => "truncated",
-            FailureKind::Checkpoint => "checkpoint",
-            FailureKind::Fork => "fork",
-            FailureKind::Witness => "witness",
-            FailureKind::Consistency => "consistency",
-            FailureKind::Operator => "operator",
-            FailureKind::Gap => "gap",
-            FailureKind::Bundle => "bundle",
-            FailureKind::Rollback => "rollback",
-        }
-    }
-}
-
-impl std::fmt::Display for FailureKind {
-    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter.write_str(self.as_str())
-    }
-}
+pub use fundledger_core::replay::FailureKind;
 
 /// The first bad record of a ledger, and why.
 ///
@@ -97,13 +35,7 @@ impl Failure {
 
 impl From<ReplayError> for Failure {
     fn from(error: ReplayError) -> Failure {
-        let kind = match error.kind {
-            ReplayFailureKind::Malformed => FailureKind::Malformed,
-            ReplayFailureKind::Chain => FailureKind::Chain,
-            ReplayFailureKind::Signature => FailureKind::Signature,
-            ReplayFailureKind::Rule => FailureKind::Rule,
-        };
-        Failure { seq: error.seq, event_id: error.event_id, kind, reason: error.reason }
+        Failure { seq: error.seq, event_id: error.event_id, kind: error.kind, reason: error.reason }
     }
 }
 

@@ -8,6 +8,7 @@
 //! * [`checkpoints`]: signed checkpoints and witness statements, fork detection.
 //! * [`bundle`]: the offline audit bundle format.
 //! * [`trusted`]: starting from a checkpoint verified before.
+//! * [`options`]: how a verification runs (store, pinned operator, trusted start, progress).
 //! * [`proof`]: inclusion proof files, built from stored nodes and checked offline.
 //! * [`checkpointer`]: the operator's role that signs checkpoints every N records or T seconds.
 //! * [`follow`]: the verifying subscriber behind `fundledger tail --verify`.
@@ -23,6 +24,7 @@ pub mod failure;
 pub mod follow;
 mod id_filter;
 mod node_files;
+pub mod options;
 pub mod proof;
 pub mod source;
 pub mod store;
@@ -32,7 +34,8 @@ pub use checkpoints::{CheckpointBook, WitnessStatement};
 pub use engine::{RawRecord, Report, Verified, Verifier};
 pub use failure::{Failure, FailureKind, VerifyError};
 pub use follow::{follow_nats, Followed, Follower};
-pub use source::{export_nats, read_checkpoints, verify_bundle, verify_nats, witness_nats, Exported, Progress, VerifyOptions};
+pub use options::{Progress, VerifyOptions};
+pub use source::{export_nats, read_checkpoints, verify_bundle, verify_nats, witness_nats, Exported};
 pub use store::Store;
 
 /// Now, as a ledger timestamp (the shell's clock; the core never reads one).

@@ -11,11 +11,9 @@
 //! Checkpoints are read before the records: the ledger's tail is fixed after
 //! them, so every honest checkpoint lies within the records read.
 
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::Path;
 use std::time::Instant;
 
-use fundledger_core::crypto::KeyId;
 use fundledger_core::id::LedgerId;
 use futures::StreamExt as _;
 
@@ -23,37 +21,10 @@ use crate::bundle::{keys_of, BundleHeader, BundleItem, BundleReader, BundleWrite
 use crate::checkpoints::{CheckpointBook, WitnessStatement};
 use crate::engine::{ParsingChunk, RawRecord, Verified, Verifier, CHUNK_RECORDS};
 use crate::failure::{Failure, FailureKind, VerifyError};
-use crate::store::Store;
+use crate::options::{Progress, VerifyOptions};
 
 /// Chunks waiting between reader and checker.
 pub const CHUNKS_IN_FLIGHT_MAX: usize = 4;
-
-/// Progress callback: (records checked, records expected in all).
-pub type Progress = Arc<dyn Fn(u64, u64) + Send + Sync>;
-
-/// How to verify.
-#[derive(Clone, Default)]
-pub struct VerifyOptions {
-    /// Keep the id set and Merkle nodes here (to `prove` later); a temporary directory otherwise.
-    pub store_dir: Option<PathBuf>,
-    /// The operator key the auditor expects the genesis to name.
-    pub operator: Option<KeyId>,
-    /// Keep the bytes of the record with this event id (for `prove`).
-    pub capture: Option<String>,
-    /// Start from this trusted checkpoint file (written by an earlier verification).
-    pub trusted: Option<PathBuf>,
-    /// Called after each chunk.
-    pub progress: Option<Progress>,
-}
-
-impl VerifyOptions {
-    pub(crate) fn open_store(&self, ledger: &LedgerId) -> Result<Store, VerifyError> {
-        match &self.store_dir {
-            Some(directory) => Store::open(directory, ledger.as_str()),
-            None => Store::temporary(ledger.as_str()),
-        }
-    }
-}
 
 /// Reads every message of a ledger's checkpoint stream (checkpoints and witness statements).
 pub async fn read_checkpoint_messages(js: &fundledger_nats::Broker, ledger: &LedgerId) -> Result<Vec<fundledger_nats::StoredMessage>, VerifyError> {

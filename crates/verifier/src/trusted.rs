@@ -20,18 +20,18 @@
 use std::path::Path;
 
 use fundledger_core::chain::ChainState;
-use fundledger_core::checkpoint::{Checkpoint, SignedCheckpoint};
-use fundledger_core::crypto::{sha256, Hash, KeyId};
+use fundledger_core::checkpoint::SignedCheckpoint;
+use fundledger_core::crypto::{sha256, KeyId};
 use fundledger_core::id::LedgerId;
 use fundledger_core::ledger::Ledger;
-use fundledger_core::merkle::{self, consistency_proof, root_at, verify_consistency, CompactRange};
+use fundledger_core::merkle::{self, root_at, CompactRange};
 use fundledger_core::replay::Replay;
 use serde::{Deserialize, Serialize};
 
 use crate::checkpoints::CheckpointBook;
 use crate::engine::{ResumeParts, TrustedStart, Verified, Verifier};
 use crate::failure::{Failure, FailureKind, VerifyError};
-use crate::source::VerifyOptions;
+use crate::options::VerifyOptions;
 
 pub const TRUSTED_FORMAT: &str = "fundledger-trusted-checkpoint";
 /// 3: the evidence used so far is in the store (beside the ids), not in the
@@ -212,14 +212,4 @@ pub(crate) fn start(ledger: &LedgerId, book: CheckpointBook, options: &VerifyOpt
         trusted_root: trusted.root,
     });
     Ok((verifier, size + 1))
-}
-
-/// Checks the RFC 6962 consistency proof from the trusted checkpoint to the
-/// newest one, built from the stored nodes.
-pub(crate) fn check_consistency(store: &crate::store::Store, trusted_size: u64, trusted_root: &Hash, newest: &Checkpoint) -> Result<(), Failure> {
-    let newest_size = newest.size;
-    let fail = |reason: String| Failure::new(newest_size, None, FailureKind::Consistency, reason);
-    let proof = consistency_proof(store, trusted_size, newest_size).map_err(|error| fail(format!("cannot build the consistency proof: {error}")))?;
-    verify_consistency(trusted_size, newest_size, trusted_root, &newest.root, &proof)
-        .map_err(|error| fail(format!("the checkpoint at size {newest_size} is not consistent with the trusted checkpoint at size {trusted_size}: {error}")))
 }

@@ -90,15 +90,15 @@ fn count_request(door: &'static str, status: u16, started: Instant) {
 }
 
 /// One answer: a status and a JSON body (`status` is also inside the body).
-pub struct Answer {
+pub struct Reply {
     pub status: u16,
     pub body: SubmitAnswer,
 }
 
-fn error_answer(status: u16, code: &str, message: String) -> Answer {
+fn error_answer(status: u16, code: &str, message: String) -> Reply {
     count_rejection(code, ErrorKind::Invalid);
     let error = ErrorBody { code: code.to_string(), kind: Some(ErrorKind::Invalid), message, event_id: None };
-    Answer { status, body: SubmitAnswer::Event(EventAnswer::error(status, error)) }
+    Reply { status, body: SubmitAnswer::Event(EventAnswer::error(status, error)) }
 }
 
 fn event_answer(outcome: &Result<Receipt, WriteError>, event_id: Option<String>) -> EventAnswer {
@@ -126,10 +126,10 @@ fn submitted_id(raw: &str) -> Option<String> {
 }
 
 /// The answer to a whole request made while the writer shuts down.
-fn shutting_down_answer() -> Answer {
+fn shutting_down_answer() -> Reply {
     let error = WriteError::Unavailable(SHUTTING_DOWN.to_string());
     count_rejection(error.code(), ErrorKind::Unavailable);
-    Answer { status: 503, body: SubmitAnswer::Event(EventAnswer::error(503, error.body(None))) }
+    Reply { status: 503, body: SubmitAnswer::Event(EventAnswer::error(503, error.body(None))) }
 }
 
 fn is_shutting_down(outcome: &Result<Receipt, WriteError>) -> bool {
@@ -138,7 +138,7 @@ fn is_shutting_down(outcome: &Result<Receipt, WriteError>) -> bool {
 
 /// Handles a request body; used by both HTTP and NATS. While the writer shuts
 /// down, a request is refused as a whole: 503 `unavailable`, nothing appended.
-pub async fn handle_submission(writer: &Writer, request: &[u8]) -> Answer {
+pub async fn handle_submission(writer: &Writer, request: &[u8]) -> Reply {
     if writer.is_shutting_down() {
         return shutting_down_answer();
     }
@@ -178,14 +178,14 @@ pub async fn handle_submission(writer: &Writer, request: &[u8]) -> Answer {
     }
     if !is_batch {
         let answer = event_answer(&outcomes[0], ids.into_iter().next().flatten());
-        return Answer { status: answer.status, body: SubmitAnswer::Event(answer) };
+        return Reply { status: answer.status, body: SubmitAnswer::Event(answer) };
     }
     let results: Vec<EventAnswer> = outcomes.iter().zip(ids).map(|(outcome, id)| event_answer(outcome, id)).collect();
     let duplicates = outcomes.iter().filter(|outcome| matches!(outcome, Ok(receipt) if receipt.duplicate)).count();
     let accepted = outcomes.iter().filter(|outcome| outcome.is_ok()).count();
     let body =
         SubmitAnswer::Batch(BatchAnswer { status: 200, appended: accepted - duplicates, duplicates, refused: results.len() - accepted, accepted, results });
-    Answer { status: 200, body }
+    Reply { status: 200, body }
 }
 
 /// Whether the request says its body is JSON (`application/json`, parameters allowed).

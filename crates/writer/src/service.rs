@@ -36,7 +36,6 @@ use fundledger_core::rollback::{self, KnownPosition, Rollback};
 use fundledger_core::time::Timestamp;
 use fundledger_nats::{AppendError, AppendMode, Appender, OutgoingMessage, ScopeKind, StreamSettings};
 use futures::StreamExt;
-use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{error, info, warn};
 
@@ -98,26 +97,7 @@ impl WriterConfig {
     }
 }
 
-pub use fundledger_core::wire::Receipt;
-
-/// Where the ledger stands, as the writer last saw it.
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct WriterStatus {
-    pub ledger: String,
-    pub size: u64,
-    pub head: String,
-    pub root: String,
-    pub ready: bool,
-    pub appended_since_start: u64,
-    pub refused_since_start: u64,
-    pub reloads_since_start: u64,
-    /// Set when the stream lost or changed a record this writer saw
-    /// acknowledged: the writer refuses to append (see the module doc).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub incident: Option<String>,
-    /// How batches are appended: `atomic` or `pipelined-fenced`.
-    pub append_mode: String,
-}
+pub use fundledger_core::wire::{Receipt, WriterStatus};
 
 type Outcome = Result<Receipt, WriteError>;
 

@@ -127,6 +127,10 @@ pub enum RoleArg {
     FundManager,
     /// Grant events in its schemes.
     GrantOfficer,
+    /// Reads everything through the query API; signs nothing (ledger scope only).
+    Auditor,
+    /// Reads everything, for reporting services; signs nothing (ledger scope only).
+    Reporting,
 }
 
 impl From<RoleArg> for Role {
@@ -135,6 +139,8 @@ impl From<RoleArg> for Role {
             RoleArg::Admin => Role::Admin,
             RoleArg::FundManager => Role::FundManager,
             RoleArg::GrantOfficer => Role::GrantOfficer,
+            RoleArg::Auditor => Role::Auditor,
+            RoleArg::Reporting => Role::Reporting,
         }
     }
 }

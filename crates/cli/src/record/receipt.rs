@@ -2,10 +2,10 @@
 //! (hash …)`, `already recorded: …`, or the refusal as an error, with a short
 //! description of each event.
 
-use anyhow::{anyhow, bail, Result};
+use anyhow::{bail, Result};
 use fundledger_core::event::*;
 use fundledger_core::id::EnterpriseId;
-use serde_json::Value;
+use fundledger_core::wire::{EventAnswer, Receipt};
 
 use crate::client;
 
@@ -14,15 +14,13 @@ const HASH_SHOWN_HEX: usize = 12;
 
 /// `recorded <what> as record N (hash …)` or `already recorded: ...` for a
 /// receipt; the writer's refusal as an error.
-pub fn outcome_line(what: &str, answer: &Value) -> Result<String> {
-    let Some(receipt) = answer.get("receipt") else {
-        bail!("{}", client::describe_error(answer));
+pub fn outcome_line(what: &str, answer: &EventAnswer) -> Result<String> {
+    let Some(receipt) = &answer.receipt else {
+        bail!("{}", client::describe_error(answer.error.as_ref()));
     };
-    let seq = receipt.get("seq").and_then(Value::as_u64).ok_or_else(|| anyhow!("the writer's receipt has no record number: {receipt}"))?;
-    let hash = receipt.get("record_hash").and_then(Value::as_str).unwrap_or("");
-    let hash: String = hash.chars().take(HASH_SHOWN_HEX).collect();
-    let event_id = receipt.get("event_id").and_then(Value::as_str).unwrap_or("?");
-    if receipt.get("duplicate").and_then(Value::as_bool).unwrap_or(false) {
+    let Receipt { event_id, seq, record_hash, duplicate } = receipt;
+    let hash: String = record_hash.chars().take(HASH_SHOWN_HEX).collect();
+    if *duplicate {
         Ok(format!("already recorded: {what} (record {seq}, hash {hash}…, id {event_id})"))
     } else {
         Ok(format!("recorded {what} as record {seq} (hash {hash}…, id {event_id})"))

@@ -127,9 +127,9 @@ pub async fn record_signed(signing: &SigningArgs, signed: SignedEvent) -> Result
         )
     })?;
     if signing.json {
-        println!("{answer}");
+        println!("{}", answer.text);
     }
-    let line = outcome_line(&describe(&body.event), &answer)?;
+    let line = outcome_line(&describe(&body.event), answer.single()?)?;
     if !signing.json {
         println!("{line}");
     }

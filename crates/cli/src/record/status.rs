@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use serde_json::Value;
+use fundledger_core::wire::WriterStatus;
 
 use crate::client;
 
@@ -35,28 +35,20 @@ pub async fn status(args: StatusArgs) -> Result<()> {
     if !code.is_success() {
         bail!("{url} answered {code}: {}", text.chars().take(300).collect::<String>());
     }
-    let status: Value = serde_json::from_str(&text)
-        .with_context(|| format!("{url} answered with something that is not JSON: {}", text.chars().take(300).collect::<String>()))?;
     if args.json {
-        println!("{status}");
+        println!("{text}");
         return Ok(());
     }
-    let field = |name: &str| status.get(name).map(|value| value.as_str().map_or_else(|| value.to_string(), str::to_string)).unwrap_or_else(|| "?".to_string());
-    let ready = status.get("ready").and_then(Value::as_bool);
-    println!("ledger  {}", field("ledger"));
-    println!("size    {} records", field("size"));
-    println!("head    {}", field("head"));
-    println!("root    {}", field("root"));
-    println!(
-        "ready   {}",
-        match ready {
-            Some(true) => "yes",
-            Some(false) => "no (the writer is catching up or cannot reach NATS)",
-            None => "?",
-        }
-    );
-    if let (Some(appended), Some(refused)) = (status.get("appended_since_start"), status.get("refused_since_start")) {
-        println!("since start: {appended} appended, {refused} refused");
+    let status: WriterStatus = serde_json::from_str(&text)
+        .with_context(|| format!("{url} answered with something that is not the writer's status: {}", text.chars().take(300).collect::<String>()))?;
+    println!("ledger  {}", status.ledger);
+    println!("size    {} records", status.size);
+    println!("head    {}", status.head);
+    println!("root    {}", status.root);
+    println!("ready   {}", if status.ready { "yes" } else { "no (the writer is catching up or cannot reach NATS)" });
+    if let Some(incident) = &status.incident {
+        println!("incident {incident}");
     }
+    println!("since start: {} appended, {} refused", status.appended_since_start, status.refused_since_start);
     Ok(())
 }

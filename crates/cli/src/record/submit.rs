@@ -8,6 +8,8 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use fundledger_core::id::LedgerId;
 use fundledger_core::record::SignedEvent;
+use fundledger_core::wire::SubmitAnswer;
+use serde::Deserialize;
 use serde_json::Value;
 
 use super::input::read_input;
@@ -32,15 +34,37 @@ pub struct SubmitArgs {
     pub writer: WriterArgs,
 }
 
+/// What `submit` reads of a submission it cannot parse whole (the writer
+/// will refuse it), to name it and pick the ledger.
+#[derive(Default, Deserialize)]
+struct Loose {
+    #[serde(default)]
+    body: LooseBody,
+}
+
+#[derive(Default, Deserialize)]
+struct LooseBody {
+    #[serde(default)]
+    ledger: Option<String>,
+    #[serde(default)]
+    id: Option<String>,
+}
+
+impl Loose {
+    fn of(item: &Value) -> Loose {
+        Loose::deserialize(item).unwrap_or_default()
+    }
+}
+
 /// The ledger named by the submissions' bodies, when they name exactly one.
 fn submissions_ledger(items: &[Value]) -> Result<Option<LedgerId>> {
     let mut found: Option<String> = None;
     for item in items {
-        let Some(ledger) = item.pointer("/body/ledger").and_then(Value::as_str) else { continue };
+        let Some(ledger) = Loose::of(item).body.ledger else { continue };
         match &found {
-            Some(earlier) if earlier != ledger => bail!("the submissions are for ledgers {earlier} and {ledger}; submit each ledger's separately"),
+            Some(earlier) if *earlier != ledger => bail!("the submissions are for ledgers {earlier} and {ledger}; submit each ledger's separately"),
             Some(_) => {}
-            None => found = Some(ledger.to_string()),
+            None => found = Some(ledger),
         }
     }
     found.map(|ledger| LedgerId::parse(&ledger).context("a submission names an invalid ledger")).transpose()
@@ -68,25 +92,26 @@ pub async fn submit(args: SubmitArgs) -> Result<()> {
         .enumerate()
         .map(|(index, item)| match SignedEvent::from_submission_json(&item.to_string()) {
             Ok(signed) => describe(&signed.body().event),
-            Err(_) => match item.pointer("/body/id").and_then(Value::as_str) {
+            Err(_) => match Loose::of(item).body.id {
                 Some(id) => format!("submission {} (id {id})", index + 1),
                 None => format!("submission {}", index + 1),
             },
         })
         .collect();
-    let answer = client::send(&args.writer, ledger.as_str(), text.into_bytes()).await?;
+    let sent = client::send(&args.writer, ledger.as_str(), text.into_bytes()).await?;
     if args.json {
-        println!("{answer}");
+        println!("{}", sent.text);
     }
     if !is_batch {
-        let line = outcome_line(&whats[0], &answer)?;
+        let line = outcome_line(&whats[0], sent.single()?)?;
         if !args.json {
             println!("{line}");
         }
         return Ok(());
     }
-    let Some(results) = answer.get("results").and_then(Value::as_array) else {
-        bail!("{}", client::describe_error(&answer));
+    let results = match &sent.answer {
+        SubmitAnswer::Batch(batch) => &batch.results,
+        SubmitAnswer::Event(refused) => bail!("{}", client::describe_error(refused.error.as_ref())),
     };
     let mut refused = 0usize;
     for (index, result) in results.iter().enumerate() {

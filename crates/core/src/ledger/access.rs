@@ -164,8 +164,8 @@ impl Ledger {
 
     pub(super) fn decide_role_granted(&self, data: &RoleChange) -> Result<Change, Violation> {
         let state = self.usable_key(&data.key)?;
-        if data.role == Role::Admin && data.scope != Scope::Ledger {
-            return Err(Violation::new(Rule::AdminScope, format!("the admin role is granted only for the whole ledger, not for {}", data.scope)));
+        if data.role.is_ledger_wide() && data.scope != Scope::Ledger {
+            return Err(Violation::new(Rule::AdminScope, format!("the {} role is granted only for the whole ledger, not for {}", data.role, data.scope)));
         }
         self.check_scope_exists(&data.scope)?;
         if state.roles.contains(&(data.role, data.scope.clone())) {

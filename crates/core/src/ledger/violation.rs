@@ -44,7 +44,7 @@ rules! {
     KeyUnusable = "key_unusable",
     /// A role is granted once per scope, and only a granted role can be revoked.
     RoleState = "role_state",
-    /// The admin role exists only at ledger scope.
+    /// The admin, auditor and reporting roles exist only at ledger scope.
     AdminScope = "admin_scope",
     /// The ledger must keep at least one admin.
     LastAdmin = "last_admin",

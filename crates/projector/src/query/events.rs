@@ -1,6 +1,7 @@
 //! Events: one by id, and pages of them, all or by entity (an entity's own
 //! index and its children's).
 
+use fundledger_core::record::Record;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -34,19 +35,20 @@ pub struct EventView {
 }
 
 fn event_view(reader: &Reader, seq: u64, bytes: &[u8]) -> Result<EventView, QueryError> {
-    let record: Value = serde_json::from_slice(bytes).map_err(|error| reader.corrupt(format!("record {seq}: {error}")))?;
-    let text = |value: &Value| value.as_str().unwrap_or_default().to_string();
-    let body = &record["body"];
+    let corrupt = |error: String| reader.corrupt(format!("record {seq}: {error}"));
+    let parsed = Record::from_json(bytes).map_err(|error| corrupt(error.to_string()))?;
+    let record: Value = serde_json::from_slice(bytes).map_err(|error| corrupt(error.to_string()))?;
+    let body = parsed.body();
     Ok(EventView {
         seq,
-        id: text(&body["id"]),
-        event_type: text(&body["type"]),
-        occurred_at: text(&body["occurred_at"]),
-        recorded_at: text(&record["recorded_at"]),
-        hash: text(&record["hash"]),
-        signers: body["signers"].as_array().map(|signers| signers.iter().map(text).collect()).unwrap_or_default(),
-        data: body["data"].clone(),
-        record: record.clone(),
+        id: body.id.to_string(),
+        event_type: body.event.type_name().to_string(),
+        occurred_at: body.occurred_at.as_str().to_string(),
+        recorded_at: parsed.recorded_at.as_str().to_string(),
+        hash: hex::encode(parsed.hash),
+        signers: body.signers.iter().map(ToString::to_string).collect(),
+        data: body.event.data_json().map_err(|error| corrupt(error.to_string()))?,
+        record,
     })
 }
 

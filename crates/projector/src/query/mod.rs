@@ -10,6 +10,7 @@
 //! * [`events`]: one event, and pages of events by entity.
 //! * [`overview`]: the portfolio (every fund and scheme) and the status.
 //! * [`report`] and [`report_csv`]: the quarterly report and its CSV form.
+//! * [`access`]: what an answer needs its reader to be allowed, and what a key may read.
 //!
 //! The rules' arithmetic (a grant's position, headroom, compliance, programme
 //! size) is the core's (`fundledger_core::ledger`): the answers only call it.
@@ -31,6 +32,7 @@ use crate::keys::Kind;
 use crate::model::Stored;
 use crate::store::{Reader, StoreError};
 
+pub mod access;
 pub mod events;
 pub mod funds;
 pub mod grants;
