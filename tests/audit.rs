@@ -623,7 +623,7 @@ async fn writer_checkpointer_verify_export_prove_witness_and_tail() {
     let book = fundledger_verifier::read_checkpoints(&js, &ledger_id()).await.expect("reads");
     let sizes: Vec<u64> = book.sizes().collect();
     let mut expected: Vec<u64> = (1..=size / 10).map(|k| k * 10).collect();
-    if size % 10 != 0 {
+    if !size.is_multiple_of(10) {
         expected.push(size);
     }
     assert_eq!(sizes, expected);

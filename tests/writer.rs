@@ -211,11 +211,7 @@ async fn a_writer_stopped_mid_load_loses_no_acknowledged_event_and_duplicates_no
         tokio::spawn(async move {
             let mut acknowledged = Vec::new();
             for chunk in events.chunks(100) {
-                for outcome in writer.submit(chunk.to_vec()).await {
-                    if let Ok(receipt) = outcome {
-                        acknowledged.push(receipt);
-                    }
-                }
+                acknowledged.extend(writer.submit(chunk.to_vec()).await.into_iter().flatten());
             }
             acknowledged
         })

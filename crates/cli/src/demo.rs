@@ -449,7 +449,7 @@ async fn fund(demo: &mut Demo) -> Result<()> {
                 }
             }
             let nav =
-                government.mul_div_floor(15 * ((quarter as u64 + 1) / 2), 100)?.mul_div_floor(95 + pseudo(&format!("{subfund}/nav/{quarter}"), 30), 100)?;
+                government.mul_div_floor(15 * (quarter as u64).div_ceil(2), 100)?.mul_div_floor(95 + pseudo(&format!("{subfund}/nav/{quarter}"), 30), 100)?;
             demo.record(Event::NavReported(NavReported { subfund: subfund.clone(), as_of: quarter_date(quarter), nav_cents: nav }), &single).await?;
             if quarter >= 6 {
                 let distribution = government.mul_div_floor(3 + pseudo(&format!("{subfund}/dist/{quarter}"), 5), 100)?;
@@ -504,7 +504,9 @@ fn pilot_approval(grant: &str, enterprise: &str, name: &str, project: &str, cost
     })
 }
 
-/// A NIFS or NIAS approval (no window, no attestations).
+/// A NIFS or NIAS approval (no window, no attestations). Each argument is one
+/// field of the event, so the demo's scenario reads as a table of them.
+#[allow(clippy::too_many_arguments)]
 fn approval(scheme: &str, grant: &GrantId, enterprise: &EnterpriseId, name: &str, project: &str, cost: Money, amount: Money, months: u32) -> Event {
     Event::GrantApproved(GrantApproved {
         scheme: id(scheme),

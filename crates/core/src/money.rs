@@ -176,7 +176,7 @@ impl fmt::Display for Money {
         let digits = dollars.to_string();
         let mut grouped = String::with_capacity(digits.len() + digits.len() / 3);
         for (position, digit) in digits.chars().enumerate() {
-            if position > 0 && (digits.len() - position) % 3 == 0 {
+            if position > 0 && (digits.len() - position).is_multiple_of(3) {
                 grouped.push(',');
             }
             grouped.push(digit);

@@ -749,7 +749,9 @@ fn signature_rules(genesis: &EventVector) -> SignatureRulesVector {
     let order_eight = EIGHT_TORSION[1];
     assert_eq!(point_order(&order_eight.compress().to_bytes()), 8);
 
-    let mut cases: Vec<(&'static str, [u8; 32], [u8; 64], Option<usize>)> = Vec::new();
+    // (name, key, signature, the index of the batch item to spoil, if any)
+    type Case = (&'static str, [u8; 32], [u8; 64], Option<usize>);
+    let mut cases: Vec<Case> = Vec::new();
     // R = r·B + T, T of order 8.
     let r = nonce("small-order component");
     let r_bytes = (EdwardsPoint::mul_base(&r) + order_eight).compress().to_bytes();

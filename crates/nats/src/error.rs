@@ -25,8 +25,9 @@ pub enum NatsError {
     },
 
     /// The server cannot be used as asked (too old for replicated streams).
+    /// Boxed: it is the largest variant, and every caller's error holds a `NatsError`.
     #[error(transparent)]
-    ServerVersion(#[from] crate::server_version::ServerVersionError),
+    ServerVersion(Box<crate::server_version::ServerVersionError>),
 
     /// A local file-system or process operation failed.
     #[error("could not {action} ({path}): {source}")]
@@ -180,5 +181,11 @@ impl NatsError {
     /// Wraps a client error with the operation it interrupted.
     pub(crate) fn jetstream(operation: impl Into<String>, source: impl Into<BoxError>) -> Self {
         NatsError::JetStream { operation: operation.into(), source: source.into() }
+    }
+}
+
+impl From<crate::server_version::ServerVersionError> for NatsError {
+    fn from(error: crate::server_version::ServerVersionError) -> NatsError {
+        NatsError::ServerVersion(Box::new(error))
     }
 }

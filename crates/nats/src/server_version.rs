@@ -145,17 +145,15 @@ pub enum ServerVersionError {
         "refusing {replicas}-replica streams on nats-server {version}: {reason}; upgrade the \
          cluster to {required} or later ({pinned} is the tested default, scripts/setup installs \
          it), use one replica, or force it (`fundledger serve --allow-old-nats-cluster`) and \
-         accept the risk"
+         accept the risk",
+        required = CLUSTER_FENCING_MIN_VERSION,
+        pinned = PINNED_SERVER_VERSION
     )]
     ClusterTooOld {
         /// The server's version.
         version: String,
         /// The replicas asked for.
         replicas: usize,
-        /// The oldest version accepted for replicated streams.
-        required: ServerVersion,
-        /// The tested default.
-        pinned: ServerVersion,
         /// Why that version is needed.
         reason: &'static str,
     },
@@ -176,13 +174,7 @@ pub fn check_replicas_supported(replicas: usize, server_version: &str, allow_old
     }
     let version = parsed?;
     if version < CLUSTER_FENCING_MIN_VERSION {
-        return Err(ServerVersionError::ClusterTooOld {
-            version: version.to_string(),
-            replicas,
-            required: CLUSTER_FENCING_MIN_VERSION,
-            pinned: PINNED_SERVER_VERSION,
-            reason: CLUSTER_FENCING_REASON,
-        });
+        return Err(ServerVersionError::ClusterTooOld { version: version.to_string(), replicas, reason: CLUSTER_FENCING_REASON });
     }
     Ok(Some(version))
 }

@@ -575,7 +575,7 @@ mod tests {
     async fn a_panicked_query_task_is_a_server_error() {
         let outcome = tokio::task::spawn_blocking(|| -> Result<u64, ApiError> { panic!("a defect in a query") }).await;
         assert!(outcome.as_ref().is_err_and(|error| error.is_panic()));
-        let response = joined(outcome).err().expect("a panic is an error").into_response();
+        let response = joined(outcome).expect_err("a panic is an error").into_response();
         assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
         let body = body_of(response).await;
         assert_eq!(body["error"]["code"], "internal", "{body}");

@@ -389,10 +389,10 @@ impl Projector {
                 }
                 let last = message.sequence == target;
                 chunk.push(Delivered { seq: message.sequence, payload: message.payload });
-                if chunk.len() == BATCH_RECORDS_MAX || last {
-                    if sender.send(std::mem::replace(&mut chunk, Vec::with_capacity(BATCH_RECORDS_MAX))).await.is_err() {
-                        break; // the applier stopped; its error is reported below
-                    }
+                if (chunk.len() == BATCH_RECORDS_MAX || last)
+                    && sender.send(std::mem::replace(&mut chunk, Vec::with_capacity(BATCH_RECORDS_MAX))).await.is_err()
+                {
+                    break; // the applier stopped; its error is reported below
                 }
                 if last {
                     break;

@@ -49,6 +49,9 @@ pub enum Durability {
     Bulk,
 }
 
+/// A key and its value, as stored.
+pub type Entry = (Vec<u8>, Vec<u8>);
+
 /// The read-model database of one ledger.
 pub struct Store {
     db: DB,
@@ -209,7 +212,7 @@ impl Store {
     }
 
     /// Every key and value in key order (for comparing two databases).
-    pub fn dump(&self) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    pub fn dump(&self) -> Result<Vec<Entry>, StoreError> {
         let mut entries = Vec::new();
         for item in self.db.iterator(IteratorMode::Start) {
             let (key, value) = item.map_err(|error| self.fail(error))?;

@@ -201,14 +201,14 @@ impl Ledgerbook {
                 if let Some(evidence) = used.get(other as usize % used.len().max(1)) {
                     let supported = &self.core.evidence()[evidence];
                     let left = supported.amount.saturating_sub(supported.disallowed);
-                    let amount = if other % 2 == 0 { Money::from_cents(left.cents() / 2 + 1).unwrap() } else { cents };
+                    let amount = if other.is_multiple_of(2) { Money::from_cents(left.cents() / 2 + 1).unwrap() } else { cents };
                     let data = SpendDisallowed { grant, amount_cents: amount, reason: DisallowanceReason::IneligibleItem, evidence_sha256: *evidence };
                     self.officers(Event::SpendDisallowed(data));
                 }
             }
             (5 | 6, Some(grant)) => {
                 let payable = self.core.grant_position(&grant).map(|position| position.disbursable_now).unwrap_or(Money::ZERO);
-                let amount = if other % 3 == 0 { cents } else { payable };
+                let amount = if other.is_multiple_of(3) { cents } else { payable };
                 self.officers(Event::GrantDisbursed(GrantDisbursed { grant, amount_cents: amount, payment_reference: text("PAY") }));
             }
             (7, Some(grant)) => {
@@ -221,7 +221,7 @@ impl Ledgerbook {
                 ];
                 let position = self.core.grant_position(&grant);
                 let amount = match position {
-                    Some(position) if other % 2 == 0 && !position.overpaid.is_zero() => position.overpaid,
+                    Some(position) if other.is_multiple_of(2) && !position.overpaid.is_zero() => position.overpaid,
                     _ => cents,
                 };
                 let data = GrantClawedBack { grant, amount_cents: amount, reason: text("audit"), reason_code: codes[other as usize % codes.len()] };
@@ -236,7 +236,7 @@ impl Ledgerbook {
                 }));
             }
             (9, Some(grant)) => {
-                let event = if other % 2 == 0 {
+                let event = if other.is_multiple_of(2) {
                     Event::GrantCompleted(GrantCompleted { grant })
                 } else {
                     Event::GrantClosed(GrantClosed { grant, reason: CloseReason::Completed })
@@ -253,10 +253,10 @@ impl Ledgerbook {
             }
             (11, _) => {
                 let amended = SchemeAmended {
-                    budget_top_up_cents: (other % 2 == 0).then(|| Money::from_cents(amount % 10_000_000).unwrap()),
-                    project_grant_max_cents: (other % 3 == 0).then(|| Money::from_cents(amount % 30_000_000 + 1).unwrap()),
-                    enterprise_grant_max_cents: (other % 5 == 0).then(|| Money::from_cents(amount % 40_000_000 + 1).unwrap()),
-                    projects_per_enterprise_max: (other % 7 == 0).then_some(other as u32 % 4 + 1),
+                    budget_top_up_cents: other.is_multiple_of(2).then(|| Money::from_cents(amount % 10_000_000).unwrap()),
+                    project_grant_max_cents: other.is_multiple_of(3).then(|| Money::from_cents(amount % 30_000_000 + 1).unwrap()),
+                    enterprise_grant_max_cents: other.is_multiple_of(5).then(|| Money::from_cents(amount % 40_000_000 + 1).unwrap()),
+                    projects_per_enterprise_max: other.is_multiple_of(7).then_some(other as u32 % 4 + 1),
                     ..SchemeAmended::new(SCHEMES[pick as usize % SCHEMES.len()].parse().unwrap(), date(self.day + other as i64 % 5), text("amended"))
                 };
                 self.admin(Event::SchemeAmended(amended));
@@ -276,13 +276,13 @@ impl Ledgerbook {
                 investment: format!("inv-{}", self.records.len()).parse().unwrap(),
                 investee: text("Investee"),
                 amount_cents: cents,
-                hk_enterprise: other % 2 == 0,
+                hk_enterprise: other.is_multiple_of(2),
                 innovation_technology: true,
             }),
             _ => {
                 let investments: Vec<_> = self.core.investments().keys().cloned().collect();
                 let Some(investment) = investments.get(other as usize % investments.len().max(1)).cloned() else { return };
-                let spent_on = (other % 5 != 0).then(|| date(other as i64 % 80));
+                let spent_on = (!other.is_multiple_of(5)).then(|| date(other as i64 % 80));
                 Event::ProductionSpendReported(ProductionSpendReported { subfund, investment, period: text("period"), amount_cents: cents, spent_on })
             }
         };

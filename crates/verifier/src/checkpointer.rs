@@ -242,7 +242,7 @@ async fn run(
                     let found = format!("record {size} with hash {}", hex::encode(chain.head()));
                     return refuse_after(Rollback::Replaced { known, found }, &config.ledger, requests, waiting).await;
                 }
-                if size % config.every_records == 0 && size > last_size(&last) {
+                if size.is_multiple_of(config.every_records) && size > last_size(&last) {
                     last = Some(publish_checkpoint(&js, &chain, &config.operator).await?);
                 }
             }

@@ -147,8 +147,11 @@ pub struct ParsingChunk {
     len: usize,
     /// One receiver per batch, in order: the batch's records and what parsing
     /// them gave, or `None` if parsing the batch panicked.
-    batches: Vec<std::sync::mpsc::Receiver<Option<(Vec<RawRecord>, ParsedBatch)>>>,
+    batches: Vec<std::sync::mpsc::Receiver<Option<ReadBatch>>>,
 }
+
+/// A batch's records as read, and what parsing them gave.
+type ReadBatch = (Vec<RawRecord>, ParsedBatch);
 
 /// The records of a batch, each parsed and signature-checked or the reason it is bad.
 type ParsedBatch = Vec<Result<PreparedRecord, Failure>>;

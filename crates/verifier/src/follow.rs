@@ -33,7 +33,7 @@ use crate::store::{Store, StoreBatch};
 #[derive(Debug)]
 pub enum Followed {
     /// A record that passed every check.
-    Record(VerifiedRecord),
+    Record(Box<VerifiedRecord>),
     /// A checkpoint (or the checkpoint of a witness statement) that matches the records.
     Checkpoint { size: u64, root: Hash, witness: Option<KeyId> },
 }
@@ -202,7 +202,7 @@ pub async fn follow_nats(js: &fundledger_nats::Broker, ledger: &LedgerId, mut on
                     None => return Err(VerifyError::Input("the ledger stream ended".to_string())),
                 };
                 let (record, followed) = follower.accept_record(message.sequence, &message.payload)?;
-                if on_followed(Followed::Record(record)).is_break() {
+                if on_followed(Followed::Record(Box::new(record))).is_break() {
                     return Ok(());
                 }
                 for item in followed {

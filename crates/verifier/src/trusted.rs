@@ -178,7 +178,7 @@ pub(crate) fn start(ledger: &LedgerId, book: CheckpointBook, options: &VerifyOpt
         let head = if old_size == size { Some(trusted.head) } else { None };
         for checkpoint in book.at(old_size) {
             checkpoint.verify(&file.operator).map_err(|error| Failure::new(old_size, None, FailureKind::Checkpoint, error.to_string()))?;
-            let same_head = head.map_or(true, |head| head == checkpoint.checkpoint.head);
+            let same_head = head.is_none_or(|head| head == checkpoint.checkpoint.head);
             if checkpoint.checkpoint.root != root || !same_head {
                 return Err(Failure::new(
                     old_size,

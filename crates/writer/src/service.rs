@@ -99,6 +99,9 @@ impl WriterConfig {
 
 pub use fundledger_core::wire::{Receipt, WriterStatus};
 
+/// A started batch (by number) and how its append ended.
+type BatchDone = (u64, Result<(), AppendError>);
+
 type Outcome = Result<Receipt, WriteError>;
 
 struct Job {
@@ -301,7 +304,7 @@ struct Sequencer {
     index: IdIndex,
     status: Arc<RwLock<WriterStatus>>,
     needs_reload: bool,
-    batches_done: (mpsc::UnboundedSender<(u64, Result<(), AppendError>)>, mpsc::UnboundedReceiver<(u64, Result<(), AppendError>)>),
+    batches_done: (mpsc::UnboundedSender<BatchDone>, mpsc::UnboundedReceiver<BatchDone>),
     batches_started: u64,
     /// Signalled (or dropped) when the last started batch is all on the
     /// connection: the next batch may be planned before, but sent only after.

@@ -16,13 +16,13 @@ pub enum EnterpriseCommand {
     Show(crate::query::ShowArgs),
     /// Record that enterprises are under common ownership (grant officer): from then on per-enterprise
     /// caps and project counts apply to the group, so a project split across them is refused.
-    Associate(AssociateArgs),
+    Associate(Box<AssociateArgs>),
 }
 
 pub async fn enterprise(command: EnterpriseCommand) -> Result<()> {
     match command {
         EnterpriseCommand::Show(args) => crate::query::enterprise_show(args).await,
-        EnterpriseCommand::Associate(args) => associate(args).await,
+        EnterpriseCommand::Associate(args) => associate(*args).await,
     }
 }
 
