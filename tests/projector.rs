@@ -297,6 +297,20 @@ async fn the_query_api_and_cli_answer_with_the_sequence_they_reflect() {
     let row = csv.lines().find(|line| line.starts_with("subfund,2026Q1,itf,sf-ai,")).unwrap_or_else(|| panic!("no sf-ai row:\n{csv}"));
     assert!(row.contains(",7200000000,5400000000,4800000000,2026-03-31,0.7500,0.6667,1.4167"), "{row}");
 
+    // Parameters are strict: repeated, empty, out-of-range and malformed ones are refused, in JSON.
+    for path in [
+        "/v1/events?grant=pilot-query-1&grant=pilot-query-2",
+        "/v1/events?fund=",
+        "/v1/events?after=9223372036854775808",
+        "/v1/events?scheme=Not!An-Id",
+        "/v1/grants/%ff%fe",
+        "/v1/grants/Not_An_Id",
+        "/v1/portfolio?as_of=1&as_of=2",
+    ] {
+        let (status, body) = http_call(&address, "GET", path, &[], None);
+        assert_eq!((status, body["error"]["code"].as_str()), (400, Some("bad_request")), "{path}: {body}");
+    }
+
     // The served OpenAPI document is the committed one.
     let served = http_body(&address, "/openapi.json").expect("the query API answers");
     let committed = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/api/openapi.json")).expect("schemas/api/openapi.json");

@@ -18,13 +18,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query as QueryParams, State};
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use fundledger_core::crypto::{KeyId, Signature};
-use fundledger_core::id::{FundId, SchemeId};
+use fundledger_core::id::{EnterpriseId, EventId, FundId, GrantId, SchemeId, SubFundId};
 use fundledger_core::read_access::{self, ReadAccess, Readable, CHALLENGE_BYTES};
 use fundledger_core::wire::Refusal;
 use serde::{Deserialize, Serialize};
@@ -158,22 +159,50 @@ fn joined<T>(outcome: Result<Result<T, ApiError>, tokio::task::JoinError>) -> Re
     }
 }
 
-/// Refuses parameters other than `allowed`.
-fn check_params(params: &Params, allowed: &[&str]) -> Result<(), ApiError> {
-    for name in params.keys() {
-        if !allowed.contains(&name.as_str()) {
+/// The query string's parameters: only those in `allowed`, each given once
+/// and not empty (a repeated or empty parameter is a mistake to point out,
+/// not to guess at).
+fn params_of(query: Option<&str>, allowed: &[&str]) -> Result<Params, ApiError> {
+    let mut params = Params::new();
+    for (name, value) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        if !allowed.contains(&name.as_ref()) {
             let allowed = if allowed.is_empty() { "none".to_string() } else { allowed.join(", ") };
             return Err(bad(format!("unknown query parameter {name:?}; this endpoint takes: {allowed}")));
         }
+        if value.is_empty() {
+            return Err(bad(format!("query parameter {name:?} is empty; leave it out instead")));
+        }
+        if params.insert(name.to_string(), value.into_owned()).is_some() {
+            return Err(bad(format!("query parameter {name:?} is given more than once")));
+        }
     }
-    Ok(())
+    Ok(params)
 }
 
-fn number<T: std::str::FromStr>(params: &Params, name: &str) -> Result<Option<T>, ApiError> {
-    match params.get(name) {
-        None => Ok(None),
-        Some(text) => text.parse().map(Some).map_err(|_| bad(format!("{name} must be a non-negative integer, got {text:?}"))),
+/// The id in the path, checked with `parse` (the core's id rules), so every
+/// endpoint refuses a malformed id alike, before looking it up.
+fn path_id<T, E: std::fmt::Display>(path: Result<Path<String>, PathRejection>, parse: fn(&str) -> Result<T, E>) -> Result<String, ApiError> {
+    let Path(id) = path.map_err(|rejection| bad(format!("the id in the path is not valid: {}", rejection.body_text())))?;
+    parse(&id).map_err(|error| bad(error.to_string()))?;
+    Ok(id)
+}
+
+/// An id parameter, checked with `parse` (the core's id rules).
+fn param_id<T, E: std::fmt::Display>(params: &Params, name: &str, parse: fn(&str) -> Result<T, E>) -> Result<Option<String>, ApiError> {
+    let Some(id) = params.get(name) else { return Ok(None) };
+    parse(id).map_err(|error| bad(format!("{name}: {error}")))?;
+    Ok(Some(id.clone()))
+}
+
+/// A non-negative integer parameter, at most `i64::MAX` (the documents say int64).
+fn number<T: TryFrom<u64>>(params: &Params, name: &str) -> Result<Option<T>, ApiError> {
+    let Some(text) = params.get(name) else { return Ok(None) };
+    let refused = || bad(format!("{name} must be an integer from 0 to {}, got {text:?}", i64::MAX));
+    let value: u64 = text.parse().map_err(|_| refused())?;
+    if value > i64::MAX as u64 {
+        return Err(refused());
     }
+    T::try_from(value).map(Some).map_err(|_| refused())
 }
 
 fn as_of(params: &Params) -> Result<Option<u64>, ApiError> {
@@ -245,28 +274,29 @@ fn whole_ledger(_: &store::Reader) -> Result<Option<Readable>, QueryError> {
     Ok(Some(Readable::Ledger))
 }
 
-async fn status(State(state): State<ApiState>, headers: HeaderMap, QueryParams(params): QueryParams<Params>) -> Result<Response, ApiError> {
-    check_params(&params, &[])?;
+async fn status(State(state): State<ApiState>, headers: HeaderMap, RawQuery(query): RawQuery) -> Result<Response, ApiError> {
+    params_of(query.as_deref(), &[])?;
     answer(&state, &headers, None, aggregates, query::status).await
 }
 
-async fn portfolio(State(state): State<ApiState>, headers: HeaderMap, QueryParams(params): QueryParams<Params>) -> Result<Response, ApiError> {
-    check_params(&params, &["as_of"])?;
+async fn portfolio(State(state): State<ApiState>, headers: HeaderMap, RawQuery(query): RawQuery) -> Result<Response, ApiError> {
+    let params = params_of(query.as_deref(), &["as_of"])?;
     answer(&state, &headers, as_of(&params)?, aggregates, query::portfolio).await
 }
 
-async fn funds(State(state): State<ApiState>, headers: HeaderMap, QueryParams(params): QueryParams<Params>) -> Result<Response, ApiError> {
-    check_params(&params, &["as_of"])?;
+async fn funds(State(state): State<ApiState>, headers: HeaderMap, RawQuery(query): RawQuery) -> Result<Response, ApiError> {
+    let params = params_of(query.as_deref(), &["as_of"])?;
     answer(&state, &headers, as_of(&params)?, aggregates, query::funds).await
 }
 
 async fn fund(
     State(state): State<ApiState>,
     headers: HeaderMap,
-    Path(id): Path<String>,
-    QueryParams(params): QueryParams<Params>,
+    path: Result<Path<String>, PathRejection>,
+    RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    check_params(&params, &["as_of"])?;
+    let id = path_id(path, FundId::parse)?;
+    let params = params_of(query.as_deref(), &["as_of"])?;
     let needs = FundId::parse(&id).ok().map(Readable::Fund);
     answer(&state, &headers, as_of(&params)?, move |_| Ok(needs), move |query| query::fund(query, &id)).await
 }
@@ -274,26 +304,28 @@ async fn fund(
 async fn subfund(
     State(state): State<ApiState>,
     headers: HeaderMap,
-    Path(id): Path<String>,
-    QueryParams(params): QueryParams<Params>,
+    path: Result<Path<String>, PathRejection>,
+    RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    check_params(&params, &["as_of"])?;
+    let id = path_id(path, SubFundId::parse)?;
+    let params = params_of(query.as_deref(), &["as_of"])?;
     let of = id.clone();
     answer(&state, &headers, as_of(&params)?, move |reader| query::access::readable_subfund(reader, &of), move |query| query::subfund(query, &id)).await
 }
 
-async fn schemes(State(state): State<ApiState>, headers: HeaderMap, QueryParams(params): QueryParams<Params>) -> Result<Response, ApiError> {
-    check_params(&params, &["as_of"])?;
+async fn schemes(State(state): State<ApiState>, headers: HeaderMap, RawQuery(query): RawQuery) -> Result<Response, ApiError> {
+    let params = params_of(query.as_deref(), &["as_of"])?;
     answer(&state, &headers, as_of(&params)?, aggregates, query::schemes).await
 }
 
 async fn scheme(
     State(state): State<ApiState>,
     headers: HeaderMap,
-    Path(id): Path<String>,
-    QueryParams(params): QueryParams<Params>,
+    path: Result<Path<String>, PathRejection>,
+    RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    check_params(&params, &["as_of"])?;
+    let id = path_id(path, SchemeId::parse)?;
+    let params = params_of(query.as_deref(), &["as_of"])?;
     let needs = SchemeId::parse(&id).ok().map(Readable::Scheme);
     answer(&state, &headers, as_of(&params)?, move |_| Ok(needs), move |query| query::scheme(query, &id)).await
 }
@@ -301,20 +333,22 @@ async fn scheme(
 async fn enterprise(
     State(state): State<ApiState>,
     headers: HeaderMap,
-    Path(id): Path<String>,
-    QueryParams(params): QueryParams<Params>,
+    path: Result<Path<String>, PathRejection>,
+    RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    check_params(&params, &["as_of"])?;
+    let id = path_id(path, EnterpriseId::parse)?;
+    let params = params_of(query.as_deref(), &["as_of"])?;
     answer(&state, &headers, as_of(&params)?, whole_ledger, move |query| query::enterprise(query, &id)).await
 }
 
 async fn grant(
     State(state): State<ApiState>,
     headers: HeaderMap,
-    Path(id): Path<String>,
-    QueryParams(params): QueryParams<Params>,
+    path: Result<Path<String>, PathRejection>,
+    RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    check_params(&params, &["as_of"])?;
+    let id = path_id(path, GrantId::parse)?;
+    let params = params_of(query.as_deref(), &["as_of"])?;
     let of = id.clone();
     answer(&state, &headers, as_of(&params)?, move |reader| query::access::readable_grant(reader, &of), move |query| query::grant(query, &id)).await
 }
@@ -322,22 +356,23 @@ async fn grant(
 async fn event(
     State(state): State<ApiState>,
     headers: HeaderMap,
-    Path(id): Path<String>,
-    QueryParams(params): QueryParams<Params>,
+    path: Result<Path<String>, PathRejection>,
+    RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    check_params(&params, &["as_of"])?;
+    let id = path_id(path, EventId::parse)?;
+    let params = params_of(query.as_deref(), &["as_of"])?;
     let of = id.clone();
     answer(&state, &headers, as_of(&params)?, move |reader| query::access::readable_event(reader, &of), move |query| query::event(query, &id)).await
 }
 
-async fn events(State(state): State<ApiState>, headers: HeaderMap, QueryParams(params): QueryParams<Params>) -> Result<Response, ApiError> {
-    check_params(&params, &["as_of", "fund", "subfund", "scheme", "grant", "enterprise", "after", "limit"])?;
+async fn events(State(state): State<ApiState>, headers: HeaderMap, RawQuery(query): RawQuery) -> Result<Response, ApiError> {
+    let params = params_of(query.as_deref(), &["as_of", "fund", "subfund", "scheme", "grant", "enterprise", "after", "limit"])?;
     let filter = EventFilter {
-        fund: params.get("fund").cloned(),
-        subfund: params.get("subfund").cloned(),
-        scheme: params.get("scheme").cloned(),
-        grant: params.get("grant").cloned(),
-        enterprise: params.get("enterprise").cloned(),
+        fund: param_id(&params, "fund", FundId::parse)?,
+        subfund: param_id(&params, "subfund", SubFundId::parse)?,
+        scheme: param_id(&params, "scheme", SchemeId::parse)?,
+        grant: param_id(&params, "grant", GrantId::parse)?,
+        enterprise: param_id(&params, "enterprise", EnterpriseId::parse)?,
         after: number(&params, "after")?,
         limit: number(&params, "limit")?,
     };
@@ -346,8 +381,8 @@ async fn events(State(state): State<ApiState>, headers: HeaderMap, QueryParams(p
         .await
 }
 
-async fn quarterly_report(State(state): State<ApiState>, headers: HeaderMap, QueryParams(params): QueryParams<Params>) -> Result<Response, ApiError> {
-    check_params(&params, &["as_of", "quarter", "format"])?;
+async fn quarterly_report(State(state): State<ApiState>, headers: HeaderMap, RawQuery(query): RawQuery) -> Result<Response, ApiError> {
+    let params = params_of(query.as_deref(), &["as_of", "quarter", "format"])?;
     let quarter = Quarter::parse(params.get("quarter").ok_or_else(|| bad("quarter is required, e.g. quarter=2026Q1".to_string()))?).map_err(ApiError::Query)?;
     let csv = match params.get("format").map(String::as_str) {
         None | Some("json") => false,

@@ -19,12 +19,15 @@ fn as_of() -> Value {
     json!({
         "name": "as_of", "in": "query", "required": false,
         "description": "Answer as of this ledger sequence (a past position); at most the read models' position, else 409.",
-        "schema": {"type": "integer", "format": "int64", "minimum": 0}
+        "schema": {"type": "integer", "format": "int64", "minimum": 0, "maximum": i64::MAX}
     })
 }
 
+/// The pattern of entity ids (funds, sub-funds, schemes, grants, enterprises).
+const ENTITY_ID: &str = "^[a-z0-9][a-z0-9_-]{0,63}$";
+
 fn path_id(name: &str, description: &str) -> Value {
-    json!({"name": name, "in": "path", "required": true, "description": description, "schema": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,63}$"}})
+    json!({"name": name, "in": "path", "required": true, "description": description, "schema": {"type": "string", "pattern": ENTITY_ID}})
 }
 
 fn query_param(name: &str, description: &str, schema: Value) -> Value {
@@ -37,7 +40,7 @@ fn get(summary: &str, description: &str, parameters: Vec<Value>, ok: Value, erro
         .insert("200".to_string(), json!({"description": "The answer and the ledger sequence it reflects.", "content": {"application/json": {"schema": ok}}}));
     for code in errors {
         let description = match *code {
-            "400" => "A parameter is malformed or unknown.",
+            "400" => "A parameter is malformed, unknown, empty or given twice, or an id does not match its pattern.",
             "404" => "No such entity (as of the answer's sequence).",
             "409" => "`as_of` is ahead of the read models.",
             "401" => "The bearer token is unknown or expired (`unauthenticated`), or a sign-in was refused (`sign_in_refused`).",
@@ -161,12 +164,12 @@ pub fn document() -> Value {
             "Events, in ledger order",
             "Every event, or those of one fund (its sub-funds' included), sub-fund, scheme (its grants' included), grant or enterprise; paged with `after` and `limit`.",
             vec![
-                query_param("fund", "Events of this fund and its sub-funds.", json!({"type": "string"})),
-                query_param("subfund", "Events of this sub-fund.", json!({"type": "string"})),
-                query_param("scheme", "Events of this scheme and its grants.", json!({"type": "string"})),
-                query_param("grant", "Events of this grant.", json!({"type": "string"})),
-                query_param("enterprise", "Events of this enterprise's grants.", json!({"type": "string"})),
-                query_param("after", "Only events after this sequence (the previous page's `next_after`).", json!({"type": "integer", "format": "int64", "minimum": 0})),
+                query_param("fund", "Events of this fund and its sub-funds.", json!({"type": "string", "pattern": ENTITY_ID})),
+                query_param("subfund", "Events of this sub-fund.", json!({"type": "string", "pattern": ENTITY_ID})),
+                query_param("scheme", "Events of this scheme and its grants.", json!({"type": "string", "pattern": ENTITY_ID})),
+                query_param("grant", "Events of this grant.", json!({"type": "string", "pattern": ENTITY_ID})),
+                query_param("enterprise", "Events of this enterprise's grants.", json!({"type": "string", "pattern": ENTITY_ID})),
+                query_param("after", "Only events after this sequence (the previous page's `next_after`).", json!({"type": "integer", "format": "int64", "minimum": 0, "maximum": i64::MAX})),
                 query_param("limit", "At most this many events (default 100).", json!({"type": "integer", "minimum": 1, "maximum": EVENTS_PAGE_MAX})),
                 as_of(),
             ],
@@ -179,7 +182,7 @@ pub fn document() -> Value {
         get(
             "One event by id",
             "The record with the event id given by its author.",
-            vec![json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}), as_of()],
+            vec![json!({"name": "id", "in": "path", "required": true, "description": "The event id.", "schema": {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,128}$"}}), as_of()],
             event,
             &entity,
         ),

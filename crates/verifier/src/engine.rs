@@ -570,10 +570,17 @@ pub(crate) fn parse_failure(error: ReplayError, bytes: &[u8]) -> Failure {
     failure
 }
 
+/// The event id a record that failed to parse claims, if it can be read.
 fn claimed_event_id(bytes: &[u8]) -> Option<String> {
-    let value: serde_json::Value = serde_json::from_slice(bytes).ok()?;
-    let id = value.get("body")?.get("id")?.as_str()?;
-    fundledger_core::id::EventId::parse(id).ok().map(|id| id.to_string())
+    #[derive(serde::Deserialize)]
+    struct Claimed {
+        body: ClaimedBody,
+    }
+    #[derive(serde::Deserialize)]
+    struct ClaimedBody {
+        id: fundledger_core::id::EventId,
+    }
+    serde_json::from_slice::<Claimed>(bytes).ok().map(|claimed| claimed.body.id.to_string())
 }
 
 /// What a verifier resuming from a trusted checkpoint starts with.

@@ -16,10 +16,6 @@
 //! Every rule lives in `fundledger-core`: the engine replays the same state
 //! machine ([`fundledger_core::replay::Replay`]) the writer applies.
 
-// `VerifyError` carries the broker's and the store's errors whole for the
-// report; errors end a verification, so boxing them would buy nothing.
-#![allow(clippy::result_large_err)]
-
 pub mod bundle;
 pub mod checkpointer;
 pub mod checkpoints;
