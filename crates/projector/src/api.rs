@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::extract::rejection::PathRejection;
+use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -95,15 +95,19 @@ enum ApiError {
     Forbidden(&'static str, String),
     /// Too many open challenges or sessions.
     Busy(String),
+    /// A request body that could not be read: its status and code.
+    Body(StatusCode, &'static str, String),
 }
 
 impl std::fmt::Display for ApiError {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ApiError::Query(error) => error.fmt(formatter),
-            ApiError::Task(message) | ApiError::Unauthenticated(_, message) | ApiError::Forbidden(_, message) | ApiError::Busy(message) => {
-                formatter.write_str(message)
-            }
+            ApiError::Task(message)
+            | ApiError::Unauthenticated(_, message)
+            | ApiError::Forbidden(_, message)
+            | ApiError::Busy(message)
+            | ApiError::Body(_, _, message) => formatter.write_str(message),
         }
     }
 }
@@ -119,6 +123,7 @@ impl IntoResponse for ApiError {
             ApiError::Unauthenticated(code, _) => (StatusCode::UNAUTHORIZED, *code),
             ApiError::Forbidden(code, _) => (StatusCode::FORBIDDEN, *code),
             ApiError::Busy(_) => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
+            ApiError::Body(status, code, _) => (*status, *code),
         };
         if status == StatusCode::INTERNAL_SERVER_ERROR {
             tracing::error!(error = %self, "query failed");
@@ -446,6 +451,19 @@ struct SessionAnswer {
     access: ReadAccess,
 }
 
+/// A POST body read whole, or the refusal in the API's JSON shape.
+fn body_of(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+    body.map_err(|rejection| {
+        if fundledger_http::is_body_timeout(&rejection) {
+            ApiError::Body(StatusCode::REQUEST_TIMEOUT, "request_timeout", format!("the request body did not arrive in time: {rejection}"))
+        } else if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::Body(StatusCode::PAYLOAD_TOO_LARGE, "request_too_large", format!("the request body is over the limit: {rejection}"))
+        } else {
+            bad(format!("cannot read the request body: {rejection}"))
+        }
+    })
+}
+
 fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     if body.len() > SIGN_IN_BYTES_MAX {
         return Err(bad(format!("the request body is {} bytes, at most {SIGN_IN_BYTES_MAX}", body.len())));
@@ -457,8 +475,8 @@ fn key_of(text: &str) -> Result<KeyId, ApiError> {
     KeyId::parse(text).map_err(|error| bad(format!("key: {error}")))
 }
 
-async fn sign_in_challenge(State(state): State<ApiState>, body: Bytes) -> Result<Response, ApiError> {
-    let request: ChallengeRequest = json_body(&body)?;
+async fn sign_in_challenge(State(state): State<ApiState>, body: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
+    let request: ChallengeRequest = json_body(&body_of(body)?)?;
     let key = key_of(&request.key)?;
     let challenge = state.sessions.challenge(key).map_err(|error| ApiError::Busy(error.to_string()))?;
     let ledger = state.store.ledger().clone();
@@ -473,8 +491,8 @@ async fn sign_in_challenge(State(state): State<ApiState>, body: Bytes) -> Result
     Ok(Json(answer).into_response())
 }
 
-async fn sign_in(State(state): State<ApiState>, body: Bytes) -> Result<Response, ApiError> {
-    let request: SignInRequest = json_body(&body)?;
+async fn sign_in(State(state): State<ApiState>, body: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
+    let request: SignInRequest = json_body(&body_of(body)?)?;
     let key = key_of(&request.key)?;
     let challenge: [u8; CHALLENGE_BYTES] = hex::decode(&request.challenge)
         .ok()

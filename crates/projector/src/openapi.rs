@@ -1,6 +1,9 @@
-//! The query API's OpenAPI 3.0 document: paths written here, response schemas
+//! The query API's OpenAPI 3.1 document: paths written here, response schemas
 //! generated from the Rust view types (schemars' OpenAPI settings), so the
-//! document cannot drift from what the handlers serialise. It is served at
+//! document cannot drift from what the handlers serialise. schemars writes
+//! OpenAPI 3.0's `nullable`, which 3.0 ignores beside a `$ref`; [`to_3_1`]
+//! turns every nullable schema into JSON Schema's own form (`"type": [T,
+//! "null"]`, or `anyOf` with `{"type": "null"}`), one way throughout. It is served at
 //! `GET /openapi.json` and committed as `schemas/api/openapi.json`; the test
 //! `crates/projector/tests/openapi.rs` fails when the two differ.
 
@@ -38,7 +41,7 @@ fn get(summary: &str, description: &str, parameters: Vec<Value>, ok: Value, erro
     let mut responses = Map::new();
     responses
         .insert("200".to_string(), json!({"description": "The answer and the ledger sequence it reflects.", "content": {"application/json": {"schema": ok}}}));
-    for code in errors {
+    for code in errors.iter().chain(&["429"]) {
         let description = match *code {
             "400" => "A parameter is malformed, unknown, empty or given twice, or an id does not match its pattern.",
             "404" => "No such entity (as of the answer's sequence).",
@@ -47,6 +50,9 @@ fn get(summary: &str, description: &str, parameters: Vec<Value>, ok: Value, erro
             "403" => "The reader may not read this: `sign_in_required` without a session, `forbidden` when the key's roles do not allow it (`key_not_registered`, `key_revoked` at sign-in).",
             "500" => "The read models could not answer (`read_model`, `internal`).",
             "503" => "Too many sign-ins open (`busy`).",
+            "408" => "The request body did not arrive in time (`request_timeout`).",
+            "413" => "The request body is too large (`request_too_large`).",
+            "429" => "Too many requests from this client (`rate_limited`; `Retry-After` says when to try again).",
             _ => "Error.",
         };
         responses
@@ -87,7 +93,10 @@ pub fn document() -> Value {
         json!({
             "type": "object", "required": ["status", "error"],
             "properties": {"status": {"type": "integer", "description": "The HTTP status, repeated."}, "error": {"type": "object", "required": ["code", "message"], "properties": {
-                "code": {"type": "string", "enum": ["bad_request", "not_found", "as_of_ahead", "read_model", "internal"]},
+                "code": {"type": "string", "enum": [
+                    "bad_request", "not_found", "as_of_ahead", "read_model", "internal", "unauthenticated", "sign_in_refused", "sign_in_required",
+                    "forbidden", "key_not_registered", "key_revoked", "busy", "rate_limited", "request_timeout", "request_too_large", "unauthorized"
+                ]},
                 "message": {"type": "string", "description": "What is wrong, with the figures."}
             }}}
         }),
@@ -211,7 +220,7 @@ pub fn document() -> Value {
                 "ledger": {"type": "string"}, "key": hex(64, "The key."), "challenge": hex(64, "The challenge."),
                 "message": {"type": "string", "description": "The text to sign after the domain."}, "expires_in_s": {"type": "integer"}
             }}),
-            &["400", "503"],
+            &["400", "408", "413", "503"],
         ),
     );
     paths.insert(
@@ -226,14 +235,14 @@ pub fn document() -> Value {
                 "token": {"type": "string", "description": "Send as `Authorization: Bearer <token>`."}, "key": hex(64, "The key."),
                 "holder": {"type": "string"}, "expires_in_s": {"type": "integer"}, "access": {"$ref": "#/components/schemas/ReadAccess"}
             }}),
-            &["400", "401", "403", "500", "503"],
+            &["400", "401", "403", "408", "413", "500", "503"],
         ),
     );
     let mut current = get(
         "The session's key and what it may read now",
         "`key` is null without a session (then `access` is what everyone may read).",
         vec![],
-        json!({"type": "object", "required": ["key", "access"], "properties": {"key": {"type": "string", "nullable": true}, "access": {"$ref": "#/components/schemas/ReadAccess"}}}),
+        json!({"type": "object", "required": ["key", "access"], "properties": {"key": {"type": ["string", "null"]}, "access": {"$ref": "#/components/schemas/ReadAccess"}}}),
         &["401", "500"],
     );
     current["get"]["responses"]["200"]["description"] = json!("Who is reading.");
@@ -246,8 +255,8 @@ pub fn document() -> Value {
             "all_schemes": {"type": "boolean"}, "schemes": {"type": "array", "items": {"type": "string"}}
         }}),
     );
-    json!({
-        "openapi": "3.0.3",
+    let mut document = json!({
+        "openapi": "3.1.0",
         "info": {
             "title": "fundledger query API",
             "version": env!("CARGO_PKG_VERSION"),
@@ -255,7 +264,46 @@ pub fn document() -> Value {
         },
         "paths": paths,
         "components": {"schemas": schemas, "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "description": "A session token from POST /v1/sessions."}}},
-    })
+    });
+    to_3_1(&mut document);
+    document
+}
+
+/// Rewrites OpenAPI 3.0's `nullable: true` (which schemars writes, and which
+/// 3.0 ignores beside a `$ref`) as JSON Schema 2020-12 says it, as OpenAPI
+/// 3.1 takes it: `"type": [T, "null"]` where the schema names one type,
+/// else `anyOf` with `{"type": "null"}`.
+fn to_3_1(value: &mut Value) {
+    match value {
+        Value::Object(members) => {
+            for member in members.values_mut() {
+                to_3_1(member);
+            }
+            if members.remove("nullable") != Some(Value::Bool(true)) {
+                return;
+            }
+            if let Some(Value::String(single)) = members.get("type") {
+                let single = single.clone();
+                members.insert("type".to_string(), json!([single, "null"]));
+                if let Some(Value::Array(choices)) = members.get_mut("enum") {
+                    choices.push(Value::Null);
+                }
+                return;
+            }
+            // Keep the annotations beside the choice; the rest is the non-null choice.
+            let mut annotations = Map::new();
+            for name in ["description", "title", "default", "example"] {
+                if let Some(annotation) = members.remove(name) {
+                    annotations.insert(name.to_string(), annotation);
+                }
+            }
+            let schema = Value::Object(std::mem::take(members));
+            annotations.insert("anyOf".to_string(), json!([schema, {"type": "null"}]));
+            *members = annotations;
+        }
+        Value::Array(items) => items.iter_mut().for_each(to_3_1),
+        _ => {}
+    }
 }
 
 /// The document as served and committed: pretty JSON, object members sorted
