@@ -263,8 +263,45 @@ async fn submits_over_nats_request_reply_and_http() {
     let response = http_post(address, "/v1/events", &body).await;
     assert!(response.starts_with("HTTP/1.1 201"), "{response}");
     assert!(response.contains("\"seq\":"), "{response}");
-    let response = http_post(address, "/v1/events", "{oops").await;
-    assert!(response.starts_with("HTTP/1.1 400") && response.contains("malformed_request"), "{response}");
+    let malformed = http_post(address, "/v1/events", "{oops").await;
+    assert!(malformed.starts_with("HTTP/1.1 400") && malformed.contains("malformed_request"), "{malformed}");
+
+    // Every kind of answer is what the writer's OpenAPI document (served, and committed) says, strictly.
+    let served = http_get(address, "/openapi.json").await;
+    let document: serde_json::Value = serde_json::from_str(answer_body(&served)).expect("the document is JSON");
+    let committed = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/api/writer-openapi.json")).expect("committed");
+    assert!(answer_body(&served) == committed, "the served writer OpenAPI document differs from schemas/api/writer-openapi.json");
+    let duplicate = http_post(address, "/v1/events", &body).await;
+    let batch = http_post(address, "/v1/events", &format!("[{},{}]", actors.pilot_grant(2).to_submission_json(), body)).await;
+    let refused = http_post(address, "/v1/events", &actors.pilot_grant_signed_by(3, &actors.outsider).to_submission_json()).await;
+    let status = http_get(address, "/v1/status").await;
+    for (route, method, answer, code) in [
+        ("/v1/events", "post", &response, "201"),
+        ("/v1/events", "post", &duplicate, "200"),
+        ("/v1/events", "post", &batch, "200"),
+        ("/v1/events", "post", &malformed, "400"),
+        ("/v1/events", "post", &refused, "403"),
+        ("/v1/status", "get", &status, "200"),
+    ] {
+        assert!(answer.starts_with(&format!("HTTP/1.1 {code}")), "{answer}");
+        let json: serde_json::Value = serde_json::from_str(answer_body(answer)).expect("a JSON answer");
+        fundledger_system_tests::assert_matches_document(&document, method, route, code, &json);
+    }
+}
+
+/// The body of a raw HTTP/1.1 answer (sent whole, not chunked, by these servers).
+fn answer_body(response: &str) -> &str {
+    response.split_once("\r\n\r\n").map_or("", |(_, body)| body)
+}
+
+/// A minimal HTTP/1.1 GET over a raw socket.
+async fn http_get(address: std::net::SocketAddr, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    stream.write_all(format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n").as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    response
 }
 
 /// A minimal HTTP/1.1 POST over a raw socket (no client library needed).

@@ -640,3 +640,42 @@ pub mod cli {
 // ===========================================================================
 // END section owned by the CLI tests.
 // ===========================================================================
+
+/// Checks `answer` against the schema the OpenAPI `document` gives for a
+/// `status` answer to `method route`, strictly: an object may hold only the
+/// members its schema declares (`unevaluatedProperties: false` is added to
+/// every object schema), so the document cannot leave out what is served.
+pub fn assert_matches_document(document: &serde_json::Value, method: &str, route: &str, status: &str, answer: &serde_json::Value) {
+    let errors = document_errors(document, method, route, status, answer);
+    assert!(errors.is_empty(), "{method} {route} {status} does not match the document:\n{}\n{answer}", errors.join("\n"));
+}
+
+/// What keeps `answer` from matching the document's schema (see [`assert_matches_document`]).
+pub fn document_errors(document: &serde_json::Value, method: &str, route: &str, status: &str, answer: &serde_json::Value) -> Vec<String> {
+    fn strict(schema: &mut serde_json::Value) {
+        match schema {
+            serde_json::Value::Object(members) => {
+                if members.contains_key("properties") && !members.contains_key("additionalProperties") {
+                    members.insert("unevaluatedProperties".to_string(), serde_json::Value::Bool(false));
+                }
+                members.values_mut().for_each(strict);
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(strict),
+            _ => {}
+        }
+    }
+    assert_eq!(document["openapi"], "3.1.0");
+    let response = &document["paths"][route][method]["responses"][status];
+    let schema = &response["content"]["application/json"]["schema"];
+    assert!(schema.is_object(), "the document declares no JSON {status} answer for {method} {route}");
+    let mut components = document["components"].clone();
+    strict(&mut components);
+    let mut root = serde_json::json!({"$schema": "https://json-schema.org/draft/2020-12/schema", "components": components});
+    for (name, value) in schema.as_object().expect("a schema object") {
+        root[name] = value.clone();
+    }
+    strict(&mut root);
+    let validator =
+        jsonschema::validator_for(&root).unwrap_or_else(|error| panic!("the schema for {method} {route} {status} is not valid JSON Schema: {error}"));
+    validator.iter_errors(answer).map(|error| format!("{} at {}", error, error.instance_path())).take(10).collect()
+}

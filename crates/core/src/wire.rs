@@ -3,10 +3,11 @@
 //! answer as untyped JSON (FORMAT.md and SUBSCRIBING.md describe the same
 //! shapes for other clients).
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// The answer for one appended (or previously appended) event.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Receipt {
     pub event_id: String,
     pub seq: u64,
@@ -17,7 +18,7 @@ pub struct Receipt {
 }
 
 /// What kind of refusal an error is: what a client can do about it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorKind {
     /// A rule of the programme refused it: the figures are in the message.
@@ -46,7 +47,7 @@ impl ErrorKind {
 }
 
 /// The JSON form of an error, the same over HTTP and NATS.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ErrorBody {
     /// Stable machine-readable code: a rule code like `government_commitment_cap`,
     /// or one of `invalid_event`, `invalid_key`, `occurred_at_in_future`,
@@ -72,7 +73,7 @@ impl std::fmt::Display for ErrorBody {
 
 /// A whole request refused, by the query API or by the HTTP layer in front
 /// of either API: `{"status": n, "error": {...}}`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Refusal {
     /// The HTTP status it was answered with.
     pub status: u16,
@@ -88,7 +89,7 @@ impl Refusal {
 
 /// The answer for one submitted event, or for a whole request refused
 /// before its events were looked at: a receipt or an error, never both.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct EventAnswer {
     /// The HTTP status (201 appended, 200 already recorded, 4xx/5xx refused).
     pub status: u16,
@@ -109,7 +110,7 @@ impl EventAnswer {
 
 /// The answer for a batch (a JSON array of submissions): one result per
 /// event, in order, always with status 200.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct BatchAnswer {
     pub status: u16,
     /// Newly appended.
@@ -123,7 +124,7 @@ pub struct BatchAnswer {
 }
 
 /// Any answer to a submission request.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum SubmitAnswer {
     Batch(BatchAnswer),
@@ -131,7 +132,7 @@ pub enum SubmitAnswer {
 }
 
 /// Where the ledger stands, as the writer last saw it (`GET /v1/status`).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct WriterStatus {
     pub ledger: String,
     pub size: u64,

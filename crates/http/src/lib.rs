@@ -26,6 +26,8 @@ mod registry;
 mod serve;
 pub mod tls;
 
+pub mod openapi;
+
 pub use body::{is_body_timeout, BodyTimeout};
 pub use limits::*;
 pub use serve::{serve, serve_until};

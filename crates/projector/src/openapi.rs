@@ -1,7 +1,7 @@
 //! The query API's OpenAPI 3.1 document: paths written here, response schemas
 //! generated from the Rust view types (schemars' OpenAPI settings), so the
 //! document cannot drift from what the handlers serialise. schemars writes
-//! OpenAPI 3.0's `nullable`, which 3.0 ignores beside a `$ref`; [`to_3_1`]
+//! OpenAPI 3.0's `nullable`, which 3.0 ignores beside a `$ref`; `fundledger_http::openapi::to_3_1`
 //! turns every nullable schema into JSON Schema's own form (`"type": [T,
 //! "null"]`, or `anyOf` with `{"type": "null"}`), one way throughout. It is served at
 //! `GET /openapi.json` and committed as `schemas/api/openapi.json`; the test
@@ -265,45 +265,8 @@ pub fn document() -> Value {
         "paths": paths,
         "components": {"schemas": schemas, "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "description": "A session token from POST /v1/sessions."}}},
     });
-    to_3_1(&mut document);
+    fundledger_http::openapi::to_3_1(&mut document);
     document
-}
-
-/// Rewrites OpenAPI 3.0's `nullable: true` (which schemars writes, and which
-/// 3.0 ignores beside a `$ref`) as JSON Schema 2020-12 says it, as OpenAPI
-/// 3.1 takes it: `"type": [T, "null"]` where the schema names one type,
-/// else `anyOf` with `{"type": "null"}`.
-fn to_3_1(value: &mut Value) {
-    match value {
-        Value::Object(members) => {
-            for member in members.values_mut() {
-                to_3_1(member);
-            }
-            if members.remove("nullable") != Some(Value::Bool(true)) {
-                return;
-            }
-            if let Some(Value::String(single)) = members.get("type") {
-                let single = single.clone();
-                members.insert("type".to_string(), json!([single, "null"]));
-                if let Some(Value::Array(choices)) = members.get_mut("enum") {
-                    choices.push(Value::Null);
-                }
-                return;
-            }
-            // Keep the annotations beside the choice; the rest is the non-null choice.
-            let mut annotations = Map::new();
-            for name in ["description", "title", "default", "example"] {
-                if let Some(annotation) = members.remove(name) {
-                    annotations.insert(name.to_string(), annotation);
-                }
-            }
-            let schema = Value::Object(std::mem::take(members));
-            annotations.insert("anyOf".to_string(), json!([schema, {"type": "null"}]));
-            *members = annotations;
-        }
-        Value::Array(items) => items.iter_mut().for_each(to_3_1),
-        _ => {}
-    }
 }
 
 /// The document as served and committed: pretty JSON, object members sorted

@@ -234,6 +234,11 @@ async fn get_status(State(writer): State<Writer>) -> Json<Value> {
     Json(json!(writer.status()))
 }
 
+/// `GET /openapi.json`: the writer API's OpenAPI document (`crate::openapi`).
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], crate::openapi::document_text()).into_response()
+}
+
 async fn ready(State(writer): State<Writer>) -> Response {
     let status = writer.status();
     match (status.ready, status.incident) {
@@ -302,7 +307,7 @@ async fn track(State(activity): State<Arc<Activity>>, request: axum::extract::Re
 }
 
 /// The writer's HTTP routes: `POST /v1/events`, `GET /v1/status`, `/healthz`,
-/// `/readyz`, `/metrics`.
+/// `/readyz`, `/metrics`, `/openapi.json`.
 pub fn router(writer: Writer) -> Router {
     router_tracked(writer, Arc::new(Activity::default()))
 }
@@ -315,6 +320,7 @@ fn router_tracked(writer: Writer, activity: Arc<Activity>) -> Router {
         .route("/v1/status", get(get_status))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
+        .route("/openapi.json", get(openapi))
         .layer(DefaultBodyLimit::max(REQUEST_BYTES_MAX))
         .layer(axum::middleware::map_response_with_state(writer.clone(), close_when_shutting_down))
         .layer(axum::middleware::from_fn_with_state(activity, track))
