@@ -101,22 +101,11 @@ pub fn document_text() -> String {
 mod tests {
     use std::path::PathBuf;
 
-    /// Set to rewrite the committed document instead of comparing with it.
-    const BLESS_VARIABLE: &str = "FUNDLEDGER_BLESS";
-
     #[test]
     fn the_committed_writer_openapi_document_is_current() {
-        let generated = super::document_text();
         let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../schemas/api/writer-openapi.json");
-        if std::env::var_os(BLESS_VARIABLE).is_some_and(|value| !value.is_empty() && value != "0") {
-            std::fs::write(&path, &generated).unwrap();
-            return;
-        }
-        let committed = std::fs::read_to_string(&path).unwrap_or_default();
-        assert!(
-            committed == generated,
-            "schemas/api/writer-openapi.json is out of date; run `FUNDLEDGER_BLESS=1 cargo test --workspace -- the_committed_writer_openapi_document_is_current`"
-        );
+        let checked = fundledger_http::openapi::check_committed(&path, &super::document_text(), "the_committed_writer_openapi_document_is_current");
+        checked.unwrap_or_else(|error| panic!("{error}"));
         let text = serde_json::to_string(&super::document()).unwrap();
         assert!(!text.contains("\"nullable\""), "OpenAPI 3.1 has no `nullable`");
         for reference in text.split("\"$ref\":\"#/components/schemas/").skip(1) {
