@@ -414,7 +414,9 @@ fn http_call(address: &str, method: &str, path: &str, headers: &[(&str, &str)], 
 fn sign_in(address: &str, key: &fundledger_core::crypto::SecretKey) -> Result<String, (u16, serde_json::Value)> {
     let public = key.key_id().to_string();
     let (status, challenge) = http_call(address, "POST", "/v1/sessions/challenge", &[], Some(&serde_json::json!({ "key": public })));
-    assert_eq!(status, 200, "{challenge}");
+    if status != 200 {
+        return Err((status, challenge));
+    }
     let bytes: [u8; 32] = hex::decode(challenge["challenge"].as_str().expect("challenge")).expect("hex").try_into().expect("32 bytes");
     let signature = fundledger_core::read_access::sign_challenge(key, &ledger_id(), &bytes);
     let request = serde_json::json!({ "key": public, "challenge": challenge["challenge"], "signature": signature.to_string() });

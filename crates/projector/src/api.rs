@@ -30,6 +30,7 @@ use fundledger_core::read_access::{self, ReadAccess, Readable, CHALLENGE_BYTES};
 use fundledger_core::wire::Refusal;
 use serde::{Deserialize, Serialize};
 
+use crate::model::KeyModel;
 use crate::query::{self, EventFilter, Quarter, Query, QueryError};
 use crate::sessions::{self, SessionError, Sessions, SESSION_TTL_DEFAULT};
 use crate::store::{self, Store};
@@ -475,9 +476,22 @@ fn key_of(text: &str) -> Result<KeyId, ApiError> {
     KeyId::parse(text).map_err(|error| bad(format!("key: {error}")))
 }
 
+/// The key's state at the head if it is registered and not revoked, else the refusal.
+async fn registered_key(state: &ApiState, key: KeyId) -> Result<KeyModel, ApiError> {
+    let store = state.store.clone();
+    let found = tokio::task::spawn_blocking(move || Ok::<_, ApiError>(query::access::key_at_head(&store.reader()?, &key)?)).await;
+    match joined(found)? {
+        None => Err(ApiError::Forbidden("key_not_registered", format!("key {key} is not registered on ledger {}", state.store.ledger()))),
+        Some(model) if model.revoked => Err(ApiError::Forbidden("key_revoked", format!("key {key} ({}) is revoked", model.holder))),
+        Some(model) => Ok(model),
+    }
+}
+
 async fn sign_in_challenge(State(state): State<ApiState>, body: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
     let request: ChallengeRequest = json_body(&body_of(body)?)?;
     let key = key_of(&request.key)?;
+    // Only keys that could sign in get a challenge, so strangers cannot fill the table.
+    registered_key(&state, key).await?;
     let challenge = state.sessions.challenge(key).map_err(|error| ApiError::Busy(error.to_string()))?;
     let ledger = state.store.ledger().clone();
     let message = String::from_utf8_lossy(&read_access::challenge_message(&ledger, &key, &challenge)).into_owned();
@@ -500,13 +514,7 @@ async fn sign_in(State(state): State<ApiState>, body: Result<Bytes, BytesRejecti
         .ok_or_else(|| bad(format!("challenge must be {} hex digits", 2 * CHALLENGE_BYTES)))?;
     let signature = Signature::parse(&request.signature).map_err(|error| bad(format!("signature: {error}")))?;
     // The key must be registered and not revoked at the head before a session opens.
-    let store = state.store.clone();
-    let found = tokio::task::spawn_blocking(move || Ok::<_, ApiError>(query::access::key_at_head(&store.reader()?, &key)?)).await;
-    let model = match joined(found)? {
-        None => return Err(ApiError::Forbidden("key_not_registered", format!("key {key} is not registered on ledger {}", state.store.ledger()))),
-        Some(model) if model.revoked => return Err(ApiError::Forbidden("key_revoked", format!("key {key} ({}) is revoked", model.holder))),
-        Some(model) => model,
-    };
+    let model = registered_key(&state, key).await?;
     let session = state.sessions.sign_in(key, &challenge, &signature).map_err(|error| match error {
         SessionError::Full(_) | SessionError::Random(_) => ApiError::Busy(error.to_string()),
         SessionError::UnknownChallenge(_) | SessionError::BadSignature { .. } => ApiError::Unauthenticated("sign_in_refused", error.to_string()),

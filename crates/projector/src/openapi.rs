@@ -214,13 +214,13 @@ pub fn document() -> Value {
         "/v1/sessions/challenge".into(),
         post(
             "A sign-in challenge for a key",
-            "Returns a random challenge, good once for 60 seconds, and the exact text to sign: `<ledger>\\n<key>\\n<challenge>`, signed with Ed25519 after the domain `fundledger/v1/read-session\\0` (docs/FORMAT.md 11.4).",
+            "For a key registered and not revoked at the ledger's head (else 403 `key_not_registered` or `key_revoked`), returns a random challenge, good once for 60 seconds (a key holds at most 4 open; a new one retires the oldest), and the exact text to sign: `<ledger>\\n<key>\\n<challenge>`, signed with Ed25519 after the domain `fundledger/v1/read-session\\0` (docs/FORMAT.md 11.4).",
             json!({"type": "object", "additionalProperties": false, "required": ["key"], "properties": {"key": hex(64, "The reader's public key.")}}),
             json!({"type": "object", "required": ["ledger", "key", "challenge", "message", "expires_in_s"], "properties": {
                 "ledger": {"type": "string"}, "key": hex(64, "The key."), "challenge": hex(64, "The challenge."),
                 "message": {"type": "string", "description": "The text to sign after the domain."}, "expires_in_s": {"type": "integer"}
             }}),
-            &["400", "408", "413", "503"],
+            &["400", "403", "408", "413", "503"],
         ),
     );
     paths.insert(

@@ -4,11 +4,14 @@
 //! the ledger's roles at every request, so revoking the key or a role on the
 //! ledger takes effect at once, whatever the token's expiry.
 //!
-//! Everything is in memory and bounded: at most [`CHALLENGES_MAX`] open
-//! challenges (each good once, for [`CHALLENGE_TTL`]) and [`SESSIONS_MAX`]
-//! sessions; expired entries are dropped before a full table refuses.
+//! Everything is in memory and bounded: at most [`CHALLENGES_PER_KEY_MAX`]
+//! open challenges per key (a new one retires the key's oldest) and
+//! [`CHALLENGES_MAX`] in all (each good once, for [`CHALLENGE_TTL`]), and
+//! [`SESSIONS_MAX`] sessions; expired entries are dropped before a full table
+//! refuses. The API issues challenges only to keys registered on the ledger,
+//! so a stranger cannot fill the table.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -24,6 +27,8 @@ pub const CHALLENGE_TTL: Duration = Duration::from_secs(60);
 pub const SESSION_TTL_DEFAULT: Duration = Duration::from_secs(3600);
 /// Open challenges at most.
 pub const CHALLENGES_MAX: usize = 10_000;
+/// Open challenges of one key at most.
+pub const CHALLENGES_PER_KEY_MAX: usize = 4;
 /// Live sessions at most.
 pub const SESSIONS_MAX: usize = 10_000;
 
@@ -56,7 +61,28 @@ pub struct Sessions {
 #[derive(Default)]
 struct Tables {
     challenges: HashMap<[u8; CHALLENGE_BYTES], (KeyId, Instant)>,
+    /// Each key's open challenges, oldest first.
+    by_key: HashMap<KeyId, VecDeque<[u8; CHALLENGE_BYTES]>>,
     sessions: HashMap<String, (KeyId, Instant)>,
+}
+
+impl Tables {
+    fn forget_challenge(&mut self, challenge: &[u8; CHALLENGE_BYTES], key: &KeyId) {
+        self.challenges.remove(challenge);
+        if let Some(open) = self.by_key.get_mut(key) {
+            open.retain(|other| other != challenge);
+            if open.is_empty() {
+                self.by_key.remove(key);
+            }
+        }
+    }
+
+    fn drop_expired_challenges(&mut self, now: Instant) {
+        let expired: Vec<_> = self.challenges.iter().filter(|(_, (_, expires))| *expires <= now).map(|(challenge, (key, _))| (*challenge, *key)).collect();
+        for (challenge, key) in expired {
+            self.forget_challenge(&challenge, &key);
+        }
+    }
 }
 
 fn random_bytes() -> Result<[u8; CHALLENGE_BYTES], SessionError> {
@@ -81,13 +107,19 @@ impl Sessions {
         let challenge = random_bytes()?;
         let now = Instant::now();
         let mut tables = self.tables();
+        let oldest = tables.by_key.get(&key).filter(|open| open.len() >= CHALLENGES_PER_KEY_MAX).and_then(|open| open.front().copied());
+        if let Some(oldest) = oldest {
+            tables.forget_challenge(&oldest, &key);
+        }
         if tables.challenges.len() >= CHALLENGES_MAX {
-            tables.challenges.retain(|_, (_, expires)| *expires > now);
+            tables.drop_expired_challenges(now);
             if tables.challenges.len() >= CHALLENGES_MAX {
                 return Err(SessionError::Full("sign-in challenges"));
             }
         }
         tables.challenges.insert(challenge, (key, now + CHALLENGE_TTL));
+        tables.by_key.entry(key).or_default().push_back(challenge);
+        debug_assert!(tables.by_key.get(&key).is_some_and(|open| open.len() <= CHALLENGES_PER_KEY_MAX));
         Ok(challenge)
     }
 
@@ -97,13 +129,14 @@ impl Sessions {
         let now = Instant::now();
         {
             let mut tables = self.tables();
-            match tables.challenges.remove(challenge) {
-                Some((issued_to, expires)) if issued_to == key && expires > now => {}
-                Some(entry) if entry.0 != key => {
-                    // Someone else's challenge stays theirs.
-                    tables.challenges.insert(*challenge, entry);
-                    return Err(SessionError::UnknownChallenge(hex::encode(challenge)));
+            match tables.challenges.get(challenge).copied() {
+                Some((issued_to, expires)) if issued_to == key => {
+                    tables.forget_challenge(challenge, &key);
+                    if expires <= now {
+                        return Err(SessionError::UnknownChallenge(hex::encode(challenge)));
+                    }
                 }
+                // Someone else's challenge stays theirs.
                 _ => return Err(SessionError::UnknownChallenge(hex::encode(challenge))),
             }
         }
@@ -164,5 +197,19 @@ mod tests {
         assert_eq!(sessions.key_of(&session.token), Some(reader.key_id()));
         assert_eq!(sessions.key_of("not-a-token"), None);
         assert_eq!(session.token.len(), 2 * CHALLENGE_BYTES);
+    }
+
+    #[test]
+    fn a_key_holds_a_few_open_challenges_and_a_new_one_retires_the_oldest() {
+        let ledger = LedgerId::parse("hk").unwrap();
+        let sessions = Sessions::new(ledger.clone(), SESSION_TTL_DEFAULT);
+        let reader = SecretKey::from_seed_label("reader");
+        let challenges: Vec<_> = (0..CHALLENGES_PER_KEY_MAX + 1).map(|_| sessions.challenge(reader.key_id()).unwrap()).collect();
+        assert_eq!(sessions.tables().challenges.len(), CHALLENGES_PER_KEY_MAX, "one key cannot fill the table");
+        let oldest = sessions.sign_in(reader.key_id(), &challenges[0], &sign_challenge(&reader, &ledger, &challenges[0]));
+        assert!(matches!(oldest, Err(SessionError::UnknownChallenge(_))), "{oldest:?}");
+        let newest = &challenges[CHALLENGES_PER_KEY_MAX];
+        assert!(sessions.sign_in(reader.key_id(), newest, &sign_challenge(&reader, &ledger, newest)).is_ok());
+        assert!(sessions.tables().by_key.get(&reader.key_id()).is_some_and(|open| open.len() == CHALLENGES_PER_KEY_MAX - 1));
     }
 }
