@@ -99,6 +99,27 @@ fn more_idle_and_slow_connections_than_the_file_limit_leave_healthz_and_submissi
     assert!(accept_errors <= 5, "accept errors are logged at most every 5 s, not in a loop: {accept_errors}");
 }
 
+/// Connections that each trickle a body in hold no slot the port needs: at
+/// the connection cap, the quietest of them is closed for a new client, long
+/// before the body timeout would close it.
+#[test]
+fn slow_bodies_filling_the_connection_cap_do_not_keep_healthz_out() {
+    const CAP: usize = 8;
+    let (cap, body_timeout) = (CAP.to_string(), "60000".to_string());
+    let serve = Serve::start_with("test", &["--http-connections-max", &cap, "--http-body-timeout-ms", &body_timeout], None, true);
+    let slow = slow_body(&serve.address);
+    let mut held: Vec<TcpStream> = (0..CAP).filter_map(|_| hold(&serve.address, &slow)).collect();
+    assert_eq!(held.len(), CAP, "every slow client connects");
+    // Let the server read each request's headers, so every held connection has a request under way.
+    std::thread::sleep(Duration::from_millis(500));
+    let started = Instant::now();
+    assert_eq!(cli::http_get_status(&serve.address, "/healthz"), Some(200), "/healthz with {CAP} slow bodies held:\n{}", serve.log());
+    assert!(started.elapsed() < Duration::from_millis(HEADER_TIMEOUT_MS), "it waited {:?}", started.elapsed());
+    // The quietest slow client was closed to make room, not kept to the 60 s body timeout.
+    let closed = held.iter_mut().filter_map(|stream| closed_within(stream, Duration::from_millis(200))).count();
+    assert!(closed >= 1, "no slow client was closed for /healthz");
+}
+
 #[test]
 fn slow_clients_are_closed_after_the_header_and_body_timeouts() {
     let serve = hardened_serve();

@@ -9,6 +9,8 @@ use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use tokio::time::{Instant, Sleep};
 
+use crate::registry::Receiving;
+
 /// The body did not arrive within the body read timeout.
 #[derive(Debug, thiserror::Error)]
 #[error("the request body did not arrive within {0} ms")]
@@ -30,11 +32,15 @@ pub(crate) struct DeadlineBody<B> {
     inner: Pin<Box<B>>,
     deadline: Pin<Box<Sleep>>,
     timeout_ms: u64,
+    /// Marks the connection as waiting for this body until it has all
+    /// arrived (or failed), which makes it evictable at the connection cap.
+    receiving: Option<Receiving>,
 }
 
 impl<B> DeadlineBody<B> {
-    pub(crate) fn new(inner: B, timeout: std::time::Duration) -> Self {
-        DeadlineBody { inner: Box::pin(inner), deadline: Box::pin(tokio::time::sleep_until(Instant::now() + timeout)), timeout_ms: timeout.as_millis() as u64 }
+    pub(crate) fn new(inner: B, timeout: std::time::Duration, receiving: Option<Receiving>) -> Self {
+        let deadline = Box::pin(tokio::time::sleep_until(Instant::now() + timeout));
+        DeadlineBody { inner: Box::pin(inner), deadline, timeout_ms: timeout.as_millis() as u64, receiving }
     }
 }
 
@@ -50,10 +56,16 @@ where
 
     fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         if let Poll::Ready(frame) = self.inner.as_mut().poll_frame(cx) {
+            if !matches!(frame, Some(Ok(_))) || self.inner.is_end_stream() {
+                self.receiving = None;
+            }
             return Poll::Ready(frame.map(|frame| frame.map_err(Into::into)));
         }
         match self.deadline.as_mut().poll(cx) {
-            Poll::Ready(()) => Poll::Ready(Some(Err(Box::new(BodyTimeout(self.timeout_ms))))),
+            Poll::Ready(()) => {
+                self.receiving = None;
+                Poll::Ready(Some(Err(Box::new(BodyTimeout(self.timeout_ms)))))
+            }
             Poll::Pending => Poll::Pending,
         }
     }

@@ -1,6 +1,9 @@
 //! The open connections of one port: how many, which are idle (no request
-//! under way) and when each last moved a byte, so that a port at its cap, or
-//! out of file descriptors, can close the least recently active idle one.
+//! under way) or only waiting for request bodies, and when each last moved a
+//! byte, so that a port at its cap, or out of file descriptors, can close the
+//! least recently active idle one, else the least recently active one that
+//! is only trickling a body in (a slow client must not hold a slot for the
+//! whole body timeout while others wait).
 
 use std::collections::HashMap;
 use std::io;
@@ -17,6 +20,8 @@ use tokio::sync::Notify;
 pub(crate) struct Connection {
     /// Requests under way.
     pub(crate) in_flight: AtomicUsize,
+    /// Requests under way whose body has not all arrived.
+    pub(crate) receiving: AtomicUsize,
     /// Milliseconds since the registry's epoch of the last byte moved.
     last_active_ms: AtomicU64,
     epoch: Instant,
@@ -37,6 +42,13 @@ impl Connection {
 
     pub(crate) fn is_idle(&self) -> bool {
         self.in_flight.load(Ordering::SeqCst) == 0
+    }
+
+    /// Every request under way is still waiting for its body: nothing is
+    /// being worked on for this client.
+    fn is_only_receiving(&self) -> bool {
+        let in_flight = self.in_flight.load(Ordering::SeqCst);
+        in_flight > 0 && self.receiving.load(Ordering::SeqCst) >= in_flight
     }
 }
 
@@ -61,6 +73,7 @@ impl Registry {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let connection = Arc::new(Connection {
             in_flight: AtomicUsize::new(0),
+            receiving: AtomicUsize::new(0),
             last_active_ms: AtomicU64::new(0),
             epoch: self.epoch.unwrap_or_else(Instant::now),
             evict: Notify::new(),
@@ -72,17 +85,38 @@ impl Registry {
         Registered { registry: self.clone(), id, connection }
     }
 
-    /// Closes the least recently active idle connection; false if none is idle.
-    pub(crate) fn evict_one_idle(&self) -> bool {
+    /// Closes the least recently active idle connection, else the least
+    /// recently active one only waiting for request bodies; false if every
+    /// connection has a request being worked on.
+    pub(crate) fn evict_one(&self) -> bool {
         let Ok(mut open) = self.open.lock() else { return false };
-        let oldest = open.iter().filter(|(_, connection)| connection.is_idle()).max_by_key(|(_, connection)| connection.quiet_for()).map(|(id, _)| *id);
-        match oldest.and_then(|id| open.remove(&id)) {
+        let quietest = |only: fn(&Connection) -> bool| {
+            open.iter().filter(|(_, connection)| only(connection)).max_by_key(|(_, connection)| connection.quiet_for()).map(|(id, _)| *id)
+        };
+        let chosen = quietest(Connection::is_idle).or_else(|| quietest(Connection::is_only_receiving));
+        match chosen.and_then(|id| open.remove(&id)) {
             Some(connection) => {
                 connection.evict.notify_one();
                 true
             }
             None => false,
         }
+    }
+}
+
+/// Counts a request whose body is still arriving while alive.
+pub(crate) struct Receiving(Arc<Connection>);
+
+impl Receiving {
+    pub(crate) fn new(connection: Arc<Connection>) -> Receiving {
+        connection.receiving.fetch_add(1, Ordering::SeqCst);
+        Receiving(connection)
+    }
+}
+
+impl Drop for Receiving {
+    fn drop(&mut self) {
+        self.0.receiving.fetch_sub(1, Ordering::SeqCst);
     }
 }
 

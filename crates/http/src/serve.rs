@@ -26,7 +26,7 @@ use tracing::{info, warn};
 use crate::body::DeadlineBody;
 use crate::limits::*;
 use crate::rate::RateLimiter;
-use crate::registry::{Connection, Registry, TrackedIo};
+use crate::registry::{Connection, Receiving, Registry, TrackedIo};
 
 /// What every connection of a port shares.
 struct Shared {
@@ -67,7 +67,7 @@ pub async fn serve_until(listener: TcpListener, router: Router, options: &HttpOp
         match accepted {
             Ok((tcp, peer)) => {
                 backoff.reset();
-                if registry.len() >= cap && !registry.evict_one_idle() {
+                if registry.len() >= cap && !registry.evict_one() {
                     drop(tcp); // every connection is busy: refuse this one
                     continue;
                 }
@@ -81,7 +81,7 @@ pub async fn serve_until(listener: TcpListener, router: Router, options: &HttpOp
             }
             Err(error) => {
                 // EMFILE and the like: free a descriptor if an idle connection holds one, and pause.
-                registry.evict_one_idle();
+                registry.evict_one();
                 backoff.wait(&error, address).await;
             }
         }
@@ -188,9 +188,10 @@ async fn respond(request: hyper::Request<Incoming>, peer: SocketAddr, connection
         }
     }
     connection.in_flight.fetch_add(1, Ordering::SeqCst);
+    let receiving = (!http_body::Body::is_end_stream(request.body())).then(|| Receiving::new(connection.clone()));
     let _in_flight = InFlight(connection);
     let timeout = shared.options.body_read_timeout;
-    let request = request.map(|body| axum::body::Body::new(DeadlineBody::new(body, timeout)));
+    let request = request.map(|body| axum::body::Body::new(DeadlineBody::new(body, timeout, receiving)));
     shared.router.clone().call(request).await
 }
 
