@@ -106,6 +106,11 @@ async fn every_kind_of_bad_input_is_refused_and_appends_nothing() {
     let negative = actors.pilot_grant(5).to_submission_json().replace("\"grant_cents\":10000000", "\"grant_cents\":-10000000");
     let answer = submit_json(&writer, negative.as_bytes()).await;
     assert!(answer.body["error"]["message"].as_str().unwrap_or("").contains("negative"), "{}", answer.body);
+    // A number outside signed JSON's integers is quoted as sent, with its path.
+    let exponent = actors.pilot_grant(5).to_submission_json().replace("\"grant_cents\":10000000", "\"grant_cents\":1e7");
+    let answer = submit_json(&writer, exponent.as_bytes()).await;
+    let message = answer.body["error"]["message"].as_str().unwrap_or("");
+    assert!(answer.body["error"]["code"] == "invalid_event" && message.contains("number 1e7 at $.data.grant_cents"), "{}", answer.body);
     for deep in [format!("{}1{}", "[".repeat(5000), "]".repeat(5000)), format!("{}{}", "{\"a\":".repeat(5000), "}".repeat(5000))] {
         let answer = submit_json(&writer, deep.as_bytes()).await;
         assert!(answer.status == 400 || answer.body["accepted"] == 0, "deeply nested JSON is refused: {}", answer.body);

@@ -50,15 +50,12 @@ fn write_value(out: &mut String, value: &Value, path: &mut String, depth: usize)
         Value::Null => out.push_str("null"),
         Value::Bool(true) => out.push_str("true"),
         Value::Bool(false) => out.push_str("false"),
-        Value::Number(number) => {
-            if let Some(unsigned) = number.as_u64().filter(|&n| n <= INTEGER_MAGNITUDE_MAX) {
-                let _ = write!(out, "{unsigned}");
-            } else if let Some(signed) = number.as_i64().filter(|n| n.unsigned_abs() <= INTEGER_MAGNITUDE_MAX) {
-                let _ = write!(out, "{signed}");
-            } else {
-                return Err(CanonicalError::Number(number.to_string(), path.clone()));
+        Value::Number(number) => match signed_json_integer(number) {
+            Some(integer) => {
+                let _ = write!(out, "{integer}");
             }
-        }
+            None => return Err(CanonicalError::Number(number.to_string(), path.clone())),
+        },
         Value::String(text) => write_string(out, text),
         Value::Array(items) => {
             out.push('[');
@@ -75,9 +72,7 @@ fn write_value(out: &mut String, value: &Value, path: &mut String, depth: usize)
         }
         Value::Object(members) => {
             let mut names: Vec<&String> = members.keys().collect();
-            // RFC 8785 3.2.3: sort by UTF-16 code units, which differs from
-            // byte order only for characters above U+FFFF.
-            names.sort_by(|a, b| a.encode_utf16().cmp(b.encode_utf16()));
+            sort_names(&mut names);
             out.push('{');
             for (index, name) in names.into_iter().enumerate() {
                 if index > 0 {
@@ -94,6 +89,55 @@ fn write_value(out: &mut String, value: &Value, path: &mut String, depth: usize)
         }
     }
     Ok(())
+}
+
+/// The integer a JSON number stands for, if it lies in signed JSON's subset.
+fn signed_json_integer(number: &serde_json::Number) -> Option<i64> {
+    match number.as_u64() {
+        Some(unsigned) => (unsigned <= INTEGER_MAGNITUDE_MAX).then_some(unsigned as i64),
+        None => number.as_i64().filter(|signed| signed.unsigned_abs() <= INTEGER_MAGNITUDE_MAX),
+    }
+}
+
+/// RFC 8785 3.2.3: object members sort by UTF-16 code units, which differs
+/// from byte order only for characters above U+FFFF.
+fn sort_names<T: AsRef<str>>(names: &mut [T]) {
+    names.sort_by(|a, b| a.as_ref().encode_utf16().cmp(b.as_ref().encode_utf16()));
+}
+
+impl CanonicalError {
+    /// The same error, with a number outside the subset quoted as `text`
+    /// (the JSON it was canonicalised from) writes it, not as serde_json
+    /// re-prints it (`1e5`, not `100000.0`). The number is found by walking
+    /// `text` in the canonical order, so it is the one the error is about.
+    pub fn quoting(self, text: &str) -> CanonicalError {
+        match self {
+            CanonicalError::Number(printed, path) => CanonicalError::Number(first_number_outside_the_subset(text).unwrap_or(printed), path),
+            other => other,
+        }
+    }
+}
+
+/// The first number, in canonical order, that is not a signed JSON integer, as written in `text`.
+fn first_number_outside_the_subset(text: &str) -> Option<String> {
+    let text = text.trim();
+    match text.as_bytes().first()? {
+        b'{' => {
+            let members: std::collections::HashMap<String, Box<serde_json::value::RawValue>> = serde_json::from_str(text).ok()?;
+            let mut names: Vec<&String> = members.keys().collect();
+            sort_names(&mut names);
+            names.into_iter().find_map(|name| first_number_outside_the_subset(members[name].get()))
+        }
+        b'[' => {
+            let items: Vec<Box<serde_json::value::RawValue>> = serde_json::from_str(text).ok()?;
+            items.iter().find_map(|item| first_number_outside_the_subset(item.get()))
+        }
+        b'-' | b'0'..=b'9' => {
+            let number: serde_json::Number = serde_json::from_str(text).ok()?;
+            signed_json_integer(&number).is_none().then(|| text.to_string())
+        }
+        _ => None,
+    }
 }
 
 /// Whether `bytes` are already the canonical form of the JSON they hold,
@@ -366,6 +410,21 @@ mod tests {
         // U+FF61 is EF BD A1 in UTF-8 but 0xFF61 in UTF-16; U+1F600 is F0 9F 98 80
         // in UTF-8 but 0xD83D 0xDE00 in UTF-16: byte order and RFC 8785 order differ.
         assert_eq!(canonical(json!({"\u{ff61}": 1, "\u{1f600}": 2, "\r": 3, "1": 4})), "{\"\\r\":3,\"1\":4,\"\u{1f600}\":2,\"\u{ff61}\":1}");
+    }
+
+    #[test]
+    fn a_refused_number_is_quoted_as_written() {
+        for (text, written, path) in [
+            (r#"{"b":[1,2],"a":{"x":1e5}}"#, "1e5", "$.a.x"),
+            (r#"{"amount_cents":1.50}"#, "1.50", "$.amount_cents"),
+            (r#"{"z":1.0,"a":[7,-0.5E2]}"#, "-0.5E2", "$.a[1]"),
+            (r#"{"big":9007199254740992}"#, "9007199254740992", "$.big"),
+        ] {
+            let value: Value = serde_json::from_str(text).unwrap();
+            let error = canonicalize(&value).unwrap_err().quoting(text);
+            assert_eq!(error, CanonicalError::Number(written.to_string(), path.to_string()), "{text}");
+            assert!(error.to_string().starts_with(&format!("number {written} at {path} ")), "{error}");
+        }
     }
 
     #[test]

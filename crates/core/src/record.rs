@@ -112,7 +112,7 @@ impl SignedEvent {
             body.to_vec()
         } else {
             let value: serde_json::Value = serde_json::from_slice(body).map_err(|error| SubmissionError::Json(error.to_string()))?;
-            canonicalize(&value)?
+            canonicalize(&value).map_err(|error| error.quoting(raw.body.get()))?
         };
         Self::from_canonical(canonical, raw.signatures)
     }
