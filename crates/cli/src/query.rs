@@ -57,19 +57,32 @@ struct Session {
     token: String,
 }
 
-/// POSTs a JSON body and decodes the answer, or explains the API's refusal.
-async fn post<T: DeserializeOwned>(client: &reqwest::Client, args: &ApiArgs, path: &str, body: serde_json::Value) -> Result<T> {
-    let url = format!("{}{path}", args.api.trim_end_matches('/'));
-    let response = client.post(&url).json(&body).timeout(Duration::from_millis(API_TIMEOUT_MS)).send().await.with_context(|| {
+/// The URL of `path` on the query API.
+fn url_of(args: &ApiArgs, path: &str) -> String {
+    format!("{}{path}", args.api.trim_end_matches('/'))
+}
+
+/// Sends `request` and decodes the answer to `path`, or says `what` was
+/// refused and why: the refusal's code and message when the API gave one.
+async fn exchange<T: DeserializeOwned>(args: &ApiArgs, request: reqwest::RequestBuilder, path: &str, what: &str) -> Result<T> {
+    let response = request.timeout(Duration::from_millis(API_TIMEOUT_MS)).send().await.with_context(|| {
         format!("cannot reach the query API at {}; start it with `fundledger serve` (it listens on 127.0.0.1:7401) or pass --api / FUNDLEDGER_API", args.api)
     })?;
     let status = response.status();
     let text = response.text().await.context("reading the query API's answer")?;
     if !status.is_success() {
         let refusal = serde_json::from_str::<Refusal>(&text).map(|refusal| refusal.error.to_string());
-        bail!("sign-in {}", refusal.unwrap_or_else(|_| format!("refused with {status}: {}", text.chars().take(300).collect::<String>())));
+        bail!(
+            "{what} {}",
+            refusal.unwrap_or_else(|_| format!("refused with {status} and no error in the answer: {}", text.chars().take(300).collect::<String>()))
+        );
     }
     serde_json::from_str(&text).with_context(|| format!("the query API's answer to {path} does not have the expected shape (is it another version?)"))
+}
+
+/// POSTs a JSON body for signing in and decodes the answer.
+async fn post<T: DeserializeOwned>(client: &reqwest::Client, args: &ApiArgs, path: &str, body: serde_json::Value) -> Result<T> {
+    exchange(args, client.post(url_of(args, path)).json(&body), path, "sign-in").await
 }
 
 /// Signs in with `--key`: asks a challenge, signs it (FORMAT.md 11.4) and returns the bearer token.
@@ -106,26 +119,12 @@ async fn fetch<T: DeserializeOwned>(args: &ApiArgs, path: &str, mut params: Vec<
     if let Some(as_of) = args.as_of {
         params.push(("as_of", as_of.to_string()));
     }
-    let url = format!("{}{path}", args.api.trim_end_matches('/'));
     let client = reqwest::Client::new();
-    let mut request = client.get(&url).query(&params).timeout(Duration::from_millis(API_TIMEOUT_MS));
+    let mut request = client.get(url_of(args, path)).query(&params);
     if let Some(key) = &args.key {
         request = request.bearer_auth(sign_in(&client, args, key).await?);
     }
-    let response = request.send().await.with_context(|| {
-        format!("cannot reach the query API at {}; start it with `fundledger serve` (it listens on 127.0.0.1:7401) or pass --api / FUNDLEDGER_API", args.api)
-    })?;
-    let status = response.status();
-    let text = response.text().await.context("reading the query API's answer")?;
-    let value: serde_json::Value = serde_json::from_str(&text)
-        .with_context(|| format!("the query API answered {status} with something that is not JSON: {}", text.chars().take(300).collect::<String>()))?;
-    if !status.is_success() {
-        let refusal = serde_json::from_value::<Refusal>(value).map(|refusal| refusal.error.to_string());
-        bail!(
-            "query {}",
-            refusal.unwrap_or_else(|_| format!("refused with {status} and no error in the answer: {}", text.chars().take(300).collect::<String>()))
-        );
-    }
+    let value: serde_json::Value = exchange(args, request, path, "query").await?;
     let answer = serde_json::from_value(value.clone())
         .with_context(|| format!("the query API's answer to {path} does not have the expected shape (is it another version?)"))?;
     Ok((answer, value))

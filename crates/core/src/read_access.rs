@@ -8,6 +8,7 @@
 
 use std::collections::BTreeSet;
 
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use crate::crypto::{domain, verify, CryptoError, KeyId, SecretKey, Signature};
@@ -18,7 +19,7 @@ use crate::id::{FundId, GrantId, LedgerId, SchemeId, SubFundId};
 pub const CHALLENGE_BYTES: usize = 32;
 
 /// What a reader may read, from the roles its key holds.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct ReadAccess {
     /// Every view and every record (admin, auditor, reporting).
     pub everything: bool,

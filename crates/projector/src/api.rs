@@ -28,6 +28,7 @@ use fundledger_core::crypto::{KeyId, Signature};
 use fundledger_core::id::{EnterpriseId, EventId, FundId, GrantId, SchemeId, SubFundId};
 use fundledger_core::read_access::{self, ReadAccess, Readable, CHALLENGE_BYTES};
 use fundledger_core::wire::Refusal;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::model::KeyModel;
@@ -185,12 +186,11 @@ fn params_of(query: Option<&str>, allowed: &[&str]) -> Result<Params, ApiError> 
     Ok(params)
 }
 
-/// The id in the path, checked with `parse` (the core's id rules), so every
+/// The id in the path, parsed with `parse` (the core's id rules), so every
 /// endpoint refuses a malformed id alike, before looking it up.
-fn path_id<T, E: std::fmt::Display>(path: Result<Path<String>, PathRejection>, parse: fn(&str) -> Result<T, E>) -> Result<String, ApiError> {
+fn path_id<T, E: std::fmt::Display>(path: Result<Path<String>, PathRejection>, parse: fn(&str) -> Result<T, E>) -> Result<T, ApiError> {
     let Path(id) = path.map_err(|rejection| bad(format!("the id in the path is not valid: {}", rejection.body_text())))?;
-    parse(&id).map_err(|error| bad(error.to_string()))?;
-    Ok(id)
+    parse(&id).map_err(|error| bad(error.to_string()))
 }
 
 /// An id parameter, checked with `parse` (the core's id rules).
@@ -242,12 +242,12 @@ fn access(reader: &store::Reader, who: Reader) -> Result<ReadAccess, ApiError> {
     })
 }
 
-/// Runs `work` over a fresh snapshot on a blocking thread and answers JSON,
-/// once the reader is found allowed to read what `needs` says (`None`: the
-/// entity does not exist, which `work` then says).
-async fn answer<T, N, F>(state: &ApiState, headers: &HeaderMap, as_of: Option<u64>, needs: N, work: F) -> Result<Response, ApiError>
+/// Runs `work` over a fresh snapshot on a blocking thread, once the reader
+/// is found allowed to read what `needs` says (`None`: the entity does not
+/// exist, which `work` then says; the public aggregates need no lookup).
+async fn read<T, N, F>(state: &ApiState, headers: &HeaderMap, as_of: Option<u64>, needs: N, work: F) -> Result<query::Answer<T>, ApiError>
 where
-    T: Serialize + Send + 'static,
+    T: Send + 'static,
     N: FnOnce(&store::Reader) -> Result<Option<Readable>, QueryError> + Send + 'static,
     F: FnOnce(&Query) -> Result<T, QueryError> + Send + 'static,
 {
@@ -255,7 +255,7 @@ where
     let store = state.store.clone();
     let outcome = tokio::task::spawn_blocking(move || {
         let reader = store.reader()?;
-        if let Some(needed) = needs(&reader)? {
+        if let Some(needed) = needs(&reader)?.filter(|needed| *needed != Readable::Aggregates) {
             if !access(&reader, who)?.may_read(&needed) {
                 let (code, whom) = match who {
                     Reader::Key(key) => ("forbidden", format!("key {}", key.short())),
@@ -269,7 +269,17 @@ where
         Ok::<_, ApiError>(query.answer(data))
     })
     .await;
-    Ok(Json(joined(outcome)?).into_response())
+    joined(outcome)
+}
+
+/// [`read`], answered as JSON.
+async fn answer<T, N, F>(state: &ApiState, headers: &HeaderMap, as_of: Option<u64>, needs: N, work: F) -> Result<Response, ApiError>
+where
+    T: Serialize + Send + 'static,
+    N: FnOnce(&store::Reader) -> Result<Option<Readable>, QueryError> + Send + 'static,
+    F: FnOnce(&Query) -> Result<T, QueryError> + Send + 'static,
+{
+    Ok(Json(read(state, headers, as_of, needs, work).await?).into_response())
 }
 
 fn aggregates(_: &store::Reader) -> Result<Option<Readable>, QueryError> {
@@ -301,10 +311,10 @@ async fn fund(
     path: Result<Path<String>, PathRejection>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    let id = path_id(path, FundId::parse)?;
+    let fund = path_id(path, FundId::parse)?;
     let params = params_of(query.as_deref(), &["as_of"])?;
-    let needs = FundId::parse(&id).ok().map(Readable::Fund);
-    answer(&state, &headers, as_of(&params)?, move |_| Ok(needs), move |query| query::fund(query, &id)).await
+    let needs = Readable::Fund(fund.clone());
+    answer(&state, &headers, as_of(&params)?, move |_| Ok(Some(needs)), move |query| query::fund(query, fund.as_str())).await
 }
 
 async fn subfund(
@@ -313,7 +323,7 @@ async fn subfund(
     path: Result<Path<String>, PathRejection>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    let id = path_id(path, SubFundId::parse)?;
+    let id = path_id(path, SubFundId::parse)?.to_string();
     let params = params_of(query.as_deref(), &["as_of"])?;
     let of = id.clone();
     answer(&state, &headers, as_of(&params)?, move |reader| query::access::readable_subfund(reader, &of), move |query| query::subfund(query, &id)).await
@@ -330,10 +340,10 @@ async fn scheme(
     path: Result<Path<String>, PathRejection>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    let id = path_id(path, SchemeId::parse)?;
+    let scheme = path_id(path, SchemeId::parse)?;
     let params = params_of(query.as_deref(), &["as_of"])?;
-    let needs = SchemeId::parse(&id).ok().map(Readable::Scheme);
-    answer(&state, &headers, as_of(&params)?, move |_| Ok(needs), move |query| query::scheme(query, &id)).await
+    let needs = Readable::Scheme(scheme.clone());
+    answer(&state, &headers, as_of(&params)?, move |_| Ok(Some(needs)), move |query| query::scheme(query, scheme.as_str())).await
 }
 
 async fn enterprise(
@@ -342,7 +352,7 @@ async fn enterprise(
     path: Result<Path<String>, PathRejection>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    let id = path_id(path, EnterpriseId::parse)?;
+    let id = path_id(path, EnterpriseId::parse)?.to_string();
     let params = params_of(query.as_deref(), &["as_of"])?;
     answer(&state, &headers, as_of(&params)?, whole_ledger, move |query| query::enterprise(query, &id)).await
 }
@@ -353,7 +363,7 @@ async fn grant(
     path: Result<Path<String>, PathRejection>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    let id = path_id(path, GrantId::parse)?;
+    let id = path_id(path, GrantId::parse)?.to_string();
     let params = params_of(query.as_deref(), &["as_of"])?;
     let of = id.clone();
     answer(&state, &headers, as_of(&params)?, move |reader| query::access::readable_grant(reader, &of), move |query| query::grant(query, &id)).await
@@ -365,7 +375,7 @@ async fn event(
     path: Result<Path<String>, PathRejection>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    let id = path_id(path, EventId::parse)?;
+    let id = path_id(path, EventId::parse)?.to_string();
     let params = params_of(query.as_deref(), &["as_of"])?;
     let of = id.clone();
     answer(&state, &headers, as_of(&params)?, move |reader| query::access::readable_event(reader, &of), move |query| query::event(query, &id)).await
@@ -395,23 +405,12 @@ async fn quarterly_report(State(state): State<ApiState>, headers: HeaderMap, Raw
         Some("csv") => true,
         Some(other) => return Err(bad(format!("format must be json or csv, got {other:?}"))),
     };
-    let as_of = as_of(&params)?;
+    let report = read(&state, &headers, as_of(&params)?, whole_ledger, move |query| query::quarterly_report(query, quarter)).await?;
     if !csv {
-        return answer(&state, &headers, as_of, whole_ledger, move |query| query::quarterly_report(query, quarter)).await;
+        return Ok(Json(report).into_response());
     }
-    let who = reader_of(&state, &headers)?;
-    let store = state.store.clone();
-    let outcome = tokio::task::spawn_blocking(move || {
-        let reader = store.reader()?;
-        if !access(&reader, who)?.may_read(&Readable::Ledger) {
-            return Err(ApiError::Forbidden("forbidden", format!("this reader may not read the quarterly report: it needs {}", Readable::Ledger)));
-        }
-        let query = Query::new(&reader, as_of)?;
-        Ok::<_, ApiError>((query.seq(), query::report_csv(&query::quarterly_report(&query, quarter)?)))
-    })
-    .await;
-    let (seq, body) = joined(outcome)?;
-    Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()), (header::HeaderName::from_static("fundledger-seq"), seq.to_string())], body)
+    let body = query::report_csv(&report.data);
+    Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()), (header::HeaderName::from_static("fundledger-seq"), report.seq.to_string())], body)
         .into_response())
 }
 
@@ -423,10 +422,12 @@ struct ChallengeRequest {
 }
 
 /// The challenge to sign, and exactly what to sign.
-#[derive(Serialize)]
-struct ChallengeAnswer {
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct ChallengeAnswer {
     ledger: String,
+    /// The key, 64 hex digits.
     key: String,
+    /// 64 hex digits, good once, for this key only.
     challenge: String,
     /// The text to sign, after the domain `fundledger/v1/read-session\0` (FORMAT.md 11.4).
     message: String,
@@ -443,8 +444,9 @@ struct SignInRequest {
 }
 
 /// A session, and what its key may read now.
-#[derive(Serialize)]
-struct SessionAnswer {
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct SessionAnswer {
+    /// Send as `Authorization: Bearer <token>`.
     token: String,
     key: String,
     holder: String,
@@ -529,6 +531,13 @@ async fn sign_in(State(state): State<ApiState>, body: Result<Bytes, BytesRejecti
     Ok(Json(answer).into_response())
 }
 
+/// Who is reading: `key` is null without a session (then `access` is what everyone may read).
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct CurrentSession {
+    key: Option<String>,
+    access: ReadAccess,
+}
+
 /// `GET /v1/sessions/current`: who the token stands for and what it may read now.
 async fn current_session(State(state): State<ApiState>, headers: HeaderMap) -> Result<Response, ApiError> {
     let who = reader_of(&state, &headers)?;
@@ -539,7 +548,7 @@ async fn current_session(State(state): State<ApiState>, headers: HeaderMap) -> R
             Reader::Key(key) => Some(key.to_string()),
             _ => None,
         };
-        Ok::<_, ApiError>(serde_json::json!({"key": key, "access": access(&reader, who)?}))
+        Ok::<_, ApiError>(CurrentSession { key, access: access(&reader, who)? })
     })
     .await;
     Ok(Json(joined(outcome)?).into_response())

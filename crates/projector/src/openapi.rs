@@ -37,10 +37,10 @@ fn query_param(name: &str, description: &str, schema: Value) -> Value {
     json!({"name": name, "in": "query", "required": false, "description": description, "schema": schema})
 }
 
-fn get(summary: &str, description: &str, parameters: Vec<Value>, ok: Value, errors: &[&str]) -> Value {
+/// A `200` answering `ok`, and the `errors` (and 429, which any request can meet) in the `Error` shape.
+fn responses(ok_description: &str, ok: Value, errors: &[&str]) -> Value {
     let mut responses = Map::new();
-    responses
-        .insert("200".to_string(), json!({"description": "The answer and the ledger sequence it reflects.", "content": {"application/json": {"schema": ok}}}));
+    responses.insert("200".to_string(), json!({"description": ok_description, "content": {"application/json": {"schema": ok}}}));
     for code in errors.iter().chain(&["429"]) {
         let description = match *code {
             "400" => "A parameter is malformed, unknown, empty or given twice, or an id does not match its pattern.",
@@ -58,17 +58,19 @@ fn get(summary: &str, description: &str, parameters: Vec<Value>, ok: Value, erro
         responses
             .insert(code.to_string(), json!({"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}));
     }
+    Value::Object(responses)
+}
+
+/// A `GET` answering `ok`, with or without a session.
+fn get(summary: &str, description: &str, parameters: Vec<Value>, ok: Value, errors: &[&str]) -> Value {
+    let responses = responses("The answer and the ledger sequence it reflects.", ok, errors);
     json!({"get": {"summary": summary, "description": description, "parameters": parameters, "responses": responses, "security": [{}, {"bearer": []}]}})
 }
 
 /// A `POST` taking JSON `request` and answering `ok`.
 fn post(summary: &str, description: &str, request: Value, ok: Value, errors: &[&str]) -> Value {
-    let mut operation = get(summary, description, vec![], ok, errors);
-    let mut operation = operation["get"].take();
-    operation["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": request}}});
-    operation["responses"]["200"]["description"] = json!("Done.");
-    operation.as_object_mut().map(|members| members.remove("security"));
-    json!({ "post": operation })
+    let request = json!({"required": true, "content": {"application/json": {"schema": request}}});
+    json!({"post": {"summary": summary, "description": description, "requestBody": request, "responses": responses("Done.", ok, errors)}})
 }
 
 /// The document as a value.
@@ -86,6 +88,9 @@ pub fn document() -> Value {
     let event = schema_of::<Answer<EventView>>(&mut generator);
     let events = schema_of::<Answer<EventsPage>>(&mut generator);
     let report = schema_of::<Answer<QuarterlyReport>>(&mut generator);
+    let challenge = schema_of::<crate::api::ChallengeAnswer>(&mut generator);
+    let session = schema_of::<crate::api::SessionAnswer>(&mut generator);
+    let current = schema_of::<crate::api::CurrentSession>(&mut generator);
     let mut schemas: Map<String, Value> =
         generator.take_definitions().into_iter().map(|(name, schema)| (name, serde_json::to_value(schema).unwrap_or(Value::Null))).collect();
     schemas.insert(
@@ -216,10 +221,7 @@ pub fn document() -> Value {
             "A sign-in challenge for a key",
             "For a key registered and not revoked at the ledger's head (else 403 `key_not_registered` or `key_revoked`), returns a random challenge, good once for 60 seconds (a key holds at most 4 open; a new one retires the oldest), and the exact text to sign: `<ledger>\\n<key>\\n<challenge>`, signed with Ed25519 after the domain `fundledger/v1/read-session\\0` (docs/FORMAT.md 11.4).",
             json!({"type": "object", "additionalProperties": false, "required": ["key"], "properties": {"key": hex(64, "The reader's public key.")}}),
-            json!({"type": "object", "required": ["ledger", "key", "challenge", "message", "expires_in_s"], "properties": {
-                "ledger": {"type": "string"}, "key": hex(64, "The key."), "challenge": hex(64, "The challenge."),
-                "message": {"type": "string", "description": "The text to sign after the domain."}, "expires_in_s": {"type": "integer"}
-            }}),
+            challenge,
             &["400", "403", "408", "413", "503"],
         ),
     );
@@ -231,10 +233,7 @@ pub fn document() -> Value {
             json!({"type": "object", "additionalProperties": false, "required": ["key", "challenge", "signature"], "properties": {
                 "key": hex(64, "The reader's public key."), "challenge": hex(64, "The challenge received."), "signature": hex(128, "The Ed25519 signature.")
             }}),
-            json!({"type": "object", "required": ["token", "key", "holder", "expires_in_s", "access"], "properties": {
-                "token": {"type": "string", "description": "Send as `Authorization: Bearer <token>`."}, "key": hex(64, "The key."),
-                "holder": {"type": "string"}, "expires_in_s": {"type": "integer"}, "access": {"$ref": "#/components/schemas/ReadAccess"}
-            }}),
+            session,
             &["400", "401", "403", "408", "413", "500", "503"],
         ),
     );
@@ -242,19 +241,11 @@ pub fn document() -> Value {
         "The session's key and what it may read now",
         "`key` is null without a session (then `access` is what everyone may read).",
         vec![],
-        json!({"type": "object", "required": ["key", "access"], "properties": {"key": {"type": ["string", "null"]}, "access": {"$ref": "#/components/schemas/ReadAccess"}}}),
+        current,
         &["401", "500"],
     );
     current["get"]["responses"]["200"]["description"] = json!("Who is reading.");
     paths.insert("/v1/sessions/current".into(), current);
-    schemas.insert(
-        "ReadAccess".to_string(),
-        json!({"type": "object", "required": ["everything", "all_funds", "funds", "all_schemes", "schemes"], "properties": {
-            "everything": {"type": "boolean", "description": "Every view and record (admin, auditor, reporting)."},
-            "all_funds": {"type": "boolean"}, "funds": {"type": "array", "items": {"type": "string"}},
-            "all_schemes": {"type": "boolean"}, "schemes": {"type": "array", "items": {"type": "string"}}
-        }}),
-    );
     let mut document = json!({
         "openapi": "3.1.0",
         "info": {
