@@ -10,7 +10,7 @@ use fundledger_core::event::*;
 use fundledger_core::money::Money;
 use fundledger_system_tests::*;
 use fundledger_writer::api::handle_submission;
-use fundledger_writer::WriterConfig;
+use fundledger_writer::{Writer, WriterConfig};
 
 /// An answer as a client sees it: its status and its JSON.
 struct JsonAnswer {
@@ -147,12 +147,14 @@ async fn duplicates_return_the_original_and_conflicts_are_refused_after_restarts
     };
     let size = stream_size(&nats.url()).await;
     tokio::time::sleep(Duration::from_millis(1500)).await; // past JetStream's duplicate window
-    let writer = start_writer_with(config.clone()).await;
+    let (writer, task) = Writer::start(config.clone()).await.expect("the writer starts again");
     let again = append_all(&writer, vec![event.clone()]).await.remove(0);
     assert!(again.duplicate && again.seq == original.seq, "after a restart and beyond the window: {again:?}");
     let conflict = refused(&writer, conflicting.clone()).await;
     assert_eq!((conflict.code(), conflict.http_status()), ("id_conflict", 409));
+    // The index may be deleted only once the writer has closed it: its task ends when the last handle drops.
     drop(writer);
+    tokio::time::timeout(Duration::from_millis(TEST_WAIT_MS), task).await.expect("the writer stops in time").expect("the writer task");
     std::fs::remove_dir_all(dir.path()).unwrap();
     let writer = start_writer_with(config).await;
     let again = append_all(&writer, vec![event]).await.remove(0);
